@@ -1,0 +1,51 @@
+"""Entry point of `cdktf synth` / `make synth`: validate the config, then synthesize one stack per account.
+
+Only this file reads the environment:
+- BACKUP_CONFIG: path of the config file (default: backup.yaml);
+- CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
+- ORG_BACKUP_LOCAL_API_ENDPOINT: test-only; points every provider at a local AWS API (see stacks/common.py).
+Exit codes: 0 ok, 2 invalid input (nothing written).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from org_backup.config import DEFAULT_CONFIG, BackupConfig
+from org_backup.errors import InputError
+
+
+def main() -> int:
+    started = time.monotonic()
+    config_path = Path(os.environ.get("BACKUP_CONFIG", DEFAULT_CONFIG))
+    outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
+    try:
+        config = BackupConfig.load(config_path)
+    except InputError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+
+    # Imported only after the config is valid: loading the CDKTF bindings costs seconds.
+    from stacks.app import SynthError, synthesize
+    from stacks.common import SynthOptions
+
+    options = SynthOptions(local_api_endpoint=os.environ.get("ORG_BACKUP_LOCAL_API_ENDPOINT") or None)
+    if options.local_api_endpoint:
+        print(f"TEST MODE: providers point at {options.local_api_endpoint}; prevent_destroy lifted.", file=sys.stderr)
+    try:
+        stacks = synthesize(config=config, outdir=outdir, options=options)
+    except (InputError, SynthError) as exc:
+        print(exc.render() if isinstance(exc, InputError) else str(exc), file=sys.stderr)
+        return 2
+    elapsed = time.monotonic() - started
+    print(f"Synthesized {len(stacks)} stacks from {config_path} into {outdir}/stacks in {elapsed:.1f} s:")
+    for name in stacks:
+        print(f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,528 @@
+"""The one configuration model: loaded and validated once in ``main.py``, then passed down as typed objects.
+
+Validation has two passes. Pydantic checks each field (ids, Regions, names, bounds) and reports every field error
+at once. Only when every field is well-formed do the cross-field rules run (duplicates, which account may be
+what), again collecting every problem. Either pass ends in one ``InputError`` listing them all, each naming the
+field path, the bad value, the AWS rule and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from org_backup.errors import InputError, Problem
+from org_backup.regions import partition_of
+from org_backup.yaml_io import load_yaml
+
+DEFAULT_CONFIG = "backup.yaml"
+
+# AWS limits quoted in the messages below.
+LOCK_MAX_DAYS = 36500  # AWS Backup vault lock: retention and changeable_for_days are at most 36,500 days.
+LOCK_MIN_CHANGEABLE_DAYS = 3  # AWS Backup vault lock: ChangeableForDays is at least 3 days.
+MAX_TAGS = 50  # Most AWS resources accept at most 50 user tags.
+
+
+def _fail(rule: str, message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError(rule, message, context)
+
+
+def _quoted_string(value: Any, what: str, example: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise _fail(
+            "not_string",
+            f"{value!r} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
+            f'leading zeros. Fix: write it in quotes, e.g. "{example}".',
+        )
+    return value
+
+
+def _pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> str:
+        text = _quoted_string(value, what, example)
+        if not compiled.fullmatch(text):
+            raise _fail("pattern", f"{text!r} is not {what} ({rule}). Fix: {fix}")
+        return text
+
+    return BeforeValidator(check)
+
+
+AccountId = Annotated[
+    str,
+    _pattern(
+        r"\d{12}",
+        "an AWS account id",
+        "exactly 12 digits",
+        "copy the id from the Organizations console, keeping leading zeros.",
+        "012345678901",
+    ),
+]
+OrgId = Annotated[
+    str,
+    _pattern(
+        r"o-[a-z0-9]{10,32}",
+        "an AWS Organizations id",
+        "'o-' followed by 10-32 lowercase letters or digits",
+        "run `aws organizations describe-organization --query Organization.Id`.",
+        "o-a1b2c3d4e5",
+    ),
+]
+OuId = Annotated[
+    str,
+    _pattern(
+        r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}",
+        "an organizational unit id",
+        "'ou-' + 4-32 lowercase letters or digits + '-' + 8-32 lowercase letters or digits",
+        "run `aws organizations list-organizational-units-for-parent`.",
+        "ou-ab12-cdef3456",
+    ),
+]
+
+
+def _check_region(value: Any) -> str:
+    text = _quoted_string(value, "an AWS Region code", "eu-west-1")
+    if partition_of(text) is None:
+        raise _fail(
+            "region",
+            f"{text!r} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
+            "Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.",
+        )
+    return text
+
+
+Region = Annotated[str, BeforeValidator(_check_region)]
+
+VaultName = Annotated[
+    str,
+    _pattern(
+        r"[A-Za-z0-9_-]{2,50}",
+        "a valid backup vault name",
+        "AWS Backup: 2-50 characters, letters, digits, '-' and '_'",
+        "shorten it or remove other characters.",
+        "OrgBackupVault",
+    ),
+]
+
+
+def _check_alias(value: Any) -> str:
+    text = _quoted_string(value, "a KMS alias", "alias/org-backup")
+    if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", text):
+        raise _fail(
+            "kms_alias",
+            f"{text!r} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
+            "Fix: e.g. 'alias/org-backup/vault'.",
+        )
+    if text.startswith("alias/aws/"):
+        raise _fail(
+            "kms_alias",
+            f"{text!r} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
+            "Fix: choose another prefix, e.g. 'alias/org-backup/'.",
+        )
+    return text
+
+
+KmsAlias = Annotated[str, BeforeValidator(_check_alias)]
+
+RoleName = Annotated[
+    str,
+    _pattern(
+        r"[\w+=,.@-]{1,64}",
+        "a valid IAM role name",
+        "IAM: 1-64 characters, letters, digits and '+=,.@_-'",
+        "shorten it or remove other characters.",
+        "OrgBackupDeployRole",
+    ),
+]
+
+BucketName = Annotated[
+    str,
+    _pattern(
+        r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "a valid S3 bucket name",
+        "S3: 3-63 characters, lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
+        "use lowercase and remove other characters.",
+        "acme-org-backup-tfstate",
+    ),
+]
+
+_TAG_CHARS = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
+
+
+def _check_tags(value: dict[str, str]) -> dict[str, str]:
+    problems = []
+    if len(value) > MAX_TAGS:
+        problems.append(f"{len(value)} tags given; AWS allows at most {MAX_TAGS} per resource")
+    for key, tag_value in value.items():
+        if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
+            problems.append(f"key {key!r} must be 1-128 letters, digits, spaces or '_.:/=+-@'")
+        elif key.lower().startswith("aws:"):
+            problems.append(f"key {key!r} uses the prefix 'aws:' that AWS reserves")
+        if len(tag_value) > 256 or not _TAG_CHARS.fullmatch(tag_value):
+            problems.append(f"value {tag_value!r} of {key!r} must be 0-256 letters, digits, spaces or '_.:/=+-@'")
+    if problems:
+        raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class Organization(_Model):
+    id: OrgId = Field(description="AWS Organizations id (o-...). Cross-account copies are only allowed inside it.")
+    management_account_id: AccountId = Field(
+        description="The management account: owns backup policies and SCPs; never a member (policies don't apply to it)."
+    )
+
+
+class CentralBackup(_Model):
+    account_id: AccountId = Field(description="The isolated account holding the central vault that receives copies.")
+    regions: tuple[Region, ...] = Field(
+        min_length=1,
+        description="Regions with a central vault. The first is where member backups are copied to.",
+    )
+
+
+class Pipeline(_Model):
+    home_account_id: AccountId = Field(description="Account that runs the CI/CD pipeline and holds Terraform state.")
+
+
+class TargetOu(_Model):
+    id: OuId = Field(description="Organizational unit whose accounts are protected.")
+    name: str = Field(min_length=1, max_length=128, description="Human-readable name, used in summaries only.")
+    accounts: tuple[AccountId, ...] = Field(
+        min_length=1, description="Member accounts directly in this OU (each gets a member-<id> stack)."
+    )
+
+
+class Names(_Model):
+    """Names of what this project creates. Defaults are the reference solution's, so an existing estate maps 1:1."""
+
+    member_vault: VaultName = Field(
+        default="AWSBackupSolutionVault", description="Vault in every member account/Region."
+    )
+    central_vault: VaultName = Field(
+        default="AWSBackupSolutionCentralVault", description="Vault in the central account."
+    )
+    member_key_alias: KmsAlias = Field(
+        default="alias/AWSBackupSolutionKey", description="KMS alias of member vault keys."
+    )
+    central_key_alias: KmsAlias = Field(
+        default="alias/AWSBackupSolutionCentralKey", description="KMS alias of central vault keys."
+    )
+    backup_role: RoleName = Field(
+        default="AWSBackupSolutionRole", description="IAM role AWS Backup uses in every account."
+    )
+    deploy_role: RoleName = Field(
+        default="OrgBackupDeployRole", description="Role the deployment assumes in every account (must exist there)."
+    )
+    break_glass_role: RoleName | None = Field(
+        default=None,
+        description="Optional role (same name in every account) that, like the deploy role, may delete recovery "
+        "points or change vault policies.",
+    )
+
+
+class VaultLock(_Model):
+    mode: Literal["governance", "compliance"] = Field(
+        description="governance: removable by privileged users. compliance: immutable after changeable_for_days."
+    )
+    min_retention_days: int = Field(description=f"Shortest retention a recovery point may have (1-{LOCK_MAX_DAYS}).")
+    max_retention_days: int = Field(description=f"Longest retention a recovery point may have (1-{LOCK_MAX_DAYS}).")
+    changeable_for_days: int | None = Field(
+        default=None,
+        description=f"compliance only: grace period ({LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days) before the lock "
+        "becomes immutable.",
+    )
+
+
+class VaultLocks(_Model):
+    member: VaultLock | None = Field(default=None, description="Lock for every member vault; none if omitted.")
+    central: VaultLock | None = Field(default=None, description="Lock for the central vault(s); none if omitted.")
+
+
+class LocalBackend(_Model):
+    type: Literal["local"] = "local"
+
+
+class S3Backend(_Model):
+    type: Literal["s3"]
+    bucket: BucketName = Field(description="State bucket (created by the bootstrap step).")
+    region: Region = Field(description="Region of the state bucket.")
+    key_prefix: str = Field(
+        default="org-backup",
+        pattern=r"[A-Za-z0-9!_.*'()/-]{1,200}",
+        description="State object key prefix; each stack's state is <prefix>/<stack>.tfstate.",
+    )
+
+
+class BackupConfig(_Model):
+    """Everything org-backup needs to know about an organization. See backup.yaml for a commented example."""
+
+    organization: Organization
+    central_backup: CentralBackup
+    pipeline: Pipeline
+    target_regions: tuple[Region, ...] = Field(
+        min_length=1, description="Regions where every member account gets a vault (and backups run)."
+    )
+    target_ous: tuple[TargetOu, ...] = Field(min_length=1, description="OUs whose accounts are protected.")
+    names: Names = Field(default_factory=Names)
+    tags: Annotated[dict[str, str], AfterValidator(_check_tags)] = Field(
+        default_factory=dict, description="Tags applied to every resource (provider default_tags)."
+    )
+    vault_lock: VaultLocks = Field(default_factory=VaultLocks)
+    state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
+        default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
+    )
+
+    @property
+    def partition(self) -> str:
+        """The ARN partition of every configured Region (validation guarantees they agree)."""
+        return partition_of(self.target_regions[0]) or "aws"
+
+    @property
+    def member_accounts(self) -> tuple[str, ...]:
+        """Every member account id, in config order."""
+        return tuple(account for ou in self.target_ous for account in ou.accounts)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BackupConfig:
+        """Read, parse and validate a config file; raise InputError listing every problem."""
+        path = Path(path)
+        raw = load_yaml(path)
+        if not isinstance(raw, dict):
+            raise InputError(
+                str(path),
+                [
+                    Problem(
+                        "", f"must be a YAML mapping at the top level, got {type(raw).__name__}. Fix: see backup.yaml."
+                    )
+                ],
+            )
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str) -> BackupConfig:
+        try:
+            config = cls.model_validate(raw)
+        except ValidationError as exc:
+            errors = exc.errors()
+            # A list whose only item is invalid also reports "too short"; the item's own error says it all.
+            item_locs = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+            errors = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in item_locs)]
+            raise InputError(source, [_problem_from_pydantic(err) for err in errors]) from None
+        problems = _cross_field_problems(config)
+        if problems:
+            raise InputError(source, problems)
+        return config
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the field at ``loc`` (used to list allowed keys)."""
+    model: Any = BackupConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if part in ("local", "s3"):
+            model = {"local": LocalBackend, "s3": S3Backend}[part]
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        model = _first_model(annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _first_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _problem_from_pydantic(err: Any) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = _path(loc)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        return Problem(field, f"is required but missing. Fix: add '{loc[-1]}' (see backup.yaml for an example).")
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1])
+        allowed = ", ".join(sorted(owner.model_fields)) if owner else "see backup.schema.json"
+        return Problem(
+            field, f"unknown key {loc[-1]!r}. Fix: remove it or correct the spelling; allowed keys here: {allowed}."
+        )
+    if kind == "too_short":
+        need = err.get("ctx", {}).get("min_length", 1)
+        return Problem(field, f"{value!r} is too short: at least {need} required. Fix: add the missing entries.")
+    if kind == "too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        return Problem(field, f"{value!r} is too long: at most {limit} allowed. Fix: shorten it.")
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
+    if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
+        return Problem(field, err["msg"])
+    return Problem(field, f"{value!r}: {err['msg']}.")
+
+
+def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
+    if lock is None:
+        return []
+    problems = []
+    for name in ("min_retention_days", "max_retention_days"):
+        days = getattr(lock, name)
+        if not 1 <= days <= LOCK_MAX_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}.{name}",
+                    f"{days} is outside AWS Backup vault lock's range 1-{LOCK_MAX_DAYS} days. Fix: pick a value in range.",
+                )
+            )
+    if lock.min_retention_days > lock.max_retention_days:
+        problems.append(
+            Problem(
+                where,
+                f"min_retention_days {lock.min_retention_days} is greater than max_retention_days "
+                f"{lock.max_retention_days} (AWS Backup requires min <= max). Fix: swap or correct them.",
+            )
+        )
+    if lock.mode == "governance" and lock.changeable_for_days is not None:
+        problems.append(
+            Problem(
+                f"{where}.changeable_for_days",
+                f"{lock.changeable_for_days} is only valid in compliance mode (setting it makes AWS lock the vault in "
+                "compliance mode). Fix: remove it, or set mode: compliance.",
+            )
+        )
+    if lock.mode == "compliance":
+        days = lock.changeable_for_days
+        if days is None:
+            problems.append(
+                Problem(
+                    f"{where}.changeable_for_days",
+                    "is required in compliance mode (the grace period before the lock becomes immutable). "
+                    f"Fix: set it to at least {LOCK_MIN_CHANGEABLE_DAYS}.",
+                )
+            )
+        elif not LOCK_MIN_CHANGEABLE_DAYS <= days <= LOCK_MAX_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}.changeable_for_days",
+                    f"{days} is outside AWS Backup's range {LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days. "
+                    f"Fix: use at least {LOCK_MIN_CHANGEABLE_DAYS}.",
+                )
+            )
+    return problems
+
+
+def _duplicates(items: tuple[str, ...]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    dups = []
+    for index, item in enumerate(items):
+        if item in seen:
+            dups.append((index, item))
+        seen.add(item)
+    return dups
+
+
+def _cross_field_problems(config: BackupConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for field in ("target_regions",):
+        for index, region in _duplicates(getattr(config, field)):
+            problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
+    for index, region in _duplicates(config.central_backup.regions):
+        problems.append(
+            Problem(f"central_backup.regions[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate.")
+        )
+    for index, ou_id in _duplicates(tuple(ou.id for ou in config.target_ous)):
+        problems.append(Problem(f"target_ous[{index}].id", f"{ou_id!r} is listed twice. Fix: merge the two entries."))
+
+    first_seen: dict[str, str] = {}
+    for ou_index, ou in enumerate(config.target_ous):
+        for acc_index, account in enumerate(ou.accounts):
+            here = f"target_ous[{ou_index}].accounts[{acc_index}]"
+            if account in first_seen:
+                problems.append(
+                    Problem(
+                        here,
+                        f"account {account!r} is already listed at {first_seen[account]}; an account sits in exactly "
+                        "one OU. Fix: keep only the entry for the OU it is in.",
+                    )
+                )
+                continue
+            first_seen[account] = here
+            if account == config.organization.management_account_id:
+                problems.append(
+                    Problem(
+                        here,
+                        f"{account!r} is the management account, which is never in an OU and is not governed by "
+                        "backup policies or SCPs. Fix: remove it from target_ous.",
+                    )
+                )
+
+    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_backup.regions)}
+    if len(partitions) > 1:
+        problems.append(
+            Problem(
+                "target_regions",
+                f"Regions span several partitions ({', '.join(sorted(p or '?' for p in partitions))}); AWS Organizations "
+                "and cross-account copies stay within one partition. Fix: use Regions of one partition.",
+            )
+        )
+
+    roles = {"names.backup_role": config.names.backup_role, "names.deploy_role": config.names.deploy_role}
+    if config.names.break_glass_role is not None:
+        roles["names.break_glass_role"] = config.names.break_glass_role
+    seen_roles: dict[str, str] = {}
+    for field, name in roles.items():
+        if name in seen_roles:
+            problems.append(
+                Problem(field, f"{name!r} is also used for {seen_roles[name]}; each role has one job. Fix: rename one.")
+            )
+        seen_roles.setdefault(name, field)
+    if config.names.member_key_alias == config.names.central_key_alias:
+        problems.append(
+            Problem(
+                "names.central_key_alias",
+                f"{config.names.central_key_alias!r} equals names.member_key_alias; the central account may also be a "
+                "member, and an alias is unique per account and Region. Fix: use different aliases.",
+            )
+        )
+    if config.names.member_vault == config.names.central_vault:
+        problems.append(
+            Problem(
+                "names.central_vault",
+                f"{config.names.central_vault!r} equals names.member_vault; vault names are unique per account and "
+                "Region. Fix: use different names.",
+            )
+        )
+    problems += _lock_problems("vault_lock.member", config.vault_lock.member)
+    problems += _lock_problems("vault_lock.central", config.vault_lock.central)
+    return problems

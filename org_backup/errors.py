@@ -1,0 +1,32 @@
+"""One error type for every kind of bad input, so the CLI prints them all the same way and exits 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file: where, what was found, which rule it breaks and how to fix it."""
+
+    field: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class InputError(Exception):
+    """Raised with every problem found in one input file, never just the first."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{self.source} has {count} {noun}:"]
+        lines += [f"  - {p.render()}" for p in self.problems]
+        return "\n".join(lines)

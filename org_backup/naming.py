@@ -1,0 +1,75 @@
+"""Every name, ARN and "what goes where" decision, in one place.
+
+Cross-account ARNs are computed from the config rather than passed between stacks as tokens: a cross-stack token
+would make CDKTF couple the stacks' states, and every ARN here is deterministic anyway.
+"""
+
+from __future__ import annotations
+
+from org_backup.config import BackupConfig
+from org_backup.regions import dns_suffix
+
+CENTRAL_STACK = "central-backup"
+MANAGEMENT_STACK = "management"
+MEMBER_STACK_PREFIX = "member-"
+DEPLOY_SESSION_NAME = "org-backup-cdktf"
+
+
+def member_stack(account_id: str) -> str:
+    return f"{MEMBER_STACK_PREFIX}{account_id}"
+
+
+class Naming:
+    """Names and ARNs derived from one validated config."""
+
+    def __init__(self, config: BackupConfig) -> None:
+        self._config = config
+        self.partition = config.partition
+
+    def role_arn(self, account_id: str, role_name: str) -> str:
+        return f"arn:{self.partition}:iam::{account_id}:role/{role_name}"
+
+    def account_root_arn(self, account_id: str) -> str:
+        return f"arn:{self.partition}:iam::{account_id}:root"
+
+    def deploy_role_arn(self, account_id: str) -> str:
+        return self.role_arn(account_id, self._config.names.deploy_role)
+
+    def backup_role_arn(self, account_id: str) -> str:
+        return self.role_arn(account_id, self._config.names.backup_role)
+
+    def protected_principals(self, account_id: str) -> list[str]:
+        """Roles that may delete recovery points or change vault policies: the deploy role and the break-glass role."""
+        names = [self._config.names.deploy_role]
+        if self._config.names.break_glass_role:
+            names.append(self._config.names.break_glass_role)
+        return [self.role_arn(account_id, name) for name in names]
+
+    def vault_arn(self, account_id: str, region: str, vault_name: str) -> str:
+        return f"arn:{self.partition}:backup:{region}:{account_id}:backup-vault:{vault_name}"
+
+    @property
+    def copy_target_region(self) -> str:
+        """Member backups are copied to the central vault in the first central Region."""
+        return self._config.central_backup.regions[0]
+
+    def central_vault_arn(self, region: str | None = None) -> str:
+        return self.vault_arn(
+            self._config.central_backup.account_id,
+            region or self.copy_target_region,
+            self._config.names.central_vault,
+        )
+
+    def backup_service_host(self, region: str) -> str:
+        """The AWS Backup endpoint host of a Region, as kms:ViaService expects it."""
+        return f"backup.{region}.{dns_suffix(self.partition)}"
+
+
+def iam_region(regions: tuple[str, ...]) -> str:
+    """IAM is global: global resources are created once, through the provider of the first listed Region."""
+    return regions[0]
+
+
+def central_stack_owns_backup_role(config: BackupConfig) -> bool:
+    """The central account may also be a member; then its member stack owns the (same-named) backup role."""
+    return config.central_backup.account_id not in config.member_accounts

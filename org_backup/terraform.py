@@ -1,0 +1,175 @@
+"""Run the real Terraform CLI over synthesized stacks: our own CLI config, provider mirror, init and validate.
+
+Provider installation: if ``TF_PROVIDER_MIRROR`` names a folder, or a Terraform filesystem mirror holding
+hashicorp/aws is found on this machine, providers come from it and never from the network; otherwise Terraform
+installs them from the registry as usual. Either way we write our own CLI config under the build folder and
+point ``TF_CLI_CONFIG_FILE`` at it for our commands only, so a user's ~/.terraformrc is never touched.
+
+``python -m org_backup.terraform validate [cdktf.out]`` validates every stack (used by ``make validate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / "build"
+_MIRROR_PROBE = "registry.terraform.io/hashicorp/aws"
+
+
+class TerraformError(Exception):
+    pass
+
+
+def find_provider_mirror() -> Path | None:
+    """The root of a filesystem mirror that holds hashicorp/aws: TF_PROVIDER_MIRROR, else a search of this machine."""
+    configured = os.environ.get("TF_PROVIDER_MIRROR")
+    if configured:
+        root = Path(configured)
+        if not (root / _MIRROR_PROBE).is_dir():
+            raise TerraformError(
+                f"TF_PROVIDER_MIRROR={configured} has no {_MIRROR_PROBE}/ folder. Fix: point it at the folder that "
+                "contains registry.terraform.io/, or unset it to install providers from the registry."
+            )
+        return root
+    found = subprocess.run(
+        [
+            "find",
+            "/",
+            "-maxdepth",
+            "5",
+            "(",
+            "-path",
+            "/proc",
+            "-o",
+            "-path",
+            "/sys",
+            "-o",
+            "-path",
+            "/dev",
+            ")",
+            "-prune",
+            "-o",
+            "-type",
+            "d",
+            "-path",
+            f"*/{_MIRROR_PROBE}",
+            "-print",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    if not found:
+        return None
+    return Path(sorted(found)[0]).parents[2]
+
+
+@dataclass(frozen=True)
+class TerraformEnv:
+    """Environment for our terraform commands: CLI config, plugin cache, no update checks."""
+
+    cli_config: Path
+    mirror: Path | None
+
+    @classmethod
+    def prepare(cls, build_dir: Path = BUILD_DIR) -> TerraformEnv:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        cache = build_dir / "plugin-cache"
+        cache.mkdir(exist_ok=True)
+        mirror = find_provider_mirror()
+        lines = [f"plugin_cache_dir = {json.dumps(str(cache))}"]
+        if mirror is not None:
+            lines += [
+                "provider_installation {",
+                f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}",
+                '    include = ["registry.terraform.io/hashicorp/*"]\n  }',
+                '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }',
+                "}",
+            ]
+        cli_config = build_dir / "terraform.rc"
+        cli_config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return cls(cli_config=cli_config, mirror=mirror)
+
+    def environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            TF_CLI_CONFIG_FILE=str(self.cli_config),
+            CHECKPOINT_DISABLE="1",
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+        )
+        return env
+
+    def run(
+        self, stack_dir: Path, *args: str, check: bool = True, timeout: int = 900
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["terraform", *args],
+            cwd=stack_dir,
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise TerraformError(
+                f"terraform {' '.join(args)} failed in {stack_dir} (exit {result.returncode}):\n"
+                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def init(self, stack_dir: Path, *, backend: bool = False) -> None:
+        self.run(stack_dir, "init", "-input=false", "-no-color", f"-backend={'true' if backend else 'false'}")
+
+    def validate(self, stack_dir: Path) -> dict[str, object]:
+        """``terraform validate -json`` of one stack, after a backend-less init."""
+        self.init(stack_dir)
+        result = self.run(stack_dir, "validate", "-json", "-no-color", check=False)
+        return json.loads(result.stdout)
+
+
+def stack_dirs(outdir: Path) -> list[Path]:
+    stacks = outdir / "stacks"
+    if not stacks.is_dir():
+        raise TerraformError(f"{stacks} does not exist. Fix: run `make synth` first.")
+    return sorted(p for p in stacks.iterdir() if (p / "cdk.tf.json").is_file())
+
+
+def validate_all(outdir: Path, *, workers: int = 2) -> dict[str, dict[str, object]]:
+    """Validate every synthesized stack; two at a time (each validate loads the ~570 MB provider schema)."""
+    env = TerraformEnv.prepare()
+    dirs = stack_dirs(outdir)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(env.validate, dirs))
+    return {d.name: r for d, r in zip(dirs, results, strict=True)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m org_backup.terraform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="terraform validate every synthesized stack")
+    validate.add_argument("outdir", nargs="?", default="cdktf.out")
+    args = parser.parse_args(argv)
+    results = validate_all(Path(args.outdir))
+    failed = 0
+    for name, result in results.items():
+        ok = bool(result.get("valid"))
+        failed += not ok
+        print(f"{'valid  ' if ok else 'INVALID'} {name}")
+        for diag in result.get("diagnostics", []):  # type: ignore[union-attr]
+            print(f"    {diag.get('severity')}: {diag.get('summary')} {diag.get('detail', '')}")
+    print(f"{len(results) - failed} valid, {failed} invalid")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

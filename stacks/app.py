@@ -1,0 +1,65 @@
+"""Build every stack from one config and synthesize atomically: a failed synth leaves the output untouched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cdktf import App, Aspects
+
+from org_backup.config import BackupConfig
+from org_backup.naming import CENTRAL_STACK, member_stack
+from stacks.aspects import EncryptionGuardrails
+from stacks.central_backup import CentralBackupStack
+from stacks.common import SynthOptions
+from stacks.member_account import MemberAccountStack
+
+
+class SynthError(Exception):
+    """Synth produced error annotations (an org-wide rule is violated)."""
+
+
+def build_app(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> App:
+    app = App(outdir=str(outdir), skip_validation=False)
+    CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
+    for account_id in config.member_accounts:
+        MemberAccountStack(app, member_stack(account_id), config=config, account_id=account_id, options=options)
+    Aspects.of(app).add(EncryptionGuardrails())
+    return app
+
+
+def synthesize(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> list[str]:
+    """Synthesize into a staging directory beside ``outdir``, then swap it in. Returns the stack names."""
+    outdir = outdir.resolve()
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
+    try:
+        app = build_app(config=config, outdir=staging, options=options)
+        try:
+            app.synth()
+        except Exception as exc:  # jsii surfaces cdktf's annotation failure as a generic error
+            if "Encountered Annotations" not in str(exc):
+                raise
+        # Checked here too: CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS would otherwise let violations through.
+        errors = _error_annotations(app)
+        if errors:
+            raise SynthError("synth found violations of org-wide rules:\n" + "\n".join(f"  - {e}" for e in errors))
+        previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
+        if outdir.exists():
+            outdir.rename(previous)
+        staging.rename(outdir)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(stack.node.id for stack in app.node.children if hasattr(stack, "to_terraform"))
+
+
+def _error_annotations(app: App) -> list[str]:
+    found = []
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == "@cdktf/error":
+                found.append(f"{construct.node.path}: {entry.data}")
+    return found

@@ -1,0 +1,111 @@
+"""Constructs used by more than one account kind: an encrypted, policy-protected vault and the backup role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.backup_vault import BackupVault
+from cdktf_cdktf_provider_aws.backup_vault_lock_configuration import BackupVaultLockConfiguration
+from cdktf_cdktf_provider_aws.backup_vault_policy import BackupVaultPolicy
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from constructs import Construct
+
+from org_backup.config import VaultLock
+from org_backup.policy_docs import dumps, render_template
+from stacks.common import SynthOptions
+
+KEY_DELETION_WINDOW_DAYS = 30
+
+# AWS managed policies AWS Backup's default service role uses, including S3 (which needs its own pair).
+BACKUP_MANAGED_POLICIES = (
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+    "service-role/AWSBackupServiceRolePolicyForRestores",
+    "AWSBackupServiceRolePolicyForS3Backup",
+    "AWSBackupServiceRolePolicyForS3Restore",
+)
+
+
+class EncryptedVault(Construct):
+    """A backup vault encrypted with its own customer-managed key, an access policy and an optional vault lock.
+
+    The key and the vault refuse ``terraform destroy`` (prevent_destroy): losing either loses the backups.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        provider: AwsProvider,
+        vault_name: str,
+        key_alias: str,
+        key_policy: dict[str, Any],
+        access_policy: dict[str, Any],
+        lock: VaultLock | None,
+        options: SynthOptions,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        lifecycle = TerraformResourceLifecycle(prevent_destroy=options.prevent_destroy)
+        self.key = KmsKey(
+            self,
+            "key",
+            provider=provider,
+            description=f"Encrypts recovery points in backup vault {vault_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=dumps(key_policy),
+            lifecycle=lifecycle,
+        )
+        KmsAlias(self, "alias", provider=provider, name=key_alias, target_key_id=self.key.key_id)
+        self.vault = BackupVault(
+            self,
+            "vault",
+            provider=provider,
+            name=vault_name,
+            kms_key_arn=self.key.arn,
+            force_destroy=False,
+            lifecycle=lifecycle,
+        )
+        BackupVaultPolicy(
+            self, "access-policy", provider=provider, backup_vault_name=self.vault.name, policy=dumps(access_policy)
+        )
+        if lock is not None:
+            BackupVaultLockConfiguration(
+                self,
+                "lock",
+                provider=provider,
+                backup_vault_name=self.vault.name,
+                min_retention_days=lock.min_retention_days,
+                max_retention_days=lock.max_retention_days,
+                changeable_for_days=lock.changeable_for_days,
+            )
+
+
+class BackupServiceRole(Construct):
+    """The IAM role AWS Backup assumes to back up and restore resources (global: created once per account)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, provider: AwsProvider, role_name: str, partition: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = IamRole(
+            self,
+            "role",
+            provider=provider,
+            name=role_name,
+            description="Assumed by AWS Backup to create backups and restore them (org-backup)",
+            assume_role_policy=dumps(render_template("iam/backup-service-trust.json")),
+        )
+        for policy in BACKUP_MANAGED_POLICIES:
+            IamRolePolicyAttachment(
+                self,
+                policy.rsplit("/", 1)[-1],
+                provider=provider,
+                role=self.role.name,
+                policy_arn=f"arn:{partition}:iam::aws:policy/{policy}",
+            )

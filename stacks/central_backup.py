@@ -1,0 +1,52 @@
+"""The central backup account: the isolated vault(s) that receive copies from every member account."""
+
+from __future__ import annotations
+
+from cdktf import TerraformStack
+from constructs import Construct
+
+from org_backup.config import BackupConfig
+from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
+from org_backup.policy_docs import render_template
+from stacks.building_blocks import BackupServiceRole, EncryptedVault
+from stacks.common import SynthOptions, aws_providers, configure_backend
+
+
+class CentralBackupStack(TerraformStack):
+    def __init__(self, scope: Construct, stack_id: str, *, config: BackupConfig, options: SynthOptions) -> None:
+        super().__init__(scope, stack_id)
+        naming = Naming(config)
+        account_id = config.central_backup.account_id
+        regions = config.central_backup.regions
+        configure_backend(self, config=config, stack_name=stack_id)
+        providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
+
+        if central_stack_owns_backup_role(config):
+            BackupServiceRole(
+                self,
+                "backup-role",
+                provider=providers[iam_region(regions)],
+                role_name=config.names.backup_role,
+                partition=naming.partition,
+            )
+        for region, provider in providers.items():
+            EncryptedVault(
+                self,
+                f"central-vault-{region}",
+                provider=provider,
+                vault_name=config.names.central_vault,
+                key_alias=config.names.central_key_alias,
+                key_policy=render_template(
+                    "kms/central-vault-key.json",
+                    account_root_arn=naming.account_root_arn(account_id),
+                    organization_id=config.organization.id,
+                    backup_service_host=naming.backup_service_host(region),
+                ),
+                access_policy=render_template(
+                    "vault/central-vault-access.json",
+                    protected_principals=naming.protected_principals(account_id),
+                    organization_id=config.organization.id,
+                ),
+                lock=config.vault_lock.central,
+                options=options,
+            )

@@ -1,0 +1,111 @@
+"""What every stack shares: synth options, providers per Region, the state backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import (
+    AwsProvider,
+    AwsProviderAssumeRole,
+    AwsProviderDefaultTags,
+    AwsProviderEndpoints,
+)
+from constructs import Construct
+
+from org_backup.config import BackupConfig
+from org_backup.config import S3Backend as S3BackendConfig
+from org_backup.naming import DEPLOY_SESSION_NAME, Naming
+
+# Every AWS service any stack talks to; under a local API each must point at it or the provider calls real AWS.
+_SERVICES = (
+    "backup",
+    "cloudformation",
+    "codebuild",
+    "codecommit",
+    "codepipeline",
+    "events",
+    "iam",
+    "kms",
+    "lambda_",
+    "logs",
+    "organizations",
+    "s3",
+    "sns",
+    "sqs",
+    "sts",
+)
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """Switches that only the test suite sets. Real synth uses the defaults.
+
+    ``local_api_endpoint`` points every provider at a local AWS API (moto server) with dummy credentials, and
+    lifts ``prevent_destroy`` so the end-to-end test can destroy what it applied. It never appears in real output.
+    """
+
+    local_api_endpoint: str | None = None
+
+    @property
+    def prevent_destroy(self) -> bool:
+        return self.local_api_endpoint is None
+
+
+def aws_providers(
+    scope: Construct,
+    *,
+    config: BackupConfig,
+    account_id: str,
+    regions: tuple[str, ...],
+    options: SynthOptions,
+) -> dict[str, AwsProvider]:
+    """One aliased provider per Region (alias = Region), each assuming the deploy role in ``account_id``."""
+    naming = Naming(config)
+    default_tags = [AwsProviderDefaultTags(tags=dict(config.tags))] if config.tags else None
+    providers = {}
+    for region in regions:
+        local: dict[str, object] = {}
+        if options.local_api_endpoint:
+            url = options.local_api_endpoint
+            local = {
+                "access_key": "test",
+                "secret_key": "test",
+                "skip_credentials_validation": True,
+                "skip_metadata_api_check": "true",
+                "s3_use_path_style": True,
+                "max_retries": 1,
+                "endpoints": [AwsProviderEndpoints(**{service: url for service in _SERVICES})],
+            }
+        providers[region] = AwsProvider(
+            scope,
+            f"aws-{region}",
+            alias=region,
+            region=region,
+            allowed_account_ids=[account_id],
+            assume_role=[
+                AwsProviderAssumeRole(role_arn=naming.deploy_role_arn(account_id), session_name=DEPLOY_SESSION_NAME)
+            ],
+            default_tags=default_tags,
+            **local,
+        )
+    return providers
+
+
+def configure_backend(stack: TerraformStack, *, config: BackupConfig, stack_name: str) -> None:
+    """S3 state with one key per stack and S3-native locking, or local state inside the stack's own directory."""
+    backend = config.state_backend
+    if isinstance(backend, S3BackendConfig):
+        S3Backend(
+            stack,
+            bucket=backend.bucket,
+            key=f"{backend.key_prefix}/{stack_name}.tfstate",
+            region=backend.region,
+            encrypt=True,
+        )
+        # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3-native locking, no DynamoDB table).
+        stack.add_override("terraform.backend.s3.use_lockfile", True)
+    else:
+        # A relative path resolves inside cdktf.out/stacks/<stack>/, where terraform runs; cdktf's default is an
+        # absolute path of the machine that synthesized.
+        LocalBackend(stack, path="terraform.tfstate")

@@ -1,0 +1,53 @@
+"""A member account: in every target Region a CMK-encrypted vault protected by its access policy; once per account
+the IAM role AWS Backup uses. Backup plans come from the organization's backup policies, not from here."""
+
+from __future__ import annotations
+
+from cdktf import TerraformStack
+from constructs import Construct
+
+from org_backup.config import BackupConfig
+from org_backup.naming import Naming, iam_region
+from org_backup.policy_docs import render_template
+from stacks.building_blocks import BackupServiceRole, EncryptedVault
+from stacks.common import SynthOptions, aws_providers, configure_backend
+
+
+class MemberAccountStack(TerraformStack):
+    def __init__(
+        self, scope: Construct, stack_id: str, *, config: BackupConfig, account_id: str, options: SynthOptions
+    ) -> None:
+        super().__init__(scope, stack_id)
+        naming = Naming(config)
+        regions = config.target_regions
+        central_root = naming.account_root_arn(config.central_backup.account_id)
+        configure_backend(self, config=config, stack_name=stack_id)
+        providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
+
+        BackupServiceRole(
+            self,
+            "backup-role",
+            provider=providers[iam_region(regions)],
+            role_name=config.names.backup_role,
+            partition=naming.partition,
+        )
+        for region, provider in providers.items():
+            EncryptedVault(
+                self,
+                f"member-vault-{region}",
+                provider=provider,
+                vault_name=config.names.member_vault,
+                key_alias=config.names.member_key_alias,
+                key_policy=render_template(
+                    "kms/member-vault-key.json",
+                    account_root_arn=naming.account_root_arn(account_id),
+                    central_account_root_arn=central_root,
+                ),
+                access_policy=render_template(
+                    "vault/member-vault-access.json",
+                    protected_principals=naming.protected_principals(account_id),
+                    central_account_root_arn=central_root,
+                ),
+                lock=config.vault_lock.member,
+                options=options,
+            )
