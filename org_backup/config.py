@@ -321,13 +321,20 @@ class BackupConfig(_Model):
         except ValidationError as exc:
             errors = exc.errors()
             # A list whose only item is invalid also reports "too short"; the item's own error says it all.
-            item_locs = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
-            errors = [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in item_locs)]
+            errors = [
+                e
+                for e in errors
+                if not (e["type"] == "too_short" and any(_is_below(o["loc"], e["loc"]) for o in errors))
+            ]
             raise InputError(source, [_problem_from_pydantic(err) for err in errors]) from None
         problems = _cross_field_problems(config)
         if problems:
             raise InputError(source, problems)
         return config
+
+
+def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:
+    return len(loc) > len(parent) and tuple(loc[: len(parent)]) == tuple(parent)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

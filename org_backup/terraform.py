@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 _MIRROR_PROBE = "registry.terraform.io/hashicorp/aws"
+# Terraform's plugin cache is not safe for concurrent installs ("file exists"); init is ~0.4 s, so serialise it.
+_INIT_LOCK = threading.Lock()
 
 
 class TerraformError(Exception):
@@ -128,7 +131,8 @@ class TerraformEnv:
         return result
 
     def init(self, stack_dir: Path, *, backend: bool = False) -> None:
-        self.run(stack_dir, "init", "-input=false", "-no-color", f"-backend={'true' if backend else 'false'}")
+        with _INIT_LOCK:
+            self.run(stack_dir, "init", "-input=false", "-no-color", f"-backend={str(backend).lower()}")
 
     def validate(self, stack_dir: Path) -> dict[str, object]:
         """``terraform validate -json`` of one stack, after a backend-less init."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from cdktf import App, Aspects
+from cdktf import App, Aspects, TerraformStack
 
 from org_backup.config import BackupConfig
 from org_backup.naming import CENTRAL_STACK, member_stack
@@ -22,30 +23,34 @@ class SynthError(Exception):
 
 
 def build_app(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> App:
-    app = App(outdir=str(outdir), skip_validation=False)
+    app = App(outdir=str(outdir))
     CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
     for account_id in config.member_accounts:
         MemberAccountStack(app, member_stack(account_id), config=config, account_id=account_id, options=options)
-    Aspects.of(app).add(EncryptionGuardrails())
+    # cdktf invokes aspects from each stack downward, so an aspect added to the App would never run.
+    for child in app.node.children:
+        if isinstance(child, TerraformStack):
+            Aspects.of(child).add(EncryptionGuardrails())
     return app
 
 
 def synthesize(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> list[str]:
-    """Synthesize into a staging directory beside ``outdir``, then swap it in. Returns the stack names."""
+    """Synthesize the organization into ``outdir``; returns the stack names."""
+    return synth_atomically(lambda staging: build_app(config=config, outdir=staging, options=options), outdir)
+
+
+def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
+    """Synthesize into a staging directory beside ``outdir``, then swap it in; on any error ``outdir`` is untouched.
+
+    cdktf writes its output before it raises on error annotations, so writing in place would leave a
+    half-valid cdktf.out behind.
+    """
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
     try:
-        app = build_app(config=config, outdir=staging, options=options)
-        try:
-            app.synth()
-        except Exception as exc:  # jsii surfaces cdktf's annotation failure as a generic error
-            if "Encountered Annotations" not in str(exc):
-                raise
-        # Checked here too: CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS would otherwise let violations through.
-        errors = _error_annotations(app)
-        if errors:
-            raise SynthError("synth found violations of org-wide rules:\n" + "\n".join(f"  - {e}" for e in errors))
+        app = build(staging)
+        _synth_or_raise(app)
         previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
         if outdir.exists():
             outdir.rename(previous)
@@ -53,13 +58,21 @@ def synthesize(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> 
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return sorted(stack.node.id for stack in app.node.children if hasattr(stack, "to_terraform"))
+    return sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
 
 
-def _error_annotations(app: App) -> list[str]:
-    found = []
-    for construct in app.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == "@cdktf/error":
-                found.append(f"{construct.node.path}: {entry.data}")
-    return found
+def _synth_or_raise(app: App) -> None:
+    try:
+        app.synth()
+    except Exception as exc:  # jsii surfaces cdktf's annotation failure as a generic error
+        if "Encountered Annotations" not in str(exc):
+            raise
+    # Checked here too: CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS would otherwise let violations through.
+    errors = [
+        f"{construct.node.path}: {entry.data}"
+        for construct in app.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "@cdktf/error"
+    ]
+    if errors:
+        raise SynthError("synth found violations of org-wide rules:\n" + "\n".join(f"  - {e}" for e in errors))

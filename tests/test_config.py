@@ -1,0 +1,280 @@
+"""Config validation: valid configs load; each malformed config fails with the exact message, exit 2, and
+leaves the output directory exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from org_backup.config import BackupConfig
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
+
+BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
+
+
+def test_example_config_loads_with_expected_shape() -> None:
+    config = BackupConfig.load(EXAMPLE_CONFIG)
+    assert config.member_accounts == ("444444444444", "555555555555", "666666666666")
+    assert config.target_regions == ("eu-west-1", "eu-central-1", "us-east-1")
+    assert len(config.target_ous) == 2
+    assert config.vault_lock.central is not None and config.vault_lock.central.changeable_for_days == 3
+    assert config.partition == "aws"
+
+
+def test_defaults_are_the_reference_solution_names() -> None:
+    config = BackupConfig.load(FIXTURES / "minimal.yaml")
+    assert config.names.member_vault == "AWSBackupSolutionVault"
+    assert config.names.central_vault == "AWSBackupSolutionCentralVault"
+    assert config.names.member_key_alias == "alias/AWSBackupSolutionKey"
+    assert config.names.backup_role == "AWSBackupSolutionRole"
+    assert config.state_backend.type == "local"
+
+
+def test_config_is_frozen() -> None:
+    config = BackupConfig.load(FIXTURES / "minimal.yaml")
+    with pytest.raises(Exception, match="frozen"):
+        config.target_regions = ("eu-west-1",)  # type: ignore[misc]
+
+
+def _mutated(change: Callable[[dict[str, Any]], None]) -> str:
+    data = copy.deepcopy(BASE)
+    change(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+_DELETE = object()
+
+LOCK = {"mode": "compliance", "min_retention_days": 7, "max_retention_days": 35, "changeable_for_days": 3}
+
+# (case id, file content, expected message after "<file> has N problem(s):")
+CASES: list[tuple[str, str, str]] = [
+    (
+        "bad-org-id",
+        _mutated(_set("organization.id", "o-123")),
+        "has 1 problem:\n  - organization.id: 'o-123' is not an AWS Organizations id ('o-' followed by 10-32 lowercase "
+        "letters or digits). Fix: run `aws organizations describe-organization --query Organization.Id`.",
+    ),
+    (
+        "unquoted-account-id",
+        _mutated(_set("central_backup.account_id", 100000000002)),
+        "has 1 problem:\n  - central_backup.account_id: 100000000002 must be a quoted string (an AWS account id). YAML "
+        'reads an unquoted number as an integer and drops leading zeros. Fix: write it in quotes, e.g. "012345678901".',
+    ),
+    (
+        "short-account-id",
+        _mutated(_set("target_ous.0.accounts", ["12345678901"])),
+        "has 1 problem:\n  - target_ous[0].accounts[0]: '12345678901' is not an AWS account id (exactly 12 digits). "
+        "Fix: copy the id from the Organizations console, keeping leading zeros.",
+    ),
+    (
+        "unknown-region",
+        _mutated(_set("target_regions", ["us-east-1", "eu-west-9"])),
+        "has 1 problem:\n  - target_regions[1]: 'eu-west-9' is not an AWS Region code known to botocore (rule: a Region "
+        "such as 'eu-west-1'). Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned "
+        "version.",
+    ),
+    (
+        "duplicate-region",
+        _mutated(_set("target_regions", ["us-east-1", "us-east-1"])),
+        "has 1 problem:\n  - target_regions[1]: 'us-east-1' is listed twice. Fix: remove the duplicate.",
+    ),
+    (
+        "duplicate-account",
+        _mutated(
+            _set(
+                "target_ous",
+                [
+                    {"id": "ou-mini-00000001", "name": "a", "accounts": ["100000000004"]},
+                    {"id": "ou-mini-00000002", "name": "b", "accounts": ["100000000004"]},
+                ],
+            )
+        ),
+        "has 1 problem:\n  - target_ous[1].accounts[0]: account '100000000004' is already listed at "
+        "target_ous[0].accounts[0]; an account sits in exactly one OU. Fix: keep only the entry for the OU it is in.",
+    ),
+    (
+        "management-account-as-member",
+        _mutated(_set("target_ous.0.accounts", ["100000000001"])),
+        "has 1 problem:\n  - target_ous[0].accounts[0]: '100000000001' is the management account, which is never in an "
+        "OU and is not governed by backup policies or SCPs. Fix: remove it from target_ous.",
+    ),
+    (
+        "bad-ou-id",
+        _mutated(_set("target_ous.0.id", "ou-XY")),
+        "has 1 problem:\n  - target_ous[0].id: 'ou-XY' is not an organizational unit id ('ou-' + 4-32 lowercase letters "
+        "or digits + '-' + 8-32 lowercase letters or digits). Fix: run "
+        "`aws organizations list-organizational-units-for-parent`.",
+    ),
+    (
+        "missing-central-account",
+        _mutated(_set("central_backup.account_id", _DELETE)),
+        "has 1 problem:\n  - central_backup.account_id: is required but missing. Fix: add 'account_id' (see "
+        "backup.yaml for an example).",
+    ),
+    (
+        "missing-central-section",
+        _mutated(_set("central_backup", _DELETE)),
+        "has 1 problem:\n  - central_backup: is required but missing. Fix: add 'central_backup' (see backup.yaml for "
+        "an example).",
+    ),
+    (
+        "unknown-key",
+        _mutated(_set("target_region", ["us-east-1"])),
+        "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
+        "allowed keys here: central_backup, names, organization, pipeline, state_backend, tags, target_ous, "
+        "target_regions, vault_lock.",
+    ),
+    (
+        "lock-min-above-max",
+        _mutated(_set("vault_lock", {"member": {**LOCK, "min_retention_days": 40}})),
+        "has 1 problem:\n  - vault_lock.member: min_retention_days 40 is greater than max_retention_days 35 (AWS "
+        "Backup requires min <= max). Fix: swap or correct them.",
+    ),
+    (
+        "lock-compliance-without-grace",
+        _mutated(_set("vault_lock", {"central": {**LOCK, "changeable_for_days": None}})),
+        "has 1 problem:\n  - vault_lock.central.changeable_for_days: is required in compliance mode (the grace period "
+        "before the lock becomes immutable). Fix: set it to at least 3.",
+    ),
+    (
+        "lock-grace-too-short",
+        _mutated(_set("vault_lock", {"central": {**LOCK, "changeable_for_days": 2}})),
+        "has 1 problem:\n  - vault_lock.central.changeable_for_days: 2 is outside AWS Backup's range 3-36500 days. "
+        "Fix: use at least 3.",
+    ),
+    (
+        "lock-retention-too-long",
+        _mutated(_set("vault_lock", {"member": {**LOCK, "max_retention_days": 36501}})),
+        "has 1 problem:\n  - vault_lock.member.max_retention_days: 36501 is outside AWS Backup vault lock's range "
+        "1-36500 days. Fix: pick a value in range.",
+    ),
+    (
+        "bad-vault-name",
+        _mutated(_set("names", {"member_vault": "my vault"})),
+        "has 1 problem:\n  - names.member_vault: 'my vault' is not a valid backup vault name (AWS Backup: 2-50 "
+        "characters, letters, digits, '-' and '_'). Fix: shorten it or remove other characters.",
+    ),
+    (
+        "reserved-kms-alias",
+        _mutated(_set("names", {"central_key_alias": "alias/aws/backup"})),
+        "has 1 problem:\n  - names.central_key_alias: 'alias/aws/backup' uses the prefix 'alias/aws/' that AWS KMS "
+        "reserves for AWS managed keys. Fix: choose another prefix, e.g. 'alias/org-backup/'.",
+    ),
+    (
+        "bad-state-bucket",
+        _mutated(_set("state_backend", {"type": "s3", "bucket": "Bad_Bucket", "region": "us-east-1"})),
+        "has 1 problem:\n  - state_backend.s3.bucket: 'Bad_Bucket' is not a valid S3 bucket name (S3: 3-63 characters, "
+        "lowercase letters, digits, '.' and '-', starting and ending with a letter or digit). Fix: use lowercase and "
+        "remove other characters.",
+    ),
+    (
+        "mixed-partitions",
+        _mutated(_set("target_regions", ["us-east-1", "us-gov-west-1"])),
+        "has 1 problem:\n  - target_regions: Regions span several partitions (aws, aws-us-gov); AWS Organizations and "
+        "cross-account copies stay within one partition. Fix: use Regions of one partition.",
+    ),
+    (
+        "several-problems-at-once",
+        _mutated(
+            lambda d: (
+                _set("organization.id", "org-1")(d),
+                _set("target_regions", ["mars-1"])(d),
+                _set("tags", {"aws:owner": "x"})(d),
+            )
+        ),
+        "has 3 problems:\n  - organization.id: 'org-1' is not an AWS Organizations id ('o-' followed by 10-32 "
+        "lowercase letters or digits). Fix: run `aws organizations describe-organization --query Organization.Id`.\n"
+        "  - target_regions[0]: 'mars-1' is not an AWS Region code known to botocore (rule: a Region such as "
+        "'eu-west-1'). Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.\n"
+        "  - tags: key 'aws:owner' uses the prefix 'aws:' that AWS reserves. Fix: rename or remove those tags.",
+    ),
+    (
+        "unreadable-yaml",
+        "organization:\n  id: o-minimal0001\n  management_account_id: [unclosed\n",
+        "has 1 problem:\n  - is not valid YAML at line 4, column 1: expected ',' or ']', but got '<stream end>'.",
+    ),
+    (
+        "duplicate-yaml-key",
+        "organization:\n  id: o-minimal0001\n  id: o-minimal0002\n",
+        "has 1 problem:\n  - is not valid YAML at line 3, column 3: duplicate key 'id' (first defined on line 2); YAML "
+        "would silently keep only the last one.",
+    ),
+    (
+        "not-a-mapping",
+        "- just\n- a list\n",
+        "has 1 problem:\n  - must be a YAML mapping at the top level, got list. Fix: see backup.yaml.",
+    ),
+]
+
+
+def _run_main(config: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, BACKUP_CONFIG=str(config), CDKTF_OUTDIR=str(outdir))
+    env.pop("ORG_BACKUP_LOCAL_API_ENDPOINT", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py")], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(("content", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_config_fails_with_exact_message_and_writes_nothing(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    config = tmp_path / "backup.yaml"
+    config.write_text(content)
+    outdir = tmp_path / "cdktf.out"
+    (outdir / "stacks" / "previous").mkdir(parents=True)
+    (outdir / "stacks" / "previous" / "cdk.tf.json").write_text('{"from": "the last good synth"}')
+    before = _snapshot(tmp_path)
+
+    result = _run_main(config, outdir)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"{config} {expected}\n"
+    assert result.stdout == ""
+    assert _snapshot(tmp_path) == before
+
+
+def test_missing_config_file_names_the_file(tmp_path: Path) -> None:
+    result = _run_main(tmp_path / "nope.yaml", tmp_path / "cdktf.out")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"{tmp_path / 'nope.yaml'} has 1 problem:\n  - file not found. Fix: create it or point BACKUP_CONFIG at it.\n"
+    )
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_there_are_at_least_twelve_malformed_cases() -> None:
+    assert len(CASES) >= 12
+
+
+def test_committed_schema_matches_the_model() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "org_backup", "schema"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert (ROOT / "backup.schema.json").read_text() == result.stdout, "run `make schema` and commit the result"

@@ -1,0 +1,322 @@
+"""Synth tests for the central-backup and member-<id> stacks on named fixture configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cdktf
+import pytest
+from cdktf import App
+
+from tests.conftest import Synthesized
+
+DEPLOY = "arn:aws:iam::{}:role/OrgBackupDeployRole"
+BREAK_GLASS = "arn:aws:iam::{}:role/OrgBackupBreakGlass"
+DESTRUCTIVE = [
+    "backup:DeleteBackupVault",
+    "backup:DeleteBackupVaultAccessPolicy",
+    "backup:DeleteRecoveryPoint",
+    "backup:PutBackupVaultAccessPolicy",
+    "backup:UpdateRecoveryPointLifecycle",
+]
+
+
+@pytest.fixture(scope="module")
+def example(synth: Any) -> Synthesized:
+    return synth("example")
+
+
+def _statements(policy: str) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in json.loads(policy)["Statement"]}
+
+
+def _by_provider(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["provider"].removeprefix("aws."): r for r in resources.values()}
+
+
+def test_one_stack_per_account(example: Synthesized) -> None:
+    assert example.stack_names == [
+        "central-backup",
+        "member-444444444444",
+        "member-555555555555",
+        "member-666666666666",
+    ]
+
+
+@pytest.mark.parametrize("account", ["444444444444", "666666666666"])
+def test_member_has_one_provider_per_region_assuming_the_deploy_role(example: Synthesized, account: str) -> None:
+    providers = example.stack(f"member-{account}")["provider"]["aws"]
+    assert [p["alias"] for p in providers] == ["eu-west-1", "eu-central-1", "us-east-1"]
+    for provider in providers:
+        assert provider["region"] == provider["alias"]
+        assert provider["assume_role"] == [{"role_arn": DEPLOY.format(account), "session_name": "org-backup-cdktf"}]
+        assert provider["allowed_account_ids"] == [account]
+        assert provider["default_tags"] == [
+            {"tags": {"owner": "platform-team", "cost-center": "4711", "managed-by": "org-backup"}}
+        ]
+        assert "endpoints" not in provider
+
+
+def test_member_resource_counts(example: Synthesized) -> None:
+    stack = example.stack("member-555555555555")
+    counts = {kind: len(items) for kind, items in stack["resource"].items()}
+    assert counts == {
+        "aws_kms_key": 3,
+        "aws_kms_alias": 3,
+        "aws_backup_vault": 3,
+        "aws_backup_vault_policy": 3,
+        "aws_backup_vault_lock_configuration": 3,
+        "aws_iam_role": 1,
+        "aws_iam_role_policy_attachment": 4,
+    }
+
+
+def test_member_vaults_use_their_own_regions_key_and_refuse_destroy(example: Synthesized) -> None:
+    stack = "member-444444444444"
+    keys = example.resources(stack, "aws_kms_key")
+    vaults = _by_provider(example.resources(stack, "aws_backup_vault"))
+    assert sorted(vaults) == ["eu-central-1", "eu-west-1", "us-east-1"]
+    for region, vault in vaults.items():
+        key_id = vault["kms_key_arn"].removeprefix("${aws_kms_key.").removesuffix(".arn}")
+        assert keys[key_id]["provider"] == f"aws.{region}"
+        assert vault["name"] == "AWSBackupSolutionVault"
+        assert vault["force_destroy"] is False
+        assert vault["lifecycle"] == {"prevent_destroy": True}
+    for key in keys.values():
+        assert key["enable_key_rotation"] is True
+        assert key["deletion_window_in_days"] == 30
+        assert key["lifecycle"] == {"prevent_destroy": True}
+    assert cdktf.Testing.to_have_resource_with_properties(
+        example.text(stack), "aws_kms_alias", {"name": "alias/AWSBackupSolutionKey", "provider": "aws.us-east-1"}
+    )
+
+
+def test_member_key_policy_lets_the_central_account_copy(example: Synthesized) -> None:
+    for key in example.resources("member-444444444444", "aws_kms_key").values():
+        statements = _statements(key["policy"])
+        assert set(statements) == {
+            "AccountAdministration",
+            "CentralAccountUsesKeyForCopies",
+            "CentralAccountGrantsOnlyForAwsResources",
+        }
+        assert statements["AccountAdministration"]["Principal"] == {"AWS": "arn:aws:iam::444444444444:root"}
+        use = statements["CentralAccountUsesKeyForCopies"]
+        assert use["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+        assert "kms:CreateGrant" not in use["Action"]
+        grants = statements["CentralAccountGrantsOnlyForAwsResources"]
+        assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_member_vault_policy_denies_destruction_except_deploy_and_break_glass(example: Synthesized) -> None:
+    policies = example.resources("member-555555555555", "aws_backup_vault_policy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        statements = _statements(policy["policy"])
+        deny = statements["DenyBackupDestructionExceptDeployAndBreakGlass"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == "*"
+        assert deny["Action"] == DESTRUCTIVE
+        assert deny["Condition"] == {
+            "ArnNotLike": {"aws:PrincipalArn": [DEPLOY.format("555555555555"), BREAK_GLASS.format("555555555555")]}
+        }
+        copy_back = statements["AllowCopyBackFromCentralAccountForRecovery"]
+        assert copy_back["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+        assert copy_back["Action"] == "backup:CopyIntoBackupVault"
+
+
+def test_member_backup_role_trusts_aws_backup_with_managed_policies(example: Synthesized) -> None:
+    stack = "member-666666666666"
+    (role,) = example.resources(stack, "aws_iam_role").values()
+    assert role["name"] == "AWSBackupSolutionRole"
+    assert role["provider"] == "aws.eu-west-1"
+    trust = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "backup.amazonaws.com"},
+            "Sid": "AwsBackupAssumesRole",
+        }
+    ]
+    arns = sorted(a["policy_arn"] for a in example.resources(stack, "aws_iam_role_policy_attachment").values())
+    assert arns == [
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+    ]
+
+
+def test_member_vault_lock_is_governance(example: Synthesized) -> None:
+    for lock in example.resources("member-444444444444", "aws_backup_vault_lock_configuration").values():
+        assert lock["min_retention_days"] == 7
+        assert lock["max_retention_days"] == 400
+        assert "changeable_for_days" not in lock
+
+
+def test_central_stack(example: Synthesized) -> None:
+    stack = example.stack("central-backup")
+    (provider,) = stack["provider"]["aws"]
+    assert provider["alias"] == "eu-west-1"
+    assert provider["assume_role"][0]["role_arn"] == DEPLOY.format("222222222222")
+    counts = {kind: len(items) for kind, items in stack["resource"].items()}
+    assert counts == {
+        "aws_kms_key": 1,
+        "aws_kms_alias": 1,
+        "aws_backup_vault": 1,
+        "aws_backup_vault_policy": 1,
+        "aws_backup_vault_lock_configuration": 1,
+        "aws_iam_role": 1,
+        "aws_iam_role_policy_attachment": 4,
+    }
+    text = example.text("central-backup")
+    assert cdktf.Testing.to_have_resource_with_properties(
+        text, "aws_backup_vault", {"name": "AWSBackupSolutionCentralVault", "force_destroy": False}
+    )
+    assert cdktf.Testing.to_have_resource_with_properties(
+        text,
+        "aws_backup_vault_lock_configuration",
+        {"min_retention_days": 7, "max_retention_days": 400, "changeable_for_days": 3},
+    )
+
+
+def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example: Synthesized) -> None:
+    (key,) = example.resources("central-backup", "aws_kms_key").values()
+    statements = _statements(key["policy"])
+    use = statements["OrganizationCopiesThroughAwsBackup"]
+    assert use["Principal"] == {"AWS": "*"}
+    assert use["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "backup.eu-west-1.amazonaws.com"}
+    }
+    grants = statements["OrganizationGrantsOnlyForAwsResources"]
+    assert grants["Action"] == ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+    assert grants["Condition"] == {
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"},
+    }
+
+
+def test_central_vault_policy_accepts_copies_only_from_the_organization(example: Synthesized) -> None:
+    (policy,) = example.resources("central-backup", "aws_backup_vault_policy").values()
+    statements = _statements(policy["policy"])
+    allow = statements["AllowCopyIntoOnlyFromOrganization"]
+    assert allow["Action"] == "backup:CopyIntoBackupVault"
+    assert allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+    deny = statements["DenyBackupDestructionExceptDeployAndBreakGlass"]
+    assert deny["Action"] == DESTRUCTIVE
+    assert deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
+        DEPLOY.format("222222222222"),
+        BREAK_GLASS.format("222222222222"),
+    ]
+    allows = [s for s in statements.values() if s["Effect"] == "Allow"]
+    assert allows == [allow], "the central vault must allow nothing but org-scoped copies"
+
+
+def test_local_state_stays_inside_the_stack_directory(example: Synthesized) -> None:
+    for name in example.stack_names:
+        assert example.stack(name)["terraform"]["backend"] == {"local": {"path": "terraform.tfstate"}}
+        assert example.stack(name)["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
+
+
+def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synth: Any) -> None:
+    minimal = synth("minimal")
+    assert minimal.stack_names == ["central-backup", "member-100000000004"]
+    member = minimal.stack("member-100000000004")
+    assert "aws_backup_vault_lock_configuration" not in member["resource"]
+    assert "default_tags" not in member["provider"]["aws"][0]
+    (policy,) = minimal.resources("member-100000000004", "aws_backup_vault_policy").values()
+    deny = _statements(policy["policy"])["DenyBackupDestructionExceptDeployAndBreakGlass"]
+    assert deny["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::100000000004:role/OrgBackupDeployRole"]}
+    }
+    (key,) = minimal.resources("central-backup", "aws_kms_key").values()
+    use = _statements(key["policy"])["OrganizationCopiesThroughAwsBackup"]
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == "backup.us-east-1.amazonaws.com"
+
+
+def test_central_account_that_is_also_a_member_gets_the_backup_role_once(synth: Any) -> None:
+    out = synth("central_is_member")
+    assert out.stack_names == ["central-backup", "member-200000000002", "member-200000000004"]
+    assert "aws_iam_role" not in out.stack("central-backup")["resource"]
+    assert len(out.resources("member-200000000002", "aws_iam_role")) == 1
+    central_vaults = _by_provider(out.resources("central-backup", "aws_backup_vault"))
+    assert sorted(central_vaults) == ["eu-central-1", "eu-west-1"]
+    member_vaults = out.resources("member-200000000002", "aws_backup_vault")
+    assert {v["name"] for v in member_vaults.values()} == {"AWSBackupSolutionVault"}
+    provider = out.stack("central-backup")["provider"]["aws"][0]
+    assert provider["assume_role"][0]["role_arn"] == "arn:aws:iam::200000000002:role/PlatformDeploy"
+
+
+def test_s3_backend_has_one_encrypted_locked_key_per_stack(synth: Any) -> None:
+    out = synth("central_is_member")
+    for name in out.stack_names:
+        backend = out.stack(name)["terraform"]["backend"]
+        assert backend == {
+            "s3": {
+                "bucket": "example-org-backup-tfstate",
+                "key": f"org-backup/prod/{name}.tfstate",
+                "region": "eu-central-1",
+                "encrypt": True,
+                "use_lockfile": True,
+            }
+        }
+
+
+def test_test_mode_points_at_the_local_api_and_real_output_never_does(synth: Any) -> None:
+    real = synth("minimal")
+    local = synth("minimal", local_api_endpoint="http://127.0.0.1:1")
+    for name in real.stack_names:
+        assert "127.0.0.1" not in real.text(name)
+        assert '"prevent_destroy": true' in real.text(name)
+        provider = local.stack(name)["provider"]["aws"][0]
+        assert provider["endpoints"][0]["backup"] == "http://127.0.0.1:1"
+        assert '"prevent_destroy": true' not in local.text(name)
+
+
+def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
+    from cdktf import Aspects, TerraformStack
+    from cdktf_cdktf_provider_aws.backup_vault import BackupVault
+    from cdktf_cdktf_provider_aws.kms_key import KmsKey
+    from cdktf_cdktf_provider_aws.provider import AwsProvider
+
+    from stacks.app import SynthError, synth_atomically
+    from stacks.aspects import EncryptionGuardrails
+
+    def build(staging: Path) -> App:
+        app = App(outdir=str(staging))
+        stack = TerraformStack(app, "bad")
+        AwsProvider(stack, "aws", region="eu-west-1")
+        BackupVault(stack, "vault", name="NoCmk")
+        KmsKey(stack, "key", enable_key_rotation=False)
+        Aspects.of(stack).add(EncryptionGuardrails())
+        return app
+
+    outdir = tmp_path / "cdktf.out"
+    outdir.mkdir()
+    (outdir / "keep.txt").write_text("last good synth")
+    with pytest.raises(SynthError) as raised:
+        synth_atomically(build, outdir)
+    assert str(raised.value) == (
+        "synth found violations of org-wide rules:\n"
+        "  - bad/vault: Backup vault has no customer-managed KMS key (kms_key_arn).\n"
+        "  - bad/key: KMS key does not enable automatic rotation (enable_key_rotation)."
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"]
+    assert [p.name for p in outdir.iterdir()] == ["keep.txt"]
+
+
+def test_every_stack_of_the_real_app_carries_the_guardrails(tmp_path: Path) -> None:
+    from cdktf import Aspects, TerraformStack
+
+    from org_backup.config import BackupConfig
+    from stacks.app import build_app
+    from stacks.aspects import EncryptionGuardrails
+    from stacks.common import SynthOptions
+    from tests.conftest import EXAMPLE_CONFIG
+
+    app = build_app(config=BackupConfig.load(EXAMPLE_CONFIG), outdir=tmp_path, options=SynthOptions())
+    stacks = [c for c in app.node.children if isinstance(c, TerraformStack)]
+    assert len(stacks) == 4
+    for stack in stacks:
+        assert any(isinstance(a, EncryptionGuardrails) for a in Aspects.of(stack).all), stack.node.id
