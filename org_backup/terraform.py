@@ -23,7 +23,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 _MIRROR_PROBE = "registry.terraform.io/hashicorp/aws"
-# Terraform's plugin cache is not safe for concurrent installs ("file exists"); init is ~0.4 s, so serialise it.
+# Provider installation is not safe to run concurrently ("file exists" in the plugin cache); init is ~0.4 s, so
+# every init is serialised and only the expensive commands (validate, plan, apply) run in parallel.
 _INIT_LOCK = threading.Lock()
 
 
@@ -85,18 +86,21 @@ class TerraformEnv:
     @classmethod
     def prepare(cls, build_dir: Path = BUILD_DIR) -> TerraformEnv:
         build_dir.mkdir(parents=True, exist_ok=True)
-        cache = build_dir / "plugin-cache"
-        cache.mkdir(exist_ok=True)
         mirror = find_provider_mirror()
-        lines = [f"plugin_cache_dir = {json.dumps(str(cache))}"]
         if mirror is not None:
-            lines += [
+            # An unpacked mirror is linked, not copied, into each stack: it is its own cache. A plugin cache on
+            # top of it gets re-linked by every init and breaks a validate running at the same moment.
+            lines = [
                 "provider_installation {",
                 f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}",
                 '    include = ["registry.terraform.io/hashicorp/*"]\n  }',
                 '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }',
                 "}",
             ]
+        else:
+            cache = build_dir / "plugin-cache"
+            cache.mkdir(exist_ok=True)
+            lines = [f"plugin_cache_dir = {json.dumps(str(cache))}"]
         cli_config = build_dir / "terraform.rc"
         cli_config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return cls(cli_config=cli_config, mirror=mirror)
@@ -135,8 +139,7 @@ class TerraformEnv:
             self.run(stack_dir, "init", "-input=false", "-no-color", f"-backend={str(backend).lower()}")
 
     def validate(self, stack_dir: Path) -> dict[str, object]:
-        """``terraform validate -json`` of one stack, after a backend-less init."""
-        self.init(stack_dir)
+        """``terraform validate -json`` of one stack that has been initialised."""
         result = self.run(stack_dir, "validate", "-json", "-no-color", check=False)
         return json.loads(result.stdout)
 
@@ -152,6 +155,8 @@ def validate_all(outdir: Path, *, workers: int = 2) -> dict[str, dict[str, objec
     """Validate every synthesized stack; two at a time (each validate loads the ~570 MB provider schema)."""
     env = TerraformEnv.prepare()
     dirs = stack_dirs(outdir)
+    for stack_dir in dirs:
+        env.init(stack_dir)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(env.validate, dirs))
     return {d.name: r for d, r in zip(dirs, results, strict=True)}
