@@ -74,7 +74,8 @@ def aws_providers(
                 "skip_credentials_validation": True,
                 "skip_metadata_api_check": "true",
                 "s3_use_path_style": True,
-                "max_retries": 1,
+                # 2, not 1: moto's dev server sometimes drops a connection under load; more would stall on a moto 5xx.
+                "max_retries": 2,
                 "endpoints": [AwsProviderEndpoints(**{service: url for service in _SERVICES})],
             }
         providers[region] = AwsProvider(

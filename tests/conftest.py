@@ -19,7 +19,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def fixture_config(name: str) -> Path:
+def fixture_config(name: str | Path) -> Path:
+    """A scenario name under tests/fixtures/ ("example" is the committed backup.yaml), or a path."""
+    if isinstance(name, Path):
+        return name
     return EXAMPLE_CONFIG if name == "example" else FIXTURES / f"{name}.yaml"
 
 
@@ -50,12 +53,13 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
     from stacks.app import synthesize
     from stacks.common import SynthOptions
 
-    cache: dict[tuple[str, str | None], Synthesized] = {}
+    cache: dict[tuple[str | Path, str | None], Synthesized] = {}
 
-    def run(name: str, *, local_api_endpoint: str | None = None) -> Synthesized:
+    def run(name: str | Path, *, local_api_endpoint: str | None = None) -> Synthesized:
         key = (name, local_api_endpoint)
         if key not in cache:
-            outdir = tmp_path_factory.mktemp(f"synth-{name}") / "cdktf.out"
+            label = name.stem if isinstance(name, Path) else name
+            outdir = tmp_path_factory.mktemp(f"synth-{label}") / "cdktf.out"
             config = BackupConfig.load(fixture_config(name))
             synthesize(config=config, outdir=outdir, options=SynthOptions(local_api_endpoint=local_api_endpoint))
             cache[key] = Synthesized(outdir)

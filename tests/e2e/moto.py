@@ -1,0 +1,106 @@
+"""A moto server on a free loopback port, and an organization in it shaped like the example config."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+PATCHED_SERVER = "tests.e2e.patched_moto_server"  # moto_server plus one documented fix (see that module)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """Start moto's server on 127.0.0.1 and stop it by its process group, whatever happens."""
+    port = _free_port()
+    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # so AWS managed policy ARNs can be attached
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", PATCHED_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start; see {log}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def session_in(endpoint: str, account_id: str, role_name: str = "OrgBackupDeployRole") -> boto3.Session:
+    """Credentials for ``account_id``: moto attributes an assumed role's calls to the role's account."""
+    sts = boto3.client(
+        "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="e2e-seed")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def seed_organization(endpoint: str, example: dict[str, Any]) -> dict[str, Any]:
+    """Create the example's organization in moto and return the example config with moto's ids.
+
+    moto assigns organization, OU and account ids itself, so the structure (OUs, number of accounts, Regions,
+    names, locks) comes from the example and the ids from moto. The management account is the example's: it is
+    the account that creates the organization.
+    """
+    config = copy.deepcopy(example)
+    management = example["organization"]["management_account_id"]
+    org = session_in(endpoint, management).client("organizations", endpoint_url=endpoint, region_name="us-east-1")
+    config["organization"]["id"] = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = org.list_roots()["Roots"][0]["Id"]
+
+    def new_account(name: str, parent: str) -> str:
+        status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+        account_id = status["AccountId"]
+        if parent != root:
+            org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
+        return str(account_id)
+
+    config["central_backup"]["account_id"] = new_account("central-backup", root)
+    config["pipeline"]["home_account_id"] = new_account("pipeline-home", root)
+    for ou in config["target_ous"]:
+        ou_id = org.create_organizational_unit(ParentId=root, Name=ou["name"])["OrganizationalUnit"]["Id"]
+        ou["id"] = ou_id
+        ou["accounts"] = [new_account(f"{ou['name']}-{i}", ou_id) for i, _ in enumerate(ou["accounts"])]
+    return config
