@@ -8,22 +8,26 @@ field path, the bad value, the AWS rule and the fix.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import Field, ValidationError
 
 from org_backup.errors import InputError, Problem
 from org_backup.regions import partition_of
+from org_backup.validation import (
+    AccountId,
+    BucketName,
+    KmsAlias,
+    Model,
+    OrgId,
+    OuId,
+    Region,
+    RoleName,
+    Tags,
+    VaultName,
+    problems_from_validation_error,
+)
 from org_backup.yaml_io import load_yaml
 
 DEFAULT_CONFIG = "backup.yaml"
@@ -31,164 +35,16 @@ DEFAULT_CONFIG = "backup.yaml"
 # AWS limits quoted in the messages below.
 LOCK_MAX_DAYS = 36500  # AWS Backup vault lock: retention and changeable_for_days are at most 36,500 days.
 LOCK_MIN_CHANGEABLE_DAYS = 3  # AWS Backup vault lock: ChangeableForDays is at least 3 days.
-MAX_TAGS = 50  # Most AWS resources accept at most 50 user tags.
 
 
-def _fail(rule: str, message: str, **context: Any) -> PydanticCustomError:
-    return PydanticCustomError(rule, message, context)
-
-
-def _quoted_string(value: Any, what: str, example: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise _fail(
-            "not_string",
-            f"{value!r} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
-            f'leading zeros. Fix: write it in quotes, e.g. "{example}".',
-        )
-    return value
-
-
-def _pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
-    compiled = re.compile(regex)
-
-    def check(value: Any) -> str:
-        text = _quoted_string(value, what, example)
-        if not compiled.fullmatch(text):
-            raise _fail("pattern", f"{text!r} is not {what} ({rule}). Fix: {fix}")
-        return text
-
-    return BeforeValidator(check)
-
-
-AccountId = Annotated[
-    str,
-    _pattern(
-        r"\d{12}",
-        "an AWS account id",
-        "exactly 12 digits",
-        "copy the id from the Organizations console, keeping leading zeros.",
-        "012345678901",
-    ),
-]
-OrgId = Annotated[
-    str,
-    _pattern(
-        r"o-[a-z0-9]{10,32}",
-        "an AWS Organizations id",
-        "'o-' followed by 10-32 lowercase letters or digits",
-        "run `aws organizations describe-organization --query Organization.Id`.",
-        "o-a1b2c3d4e5",
-    ),
-]
-OuId = Annotated[
-    str,
-    _pattern(
-        r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}",
-        "an organizational unit id",
-        "'ou-' + 4-32 lowercase letters or digits + '-' + 8-32 lowercase letters or digits",
-        "run `aws organizations list-organizational-units-for-parent`.",
-        "ou-ab12-cdef3456",
-    ),
-]
-
-
-def _check_region(value: Any) -> str:
-    text = _quoted_string(value, "an AWS Region code", "eu-west-1")
-    if partition_of(text) is None:
-        raise _fail(
-            "region",
-            f"{text!r} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
-            "Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.",
-        )
-    return text
-
-
-Region = Annotated[str, BeforeValidator(_check_region)]
-
-VaultName = Annotated[
-    str,
-    _pattern(
-        r"[A-Za-z0-9_-]{2,50}",
-        "a valid backup vault name",
-        "AWS Backup: 2-50 characters, letters, digits, '-' and '_'",
-        "shorten it or remove other characters.",
-        "OrgBackupVault",
-    ),
-]
-
-
-def _check_alias(value: Any) -> str:
-    text = _quoted_string(value, "a KMS alias", "alias/org-backup")
-    if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", text):
-        raise _fail(
-            "kms_alias",
-            f"{text!r} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
-            "Fix: e.g. 'alias/org-backup/vault'.",
-        )
-    if text.startswith("alias/aws/"):
-        raise _fail(
-            "kms_alias",
-            f"{text!r} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
-            "Fix: choose another prefix, e.g. 'alias/org-backup/'.",
-        )
-    return text
-
-
-KmsAlias = Annotated[str, BeforeValidator(_check_alias)]
-
-RoleName = Annotated[
-    str,
-    _pattern(
-        r"[\w+=,.@-]{1,64}",
-        "a valid IAM role name",
-        "IAM: 1-64 characters, letters, digits and '+=,.@_-'",
-        "shorten it or remove other characters.",
-        "OrgBackupDeployRole",
-    ),
-]
-
-BucketName = Annotated[
-    str,
-    _pattern(
-        r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
-        "a valid S3 bucket name",
-        "S3: 3-63 characters, lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
-        "use lowercase and remove other characters.",
-        "acme-org-backup-tfstate",
-    ),
-]
-
-_TAG_CHARS = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
-
-
-def _check_tags(value: dict[str, str]) -> dict[str, str]:
-    problems = []
-    if len(value) > MAX_TAGS:
-        problems.append(f"{len(value)} tags given; AWS allows at most {MAX_TAGS} per resource")
-    for key, tag_value in value.items():
-        if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
-            problems.append(f"key {key!r} must be 1-128 letters, digits, spaces or '_.:/=+-@'")
-        elif key.lower().startswith("aws:"):
-            problems.append(f"key {key!r} uses the prefix 'aws:' that AWS reserves")
-        if len(tag_value) > 256 or not _TAG_CHARS.fullmatch(tag_value):
-            problems.append(f"value {tag_value!r} of {key!r} must be 0-256 letters, digits, spaces or '_.:/=+-@'")
-    if problems:
-        raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
-    return value
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
-
-
-class Organization(_Model):
+class Organization(Model):
     id: OrgId = Field(description="AWS Organizations id (o-...). Cross-account copies are only allowed inside it.")
     management_account_id: AccountId = Field(
         description="The management account: owns backup policies and SCPs; never a member (policies don't apply to it)."
     )
 
 
-class CentralBackup(_Model):
+class CentralBackup(Model):
     account_id: AccountId = Field(description="The isolated account holding the central vault that receives copies.")
     regions: tuple[Region, ...] = Field(
         min_length=1,
@@ -196,11 +52,11 @@ class CentralBackup(_Model):
     )
 
 
-class Pipeline(_Model):
+class Pipeline(Model):
     home_account_id: AccountId = Field(description="Account that runs the CI/CD pipeline and holds Terraform state.")
 
 
-class TargetOu(_Model):
+class TargetOu(Model):
     id: OuId = Field(description="Organizational unit whose accounts are protected.")
     name: str = Field(min_length=1, max_length=128, description="Human-readable name, used in summaries only.")
     accounts: tuple[AccountId, ...] = Field(
@@ -208,7 +64,7 @@ class TargetOu(_Model):
     )
 
 
-class Names(_Model):
+class Names(Model):
     """Names of what this project creates. Defaults are the reference solution's, so an existing estate maps 1:1."""
 
     member_vault: VaultName = Field(
@@ -236,7 +92,7 @@ class Names(_Model):
     )
 
 
-class VaultLock(_Model):
+class VaultLock(Model):
     mode: Literal["governance", "compliance"] = Field(
         description="governance: removable by privileged users. compliance: immutable after changeable_for_days."
     )
@@ -249,16 +105,16 @@ class VaultLock(_Model):
     )
 
 
-class VaultLocks(_Model):
+class VaultLocks(Model):
     member: VaultLock | None = Field(default=None, description="Lock for every member vault; none if omitted.")
     central: VaultLock | None = Field(default=None, description="Lock for the central vault(s); none if omitted.")
 
 
-class LocalBackend(_Model):
+class LocalBackend(Model):
     type: Literal["local"] = "local"
 
 
-class S3Backend(_Model):
+class S3Backend(Model):
     type: Literal["s3"]
     bucket: BucketName = Field(description="State bucket (created by the bootstrap step).")
     region: Region = Field(description="Region of the state bucket.")
@@ -269,7 +125,7 @@ class S3Backend(_Model):
     )
 
 
-class BackupConfig(_Model):
+class BackupConfig(Model):
     """Everything org-backup needs to know about an organization. See backup.yaml for a commented example."""
 
     organization: Organization
@@ -280,9 +136,7 @@ class BackupConfig(_Model):
     )
     target_ous: tuple[TargetOu, ...] = Field(min_length=1, description="OUs whose accounts are protected.")
     names: Names = Field(default_factory=Names)
-    tags: Annotated[dict[str, str], AfterValidator(_check_tags)] = Field(
-        default_factory=dict, description="Tags applied to every resource (provider default_tags)."
-    )
+    tags: Tags = Field(default_factory=dict, description="Tags applied to every resource (provider default_tags).")
     vault_lock: VaultLocks = Field(default_factory=VaultLocks)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
@@ -319,84 +173,11 @@ class BackupConfig(_Model):
         try:
             config = cls.model_validate(raw)
         except ValidationError as exc:
-            errors = exc.errors()
-            # A list whose only item is invalid also reports "too short"; the item's own error says it all.
-            errors = [
-                e
-                for e in errors
-                if not (e["type"] == "too_short" and any(_is_below(o["loc"], e["loc"]) for o in errors))
-            ]
-            raise InputError(source, [_problem_from_pydantic(err) for err in errors]) from None
+            raise InputError(source, problems_from_validation_error(exc, cls)) from None
         problems = _cross_field_problems(config)
         if problems:
             raise InputError(source, problems)
         return config
-
-
-def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:
-    return len(loc) > len(parent) and tuple(loc[: len(parent)]) == tuple(parent)
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that owns the field at ``loc`` (used to list allowed keys)."""
-    model: Any = BackupConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if part in ("local", "s3"):
-            model = {"local": LocalBackend, "s3": S3Backend}[part]
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
-            return None
-        annotation = model.model_fields[part].annotation
-        model = _first_model(annotation)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _first_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _problem_from_pydantic(err: Any) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    field = _path(loc)
-    kind = err["type"]
-    value = err.get("input")
-    if kind == "missing":
-        return Problem(field, f"is required but missing. Fix: add '{loc[-1]}' (see backup.yaml for an example).")
-    if kind == "extra_forbidden":
-        owner = _model_at(loc[:-1])
-        allowed = ", ".join(sorted(owner.model_fields)) if owner else "see backup.schema.json"
-        return Problem(
-            field, f"unknown key {loc[-1]!r}. Fix: remove it or correct the spelling; allowed keys here: {allowed}."
-        )
-    if kind == "too_short":
-        need = err.get("ctx", {}).get("min_length", 1)
-        return Problem(field, f"{value!r} is too short: at least {need} required. Fix: add the missing entries.")
-    if kind == "too_long":
-        limit = err.get("ctx", {}).get("max_length")
-        return Problem(field, f"{value!r} is too long: at most {limit} allowed. Fix: shorten it.")
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
-    if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
-        return Problem(field, err["msg"])
-    return Problem(field, f"{value!r}: {err['msg']}.")
 
 
 def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:

@@ -1,0 +1,243 @@
+"""Validation building blocks shared by every input file: the strict base model, AWS id/name/Region types whose
+errors name the rule and the fix, and the conversion of pydantic errors into ``Problem`` lines."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+from org_backup.errors import Problem
+from org_backup.regions import partition_of
+
+MAX_TAGS = 50  # Most AWS resources accept at most 50 user tags.
+
+
+def _fail(rule: str, message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError(rule, message, context)
+
+
+def _quoted_string(value: Any, what: str, example: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise _fail(
+            "not_string",
+            f"{value!r} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
+            f'leading zeros. Fix: write it in quotes, e.g. "{example}".',
+        )
+    return value
+
+
+def _pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> str:
+        text = _quoted_string(value, what, example)
+        if not compiled.fullmatch(text):
+            raise _fail("pattern", f"{text!r} is not {what} ({rule}). Fix: {fix}")
+        return text
+
+    return BeforeValidator(check)
+
+
+AccountId = Annotated[
+    str,
+    _pattern(
+        r"\d{12}",
+        "an AWS account id",
+        "exactly 12 digits",
+        "copy the id from the Organizations console, keeping leading zeros.",
+        "012345678901",
+    ),
+]
+OrgId = Annotated[
+    str,
+    _pattern(
+        r"o-[a-z0-9]{10,32}",
+        "an AWS Organizations id",
+        "'o-' followed by 10-32 lowercase letters or digits",
+        "run `aws organizations describe-organization --query Organization.Id`.",
+        "o-a1b2c3d4e5",
+    ),
+]
+OuId = Annotated[
+    str,
+    _pattern(
+        r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}",
+        "an organizational unit id",
+        "'ou-' + 4-32 lowercase letters or digits + '-' + 8-32 lowercase letters or digits",
+        "run `aws organizations list-organizational-units-for-parent`.",
+        "ou-ab12-cdef3456",
+    ),
+]
+
+
+def _check_region(value: Any) -> str:
+    text = _quoted_string(value, "an AWS Region code", "eu-west-1")
+    if partition_of(text) is None:
+        raise _fail(
+            "region",
+            f"{text!r} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
+            "Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.",
+        )
+    return text
+
+
+Region = Annotated[str, BeforeValidator(_check_region)]
+
+VaultName = Annotated[
+    str,
+    _pattern(
+        r"[A-Za-z0-9_-]{2,50}",
+        "a valid backup vault name",
+        "AWS Backup: 2-50 characters, letters, digits, '-' and '_'",
+        "shorten it or remove other characters.",
+        "OrgBackupVault",
+    ),
+]
+
+
+def _check_alias(value: Any) -> str:
+    text = _quoted_string(value, "a KMS alias", "alias/org-backup")
+    if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", text):
+        raise _fail(
+            "kms_alias",
+            f"{text!r} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
+            "Fix: e.g. 'alias/org-backup/vault'.",
+        )
+    if text.startswith("alias/aws/"):
+        raise _fail(
+            "kms_alias",
+            f"{text!r} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
+            "Fix: choose another prefix, e.g. 'alias/org-backup/'.",
+        )
+    return text
+
+
+KmsAlias = Annotated[str, BeforeValidator(_check_alias)]
+
+RoleName = Annotated[
+    str,
+    _pattern(
+        r"[\w+=,.@-]{1,64}",
+        "a valid IAM role name",
+        "IAM: 1-64 characters, letters, digits and '+=,.@_-'",
+        "shorten it or remove other characters.",
+        "OrgBackupDeployRole",
+    ),
+]
+
+BucketName = Annotated[
+    str,
+    _pattern(
+        r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "a valid S3 bucket name",
+        "S3: 3-63 characters, lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
+        "use lowercase and remove other characters.",
+        "acme-org-backup-tfstate",
+    ),
+]
+
+_TAG_CHARS = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
+
+
+def check_tags(value: dict[str, str]) -> dict[str, str]:
+    problems = []
+    if len(value) > MAX_TAGS:
+        problems.append(f"{len(value)} tags given; AWS allows at most {MAX_TAGS} per resource")
+    for key, tag_value in value.items():
+        if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
+            problems.append(f"key {key!r} must be 1-128 letters, digits, spaces or '_.:/=+-@'")
+        elif key.lower().startswith("aws:"):
+            problems.append(f"key {key!r} uses the prefix 'aws:' that AWS reserves")
+        if len(tag_value) > 256 or not _TAG_CHARS.fullmatch(tag_value):
+            problems.append(f"value {tag_value!r} of {key!r} must be 0-256 letters, digits, spaces or '_.:/=+-@'")
+    if problems:
+        raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
+    return value
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+Tags = Annotated[dict[str, str], AfterValidator(check_tags)]
+
+
+def problems_from_validation_error(exc: ValidationError, root: type[BaseModel]) -> list[Problem]:
+    """Every pydantic error as a Problem; a list made "too short" by its invalid item reports only the item."""
+    errors = exc.errors()
+    errors = [
+        e for e in errors if not (e["type"] == "too_short" and any(_is_below(o["loc"], e["loc"]) for o in errors))
+    ]
+    return [_problem_from_pydantic(err, root) for err in errors]
+
+
+def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:
+    return len(loc) > len(parent) and tuple(loc[: len(parent)]) == tuple(parent)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the field at ``loc`` (used to list the allowed keys of an unknown key)."""
+    candidates: list[type[BaseModel]] = [root]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        # In a discriminated union pydantic puts the tag value (e.g. "s3") in the path.
+        tagged = [m for m in candidates if m.model_fields.get("type") and m.model_fields["type"].default == part]
+        if tagged:
+            candidates = tagged
+            continue
+        owner = next((m for m in candidates if part in m.model_fields), None)
+        if owner is None:
+            return None
+        candidates = _models_in(owner.model_fields[part].annotation)
+        if not candidates:
+            return None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found += _models_in(arg)
+    return found
+
+
+def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    field = _path(loc)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        return Problem(field, f"is required but missing. Fix: add '{loc[-1]}' (see backup.yaml for an example).")
+    if kind == "extra_forbidden":
+        owner = _model_at(root, loc[:-1])
+        allowed = ", ".join(sorted(owner.model_fields)) if owner else "see backup.schema.json"
+        return Problem(
+            field, f"unknown key {loc[-1]!r}. Fix: remove it or correct the spelling; allowed keys here: {allowed}."
+        )
+    if kind == "too_short":
+        need = err.get("ctx", {}).get("min_length", 1)
+        return Problem(field, f"{value!r} is too short: at least {need} required. Fix: add the missing entries.")
+    if kind == "too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        return Problem(field, f"{value!r} is too long: at most {limit} allowed. Fix: shorten it.")
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
+    if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
+        return Problem(field, err["msg"])
+    return Problem(field, f"{value!r}: {err['msg']}.")
