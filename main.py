@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from org_backup.config import DEFAULT_CONFIG, BackupConfig
+from org_backup.config import DEFAULT_CONFIG
 from org_backup.errors import InputError
+from org_backup.inputs import Inputs
 
 
 def main() -> int:
@@ -23,7 +24,7 @@ def main() -> int:
     config_path = Path(os.environ.get("BACKUP_CONFIG", DEFAULT_CONFIG))
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
-        config = BackupConfig.load(config_path)
+        inputs = Inputs.load(config_path)
     except InputError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
@@ -36,14 +37,16 @@ def main() -> int:
     if options.local_api_endpoint:
         print(f"TEST MODE: providers point at {options.local_api_endpoint}; prevent_destroy lifted.", file=sys.stderr)
     try:
-        stacks = synthesize(config=config, outdir=outdir, options=options)
-    except (InputError, SynthError) as exc:
-        print(exc.render() if isinstance(exc, InputError) else str(exc), file=sys.stderr)
+        stacks = synthesize(inputs=inputs, outdir=outdir, options=options)
+    except SynthError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
     print(f"Synthesized {len(stacks)} stacks from {config_path} into {outdir}/stacks in {elapsed:.1f} s:")
     for name in stacks:
         print(f"  {name}")
+    for policy in inputs.split_policies:
+        print(f"Note: plan {policy.plan} exceeds 10,000 characters as one policy; split per Region: {policy.name}")
     return 0
 
 

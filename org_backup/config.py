@@ -42,6 +42,11 @@ class Organization(Model):
     management_account_id: AccountId = Field(
         description="The management account: owns backup policies and SCPs; never a member (policies don't apply to it)."
     )
+    backup_delegated_admin_account_id: AccountId | None = Field(
+        default=None,
+        description="Optional member account registered as delegated administrator for AWS Backup "
+        "(backup.amazonaws.com), e.g. for cross-account monitoring.",
+    )
 
 
 class CentralBackup(Model):
@@ -110,6 +115,39 @@ class VaultLocks(Model):
     central: VaultLock | None = Field(default=None, description="Lock for the central vault(s); none if omitted.")
 
 
+OuSelection = Literal["all"] | tuple[OuId, ...]
+
+
+class CopyRestriction(Model):
+    """SCP that denies backup:CopyFromBackupVault to targets outside the organization or the central vault."""
+
+    mode: Literal["off", "organization", "central_vault"] = Field(
+        default="off",
+        description="off; organization (backup:CopyTargetOrgPaths within the org); central_vault (backup:CopyTargets "
+        "= the central vault ARNs only).",
+    )
+    target_ous: OuSelection = Field(default="all", description="'all' target OUs, or a list of their ids.")
+
+
+class Guardrail(Model):
+    enabled: bool = Field(default=False, description="Create the SCP and attach it to target_ous.")
+    target_ous: OuSelection = Field(default="all", description="'all' target OUs, or a list of their ids.")
+
+
+class Guardrails(Model):
+    """Service control policies, all off by default. SCPs never apply to the management account."""
+
+    copy_restriction: CopyRestriction = Field(default_factory=CopyRestriction)
+    deny_backup_tampering: Guardrail = Field(
+        default_factory=Guardrail,
+        description="Deny deleting or weakening backups (recovery points, vaults, plans, policies) except for the "
+        "deploy and break-glass roles.",
+    )
+    deny_leave_organization: Guardrail = Field(
+        default_factory=Guardrail, description="Deny organizations:LeaveOrganization (would escape backup policies)."
+    )
+
+
 class LocalBackend(Model):
     type: Literal["local"] = "local"
 
@@ -138,6 +176,12 @@ class BackupConfig(Model):
     names: Names = Field(default_factory=Names)
     tags: Tags = Field(default_factory=dict, description="Tags applied to every resource (provider default_tags).")
     vault_lock: VaultLocks = Field(default_factory=VaultLocks)
+    backup_plans_file: str | None = Field(
+        default=None,
+        description="Backup plans file, relative to this config file. Default: the shipped policies/backup_plans.yaml "
+        "(the reference solution's daily and monthly plans).",
+    )
+    guardrails: Guardrails = Field(default_factory=Guardrails)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -146,6 +190,17 @@ class BackupConfig(Model):
     def partition(self) -> str:
         """The ARN partition of every configured Region (validation guarantees they agree)."""
         return partition_of(self.target_regions[0]) or "aws"
+
+    def backup_plans_path(self, config_dir: Path) -> Path:
+        if self.backup_plans_file is None:
+            from org_backup.backup_policy import DEFAULT_PLANS_FILE
+
+            return DEFAULT_PLANS_FILE
+        return config_dir / self.backup_plans_file
+
+    def ous_of(self, selection: OuSelection) -> tuple[str, ...]:
+        """Resolve an OU selection ('all' or ids) to OU ids."""
+        return tuple(ou.id for ou in self.target_ous) if selection == "all" else selection
 
     @property
     def member_accounts(self) -> tuple[str, ...]:
@@ -309,6 +364,28 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "names.central_vault",
                 f"{config.names.central_vault!r} equals names.member_vault; vault names are unique per account and "
                 "Region. Fix: use different names.",
+            )
+        )
+    configured_ous = {ou.id for ou in config.target_ous}
+    for name in ("copy_restriction", "deny_backup_tampering", "deny_leave_organization"):
+        selection = getattr(config.guardrails, name).target_ous
+        if selection != "all":
+            for index, ou in enumerate(selection):
+                if ou not in configured_ous:
+                    problems.append(
+                        Problem(
+                            f"guardrails.{name}.target_ous[{index}]",
+                            f"{ou!r} is not one of target_ous ({', '.join(sorted(configured_ous))}). Fix: use one of "
+                            "those or 'all'.",
+                        )
+                    )
+    delegated = config.organization.backup_delegated_admin_account_id
+    if delegated is not None and delegated == config.organization.management_account_id:
+        problems.append(
+            Problem(
+                "organization.backup_delegated_admin_account_id",
+                f"{delegated!r} is the management account, which cannot be its own delegated administrator. "
+                "Fix: use a member account (often the central backup account) or remove it.",
             )
         )
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)

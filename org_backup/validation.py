@@ -29,7 +29,7 @@ def _quoted_string(value: Any, what: str, example: str) -> str:
     return value
 
 
-def _pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
+def with_pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
     compiled = re.compile(regex)
 
     def check(value: Any) -> str:
@@ -43,7 +43,7 @@ def _pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
 
 AccountId = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"\d{12}",
         "an AWS account id",
         "exactly 12 digits",
@@ -53,7 +53,7 @@ AccountId = Annotated[
 ]
 OrgId = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"o-[a-z0-9]{10,32}",
         "an AWS Organizations id",
         "'o-' followed by 10-32 lowercase letters or digits",
@@ -63,7 +63,7 @@ OrgId = Annotated[
 ]
 OuId = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}",
         "an organizational unit id",
         "'ou-' + 4-32 lowercase letters or digits + '-' + 8-32 lowercase letters or digits",
@@ -88,7 +88,7 @@ Region = Annotated[str, BeforeValidator(_check_region)]
 
 VaultName = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"[A-Za-z0-9_-]{2,50}",
         "a valid backup vault name",
         "AWS Backup: 2-50 characters, letters, digits, '-' and '_'",
@@ -119,7 +119,7 @@ KmsAlias = Annotated[str, BeforeValidator(_check_alias)]
 
 RoleName = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"[\w+=,.@-]{1,64}",
         "a valid IAM role name",
         "IAM: 1-64 characters, letters, digits and '+=,.@_-'",
@@ -130,7 +130,7 @@ RoleName = Annotated[
 
 BucketName = Annotated[
     str,
-    _pattern(
+    with_pattern(
         r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
         "a valid S3 bucket name",
         "S3: 3-63 characters, lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",

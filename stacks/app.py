@@ -10,11 +10,12 @@ from pathlib import Path
 
 from cdktf import App, Aspects, TerraformStack
 
-from org_backup.config import BackupConfig
-from org_backup.naming import CENTRAL_STACK, member_stack
+from org_backup.inputs import Inputs
+from org_backup.naming import CENTRAL_STACK, MANAGEMENT_STACK, member_stack
 from stacks.aspects import EncryptionGuardrails
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
+from stacks.management import ManagementStack
 from stacks.member_account import MemberAccountStack
 
 
@@ -22,8 +23,17 @@ class SynthError(Exception):
     """Synth produced error annotations (an org-wide rule is violated)."""
 
 
-def build_app(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> App:
+def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
+    config = inputs.config
     app = App(outdir=str(outdir))
+    ManagementStack(
+        app,
+        MANAGEMENT_STACK,
+        config=config,
+        backup_policies=list(inputs.backup_policies),
+        scps=list(inputs.scps),
+        options=options,
+    )
     CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
     for account_id in config.member_accounts:
         MemberAccountStack(app, member_stack(account_id), config=config, account_id=account_id, options=options)
@@ -34,9 +44,9 @@ def build_app(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> A
     return app
 
 
-def synthesize(*, config: BackupConfig, outdir: Path, options: SynthOptions) -> list[str]:
+def synthesize(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> list[str]:
     """Synthesize the organization into ``outdir``; returns the stack names."""
-    return synth_atomically(lambda staging: build_app(config=config, outdir=staging, options=options), outdir)
+    return synth_atomically(lambda staging: build_app(inputs=inputs, outdir=staging, options=options), outdir)
 
 
 def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:

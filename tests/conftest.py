@@ -49,7 +49,7 @@ class Synthesized:
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized]:
     """``synth("example")`` synthesizes a fixture config once per session (jsii start-up is the slow part)."""
-    from org_backup.config import BackupConfig
+    from org_backup.inputs import Inputs
     from stacks.app import synthesize
     from stacks.common import SynthOptions
 
@@ -60,8 +60,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
         if key not in cache:
             label = name.stem if isinstance(name, Path) else name
             outdir = tmp_path_factory.mktemp(f"synth-{label}") / "cdktf.out"
-            config = BackupConfig.load(fixture_config(name))
-            synthesize(config=config, outdir=outdir, options=SynthOptions(local_api_endpoint=local_api_endpoint))
+            inputs = Inputs.load(fixture_config(name))
+            synthesize(inputs=inputs, outdir=outdir, options=SynthOptions(local_api_endpoint=local_api_endpoint))
             cache[key] = Synthesized(outdir)
         return cache[key]
 

@@ -143,8 +143,8 @@ CASES: list[tuple[str, str, str]] = [
         "unknown-key",
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
-        "allowed keys here: central_backup, names, organization, pipeline, state_backend, tags, target_ous, "
-        "target_regions, vault_lock.",
+        "allowed keys here: backup_plans_file, central_backup, guardrails, names, organization, pipeline, "
+        "state_backend, tags, target_ous, target_regions, vault_lock.",
     ),
     (
         "lock-min-above-max",

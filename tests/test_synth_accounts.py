@@ -39,6 +39,7 @@ def _by_provider(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
 def test_one_stack_per_account(example: Synthesized) -> None:
     assert example.stack_names == [
         "central-backup",
+        "management",
         "member-444444444444",
         "member-555555555555",
         "member-666666666666",
@@ -221,7 +222,7 @@ def test_local_state_stays_inside_the_stack_directory(example: Synthesized) -> N
 
 def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synth: Any) -> None:
     minimal = synth("minimal")
-    assert minimal.stack_names == ["central-backup", "member-100000000004"]
+    assert minimal.stack_names == ["central-backup", "management", "member-100000000004"]
     member = minimal.stack("member-100000000004")
     assert "aws_backup_vault_lock_configuration" not in member["resource"]
     assert "default_tags" not in member["provider"]["aws"][0]
@@ -237,7 +238,7 @@ def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synt
 
 def test_central_account_that_is_also_a_member_gets_the_backup_role_once(synth: Any) -> None:
     out = synth("central_is_member")
-    assert out.stack_names == ["central-backup", "member-200000000002", "member-200000000004"]
+    assert out.stack_names == ["central-backup", "management", "member-200000000002", "member-200000000004"]
     assert "aws_iam_role" not in out.stack("central-backup")["resource"]
     assert len(out.resources("member-200000000002", "aws_iam_role")) == 1
     central_vaults = _by_provider(out.resources("central-backup", "aws_backup_vault"))
@@ -268,7 +269,8 @@ def test_test_mode_points_at_the_local_api_and_real_output_never_does(synth: Any
     local = synth("minimal", local_api_endpoint="http://127.0.0.1:1")
     for name in real.stack_names:
         assert "127.0.0.1" not in real.text(name)
-        assert '"prevent_destroy": true' in real.text(name)
+        if name != "management":  # vaults and keys carry prevent_destroy; the management stack has neither
+            assert '"prevent_destroy": true' in real.text(name)
         provider = local.stack(name)["provider"]["aws"][0]
         assert provider["endpoints"][0]["backup"] == "http://127.0.0.1:1"
         assert '"prevent_destroy": true' not in local.text(name)
@@ -309,14 +311,14 @@ def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp
 def test_every_stack_of_the_real_app_carries_the_guardrails(tmp_path: Path) -> None:
     from cdktf import Aspects, TerraformStack
 
-    from org_backup.config import BackupConfig
+    from org_backup.inputs import Inputs
     from stacks.app import build_app
     from stacks.aspects import EncryptionGuardrails
     from stacks.common import SynthOptions
     from tests.conftest import EXAMPLE_CONFIG
 
-    app = build_app(config=BackupConfig.load(EXAMPLE_CONFIG), outdir=tmp_path, options=SynthOptions())
+    app = build_app(inputs=Inputs.load(EXAMPLE_CONFIG), outdir=tmp_path, options=SynthOptions())
     stacks = [c for c in app.node.children if isinstance(c, TerraformStack)]
-    assert len(stacks) == 4
+    assert len(stacks) == 5
     for stack in stacks:
         assert any(isinstance(a, EncryptionGuardrails) for a in Aspects.of(stack).all), stack.node.id

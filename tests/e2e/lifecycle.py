@@ -23,6 +23,14 @@ EXCLUDED_FROM_APPLY: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
         lambda body: body.get("type") == "BACKUP_POLICY",
         "moto 5.2.5 does not implement Organizations policies of type BACKUP_POLICY",
     ),
+    "aws_backup_global_settings": (
+        lambda body: True,
+        "moto 5.2.5 does not implement backup:UpdateGlobalSettings",
+    ),
+    "aws_organizations_delegated_administrator": (
+        lambda body: body.get("service_principal") == "backup.amazonaws.com",
+        "moto 5.2.5 does not recognise backup.amazonaws.com as a delegated-administrator service principal",
+    ),
     "aws_codecommit_repository": (
         lambda body: True,
         "moto 5.2.5 returns CodeCommit timestamps the AWS Go SDK cannot parse",

@@ -77,18 +77,24 @@ def session_in(endpoint: str, account_id: str, role_name: str = "OrgBackupDeploy
     )
 
 
-def seed_organization(endpoint: str, example: dict[str, Any]) -> dict[str, Any]:
+def seed_organization(endpoint: str, example: dict[str, Any], example_dir: Path) -> dict[str, Any]:
     """Create the example's organization in moto and return the example config with moto's ids.
 
     moto assigns organization, OU and account ids itself, so the structure (OUs, number of accounts, Regions,
-    names, locks) comes from the example and the ids from moto. The management account is the example's: it is
-    the account that creates the organization.
+    names, locks, guardrails) comes from the example and the ids from moto; every occurrence of an example id is
+    replaced. The management account is the example's: it is the account that creates the organization. As the
+    prerequisites org-backup documents (and ``doctor`` checks), both policy types are enabled on the root and
+    trusted access for AWS Backup is on.
     """
     config = copy.deepcopy(example)
+    ids: dict[str, str] = {}
     management = example["organization"]["management_account_id"]
     org = session_in(endpoint, management).client("organizations", endpoint_url=endpoint, region_name="us-east-1")
-    config["organization"]["id"] = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    ids[example["organization"]["id"]] = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root = org.list_roots()["Roots"][0]["Id"]
+    for policy_type in ("SERVICE_CONTROL_POLICY", "BACKUP_POLICY"):
+        org.enable_policy_type(RootId=root, PolicyType=policy_type)
+    org.enable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
 
     def new_account(name: str, parent: str) -> str:
         status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
@@ -97,10 +103,21 @@ def seed_organization(endpoint: str, example: dict[str, Any]) -> dict[str, Any]:
             org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
         return str(account_id)
 
-    config["central_backup"]["account_id"] = new_account("central-backup", root)
-    config["pipeline"]["home_account_id"] = new_account("pipeline-home", root)
-    for ou in config["target_ous"]:
+    ids[example["central_backup"]["account_id"]] = new_account("central-backup", root)
+    ids[example["pipeline"]["home_account_id"]] = new_account("pipeline-home", root)
+    for ou in example["target_ous"]:
         ou_id = org.create_organizational_unit(ParentId=root, Name=ou["name"])["OrganizationalUnit"]["Id"]
-        ou["id"] = ou_id
-        ou["accounts"] = [new_account(f"{ou['name']}-{i}", ou_id) for i, _ in enumerate(ou["accounts"])]
-    return config
+        ids[ou["id"]] = ou_id
+        for index, account in enumerate(ou["accounts"]):
+            ids[account] = new_account(f"{ou['name']}-{index}", ou_id)
+    if config.get("backup_plans_file"):
+        config["backup_plans_file"] = str((example_dir / config["backup_plans_file"]).resolve())
+    return _replace_ids(config, ids)
+
+
+def _replace_ids(node: Any, ids: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {key: _replace_ids(value, ids) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replace_ids(value, ids) for value in node]
+    return ids.get(node, node) if isinstance(node, str) else node

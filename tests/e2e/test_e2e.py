@@ -31,10 +31,24 @@ class E2E:
         return stack.split("-", 1)[0] if stack.startswith("member-") else stack
 
 
-def _verify_member(endpoint: str, config: dict[str, Any]) -> Any:
-    """After apply: each member vault exists in the member's own account and Region, under that account's key."""
+def _verify(endpoint: str, config: dict[str, Any]) -> Any:
+    """After apply: each member vault exists in the member's own account and Region, under that account's key;
+    the SCPs are attached to exactly the OUs the config names."""
 
     def verify(stack: str) -> dict[str, Any]:
+        if stack == "management":
+            org = session_in(endpoint, config["organization"]["management_account_id"]).client(
+                "organizations", endpoint_url=endpoint, region_name="us-east-1"
+            )
+            return {
+                ou["id"]: sorted(
+                    p["Name"]
+                    for p in org.list_policies_for_target(TargetId=ou["id"], Filter="SERVICE_CONTROL_POLICY")[
+                        "Policies"
+                    ]
+                )
+                for ou in config["target_ous"]
+            }
         if not stack.startswith("member-"):
             return {}
         account = stack.removeprefix("member-")
@@ -55,7 +69,7 @@ def e2e(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> E2E:
     workdir = tmp_path_factory.mktemp("e2e")
     started = time.monotonic()
     with moto_server(workdir / "moto.log") as endpoint:
-        config = seed_organization(endpoint, yaml.safe_load(EXAMPLE_CONFIG.read_text()))
+        config = seed_organization(endpoint, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
         config_path = workdir / "backup.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         out = synth(config_path, local_api_endpoint=endpoint)
@@ -63,7 +77,7 @@ def e2e(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> E2E:
         dirs = stack_dirs(out.outdir)
         for stack_dir in dirs:
             env.init(stack_dir, backend=True)  # local state inside the stack folder
-        verify = _verify_member(endpoint, config)
+        verify = _verify(endpoint, config)
         with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: two terraform processes at a time
             runs = list(pool.map(lambda d: run_lifecycle(env, d, verify), dirs))
     result = E2E(endpoint, config, {r.name: r for r in runs}, time.monotonic() - started)
@@ -91,7 +105,7 @@ def _write_report(result: E2E) -> None:
 
 def test_every_stack_ran_without_error(e2e: E2E) -> None:
     members = [f"member-{a}" for ou in e2e.config["target_ous"] for a in ou["accounts"]]
-    assert sorted(e2e.runs) == sorted(["central-backup", *members])
+    assert sorted(e2e.runs) == sorted(["central-backup", "management", *members])
     errors = {name: run.error for name, run in e2e.runs.items() if run.error}
     assert not errors, "\n\n".join(f"== {name}\n{error}" for name, error in errors.items())
 
@@ -104,13 +118,33 @@ def test_plan_creates_every_synthesized_resource(e2e: E2E, synth: Any) -> None:
 
 def test_only_resources_moto_cannot_serve_are_left_out_of_apply(e2e: E2E) -> None:
     excluded_types = {address.split(".")[0] for run in e2e.runs.values() for address in run.excluded}
-    assert excluded_types == {"aws_backup_vault_policy"}
+    assert excluded_types == {
+        "aws_backup_vault_policy",
+        "aws_organizations_policy",  # the BACKUP_POLICY ones only: SCPs are applied
+        "aws_organizations_policy_attachment",  # the attachments of those BACKUP_POLICY ones
+        "aws_backup_global_settings",
+        "aws_organizations_delegated_administrator",
+    }
     expected_applied = {
         "central-backup": 9,  # key, alias, vault, lock, role, 4 attachments (vault policy: planned only)
         "member": 17,  # 3 Regions x (key, alias, vault, lock) + role + 4 attachments (3 vault policies: planned only)
+        "management": 8,  # 3 SCPs + 5 SCP attachments (backup policies, global settings, delegated admin: planned only)
     }
     for name, run in e2e.runs.items():
         assert len(run.applied) == expected_applied[e2e.kind(name)], name
+
+
+def test_scps_are_attached_to_the_configured_ous(e2e: E2E) -> None:
+    prod, nonprod = (ou["id"] for ou in e2e.config["target_ous"])
+    assert e2e.runs["management"].verified == {
+        prod: [
+            "FullAWSAccess",
+            "org-backup-deny-backup-tampering",
+            "org-backup-deny-copy-outside-organization",
+            "org-backup-deny-leave-organization",
+        ],
+        nonprod: ["FullAWSAccess", "org-backup-deny-backup-tampering", "org-backup-deny-copy-outside-organization"],
+    }
 
 
 def test_member_vaults_land_in_their_own_account_and_regions(e2e: E2E) -> None:

@@ -1,0 +1,86 @@
+"""Service control policies (guardrails) rendered from ``policies/scp/`` and the config; all off by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from org_backup.config import BackupConfig
+from org_backup.errors import InputError, Problem
+from org_backup.naming import Naming
+from org_backup.policy_docs import POLICIES_DIR, dumps, render_template
+
+MAX_SCP_CHARS = 5_120  # AWS Organizations quotas: maximum size of a service control policy document.
+
+
+@dataclass(frozen=True)
+class RenderedScp:
+    name: str
+    description: str
+    content: str
+    target_ous: tuple[str, ...]
+
+
+def render_scps(config: BackupConfig) -> list[RenderedScp]:
+    """The enabled SCPs, each checked against the 5,120-character limit."""
+    naming = Naming(config)
+    guardrails = config.guardrails
+    protected = [
+        f"arn:{naming.partition}:iam::*:role/{name}"
+        for name in (config.names.deploy_role, config.names.break_glass_role)
+        if name
+    ]
+    scps: list[RenderedScp] = []
+    copy = guardrails.copy_restriction
+    if copy.mode == "organization":
+        scps.append(
+            RenderedScp(
+                "org-backup-deny-copy-outside-organization",
+                "Deny AWS Backup copies to vaults outside the organization (org-backup)",
+                dumps(
+                    render_template("scp/deny-copy-outside-organization.json", organization_id=config.organization.id)
+                ),
+                config.ous_of(copy.target_ous),
+            )
+        )
+    elif copy.mode == "central_vault":
+        arns = [naming.central_vault_arn(region) for region in config.central_backup.regions]
+        scps.append(
+            RenderedScp(
+                "org-backup-deny-copy-outside-central-vault",
+                "Deny AWS Backup copies to any vault but the central backup vault (org-backup)",
+                dumps(render_template("scp/deny-copy-outside-central-vault.json", central_vault_arns=arns)),
+                config.ous_of(copy.target_ous),
+            )
+        )
+    if guardrails.deny_backup_tampering.enabled:
+        scps.append(
+            RenderedScp(
+                "org-backup-deny-backup-tampering",
+                "Deny deleting or weakening backups except for the deploy and break-glass roles (org-backup)",
+                dumps(
+                    render_template(
+                        "scp/deny-backup-tampering.json",
+                        protected_principals=protected,
+                        backup_key_aliases=sorted({config.names.member_key_alias, config.names.central_key_alias}),
+                    )
+                ),
+                config.ous_of(guardrails.deny_backup_tampering.target_ous),
+            )
+        )
+    if guardrails.deny_leave_organization.enabled:
+        scps.append(
+            RenderedScp(
+                "org-backup-deny-leave-organization",
+                "Deny leaving the organization, which would escape its backup policies (org-backup)",
+                dumps(render_template("scp/deny-leave-organization.json")),
+                config.ous_of(guardrails.deny_leave_organization.target_ous),
+            )
+        )
+    too_big = [
+        Problem(scp.name, f"is {len(scp.content)} characters; AWS Organizations allows {MAX_SCP_CHARS} for an SCP.")
+        for scp in scps
+        if len(scp.content) > MAX_SCP_CHARS
+    ]
+    if too_big:
+        raise InputError(str(POLICIES_DIR / "scp"), too_big)
+    return scps
