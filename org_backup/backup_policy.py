@@ -17,7 +17,7 @@ Every rule the validator applies, with its source:
 | copy targets are vaults this project creates | the central vault (computed ARN) or the member vault in another target Region |
 | target OUs among backup.yaml target_ous | backup.yaml |
 | retention inside the vault lock bounds | a copy or backup outside Vault Lock's min/max retention fails at run time |
-| minified document <= 10,000 characters (else split per Region) | AWS Organizations quotas: backup policy maximum size |
+| minified document <= 10,000 characters (else split per rule) | AWS Organizations quotas: backup policy maximum size |
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class RenderedPolicy:
     content: str
     target_ous: tuple[str, ...]
     plan: str
-    split_region: str | None = None
+    split_rule: str | None = None
 
 
 def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
@@ -154,13 +154,25 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
         raise InputError(source, problems_from_validation_error(exc, BackupPlans)) from None
     problems = _plan_problems(plans, config)
     if not problems:
+        naming = Naming(config)
+        copy_targets = {naming.central_vault_arn()} | {
+            naming.vault_arn("$account", region, config.names.member_vault) for region in config.target_regions
+        }
         for policy in render_policies(plans, config):
+            # Renderer output checked against AWS's rules once more: a renderer bug must not reach AWS either.
+            problems += [
+                Problem(f"{policy.name}: {p.field}", p.message)
+                for p in validate_policy_document(
+                    json.loads(policy.content), allowed_regions=config.target_regions, allowed_copy_targets=copy_targets
+                )
+                if "characters minified" not in p.message
+            ]
             if len(policy.content) > MAX_POLICY_CHARS:
                 problems.append(
                     Problem(
                         f"plans.{policy.plan}",
-                        f"the rendered policy {policy.name} is {len(policy.content)} characters even for one Region; "
-                        f"AWS Organizations allows {MAX_POLICY_CHARS}. Fix: split the plan into several plans.",
+                        f"the rendered policy {policy.name} is {len(policy.content)} characters even with one rule; "
+                        f"AWS Organizations allows {MAX_POLICY_CHARS}. Fix: fewer tags, selections or copy actions.",
                     )
                 )
     if problems:
@@ -323,7 +335,15 @@ def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: Backup
         problems += _lock_problem(where, lifecycle.delete_after_days, config.vault_lock.central, "central")
     for region, copy in rule.copy_to_regions.items():
         where = f"{at}.copy_to_regions.{region}"
-        if region not in config.target_regions:
+        if config.guardrails.copy_restriction.mode == "central_vault":
+            problems.append(
+                Problem(
+                    where,
+                    "guardrails.copy_restriction.mode is central_vault, whose SCP denies copies to any vault but the "
+                    "central one. Fix: remove the copy or use mode: organization.",
+                )
+            )
+        elif region not in config.target_regions:
             problems.append(
                 Problem(
                     where,
@@ -429,26 +449,26 @@ def render_plan(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple
 
 
 def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPolicy]:
-    """One policy per plan; a plan whose document exceeds 10,000 characters becomes one policy per Region, with
-    the plan renamed ``<plan>-<region>`` so the split policies never overwrite each other in an account."""
+    """One policy per plan. A plan whose document exceeds 10,000 characters becomes one policy per rule, each plan
+    renamed ``<plan>-<rule>`` with the same Regions and selections: the same backups, in documents that fit."""
     rendered = []
     for plan_name, plan in plans.plans.items():
         regions = plan_regions(plan, config)
         ous = plan_ous(plan, config)
         content = dumps(render_plan(plan_name, plan, config, regions))
-        if len(content) <= MAX_POLICY_CHARS or len(regions) == 1:
+        if len(content) <= MAX_POLICY_CHARS or len(plan.rules) == 1:
             rendered.append(RenderedPolicy(plan.policy_name, plan.description, content, ous, plan_name))
             continue
-        for region in regions:
-            split_name = f"{plan_name}-{region}"
+        for rule_name, rule in plan.rules.items():
+            single = plan.model_copy(update={"rules": {rule_name: rule}})
             rendered.append(
                 RenderedPolicy(
-                    f"{plan.policy_name}-{region}",
-                    f"{plan.description} ({region})".strip(),
-                    dumps(render_plan(split_name, plan, config, (region,))),
+                    f"{plan.policy_name}-{rule_name}",
+                    f"{plan.description} (rule {rule_name})".strip(),
+                    dumps(render_plan(f"{plan_name}-{rule_name}", single, config, regions)),
                     ous,
                     plan_name,
-                    split_region=region,
+                    split_rule=rule_name,
                 )
             )
     return rendered
@@ -456,3 +476,178 @@ def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPo
 
 def policy_document(policy: RenderedPolicy) -> dict[str, Any]:
     return json.loads(policy.content)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Document-level validation: the same rules applied to raw BACKUP_POLICY JSON (AWS's syntax), so hand-written or
+# AWS-documented policies can be checked too, and every rendered document is checked once more before synth.
+# ---------------------------------------------------------------------------------------------------------------
+
+_OPERATORS = {"@@assign", "@@append", "@@remove"}
+_CHILD_CONTROL = "@@operators_allowed_for_child_policies"
+_PLAN_KEYS = {"regions", "rules", "selections", "advanced_backup_settings", "backup_plan_tags", "scan_settings"}
+_RULE_KEYS = {
+    "schedule_expression",
+    "schedule_expression_timezone",
+    "start_backup_window_minutes",
+    "complete_backup_window_minutes",
+    "lifecycle",
+    "target_backup_vault_name",
+    "target_logically_air_gapped_backup_vault_arn",
+    "recovery_point_tags",
+    "copy_actions",
+    "enable_continuous_backup",
+    "index_actions",
+    "scan_actions",
+}
+
+
+def _leaf(node: Any, where: str, problems: list[Problem]) -> Any:
+    """The value an inheritance operator sets; a bare value is an error (AWS requires an operator on every leaf)."""
+    if isinstance(node, dict) and node.keys() & _OPERATORS:
+        for operator in ("@@assign", "@@append"):
+            if operator in node:
+                return node[operator]
+        return None  # only @@remove: nothing set here
+    if isinstance(node, dict) and set(node) == {_CHILD_CONTROL}:
+        return None
+    problems.append(
+        Problem(
+            where, f'{node!r} is not wrapped in an inheritance operator. Fix: write {{"@@assign": {json.dumps(node)}}}.'
+        )
+    )
+    return None
+
+
+def _number(node: Any, where: str, problems: list[Problem]) -> int | None:
+    value = _leaf(node, where, problems)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        problems.append(Problem(where, f"{value!r} is not a whole number (AWS expects a number as a string)."))
+        return None
+    return int(value)
+
+
+def _doc_lifecycle(node: Any, where: str, problems: list[Problem], *, continuous: bool) -> int | None:
+    if not isinstance(node, dict):
+        problems.append(Problem(where, "must be an object."))
+        return None
+    delete = (
+        _number(node["delete_after_days"], f"{where}.delete_after_days", problems)
+        if "delete_after_days" in node
+        else None
+    )
+    cold_node = node.get("move_to_cold_storage_after_days")
+    cold = _number(cold_node, f"{where}.move_to_cold_storage_after_days", problems) if cold_node is not None else None
+    lifecycle = Lifecycle(delete_after_days=delete, move_to_cold_storage_after_days=cold)
+    problems += _lifecycle_problems(where, lifecycle, continuous=continuous)
+    return delete
+
+
+def validate_policy_document(
+    document: Any,
+    *,
+    allowed_regions: tuple[str, ...] | None = None,
+    allowed_copy_targets: set[str] | None = None,
+) -> list[Problem]:
+    """Problems of one BACKUP_POLICY document in AWS syntax (empty when valid).
+
+    ``allowed_regions`` / ``allowed_copy_targets`` add this project's context (target Regions, vaults it
+    creates); without them only AWS's own rules apply.
+    """
+    from org_backup.regions import partition_of
+
+    problems: list[Problem] = []
+    size = len(dumps(document))
+    if size > MAX_POLICY_CHARS:
+        problems.append(Problem("", f"is {size} characters minified; AWS Organizations allows {MAX_POLICY_CHARS}."))
+    plans = document.get("plans") if isinstance(document, dict) else None
+    if not isinstance(plans, dict) or not plans:
+        return [*problems, Problem("plans", "is missing or empty: a backup policy holds at least one plan.")]
+    for plan_name, plan in plans.items():
+        at = f"plans.{plan_name}"
+        if not isinstance(plan, dict):
+            problems.append(Problem(at, "must be an object."))
+            continue
+        for key in sorted(set(plan) - _PLAN_KEYS - {_CHILD_CONTROL}):
+            problems.append(Problem(f"{at}.{key}", f"unknown plan element. Allowed: {', '.join(sorted(_PLAN_KEYS))}."))
+        regions = _leaf(plan["regions"], f"{at}.regions", problems) if "regions" in plan else None
+        for region in regions or []:
+            if partition_of(region) is None and region != "$region":
+                problems.append(Problem(f"{at}.regions", f"{region!r} is not an AWS Region code."))
+            elif allowed_regions is not None and region not in allowed_regions:
+                problems.append(
+                    Problem(f"{at}.regions", f"{region!r} is not a target Region ({', '.join(allowed_regions)}).")
+                )
+        rules = plan.get("rules", {})
+        if len(rules) > MAX_RULES:
+            problems.append(Problem(f"{at}.rules", f"{len(rules)} rules; at most {MAX_RULES}."))
+        for rule_name, rule in rules.items():
+            problems += _doc_rule_problems(f"{at}.rules.{rule_name}", rule, allowed_copy_targets)
+        tags = plan.get("selections", {}).get("tags", {})
+        if len(tags) > MAX_SELECTIONS:
+            problems.append(Problem(f"{at}.selections.tags", f"{len(tags)} tag selections; at most {MAX_SELECTIONS}."))
+        for sel_name, selection in tags.items():
+            values = _leaf(selection.get("tag_value"), f"{at}.selections.tags.{sel_name}.tag_value", problems)
+            if values is not None and len(values) > MAX_TAG_VALUES:
+                problems.append(
+                    Problem(
+                        f"{at}.selections.tags.{sel_name}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."
+                    )
+                )
+    return problems
+
+
+def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None) -> list[Problem]:
+    problems: list[Problem] = []
+    if not isinstance(rule, dict):
+        return [Problem(at, "must be an object.")]
+    for key in sorted(set(rule) - _RULE_KEYS - {_CHILD_CONTROL}):
+        problems.append(Problem(f"{at}.{key}", "unknown rule element (see AWS's backup policy syntax)."))
+    if "schedule_expression" in rule:
+        schedule = _leaf(rule["schedule_expression"], f"{at}.schedule_expression", problems)
+        if schedule is not None:
+            problems += [Problem(f"{at}.schedule_expression", p) for p in cron_problems(str(schedule))]
+    start = (
+        _number(rule["start_backup_window_minutes"], f"{at}.start_backup_window_minutes", problems)
+        if "start_backup_window_minutes" in rule
+        else None
+    )
+    complete = (
+        _number(rule["complete_backup_window_minutes"], f"{at}.complete_backup_window_minutes", problems)
+        if "complete_backup_window_minutes" in rule
+        else None
+    )
+    if start is not None and not MIN_START_WINDOW <= start <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(f"{at}.start_backup_window_minutes", f"{start} is outside {MIN_START_WINDOW}-{MAX_WINDOW_MINUTES}.")
+        )
+    if complete is not None and not (start or MIN_START_WINDOW) < complete <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(
+                f"{at}.complete_backup_window_minutes",
+                f"{complete} must exceed the start window ({start or MIN_START_WINDOW}) and be at most {MAX_WINDOW_MINUTES}.",
+            )
+        )
+    continuous = (
+        "enable_continuous_backup" in rule
+        and str(_leaf(rule["enable_continuous_backup"], f"{at}.enable_continuous_backup", problems)).lower() == "true"
+    )
+    if "lifecycle" in rule:
+        _doc_lifecycle(rule["lifecycle"], f"{at}.lifecycle", problems, continuous=continuous)
+    copies = rule.get("copy_actions", {})
+    if len(copies) > MAX_COPY_ACTIONS:
+        problems.append(Problem(f"{at}.copy_actions", f"{len(copies)} copy actions; at most {MAX_COPY_ACTIONS}."))
+    for key, copy in copies.items():
+        where = f"{at}.copy_actions.{key}"
+        target = _leaf(copy.get("target_backup_vault_arn"), f"{where}.target_backup_vault_arn", problems)
+        if target is not None and target != key:
+            problems.append(
+                Problem(where, f"key differs from target_backup_vault_arn {target!r}; AWS requires them to be equal.")
+            )
+        if allowed_copy_targets is not None and key not in allowed_copy_targets:
+            problems.append(Problem(where, "is not a vault org-backup creates (central vault or a member vault)."))
+        if "lifecycle" in copy:
+            _doc_lifecycle(copy["lifecycle"], f"{where}.lifecycle", problems, continuous=False)
+    return problems

@@ -165,12 +165,30 @@ class Model(BaseModel):
 Tags = Annotated[dict[str, str], AfterValidator(check_tags)]
 
 
+def _is_union_member(part: Any) -> bool:
+    """pydantic names the union member it tried in the path, e.g. "literal['all']" or "tuple[...]"."""
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
 def problems_from_validation_error(exc: ValidationError, root: type[BaseModel]) -> list[Problem]:
-    """Every pydantic error as a Problem; a list made "too short" by its invalid item reports only the item."""
+    """Every pydantic error as a Problem.
+
+    A list made "too short" by its invalid item reports only the item; for a union such as ``'all' | [ids]`` the
+    error of the member that was meant is kept, not "should be 'all'" as well.
+    """
     errors = exc.errors()
     errors = [
         e for e in errors if not (e["type"] == "too_short" and any(_is_below(o["loc"], e["loc"]) for o in errors))
     ]
+
+    def union_prefix(err: Any) -> tuple[Any, ...] | None:
+        for index, part in enumerate(err["loc"]):
+            if _is_union_member(part) and not str(part).startswith("function-"):
+                return tuple(err["loc"][:index])
+        return None
+
+    specific = {union_prefix(e) for e in errors if e["type"] != "literal_error" and union_prefix(e) is not None}
+    errors = [e for e in errors if not (e["type"] == "literal_error" and union_prefix(e) in specific)]
     return [_problem_from_pydantic(err, root) for err in errors]
 
 
@@ -181,6 +199,8 @@ def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if _is_union_member(part):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -191,8 +211,12 @@ def _path(loc: tuple[Any, ...]) -> str:
 def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model class that owns the field at ``loc`` (used to list the allowed keys of an unknown key)."""
     candidates: list[type[BaseModel]] = [root]
+    key_next = False  # the previous field was a dict: this part is one of its keys, not a field
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or _is_union_member(part):
+            continue
+        if key_next:
+            key_next = False
             continue
         # In a discriminated union pydantic puts the tag value (e.g. "s3") in the path.
         tagged = [m for m in candidates if m.model_fields.get("type") and m.model_fields["type"].default == part]
@@ -202,7 +226,9 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
         owner = next((m for m in candidates if part in m.model_fields), None)
         if owner is None:
             return None
-        candidates = _models_in(owner.model_fields[part].annotation)
+        annotation = owner.model_fields[part].annotation
+        key_next = getattr(annotation, "__origin__", None) is dict
+        candidates = _models_in(annotation)
         if not candidates:
             return None
     return candidates[0] if len(candidates) == 1 else None
@@ -218,7 +244,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    loc = tuple(p for p in err["loc"] if not _is_union_member(p))
     field = _path(loc)
     kind = err["type"]
     value = err.get("input")

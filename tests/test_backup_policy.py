@@ -1,0 +1,403 @@
+"""Backup policies: the shipped default matches the reference solution, AWS's documented examples pass the
+validator, and broken plans fail with exact messages."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from org_backup.backup_policy import (
+    DEFAULT_PLANS_FILE,
+    BackupPlans,
+    render_policies,
+    validate_plans,
+    validate_policy_document,
+)
+from org_backup.config import BackupConfig
+from org_backup.errors import InputError
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES
+
+CONFIG = BackupConfig.load(EXAMPLE_CONFIG)
+DEFAULT = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
+CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+AWS_EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
+
+
+def a(value: Any) -> dict[str, Any]:
+    return {"@@assign": value}
+
+
+def reference_plan(plan: str, rule: str, selection: str, schedule: str, days: str, tag_value: str) -> dict[str, Any]:
+    """The reference solution's aws-backup-org-policy.yaml, parameter defaults filled in, written out by hand.
+
+    Two deliberate differences: "regions" uses @@assign (the reference uses @@append, which lets an inherited
+    policy widen the Regions; every leaf here is an @@assign), and the monthly selection is named for its plan
+    (the reference reuses OrgDailyBackupSelection there).
+    """
+    project = {"project": {"tag_key": a("project"), "tag_value": a("aws-backup")}}
+    return {
+        "plans": {
+            plan: {
+                "rules": {
+                    rule: {
+                        "schedule_expression": a(schedule),
+                        "start_backup_window_minutes": a("60"),
+                        "complete_backup_window_minutes": a("1200"),
+                        "lifecycle": {"delete_after_days": a(days)},
+                        "target_backup_vault_name": a("AWSBackupSolutionVault"),
+                        "recovery_point_tags": project,
+                        "copy_actions": {
+                            CENTRAL: {
+                                "target_backup_vault_arn": a(CENTRAL),
+                                "lifecycle": {"delete_after_days": a(days)},
+                            }
+                        },
+                    }
+                },
+                "backup_plan_tags": project,
+                "regions": a(["eu-west-1", "eu-central-1", "us-east-1"]),
+                "selections": {
+                    "tags": {
+                        selection: {
+                            "iam_role_arn": a("arn:aws:iam::$account:role/AWSBackupSolutionRole"),
+                            "tag_key": a("backup"),
+                            "tag_value": a([tag_value]),
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+
+def test_default_policies_match_the_reference_solution_field_for_field() -> None:
+    plans = validate_plans(DEFAULT, config=CONFIG, source="default")
+    daily, monthly = render_policies(plans, CONFIG)
+    assert (daily.name, monthly.name) == ("org-daily-backup-policy", "org-monthly-backup-policy")
+    assert daily.target_ous == monthly.target_ous == ("ou-ab12-prod0001", "ou-ab12-nonprod01")
+    assert json.loads(daily.content) == reference_plan(
+        "OrgBackupPlanDaily", "OrgDailyBackupRule", "OrgDailyBackupSelection", "cron(0 5 ? * * *)", "35", "daily"
+    )
+    assert json.loads(monthly.content) == reference_plan(
+        "OrgBackupPlanMonthly",
+        "OrgMonthlyBackupRule",
+        "OrgMonthlyBackupSelection",
+        "cron(0 5 1 * ? *)",
+        "366",
+        "monthly",
+    )
+
+
+def test_rendering_is_deterministic_and_minified() -> None:
+    plans = validate_plans(DEFAULT, config=CONFIG, source="default")
+    first = [p.content for p in render_policies(plans, CONFIG)]
+    second = [p.content for p in render_policies(plans, CONFIG)]
+    assert first == second
+    assert all(": " not in c and ", " not in c for c in first)
+    assert all(c == json.dumps(json.loads(c), sort_keys=True, separators=(",", ":")) for c in first)
+
+
+@pytest.mark.parametrize("example", AWS_EXAMPLES, ids=[p.stem for p in AWS_EXAMPLES])
+def test_aws_documented_examples_pass(example: Path) -> None:
+    assert validate_policy_document(json.loads(example.read_text())) == []
+
+
+def test_there_are_aws_examples() -> None:
+    assert len(AWS_EXAMPLES) == 3
+
+
+def test_a_too_large_plan_is_split_per_rule_into_policies_that_fit() -> None:
+    plans = copy.deepcopy(DEFAULT)
+    daily = plans["plans"]["OrgBackupPlanDaily"]
+    base_rule = daily["rules"].pop("OrgDailyBackupRule")
+    tags = {f"cost-allocation-tag-{i:02d}": f"value-that-is-fairly-long-{i:02d}" for i in range(25)}
+    for index in range(4):
+        daily["rules"][f"Rule{index}"] = {**base_rule, "recovery_point_tags": tags}
+    rendered = [
+        p
+        for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
+        if p.plan == "OrgBackupPlanDaily"
+    ]
+    assert [p.name for p in rendered] == [f"org-daily-backup-policy-Rule{i}" for i in range(4)]
+    assert all(len(p.content) <= 10_000 for p in rendered)
+    assert [list(json.loads(p.content)["plans"]) for p in rendered] == [
+        [f"OrgBackupPlanDaily-Rule{i}"] for i in range(4)
+    ]
+
+
+def _broken(path: str, value: Any, *more: tuple[str, Any]) -> dict[str, Any]:
+    """The default plans with ``path`` set to ``value`` (and any further (path, value) pairs)."""
+    plans = copy.deepcopy(DEFAULT)
+    for change_path, change_value in ((path, value), *more):
+        *parents, last = change_path.split(".")
+        node: Any = plans
+        for part in parents:
+            node = node[part]
+        node[last] = change_value
+    return plans
+
+
+DAILY = "plans.OrgBackupPlanDaily"
+RULE = f"{DAILY}.rules.OrgDailyBackupRule"
+MANY_RULES = {f"R{i}": DEFAULT["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"] for i in range(11)}
+MANY_SELECTIONS = {f"S{i}": {"tag_key": "backup", "tag_values": ["daily"]} for i in range(11)}
+
+# (case id, broken plans, exact problem lines)
+BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "cron-five-fields",
+        _broken(f"{RULE}.schedule", "cron(0 5 * * ?)"),
+        [
+            f"{RULE}.schedule: 'cron(0 5 * * ?)' has 5 fields; AWS cron has 6: minutes hours day-of-month month "
+            "day-of-week year. Fix: see the AWS cron reference."
+        ],
+    ),
+    (
+        "cron-both-days",
+        _broken(f"{RULE}.schedule", "cron(0 5 * * * *)"),
+        [
+            f"{RULE}.schedule: 'cron(0 5 * * * *)': exactly one of day-of-month ('*') and day-of-week ('*') must be "
+            "'?'. Fix: see the AWS cron reference."
+        ],
+    ),
+    (
+        "cron-more-than-hourly",
+        _broken(f"{RULE}.schedule", "cron(*/15 * ? * * *)"),
+        [
+            f"{RULE}.schedule: 'cron(*/15 * ? * * *)': minutes must be a single number; AWS Backup runs a rule at most "
+            "once an hour. Fix: see the AWS cron reference."
+        ],
+    ),
+    (
+        "cron-hour-out-of-range",
+        _broken(f"{RULE}.schedule", "cron(0 24 ? * * *)"),
+        [f"{RULE}.schedule: hours '24': '24' is outside 0-23. Fix: see the AWS cron reference."],
+    ),
+    (
+        "start-window-too-short",
+        _broken(f"{RULE}.start_window_minutes", 30),
+        [f"{RULE}.start_window_minutes: 30 is outside AWS Backup's range 60-52560000 minutes. Fix: use at least 60."],
+    ),
+    (
+        "complete-window-not-after-start",
+        _broken(f"{RULE}.complete_window_minutes", 60),
+        [
+            f"{RULE}.complete_window_minutes: 60 must be greater than start_window_minutes (60) and at most 52560000: "
+            "AWS Backup counts it from the scheduled time, not from the start. Fix: raise it."
+        ],
+    ),
+    (
+        "cold-storage-too-short",
+        _broken(f"{RULE}.lifecycle", {"move_to_cold_storage_after_days": 30, "delete_after_days": 100}),
+        [
+            f"{RULE}.lifecycle.delete_after_days: 100 must be at least move_to_cold_storage_after_days (30) + 90 (AWS "
+            "Backup keeps cold storage at least 90 days). Fix: raise it to 120 or move to cold storage earlier."
+        ],
+    ),
+    (
+        "copy-cold-storage-too-short",
+        _broken(
+            f"{RULE}.copy_to_central", {"lifecycle": {"move_to_cold_storage_after_days": 7, "delete_after_days": 35}}
+        ),
+        [
+            f"{RULE}.copy_to_central.lifecycle.delete_after_days: 35 must be at least move_to_cold_storage_after_days "
+            "(7) + 90 (AWS Backup keeps cold storage at least 90 days). Fix: raise it to 97 or move to cold storage "
+            "earlier."
+        ],
+    ),
+    (
+        "continuous-backup-kept-too-long",
+        _broken(f"{RULE}.enable_continuous_backup", True, (f"{RULE}.lifecycle", {"delete_after_days": 60})),
+        [
+            f"{RULE}.lifecycle.delete_after_days: 60 is not allowed with enable_continuous_backup: AWS Backup keeps "
+            "continuous backups 1-35 days. Fix: set 1-35."
+        ],
+    ),
+    (
+        "too-many-rules",
+        _broken(f"{DAILY}.rules", MANY_RULES),
+        [f"{DAILY}.rules: 11 rules; at most 10. Fix: split the plan."],
+    ),
+    (
+        "too-many-selections",
+        _broken(f"{DAILY}.selections", MANY_SELECTIONS),
+        [f"{DAILY}.selections: 11 tag selections; at most 10. Fix: merge values or split the plan."],
+    ),
+    (
+        "too-many-tag-values",
+        _broken(f"{DAILY}.selections", {"Sel": {"tag_key": "backup", "tag_values": [f"v{i}" for i in range(31)]}}),
+        [f"{DAILY}.selections.Sel.tag_values: 31 values; at most 30. Fix: split the selection."],
+    ),
+    (
+        "region-not-targeted",
+        _broken(f"{DAILY}.regions", ["eu-west-1", "ap-south-1"]),
+        [
+            f"{DAILY}.regions[1]: 'ap-south-1' is not one of backup.yaml's target_regions (eu-west-1, eu-central-1, "
+            "us-east-1); member vaults exist only there. Fix: add it to target_regions or remove it."
+        ],
+    ),
+    (
+        "region-unknown",
+        _broken(f"{DAILY}.regions", ["eu-west-9"]),
+        [
+            f"{DAILY}.regions[0]: 'eu-west-9' is not an AWS Region code known to botocore (rule: a Region such as "
+            "'eu-west-1'). Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned "
+            "version.",
+        ],
+    ),
+    (
+        "copy-into-own-region",
+        _broken(f"{RULE}.copy_to_regions", {"eu-west-1": {"lifecycle": {"delete_after_days": 35}}}),
+        [
+            f"{RULE}.copy_to_regions.eu-west-1: 'eu-west-1' is also a Region this plan backs up in; a copy into the "
+            "vault it came from fails. Fix: copy to a Region outside the plan's regions."
+        ],
+    ),
+    (
+        "copy-to-region-without-vault",
+        _broken(f"{RULE}.copy_to_regions", {"ap-south-1": {"lifecycle": {"delete_after_days": 35}}}),
+        [
+            f"{RULE}.copy_to_regions.ap-south-1: 'ap-south-1' has no member vault (not in backup.yaml target_regions). "
+            "Fix: use one of eu-west-1, eu-central-1, us-east-1."
+        ],
+    ),
+    (
+        "ou-not-targeted",
+        _broken(f"{DAILY}.target_ous", ["ou-ab12-other001"]),
+        [
+            f"{DAILY}.target_ous[0]: 'ou-ab12-other001' is not one of backup.yaml's target_ous (ou-ab12-nonprod01, "
+            "ou-ab12-prod0001). Fix: add it there or use one of those."
+        ],
+    ),
+    (
+        "duplicate-policy-name",
+        _broken("plans.OrgBackupPlanMonthly.policy_name", "org-daily-backup-policy"),
+        [
+            "plans.OrgBackupPlanMonthly.policy_name: 'org-daily-backup-policy' is also used by "
+            "plans.OrgBackupPlanDaily; Organizations policy names are unique. Fix: rename one."
+        ],
+    ),
+    (
+        "retention-outside-member-vault-lock",
+        _broken(f"{RULE}.lifecycle", {"delete_after_days": 500}),
+        [
+            f"{RULE}.lifecycle.delete_after_days: 500 is outside the member vault lock's retention bounds 7-400 days in "
+            "backup.yaml; AWS Backup would fail those jobs. Fix: adjust the retention or vault_lock."
+        ],
+    ),
+    (
+        "copy-kept-forever-into-locked-central-vault",
+        _broken(f"{RULE}.copy_to_central", {"lifecycle": {}}),
+        [
+            f"{RULE}.copy_to_central.lifecycle.delete_after_days: is required: the central vault has a vault lock, "
+            "which rejects recovery points kept forever (max_retention_days 400). Fix: set a retention within 7-400."
+        ],
+    ),
+    (
+        "unknown-rule-key",
+        _broken(f"{RULE}.retention_days", 35),
+        [
+            f"{RULE}.retention_days: unknown key 'retention_days'. Fix: remove it or correct the spelling; allowed keys "
+            "here: complete_window_minutes, copy_to_central, copy_to_regions, enable_continuous_backup, lifecycle, "
+            "recovery_point_tags, schedule, start_window_minutes."
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("plans", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_plan_fails_with_exact_message(plans: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(InputError) as raised:
+        validate_plans(plans, config=CONFIG, source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == expected
+
+
+def test_at_least_fifteen_broken_plans() -> None:
+    assert len(BROKEN) >= 15
+
+
+def test_central_vault_copy_restriction_rejects_other_copy_targets() -> None:
+    config = CONFIG.model_copy(
+        update={
+            "guardrails": CONFIG.guardrails.model_copy(
+                update={
+                    "copy_restriction": CONFIG.guardrails.copy_restriction.model_copy(update={"mode": "central_vault"})
+                }
+            )
+        }
+    )
+    plans = _broken(
+        f"{DAILY}.regions",
+        ["eu-west-1"],
+        (f"{RULE}.copy_to_regions", {"us-east-1": {"lifecycle": {"delete_after_days": 35}}}),
+    )
+    with pytest.raises(InputError) as raised:
+        validate_plans(plans, config=config, source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        f"{RULE}.copy_to_regions.us-east-1: guardrails.copy_restriction.mode is central_vault, whose SCP denies copies "
+        "to any vault but the central one. Fix: remove the copy or use mode: organization."
+    ]
+
+
+DOC = json.loads((FIXTURES / "aws_backup_policy_examples" / "example2_child.json").read_text())
+
+
+def _doc(change: Any) -> dict[str, Any]:
+    document = copy.deepcopy(DOC)
+    change(document["plans"]["Monthly_Backup_Plan"]["rules"]["Monthly"])
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            _doc(lambda r: r.update(start_backup_window_minutes="480")),
+            [
+                "plans.Monthly_Backup_Plan.rules.Monthly.start_backup_window_minutes: '480' is not wrapped in an "
+                'inheritance operator. Fix: write {"@@assign": "480"}.'
+            ],
+        ),
+        (
+            _doc(
+                lambda r: r["copy_actions"]["arn:aws:backup:us-east-1:$account:backup-vault:Default"].update(
+                    target_backup_vault_arn={"@@assign": "arn:aws:backup:us-east-1:$account:backup-vault:Other"}
+                )
+            ),
+            [
+                "plans.Monthly_Backup_Plan.rules.Monthly.copy_actions.arn:aws:backup:us-east-1:$account:backup-vault:"
+                "Default: key differs from target_backup_vault_arn 'arn:aws:backup:us-east-1:$account:backup-vault:Other'; "
+                "AWS requires them to be equal."
+            ],
+        ),
+        (
+            _doc(lambda r: r.update(schedule_expression={"@@assign": "cron(0 5 1 * * *)"})),
+            [
+                "plans.Monthly_Backup_Plan.rules.Monthly.schedule_expression: 'cron(0 5 1 * * *)': exactly one of "
+                "day-of-month ('1') and day-of-week ('*') must be '?'"
+            ],
+        ),
+    ],
+    ids=["unwrapped-leaf", "copy-key-mismatch", "cron-in-document"],
+)
+def test_broken_documents_fail_with_exact_message(document: dict[str, Any], expected: list[str]) -> None:
+    assert [p.render() for p in validate_policy_document(document)] == expected
+
+
+def test_plans_file_must_be_a_mapping(tmp_path: Path) -> None:
+    from org_backup.backup_policy import load_plans
+
+    path = tmp_path / "plans.yaml"
+    path.write_text("- a list\n")
+    with pytest.raises(InputError) as raised:
+        load_plans(path, CONFIG)
+    assert raised.value.render() == f"{path} has 1 problem:\n  - must be a YAML mapping with a 'plans' key."
+
+
+def test_model_is_exported_for_editors() -> None:
+    assert "plans" in BackupPlans.model_json_schema()["properties"]
