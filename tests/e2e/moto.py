@@ -62,8 +62,10 @@ def moto_server(log: Path) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def session_in(endpoint: str, account_id: str, role_name: str = "OrgBackupDeployRole") -> boto3.Session:
-    """Credentials for ``account_id``: moto attributes an assumed role's calls to the role's account."""
+def session_in(endpoint: str | None, account_id: str, role_name: str = "OrgBackupDeployRole") -> boto3.Session:
+    """Credentials for ``account_id``: moto attributes an assumed role's calls to the role's account.
+
+    ``endpoint`` None means in-process moto (``mock_aws``) rather than a moto server."""
     sts = boto3.client(
         "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
     )
@@ -77,7 +79,7 @@ def session_in(endpoint: str, account_id: str, role_name: str = "OrgBackupDeploy
     )
 
 
-def seed_organization(endpoint: str, example: dict[str, Any], example_dir: Path) -> dict[str, Any]:
+def seed_organization(endpoint: str | None, example: dict[str, Any], example_dir: Path) -> dict[str, Any]:
     """Create the example's organization in moto and return the example config with moto's ids.
 
     moto assigns organization, OU and account ids itself, so the structure (OUs, number of accounts, Regions,

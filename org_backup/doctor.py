@@ -1,0 +1,182 @@
+"""Preflight checks of the prerequisites org-backup does not manage itself: read-only boto3 calls made with
+management-account (or delegated) credentials. Each check prints PASS or FAIL with the fix; any FAIL exits 1.
+
+Terraform deliberately does not own these: enabling policy types and trusted access lives on
+``aws_organizations_organization``, and managing that resource would take over the whole organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_backup.config import BackupConfig
+from org_backup.naming import Naming
+
+BACKUP_PRINCIPAL = "backup.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        return line if self.ok else f"{line}\n      Fix: {self.fix}"
+
+
+class Clients:
+    """boto3 clients for the checks; tests replace the ones moto does not implement."""
+
+    def __init__(self, session: boto3.Session | None = None, region: str = "us-east-1") -> None:
+        self._session = session or boto3.Session()
+        self._region = region
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, region_name=self._region)
+
+
+def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
+    try:
+        return probe()
+    except (ClientError, BotoCoreError) as exc:
+        return Check(name, False, f"could not be checked: {exc}", fix)
+
+
+def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
+    org = clients.client("organizations")
+    sts = clients.client("sts")
+    naming = Naming(config)
+    checks: list[Check] = []
+
+    def organization() -> Check:
+        described = org.describe_organization()["Organization"]
+        ok = described["FeatureSet"] == "ALL" and described["Id"] == config.organization.id
+        detail = f"{described['Id']} with feature set {described['FeatureSet']}"
+        return Check("organization", ok, detail, f"use organization {config.organization.id} with all features enabled")
+
+    checks.append(_safe("organization", "run with management-account credentials", organization))
+
+    def caller() -> Check:
+        account = sts.get_caller_identity()["Account"]
+        ok = account == config.organization.management_account_id
+        return Check(
+            "credentials",
+            ok,
+            f"running as account {account}",
+            f"use credentials of the management account {config.organization.management_account_id}",
+        )
+
+    checks.append(_safe("credentials", "configure AWS credentials", caller))
+
+    def policy_types() -> list[Check]:
+        root = org.list_roots()["Roots"][0]
+        enabled = {p["Type"] for p in root.get("PolicyTypes", []) if p["Status"] == "ENABLED"}
+        needed = {"BACKUP_POLICY": True}
+        guardrails = config.guardrails
+        needed["SERVICE_CONTROL_POLICY"] = (
+            guardrails.copy_restriction.mode != "off"
+            or guardrails.deny_backup_tampering.enabled
+            or guardrails.deny_leave_organization.enabled
+        )
+        out = []
+        for policy_type, required in needed.items():
+            if not required:
+                out.append(Check(f"policy type {policy_type}", True, "not needed (no guardrail enabled)"))
+                continue
+            out.append(
+                Check(
+                    f"policy type {policy_type}",
+                    policy_type in enabled,
+                    f"{'enabled' if policy_type in enabled else 'not enabled'} on root {root['Id']}",
+                    f"aws organizations enable-policy-type --root-id {root['Id']} --policy-type {policy_type}",
+                )
+            )
+        return out
+
+    try:
+        checks += policy_types()
+    except (ClientError, BotoCoreError) as exc:
+        checks.append(Check("policy types", False, f"could not be checked: {exc}", "run with management credentials"))
+
+    def trusted_access() -> Check:
+        pages = org.get_paginator("list_aws_service_access_for_organization").paginate()
+        principals = {p["ServicePrincipal"] for page in pages for p in page["EnabledServicePrincipals"]}
+        return Check(
+            "trusted access for AWS Backup",
+            BACKUP_PRINCIPAL in principals,
+            "enabled" if BACKUP_PRINCIPAL in principals else "not enabled",
+            f"aws organizations enable-aws-service-access --service-principal {BACKUP_PRINCIPAL}",
+        )
+
+    checks.append(_safe("trusted access for AWS Backup", "run with management credentials", trusted_access))
+
+    def cross_account() -> Check:
+        settings = clients.client("backup").describe_global_settings().get("GlobalSettings", {})
+        enabled = settings.get("isCrossAccountBackupEnabled") == "true"
+        return Check(
+            "cross-account backup",
+            enabled,
+            "enabled" if enabled else "not enabled",
+            "deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
+        )
+
+    checks.append(_safe("cross-account backup", "run with management credentials", cross_account))
+
+    expected = {account: ou.id for ou in config.target_ous for account in ou.accounts}
+    others = {config.central_backup.account_id: None, config.pipeline.home_account_id: None}
+    for account_id, ou_id in {**others, **expected}.items():
+
+        def account_check(account_id: str = account_id, ou_id: str | None = ou_id) -> Check:
+            account = org.describe_account(AccountId=account_id)["Account"]
+            state = account.get("State") or account.get("Status")
+            parent = org.list_parents(ChildId=account_id)["Parents"][0]["Id"]
+            ok = state == "ACTIVE" and (ou_id is None or parent == ou_id)
+            detail = f"{state}, in {parent}" + (f" (configured: {ou_id})" if ou_id and parent != ou_id else "")
+            return Check(
+                f"account {account_id}",
+                ok,
+                detail,
+                "move the account into its configured OU, or correct target_ous"
+                if state == "ACTIVE"
+                else "reactivate it or remove it from backup.yaml",
+            )
+
+        checks.append(_safe(f"account {account_id}", "check the account id in backup.yaml", account_check))
+
+    deploy_accounts = [
+        config.organization.management_account_id,
+        config.central_backup.account_id,
+        *config.member_accounts,
+    ]
+    for account_id in dict.fromkeys(deploy_accounts):
+
+        def assume(account_id: str = account_id) -> Check:
+            role = naming.deploy_role_arn(account_id)
+            sts.assume_role(RoleArn=role, RoleSessionName="org-backup-doctor", DurationSeconds=900)
+            return Check(f"deploy role in {account_id}", True, f"{role} can be assumed")
+
+        checks.append(
+            _safe(
+                f"deploy role in {account_id}",
+                f"create {naming.deploy_role_arn(account_id)} trusting these credentials (see README, Deploy it)",
+                assume,
+            )
+        )
+    return checks
+
+
+def main(config: BackupConfig) -> int:
+    checks = run_checks(config, Clients())
+    for check in checks:
+        print(check.render())
+    failed = sum(not c.ok for c in checks)
+    print(f"doctor: {len(checks) - failed} of {len(checks)} checks passed")
+    return 1 if failed else 0

@@ -1,0 +1,167 @@
+"""Effective backup policies before deployment: what AWS's DescribeEffectivePolicy will show after it.
+
+AWS Organizations merges the management policies attached from the root down to an account: value-setting
+operators (``@@assign`` replaces, ``@@append`` adds list values, ``@@remove`` takes them away) applied level by
+level, limited by the child-control operator ``@@operators_allowed_for_child_policies`` that a parent sets on
+a node (``@@none`` freezes it for every level below). This module applies those rules to the documents this
+project renders, then resolves ``$account`` for each account.
+
+It knows only the policies org-backup manages; a BACKUP_POLICY attached elsewhere by hand (e.g. at the root) is
+not visible offline, which the preview says.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from org_backup.backup_policy import RenderedPolicy
+from org_backup.config import BackupConfig
+
+OPERATORS = ("@@assign", "@@append", "@@remove")
+CHILD_CONTROL = "@@operators_allowed_for_child_policies"
+
+
+@dataclass
+class Merge:
+    """The running effective policy, the child controls set so far, and the changes that were refused."""
+
+    effective: dict[str, Any] = field(default_factory=dict)
+    controls: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+
+    def allowed(self, path: tuple[str, ...]) -> set[str]:
+        allowed = set(OPERATORS)
+        for depth in range(len(path) + 1):
+            control = self.controls.get(path[:depth])
+            if control is not None:
+                allowed &= set() if "@@none" in control else {op for op in control if op in OPERATORS}
+        return allowed
+
+    def apply_level(self, policies: list[tuple[str, dict[str, Any]]]) -> None:
+        """Apply every policy attached at one level; their child controls bind only the levels below."""
+        new_controls: dict[tuple[str, ...], set[str]] = {}
+        for name, policy in policies:
+            self._apply(self.effective, policy, (), name, new_controls)
+        for path, control in new_controls.items():
+            self.controls[path] = self.controls[path] & control if path in self.controls else control
+
+    def _apply(
+        self,
+        target: dict[str, Any],
+        node: dict[str, Any],
+        path: tuple[str, ...],
+        policy: str,
+        new_controls: dict[tuple[str, ...], set[str]],
+    ) -> None:
+        for key, value in node.items():
+            if key == CHILD_CONTROL:
+                new_controls[path] = set(value)
+                continue
+            here = (*path, key)
+            if isinstance(value, dict) and any(op in value for op in OPERATORS):
+                if CHILD_CONTROL in value:
+                    new_controls[here] = set(value[CHILD_CONTROL])
+                allowed = self.allowed(here)
+                for operator in OPERATORS:
+                    if operator not in value:
+                        continue
+                    if operator not in allowed:
+                        self.refused.append(
+                            f"{policy}: {operator} on {'.'.join(here)} is not allowed by a parent policy"
+                        )
+                        continue
+                    _set_value(target, key, operator, value[operator])
+            elif isinstance(value, dict):
+                child = target.setdefault(key, {})
+                self._apply(child, value, here, policy, new_controls)
+
+
+def _set_value(target: dict[str, Any], key: str, operator: str, value: Any) -> None:
+    if operator == "@@assign":
+        target[key] = copy.deepcopy(value)
+    elif operator == "@@append":
+        current = target.get(key, [])
+        current = current if isinstance(current, list) else [current]
+        target[key] = current + [v for v in value if v not in current]
+    elif isinstance(target.get(key), list) and isinstance(value, list):
+        target[key] = [v for v in target[key] if v not in value]
+    else:
+        target.pop(key, None)
+
+
+def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]]) -> Merge:
+    """Merge policies level by level, root first; each level is a list of (policy name, document)."""
+    merge = Merge()
+    for level in levels:
+        merge.apply_level(sorted(level, key=lambda item: item[0]))
+    return merge
+
+
+def for_account(document: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """Resolve ``$account`` as AWS does when it creates the plan in the account."""
+    return json.loads(json.dumps(document).replace("$account", account_id))
+
+
+@dataclass(frozen=True)
+class AccountPreview:
+    ou_id: str
+    ou_name: str
+    account_id: str
+    effective: dict[str, Any]
+    refused: tuple[str, ...]
+
+
+def preview(config: BackupConfig, policies: tuple[RenderedPolicy, ...]) -> list[AccountPreview]:
+    """The effective backup policy of every member account, from the policies attached to its OU."""
+    previews = []
+    for ou in config.target_ous:
+        attached = [(p.name, json.loads(p.content)) for p in policies if ou.id in p.target_ous]
+        merge = effective_policy([[], attached])  # root: none of ours; the OU: ours
+        for account in ou.accounts:
+            previews.append(
+                AccountPreview(ou.id, ou.name, account, for_account(merge.effective, account), tuple(merge.refused))
+            )
+    return previews
+
+
+def render_text(previews: list[AccountPreview]) -> str:
+    lines = [
+        "Effective backup policies (org-backup's own policies only; policies attached outside org-backup are not "
+        "included)."
+    ]
+    current_ou = None
+    for item in previews:
+        if item.ou_id != current_ou:
+            current_ou = item.ou_id
+            lines.append(f"\nOU {item.ou_name} ({item.ou_id})")
+        lines.append(f"  account {item.account_id}")
+        plans = item.effective.get("plans", {})
+        if not plans:
+            lines.append("    no backup plans")
+        for plan_name, plan in sorted(plans.items()):
+            lines.append(f"    plan {plan_name}  regions: {', '.join(plan.get('regions', []))}")
+            for rule_name, rule in sorted(plan.get("rules", {}).items()):
+                keep = rule.get("lifecycle", {}).get("delete_after_days", "forever")
+                cold = rule.get("lifecycle", {}).get("move_to_cold_storage_after_days")
+                lines.append(
+                    f"      rule {rule_name}: {rule.get('schedule_expression')}, start within "
+                    f"{rule.get('start_backup_window_minutes')} min, complete within "
+                    f"{rule.get('complete_backup_window_minutes')} min, keep {keep} days"
+                    + (f" (cold after {cold})" if cold else "")
+                    + f", vault {rule.get('target_backup_vault_name')}"
+                )
+                for target, action in sorted(rule.get("copy_actions", {}).items()):
+                    copy_keep = action.get("lifecycle", {}).get("delete_after_days", "forever")
+                    lines.append(f"        copy to {target}, keep {copy_keep} days")
+            for selection_name, selection in sorted(plan.get("selections", {}).get("tags", {}).items()):
+                values = ", ".join(selection.get("tag_value", []))
+                lines.append(
+                    f"      selection {selection_name}: tag {selection.get('tag_key')} in [{values}], role "
+                    f"{selection.get('iam_role_arn')}"
+                )
+        for refused in item.refused:
+            lines.append(f"    refused: {refused}")
+    return "\n".join(lines)

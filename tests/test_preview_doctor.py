@@ -1,0 +1,221 @@
+"""The effective-policy preview (inheritance rules, CLI) and the doctor preflight against moto's Organizations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from org_backup.config import BackupConfig
+from org_backup.doctor import Clients, run_checks
+from org_backup.effective import effective_policy, preview
+from org_backup.inputs import Inputs
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
+from tests.e2e.moto import seed_organization, session_in
+
+CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+
+
+def test_every_member_account_gets_both_default_plans_with_its_own_role() -> None:
+    inputs = Inputs.load(EXAMPLE_CONFIG)
+    previews = {p.account_id: p for p in preview(inputs.config, inputs.backup_policies)}
+    assert sorted(previews) == ["444444444444", "555555555555", "666666666666"]
+    for account, item in previews.items():
+        plans = item.effective["plans"]
+        assert sorted(plans) == ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"]
+        daily = plans["OrgBackupPlanDaily"]
+        assert daily["regions"] == ["eu-west-1", "eu-central-1", "us-east-1"]
+        rule = daily["rules"]["OrgDailyBackupRule"]
+        assert rule["schedule_expression"] == "cron(0 5 ? * * *)"
+        assert rule["lifecycle"] == {"delete_after_days": "35"}
+        assert rule["copy_actions"][CENTRAL]["lifecycle"] == {"delete_after_days": "35"}
+        selection = daily["selections"]["tags"]["OrgDailyBackupSelection"]
+        assert selection["iam_role_arn"] == f"arn:aws:iam::{account}:role/AWSBackupSolutionRole"
+        assert plans["OrgBackupPlanMonthly"]["rules"]["OrgMonthlyBackupRule"]["lifecycle"] == {
+            "delete_after_days": "366"
+        }
+        assert item.refused == ()
+
+
+def test_a_plan_targeted_at_one_ou_reaches_only_its_accounts(tmp_path: Any) -> None:
+    plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
+    plans["plans"]["OrgBackupPlanMonthly"]["target_ous"] = ["ou-ab12-prod0001"]
+    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    config["backup_plans_file"] = "plans.yaml"
+    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    inputs = Inputs.load(tmp_path / "backup.yaml")
+    reach = {p.account_id: sorted(p.effective["plans"]) for p in preview(inputs.config, inputs.backup_policies)}
+    assert reach == {
+        "444444444444": ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"],
+        "555555555555": ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"],
+        "666666666666": ["OrgBackupPlanDaily"],
+    }
+
+
+def _example(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / "aws_backup_policy_examples" / f"{name}.json").read_text())
+
+
+def test_aws_example_two_parent_and_child_merge_into_two_plans() -> None:
+    merge = effective_policy([[("parent", _example("example2_parent"))], [("child", _example("example2_child"))]])
+    plans = merge.effective["plans"]
+    # AWS's documented result: both plans, each with its own Regions, rules and selections.
+    assert sorted(plans) == ["Monthly_Backup_Plan", "PII_Backup_Plan"]
+    assert plans["PII_Backup_Plan"]["regions"] == ["us-east-1", "ap-northeast-3", "eu-north-1"]
+    assert plans["Monthly_Backup_Plan"]["regions"] == ["us-east-1", "eu-central-1"]
+    assert plans["Monthly_Backup_Plan"]["rules"]["Monthly"]["lifecycle"]["delete_after_days"] == "365"
+    assert plans["PII_Backup_Plan"]["selections"]["tags"]["datatype"]["tag_value"] == ["PII", "RED"]
+
+
+def test_append_and_remove_change_inherited_lists() -> None:
+    parent = {"plans": {"P": {"regions": {"@@assign": ["us-east-1", "eu-west-1"]}}}}
+    child = {"plans": {"P": {"regions": {"@@append": ["eu-central-1"]}}}}
+    grandchild = {"plans": {"P": {"regions": {"@@remove": ["us-east-1"]}}}}
+    merge = effective_policy([[("a", parent)], [("b", child)], [("c", grandchild)]])
+    assert merge.effective["plans"]["P"]["regions"] == ["eu-west-1", "eu-central-1"]
+
+
+def test_child_control_none_freezes_a_value_for_lower_levels() -> None:
+    parent = {
+        "plans": {
+            "P": {
+                "rules": {
+                    "R": {
+                        "lifecycle": {
+                            "delete_after_days": {
+                                "@@assign": "35",
+                                "@@operators_allowed_for_child_policies": ["@@none"],
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    child = {"plans": {"P": {"rules": {"R": {"lifecycle": {"delete_after_days": {"@@assign": "1"}}}}}}}
+    merge = effective_policy([[("root-policy", parent)], [("ou-policy", child)]])
+    assert merge.effective["plans"]["P"]["rules"]["R"]["lifecycle"]["delete_after_days"] == "35"
+    assert merge.refused == [
+        "ou-policy: @@assign on plans.P.rules.R.lifecycle.delete_after_days is not allowed by a parent policy"
+    ]
+
+
+def test_child_control_at_the_same_level_does_not_bind_siblings() -> None:
+    first = {
+        "plans": {"P": {"regions": {"@@assign": ["us-east-1"], "@@operators_allowed_for_child_policies": ["@@none"]}}}
+    }
+    second = {"plans": {"P": {"regions": {"@@append": ["eu-west-1"]}}}}
+    merge = effective_policy([[("a", first), ("b", second)]])
+    assert merge.effective["plans"]["P"]["regions"] == ["us-east-1", "eu-west-1"]
+    assert merge.refused == []
+
+
+def test_preview_cli_prints_every_account_as_json() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "org_backup", "--config", str(EXAMPLE_CONFIG), "preview", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert sorted(json.loads(result.stdout)) == ["444444444444", "555555555555", "666666666666"]
+
+
+def test_preview_cli_reports_a_bad_config_with_exit_2(tmp_path: Any) -> None:
+    bad = tmp_path / "backup.yaml"
+    bad.write_text("organization: {}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "org_backup", "--config", str(bad), "preview"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad} has ")
+
+
+# --- doctor --------------------------------------------------------------------------------------------------------
+
+
+class StubbedClients(Clients):
+    """moto has no backup:DescribeGlobalSettings; that one call is answered by botocore's Stubber."""
+
+    def __init__(self, session: boto3.Session, cross_account: str = "true") -> None:
+        super().__init__(session)
+        self.cross_account = cross_account
+
+    def client(self, service: str) -> Any:
+        client = super().client(service)
+        if service == "backup":
+            stubber = Stubber(client)
+            stubber.add_response(
+                "describe_global_settings", {"GlobalSettings": {"isCrossAccountBackupEnabled": self.cross_account}}
+            )
+            stubber.activate()
+        return client
+
+
+@pytest.fixture
+def organization() -> Iterator[tuple[BackupConfig, boto3.Session]]:
+    with mock_aws():
+        raw = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
+        config = BackupConfig.from_dict(raw, source="seeded")
+        yield config, session_in(None, config.organization.management_account_id)
+
+
+def _failed(checks: list[Any]) -> list[str]:
+    return [c.render() for c in checks if not c.ok]
+
+
+def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
+    config, session = organization
+    checks = run_checks(config, StubbedClients(session))
+    assert _failed(checks) == []
+    names = [c.name for c in checks]
+    assert names[:6] == [
+        "organization",
+        "credentials",
+        "policy type BACKUP_POLICY",
+        "policy type SERVICE_CONTROL_POLICY",
+        "trusted access for AWS Backup",
+        "cross-account backup",
+    ]
+    assert len([n for n in names if n.startswith("account ")]) == 5
+    assert len([n for n in names if n.startswith("deploy role in ")]) == 5
+
+
+def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any) -> None:
+    config, session = organization
+    org = session.client("organizations", region_name="us-east-1")
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.disable_policy_type(RootId=root, PolicyType="BACKUP_POLICY")
+    org.disable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
+    prod, nonprod = (ou.id for ou in config.target_ous)
+    moved = config.target_ous[0].accounts[0]
+    org.move_account(AccountId=moved, SourceParentId=prod, DestinationParentId=nonprod)
+
+    failed = _failed(run_checks(config, StubbedClients(session, cross_account="false")))
+    assert failed == [
+        f"FAIL  policy type BACKUP_POLICY: not enabled on root {root}\n"
+        f"      Fix: aws organizations enable-policy-type --root-id {root} --policy-type BACKUP_POLICY",
+        "FAIL  trusted access for AWS Backup: not enabled\n"
+        "      Fix: aws organizations enable-aws-service-access --service-principal backup.amazonaws.com",
+        "FAIL  cross-account backup: not enabled\n"
+        "      Fix: deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
+        f"FAIL  account {moved}: ACTIVE, in {nonprod} (configured: {prod})\n"
+        "      Fix: move the account into its configured OU, or correct target_ous",
+    ]
+
+
+def test_doctor_flags_credentials_of_another_account(organization: Any) -> None:
+    config, _ = organization
+    member = session_in(None, config.member_accounts[0])
+    checks = {c.name: c for c in run_checks(config, StubbedClients(member))}
+    assert not checks["credentials"].ok
+    assert checks["credentials"].detail == f"running as account {config.member_accounts[0]}"
