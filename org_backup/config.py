@@ -90,6 +90,13 @@ class Names(Model):
     deploy_role: RoleName = Field(
         default="OrgBackupDeployRole", description="Role the deployment assumes in every account (must exist there)."
     )
+    tag_reapply_role: RoleName = Field(
+        default="OrgBackupTagReapplyRole", description="IAM role of the tag re-application function."
+    )
+    operations_key_alias: KmsAlias = Field(
+        default="alias/org-backup/operations",
+        description="KMS alias of the per-Region key for the function's logs, environment and dead-letter queue.",
+    )
     break_glass_role: RoleName | None = Field(
         default=None,
         description="Optional role (same name in every account) that, like the deploy role, may delete recovery "
@@ -113,6 +120,46 @@ class VaultLock(Model):
 class VaultLocks(Model):
     member: VaultLock | None = Field(default=None, description="Lock for every member vault; none if omitted.")
     central: VaultLock | None = Field(default=None, description="Lock for the central vault(s); none if omitted.")
+
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class TagReapply(Model):
+    """The Lambda that re-applies original tags to restored resources, in every member account and Region."""
+
+    enabled: bool = Field(default=True, description="Deploy the tag re-application function.")
+    excluded_tag_keys: tuple[str, ...] = Field(
+        default=(), description="Tag keys never copied to restored resources (aws: keys never are)."
+    )
+    log_retention_days: int = Field(
+        default=365, description="Retention of the function's log group; one of CloudWatch Logs' allowed values."
+    )
+    reserved_concurrency: int = Field(default=5, description="Reserved concurrent executions (1-100).")
 
 
 OuSelection = Literal["all"] | tuple[OuId, ...]
@@ -182,6 +229,7 @@ class BackupConfig(Model):
         "(the reference solution's daily and monthly plans).",
     )
     guardrails: Guardrails = Field(default_factory=Guardrails)
+    tag_reapply: TagReapply = Field(default_factory=TagReapply)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -340,7 +388,11 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
             )
         )
 
-    roles = {"names.backup_role": config.names.backup_role, "names.deploy_role": config.names.deploy_role}
+    roles = {
+        "names.backup_role": config.names.backup_role,
+        "names.deploy_role": config.names.deploy_role,
+        "names.tag_reapply_role": config.names.tag_reapply_role,
+    }
     if config.names.break_glass_role is not None:
         roles["names.break_glass_role"] = config.names.break_glass_role
     seen_roles: dict[str, str] = {}
@@ -386,6 +438,36 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "organization.backup_delegated_admin_account_id",
                 f"{delegated!r} is the management account, which cannot be its own delegated administrator. "
                 "Fix: use a member account (often the central backup account) or remove it.",
+            )
+        )
+    reapply = config.tag_reapply
+    if reapply.log_retention_days not in LOG_RETENTION_DAYS:
+        problems.append(
+            Problem(
+                "tag_reapply.log_retention_days",
+                f"{reapply.log_retention_days} is not a retention CloudWatch Logs accepts "
+                f"({', '.join(map(str, LOG_RETENTION_DAYS))}). Fix: pick one of those (365 or more keeps a year).",
+            )
+        )
+    if not 1 <= reapply.reserved_concurrency <= 100:
+        problems.append(
+            Problem(
+                "tag_reapply.reserved_concurrency",
+                f"{reapply.reserved_concurrency} is outside 1-100 (restores are rare; a larger reservation takes "
+                "capacity from the account's other functions). Fix: use 1-100.",
+            )
+        )
+    for index, key in enumerate(reapply.excluded_tag_keys):
+        if not 1 <= len(key) <= 128:
+            problems.append(
+                Problem(f"tag_reapply.excluded_tag_keys[{index}]", f"{key!r} is not a tag key (1-128 characters).")
+            )
+    if config.names.operations_key_alias in (config.names.member_key_alias, config.names.central_key_alias):
+        problems.append(
+            Problem(
+                "names.operations_key_alias",
+                f"{config.names.operations_key_alias!r} is already a vault key alias; an alias names one key per "
+                "account and Region. Fix: use a different alias.",
             )
         )
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)

@@ -14,6 +14,12 @@ MANAGEMENT_STACK = "management"
 MEMBER_STACK_PREFIX = "member-"
 DEPLOY_SESSION_NAME = "org-backup-cdktf"
 
+# The tag re-application function: the same names in every member account and Region.
+TAG_REAPPLY_FUNCTION = "org-backup-tag-reapply"
+TAG_REAPPLY_RULE = "org-backup-restore-completed"
+TAG_REAPPLY_DLQ = "org-backup-tag-reapply-dlq"
+TAG_REAPPLY_LOG_GROUP = f"/aws/lambda/{TAG_REAPPLY_FUNCTION}"
+
 
 def member_stack(account_id: str) -> str:
     return f"{MEMBER_STACK_PREFIX}{account_id}"
@@ -59,6 +65,13 @@ class Naming:
             region or self.copy_target_region,
             self._config.names.central_vault,
         )
+
+    def regional_arn(self, service: str, region: str, account_id: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{region}:{account_id}:{resource}"
+
+    def service_host(self, service: str, region: str) -> str:
+        """A service principal's regional host, e.g. logs.eu-west-1.amazonaws.com."""
+        return f"{service}.{region}.{dns_suffix(self.partition)}"
 
     def backup_service_host(self, region: str) -> str:
         """The AWS Backup endpoint host of a Region, as kms:ViaService expects it."""

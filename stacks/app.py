@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cdktf import App, Aspects, TerraformStack
 
+from org_backup import lambda_package
 from org_backup.inputs import Inputs
 from org_backup.naming import CENTRAL_STACK, MANAGEMENT_STACK, member_stack
 from stacks.aspects import EncryptionGuardrails
@@ -35,8 +36,17 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
         options=options,
     )
     CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
+    # Built once, deterministically, and copied into each member stack as a Terraform asset.
+    tag_reapply = lambda_package.build("tag_reapply") if config.tag_reapply.enabled else None
     for account_id in config.member_accounts:
-        MemberAccountStack(app, member_stack(account_id), config=config, account_id=account_id, options=options)
+        MemberAccountStack(
+            app,
+            member_stack(account_id),
+            config=config,
+            account_id=account_id,
+            tag_reapply=tag_reapply,
+            options=options,
+        )
     # cdktf invokes aspects from each stack downward, so an aspect added to the App would never run.
     for child in app.node.children:
         if isinstance(child, TerraformStack):

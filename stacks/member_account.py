@@ -7,15 +7,24 @@ from cdktf import TerraformStack
 from constructs import Construct
 
 from org_backup.config import BackupConfig
+from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, iam_region
 from org_backup.policy_docs import render_template
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
+from stacks.tag_reapply import TagReapplyFunction, TagReapplyRole
 
 
 class MemberAccountStack(TerraformStack):
     def __init__(
-        self, scope: Construct, stack_id: str, *, config: BackupConfig, account_id: str, options: SynthOptions
+        self,
+        scope: Construct,
+        stack_id: str,
+        *,
+        config: BackupConfig,
+        account_id: str,
+        tag_reapply: LambdaPackage | None,
+        options: SynthOptions,
     ) -> None:
         super().__init__(scope, stack_id)
         naming = Naming(config)
@@ -24,12 +33,18 @@ class MemberAccountStack(TerraformStack):
         configure_backend(self, config=config, stack_name=stack_id)
         providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
 
+        global_provider = providers[iam_region(regions)]
         BackupServiceRole(
             self,
             "backup-role",
-            provider=providers[iam_region(regions)],
+            provider=global_provider,
             role_name=config.names.backup_role,
             partition=naming.partition,
+        )
+        reapply_role = (
+            TagReapplyRole(self, "tag-reapply-role", provider=global_provider, config=config, account_id=account_id)
+            if tag_reapply
+            else None
         )
         for region, provider in providers.items():
             EncryptedVault(
@@ -51,3 +66,14 @@ class MemberAccountStack(TerraformStack):
                 lock=config.vault_lock.member,
                 options=options,
             )
+            if tag_reapply and reapply_role:
+                TagReapplyFunction(
+                    self,
+                    f"tag-reapply-{region}",
+                    provider=provider,
+                    config=config,
+                    account_id=account_id,
+                    region=region,
+                    role=reapply_role.role,
+                    package=tag_reapply,
+                )

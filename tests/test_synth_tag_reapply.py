@@ -1,0 +1,158 @@
+"""Synth tests of the tag re-application infrastructure in member stacks, and of its deterministic zip."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import cdktf
+import pytest
+
+from org_backup import lambda_package
+from tests.conftest import ROOT, Synthesized
+
+sys.path.insert(0, str(ROOT / "lambda_src" / "tag_reapply"))
+import resources
+
+STACK = "member-444444444444"
+REGIONS = ["eu-west-1", "eu-central-1", "us-east-1"]
+
+
+@pytest.fixture(scope="module")
+def example(synth: Any) -> Synthesized:
+    return synth("example")
+
+
+def _by_region(resources_: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["provider"].removeprefix("aws."): r for r in resources_.values()}
+
+
+def test_one_function_per_region_with_the_required_settings(example: Synthesized) -> None:
+    functions = _by_region(example.resources(STACK, "aws_lambda_function"))
+    (role_id,) = [i for i, r in example.resources(STACK, "aws_iam_role").items() if r["name"] == "OrgBackupTagReapplyRole"]
+    assert sorted(functions) == sorted(REGIONS)
+    for function in functions.values():
+        assert function["function_name"] == "org-backup-tag-reapply"
+        assert function["runtime"] == "python3.12"
+        assert function["architectures"] == ["arm64"]
+        assert function["handler"] == "handler.lambda_handler"
+        assert function["tracing_config"] == {"mode": "Active"}
+        assert function["reserved_concurrent_executions"] == 5
+        assert function["environment"] == {"variables": {"EXCLUDED_TAG_KEYS": ""}}
+        assert function["kms_key_arn"].startswith("${aws_kms_key.tag-reapply-")
+        assert function["dead_letter_config"]["target_arn"].startswith("${aws_sqs_queue.tag-reapply-")
+        assert function["role"] == f"${{aws_iam_role.{role_id}.arn}}"
+
+
+def test_source_code_hash_is_the_hash_of_the_shipped_zip(example: Synthesized) -> None:
+    for name, function in example.resources(STACK, "aws_lambda_function").items():
+        asset = example.outdir / "stacks" / STACK / function["filename"]
+        digest = base64.b64encode(hashlib.sha256(asset.read_bytes()).digest()).decode()
+        assert function["source_code_hash"] == digest, name
+        with zipfile.ZipFile(asset) as archive:
+            assert sorted(archive.namelist()) == ["event.py", "handler.py", "resources.py", "tags.py"]
+
+
+def test_logs_and_dead_letters_are_encrypted_and_kept(example: Synthesized) -> None:
+    for group in example.resources(STACK, "aws_cloudwatch_log_group").values():
+        assert group["name"] == "/aws/lambda/org-backup-tag-reapply"
+        assert group["retention_in_days"] == 365
+        assert group["kms_key_id"].startswith("${aws_kms_key.")
+    for queue in example.resources(STACK, "aws_sqs_queue").values():
+        assert queue["kms_master_key_id"].startswith("${aws_kms_key.")
+        assert queue["message_retention_seconds"] == 1209600
+
+
+def test_rule_matches_completed_restores_and_target_retries_into_the_dlq(example: Synthesized) -> None:
+    rules = example.resources(STACK, "aws_cloudwatch_event_rule")
+    assert len(rules) == 3
+    for rule in rules.values():
+        assert json.loads(rule["event_pattern"]) == {
+            "source": ["aws.backup"],
+            "detail-type": ["Restore Job State Change"],
+            "detail": {"status": ["COMPLETED"]},
+        }
+    for target in example.resources(STACK, "aws_cloudwatch_event_target").values():
+        assert target["retry_policy"] == {"maximum_retry_attempts": 24, "maximum_event_age_in_seconds": 21600}
+        assert target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.")
+    for permission in example.resources(STACK, "aws_lambda_permission").values():
+        assert permission["principal"] == "events.amazonaws.com"
+        assert permission["source_arn"].startswith("${aws_cloudwatch_event_rule.") and permission[
+            "source_arn"
+        ].endswith(".arn}")
+    assert cdktf.Testing.to_have_resource_with_properties(
+        example.text(STACK),
+        "aws_lambda_function_event_invoke_config",
+        {"maximum_retry_attempts": 2, "maximum_event_age_in_seconds": 21600},
+    )
+
+
+def test_role_grants_exactly_what_the_function_uses(example: Synthesized) -> None:
+    (role,) = [r for r in example.resources(STACK, "aws_iam_role").values() if r["name"] == "OrgBackupTagReapplyRole"]
+    assert json.loads(role["assume_role_policy"])["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "444444444444"}
+    }
+    used = {action for adapter in resources.ALL_ADAPTERS for action in adapter.actions} | set(resources.LOOKUP_ACTIONS)
+    own = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage", "kms:Decrypt", "kms:GenerateDataKey",
+           "xray:PutTelemetryRecords", "xray:PutTraceSegments"}  # fmt: skip
+    policies = _by_region(example.resources(STACK, "aws_iam_role_policy"))
+    assert sorted(policies) == sorted(REGIONS)
+    for region, policy in policies.items():
+        statements = json.loads(policy["policy"])["Statement"]
+        granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert granted == used | own, region
+        resources_ = [
+            r for s in statements for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        ]
+        for arn in resources_:
+            assert arn == "*" or arn.startswith("arn:aws:s3:::") or f":{region}:444444444444:" in arn, arn
+
+
+def test_operations_key_lets_logs_and_eventbridge_use_it_only_for_this_function(example: Synthesized) -> None:
+    keys = [k for k in example.resources(STACK, "aws_kms_key").values() if "tag re-application" in k["description"]]
+    assert len(keys) == 3
+    for key in keys:
+        region = key["provider"].removeprefix("aws.")
+        statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+        logs = statements["CloudWatchLogsForTheFunctionLogGroup"]
+        assert logs["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
+        assert logs["Condition"] == {
+            "ArnEquals": {
+                "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:444444444444:log-group:/aws/lambda/org-backup-tag-reapply"
+            }
+        }
+        events = statements["EventBridgeDeadLetterQueueOfTheRestoreRule"]
+        assert events["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:444444444444:rule/org-backup-restore-completed"}
+        }
+
+
+def test_disabled_function_synthesizes_nothing_of_it(synth: Any, tmp_path: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "tests" / "fixtures" / "minimal.yaml").read_text())
+    config["tag_reapply"] = {"enabled": False}
+    path = tmp_path / "no-reapply.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = synth(path)
+    stack = out.stack("member-100000000004")["resource"]
+    assert "aws_lambda_function" not in stack and "aws_cloudwatch_event_rule" not in stack
+    assert [r["name"] for r in stack["aws_iam_role"].values()] == ["AWSBackupSolutionRole"]
+
+
+def test_zip_is_deterministic_and_follows_the_sources(tmp_path: Path) -> None:
+    src = tmp_path / "fn"
+    shutil.copytree(lambda_package.LAMBDA_SRC / "tag_reapply", src, ignore=shutil.ignore_patterns("__pycache__"))
+    first = lambda_package.zip_bytes(src)
+    (src / "handler.py").touch()  # a new mtime alone changes nothing
+    (src / "__pycache__").mkdir(exist_ok=True)
+    (src / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"cache")
+    assert lambda_package.zip_bytes(src) == first
+    (src / "tags.py").write_text((src / "tags.py").read_text() + "\n# changed\n")
+    assert lambda_package.zip_bytes(src) != first
