@@ -35,7 +35,9 @@ def _by_region(resources_: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 def test_one_function_per_region_with_the_required_settings(example: Synthesized) -> None:
     functions = _by_region(example.resources(STACK, "aws_lambda_function"))
-    (role_id,) = [i for i, r in example.resources(STACK, "aws_iam_role").items() if r["name"] == "OrgBackupTagReapplyRole"]
+    (role_id,) = [
+        i for i, r in example.resources(STACK, "aws_iam_role").items() if r["name"] == "OrgBackupTagReapplyRole"
+    ]
     assert sorted(functions) == sorted(REGIONS)
     for function in functions.values():
         assert function["function_name"] == "org-backup-tag-reapply"

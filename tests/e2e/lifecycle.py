@@ -111,7 +111,9 @@ def run_lifecycle(
             stack_dir, "plan", "-input=false", "-no-color", "-detailed-exitcode", *target_args, check=False
         )
         run.replan_exit_code = replan.returncode
-        run.replan_output = (replan.stdout + replan.stderr)[-6000:]
+        output = replan.stdout + replan.stderr
+        marker = output.find("Terraform will perform the following actions")
+        run.replan_output = output[marker if marker >= 0 else 0 :][:6000]
     except Exception as exc:  # recorded for the assertion message; destroy still runs below
         run.error = str(exc)[-6000:]
     finally:
