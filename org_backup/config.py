@@ -57,8 +57,39 @@ class CentralBackup(Model):
     )
 
 
+class CodeCommitSource(Model):
+    type: Literal["codecommit"] = "codecommit"
+    repository: str = Field(
+        default="org-backup",
+        pattern=r"[\w.-]{1,100}",
+        description="CodeCommit repository created in the home account (pull requests run validate + plan).",
+    )
+    branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
+
+
+class ConnectionSource(Model):
+    type: Literal["connection"]
+    connection_arn: str = Field(
+        pattern=r"arn:aws[\w-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+",
+        description="An AVAILABLE CodeStar/CodeConnections connection (GitHub, GitLab, Bitbucket) in the home account.",
+    )
+    repository: str = Field(pattern=r"[\w.-]+/[\w.-]+", description="owner/name of the repository.")
+    branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
+
+
 class Pipeline(Model):
     home_account_id: AccountId = Field(description="Account that runs the CI/CD pipeline and holds Terraform state.")
+    region: Region | None = Field(default=None, description="Region of the pipeline; default: the first target Region.")
+    source: Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="type")] = Field(
+        default_factory=CodeCommitSource, description="Where the code comes from: codecommit (default) or connection."
+    )
+    manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
+    notification_emails: tuple[Annotated[str, Field(pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+")], ...] = Field(
+        default=(), description="Subscribed to pipeline failure and approval notifications (SNS, KMS-encrypted)."
+    )
+    deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
+    artifact_retention_days: int = Field(default=90, ge=1, le=3650, description="Pipeline artifacts kept this long.")
+    log_retention_days: int = Field(default=365, description="CodeBuild log retention (a CloudWatch Logs value).")
 
 
 class TargetOu(Model):
@@ -89,6 +120,10 @@ class Names(Model):
     )
     deploy_role: RoleName = Field(
         default="OrgBackupDeployRole", description="Role the deployment assumes in every account (must exist there)."
+    )
+    plan_role: RoleName = Field(
+        default="OrgBackupPlanRole",
+        description="Read-only role the pipeline's Plan stage and pull requests assume in every account.",
     )
     tag_reapply_role: RoleName = Field(
         default="OrgBackupTagReapplyRole", description="IAM role of the tag re-application function."
@@ -238,6 +273,10 @@ class BackupConfig(Model):
     def partition(self) -> str:
         """The ARN partition of every configured Region (validation guarantees they agree)."""
         return partition_of(self.target_regions[0]) or "aws"
+
+    @property
+    def pipeline_region(self) -> str:
+        return self.pipeline.region or self.target_regions[0]
 
     def backup_plans_path(self, config_dir: Path) -> Path:
         if self.backup_plans_file is None:
@@ -392,6 +431,7 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
         "names.backup_role": config.names.backup_role,
         "names.deploy_role": config.names.deploy_role,
         "names.tag_reapply_role": config.names.tag_reapply_role,
+        "names.plan_role": config.names.plan_role,
     }
     if config.names.break_glass_role is not None:
         roles["names.break_glass_role"] = config.names.break_glass_role
@@ -438,6 +478,14 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "organization.backup_delegated_admin_account_id",
                 f"{delegated!r} is the management account, which cannot be its own delegated administrator. "
                 "Fix: use a member account (often the central backup account) or remove it.",
+            )
+        )
+    if config.pipeline.log_retention_days not in LOG_RETENTION_DAYS:
+        problems.append(
+            Problem(
+                "pipeline.log_retention_days",
+                f"{config.pipeline.log_retention_days} is not a retention CloudWatch Logs accepts "
+                f"({', '.join(map(str, LOG_RETENTION_DAYS))}). Fix: pick one of those.",
             )
         )
     reapply = config.tag_reapply

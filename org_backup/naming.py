@@ -11,6 +11,27 @@ from org_backup.regions import dns_suffix
 
 CENTRAL_STACK = "central-backup"
 MANAGEMENT_STACK = "management"
+PIPELINE_STACK = "pipeline"
+BOOTSTRAP_PREFIX = "bootstrap-"
+
+# The pipeline's CodeBuild roles in the home account; the deploy and plan roles trust exactly these.
+BUILDER_ROLES = {"validate": "org-backup-validate", "plan": "org-backup-plan", "deploy": "org-backup-deploy"}
+DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
+ENROLMENT_RULE = "org-backup-account-enrolment"
+ENROLMENT_FORWARDER_ROLE = "org-backup-enrolment-forwarder"
+ORGANIZATIONS_EVENTS_REGION = "us-east-1"  # AWS Organizations delivers its CloudTrail events in us-east-1 only
+ENROLMENT_EVENTS = ("CreateAccountResult", "MoveAccount", "AcceptHandshake")
+
+
+def enrolment_event_pattern(management_account_id: str) -> dict[str, object]:
+    """Organizations events that can add an account to a target OU: created, moved, or invited and accepted."""
+    return {
+        "source": ["aws.organizations"],
+        "account": [management_account_id],
+        "detail": {"eventSource": ["organizations.amazonaws.com"], "eventName": list(ENROLMENT_EVENTS)},
+    }
+
+
 MEMBER_STACK_PREFIX = "member-"
 DEPLOY_SESSION_NAME = "org-backup-cdktf"
 
@@ -65,6 +86,18 @@ class Naming:
             region or self.copy_target_region,
             self._config.names.central_vault,
         )
+
+    def builder_role_arn(self, kind: str) -> str:
+        return self.role_arn(self._config.pipeline.home_account_id, BUILDER_ROLES[kind])
+
+    def state_bucket(self) -> str:
+        """The state bucket: the configured S3 backend's, or the name bootstrap uses before one is configured."""
+        from org_backup.config import S3Backend
+
+        backend = self._config.state_backend
+        if isinstance(backend, S3Backend):
+            return backend.bucket
+        return f"org-backup-tfstate-{self._config.pipeline.home_account_id}-{self._config.pipeline_region}"
 
     def regional_arn(self, service: str, region: str, account_id: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{region}:{account_id}:{resource}"

@@ -12,12 +12,14 @@ from cdktf import App, Aspects, TerraformStack
 
 from org_backup import lambda_package
 from org_backup.inputs import Inputs
-from org_backup.naming import CENTRAL_STACK, MANAGEMENT_STACK, member_stack
+from org_backup.naming import BOOTSTRAP_PREFIX, CENTRAL_STACK, MANAGEMENT_STACK, PIPELINE_STACK, member_stack
 from stacks.aspects import EncryptionGuardrails
+from stacks.bootstrap import BootstrapStack
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
 from stacks.management import ManagementStack
 from stacks.member_account import MemberAccountStack
+from stacks.pipeline import PipelineStack
 
 
 class SynthError(Exception):
@@ -27,6 +29,11 @@ class SynthError(Exception):
 def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     config = inputs.config
     app = App(outdir=str(outdir))
+    BootstrapStack(app, f"{BOOTSTRAP_PREFIX}home", config=config, kind="home", options=options)
+    BootstrapStack(app, f"{BOOTSTRAP_PREFIX}management", config=config, kind="management", options=options)
+    if config.central_backup.account_id not in config.member_accounts:  # else the StackSet gives it its roles
+        BootstrapStack(app, f"{BOOTSTRAP_PREFIX}central", config=config, kind="central", options=options)
+    PipelineStack(app, PIPELINE_STACK, config=config, options=options)
     ManagementStack(
         app,
         MANAGEMENT_STACK,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from cdktf import LocalBackend, S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import (
@@ -39,13 +40,16 @@ _SERVICES = (
 
 @dataclass(frozen=True)
 class SynthOptions:
-    """Switches that only the test suite sets. Real synth uses the defaults.
+    """Synth switches.
 
-    ``local_api_endpoint`` points every provider at a local AWS API (moto server) with dummy credentials, and
-    lifts ``prevent_destroy`` so the end-to-end test can destroy what it applied. It never appears in real output.
+    ``role`` picks the role providers assume: "deploy" (default) or "plan" (read-only, for the pipeline's Plan
+    stage and pull requests). ``local_api_endpoint`` is test-only: it points every provider at a local AWS API
+    (moto server) with dummy credentials and lifts ``prevent_destroy`` so the end-to-end test can destroy what it
+    applied. It never appears in real output.
     """
 
     local_api_endpoint: str | None = None
+    role: Literal["deploy", "plan"] = "deploy"
 
     @property
     def prevent_destroy(self) -> bool:
@@ -59,9 +63,15 @@ def aws_providers(
     account_id: str,
     regions: tuple[str, ...],
     options: SynthOptions,
+    assume_role: bool = True,
 ) -> dict[str, AwsProvider]:
-    """One aliased provider per Region (alias = Region), each assuming the deploy role in ``account_id``."""
+    """One aliased provider per Region (alias = Region), each assuming the deploy (or plan) role in ``account_id``.
+
+    ``assume_role=False`` is for the bootstrap stacks, applied with the account's own administrator credentials
+    before any deploy role exists.
+    """
     naming = Naming(config)
+    role_name = config.names.plan_role if options.role == "plan" else config.names.deploy_role
     default_tags = [AwsProviderDefaultTags(tags=dict(config.tags))] if config.tags else None
     providers = {}
     for region in regions:
@@ -85,8 +95,12 @@ def aws_providers(
             region=region,
             allowed_account_ids=[account_id],
             assume_role=[
-                AwsProviderAssumeRole(role_arn=naming.deploy_role_arn(account_id), session_name=DEPLOY_SESSION_NAME)
-            ],
+                AwsProviderAssumeRole(role_arn=naming.role_arn(account_id, role_name), session_name=DEPLOY_SESSION_NAME)
+            ]
+            # Under the local test API even bootstrap stacks assume a role: moto files resources under the account
+            # of the role, which keeps allowed_account_ids meaningful there.
+            if assume_role or options.local_api_endpoint
+            else None,
             default_tags=default_tags,
             **local,
         )

@@ -8,19 +8,44 @@ organization. ``python -m org_backup doctor`` checks them.
 
 from __future__ import annotations
 
+import json
 import re
 
-from cdktf import TerraformStack
+from cdktf import TerraformResourceLifecycle, TerraformStack
 from cdktf_cdktf_provider_aws.backup_global_settings import BackupGlobalSettings
+from cdktf_cdktf_provider_aws.cloudformation_stack_set import (
+    CloudformationStackSet,
+    CloudformationStackSetAutoDeployment,
+    CloudformationStackSetOperationPreferences,
+)
+from cdktf_cdktf_provider_aws.cloudformation_stack_set_instance import (
+    CloudformationStackSetInstance,
+    CloudformationStackSetInstanceDeploymentTargets,
+    CloudformationStackSetInstanceOperationPreferences,
+)
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.organizations_delegated_administrator import OrganizationsDelegatedAdministrator
 from cdktf_cdktf_provider_aws.organizations_policy import OrganizationsPolicy
 from cdktf_cdktf_provider_aws.organizations_policy_attachment import OrganizationsPolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
+from org_backup import deploy_roles
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
 from org_backup.guardrails import RenderedScp
+from org_backup.naming import (
+    DEPLOY_ROLES_STACKSET,
+    ENROLMENT_FORWARDER_ROLE,
+    ENROLMENT_RULE,
+    ORGANIZATIONS_EVENTS_REGION,
+    Naming,
+    enrolment_event_pattern,
+)
+from org_backup.policy_docs import dumps, render_template
 from stacks.common import SynthOptions, aws_providers, configure_backend
 
 BACKUP_SERVICE_PRINCIPAL = "backup.amazonaws.com"
@@ -43,15 +68,18 @@ class ManagementStack(TerraformStack):
     ) -> None:
         super().__init__(scope, stack_id)
         configure_backend(self, config=config, stack_name=stack_id)
-        # Organizations and the AWS Backup global settings are not regional; one provider is enough.
+        # Organizations and the AWS Backup global settings are not regional; Organizations events, though, are
+        # delivered in us-east-1 only, so the enrolment rule needs a provider there.
         region = config.target_regions[0]
-        provider = aws_providers(
+        self.config = config
+        providers = aws_providers(
             self,
             config=config,
             account_id=config.organization.management_account_id,
-            regions=(region,),
+            regions=tuple(dict.fromkeys((region, ORGANIZATIONS_EVENTS_REGION))),
             options=options,
-        )[region]
+        )
+        provider = providers[region]
         self._add_policies(
             provider, "BACKUP_POLICY", [(p.name, p.description, p.content, p.target_ous) for p in backup_policies]
         )
@@ -60,6 +88,77 @@ class ManagementStack(TerraformStack):
         )
         self._add_cross_account_backup(provider)
         self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
+        self._add_deploy_roles(provider)
+        self._add_enrolment_forwarding(providers[ORGANIZATIONS_EVENTS_REGION])
+
+    def _add_deploy_roles(self, provider: AwsProvider) -> None:
+        """The deploy and plan roles in every account of the target OUs, new accounts included (auto-deployment).
+        IAM is global, so one stack instance per account (in the pipeline Region) is enough."""
+        stack_set = CloudformationStackSet(
+            self,
+            "deploy-roles",
+            provider=provider,
+            name=DEPLOY_ROLES_STACKSET,
+            description="org-backup: roles its pipeline assumes in every account of the target OUs",
+            permission_model="SERVICE_MANAGED",
+            auto_deployment=CloudformationStackSetAutoDeployment(enabled=True, retain_stacks_on_account_removal=False),
+            capabilities=["CAPABILITY_NAMED_IAM"],
+            template_body=deploy_roles.stackset_template(self.config),
+            operation_preferences=CloudformationStackSetOperationPreferences(
+                failure_tolerance_percentage=10, max_concurrent_percentage=100, region_concurrency_type="PARALLEL"
+            ),
+            # SERVICE_MANAGED stack sets get an administration role from AWS; without this every plan shows it.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["administration_role_arn"]),
+        )
+        CloudformationStackSetInstance(
+            self,
+            "deploy-roles-instances",
+            provider=provider,
+            stack_set_name=stack_set.name,
+            region=self.config.pipeline_region,
+            deployment_targets=CloudformationStackSetInstanceDeploymentTargets(
+                organizational_unit_ids=[ou.id for ou in self.config.target_ous]
+            ),
+            operation_preferences=CloudformationStackSetInstanceOperationPreferences(
+                failure_tolerance_percentage=10, max_concurrent_percentage=100
+            ),
+        )
+
+    def _add_enrolment_forwarding(self, provider: AwsProvider) -> None:
+        """Forward account creation, moves and accepted invitations to the home account, which starts the pipeline."""
+        naming = Naming(self.config)
+        home_bus = naming.regional_arn(
+            "events", self.config.pipeline_region, self.config.pipeline.home_account_id, "event-bus/default"
+        )
+        management = self.config.organization.management_account_id
+        role = IamRole(
+            self,
+            "enrolment-forwarder",
+            provider=provider,
+            name=ENROLMENT_FORWARDER_ROLE,
+            assume_role_policy=dumps(
+                render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=management)
+            ),
+        )
+        IamRolePolicy(
+            self,
+            "enrolment-forwarder-policy",
+            provider=provider,
+            role=role.name,
+            name=ENROLMENT_FORWARDER_ROLE,
+            policy=dumps(render_template("events/forward-to-home.json", home_bus_arn=home_bus)),
+        )
+        rule = CloudwatchEventRule(
+            self,
+            "enrolment-rule",
+            provider=provider,
+            name=ENROLMENT_RULE,
+            description="Accounts created, moved or invited: start the org-backup pipeline in the home account",
+            event_pattern=json.dumps(enrolment_event_pattern(management), sort_keys=True),
+        )
+        CloudwatchEventTarget(
+            self, "enrolment-target", provider=provider, rule=rule.name, arn=home_bus, role_arn=role.arn
+        )
 
     def _add_policies(
         self, provider: AwsProvider, policy_type: str, policies: list[tuple[str, str, str, tuple[str, ...]]]

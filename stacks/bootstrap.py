@@ -1,0 +1,182 @@
+"""Bootstrap stacks: the chicken-and-egg step, applied once per account by an administrator with that account's
+own credentials (no deploy role exists yet), with local state.
+
+- ``bootstrap-home``: the S3 state bucket every other stack's backend uses (versioned, KMS-encrypted with its own
+  key, public access blocked, TLS only, old versions expire), with S3-native locking (``use_lockfile``).
+- ``bootstrap-management`` and ``bootstrap-central``: the deploy and plan roles the StackSet cannot create there
+  (a service-managed StackSet never reaches the management account, and the central account may sit outside
+  the target OUs). The management deploy role gets the Organizations permissions of the management stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from cdktf import LocalBackend, TerraformStack
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
+from constructs import Construct
+
+from org_backup import deploy_roles
+from org_backup.config import BackupConfig
+from org_backup.naming import Naming
+from org_backup.policy_docs import dumps, render_template
+from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.common import SynthOptions, aws_providers
+
+NONCURRENT_STATE_DAYS = 90
+
+BootstrapKind = Literal["home", "management", "central"]
+
+
+class BootstrapStack(TerraformStack):
+    def __init__(
+        self, scope: Construct, stack_id: str, *, config: BackupConfig, kind: BootstrapKind, options: SynthOptions
+    ) -> None:
+        super().__init__(scope, stack_id)
+        # Local state beside the stack: bootstrap creates what remote state needs. Keep this file safe.
+        LocalBackend(self, path="terraform.tfstate")
+        account_id = {
+            "home": config.pipeline.home_account_id,
+            "management": config.organization.management_account_id,
+            "central": config.central_backup.account_id,
+        }[kind]
+        region = config.pipeline_region
+        provider = aws_providers(
+            self, config=config, account_id=account_id, regions=(region,), options=options, assume_role=False
+        )[region]
+        if kind == "home":
+            StateBucket(self, "state", provider=provider, config=config, account_id=account_id)
+        else:
+            policy = (
+                deploy_roles.management_policy(config) if kind == "management" else deploy_roles.accounts_policy(config)
+            )
+            _role(self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy"), policy)
+            _role(
+                self,
+                "plan-role",
+                provider,
+                config.names.plan_role,
+                deploy_roles.trust(config, "plan"),
+                deploy_roles.plan_policy(),
+            )
+
+
+def _role(
+    scope: Construct, construct_id: str, provider: AwsProvider, name: str, trust: dict[str, Any], policy: dict[str, Any]
+) -> None:
+    role = IamRole(
+        scope,
+        construct_id,
+        provider=provider,
+        name=name,
+        description="Assumed by the org-backup pipeline (org-backup bootstrap)",
+        assume_role_policy=dumps(trust),
+        max_session_duration=3600,
+    )
+    IamRolePolicy(scope, f"{construct_id}-policy", provider=provider, role=role.name, name=name, policy=dumps(policy))
+
+
+class StateBucket(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, provider: AwsProvider, config: BackupConfig, account_id: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        naming = Naming(config)
+        name = naming.state_bucket()
+        key = KmsKey(
+            self,
+            "key",
+            provider=provider,
+            description="Encrypts the org-backup Terraform state bucket",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=dumps(
+                render_template("kms/account-admin-key.json", account_root_arn=naming.account_root_arn(account_id))
+            ),
+        )
+        KmsAlias(self, "alias", provider=provider, name="alias/org-backup/terraform-state", target_key_id=key.key_id)
+        bucket = S3Bucket(self, "bucket", provider=provider, bucket=name, force_destroy=False)
+        S3BucketVersioningA(
+            self,
+            "versioning",
+            provider=provider,
+            bucket=bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        secure_bucket(self, provider, bucket, key.arn, f"arn:{naming.partition}:s3:::{name}")
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            provider=provider,
+            bucket=bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-old-state-versions",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=NONCURRENT_STATE_DAYS
+                        )
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                    ],
+                )
+            ],
+        )
+
+
+def secure_bucket(scope: Construct, provider: AwsProvider, bucket: S3Bucket, key_arn: str, bucket_arn: str) -> None:
+    """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets."""
+    S3BucketServerSideEncryptionConfigurationA(
+        scope,
+        "encryption",
+        provider=provider,
+        bucket=bucket.id,
+        rule=[
+            S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                    sse_algorithm="aws:kms", kms_master_key_id=key_arn
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+    )
+    S3BucketPublicAccessBlock(
+        scope,
+        "public-access-block",
+        provider=provider,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    S3BucketPolicy(
+        scope,
+        "tls-only",
+        provider=provider,
+        bucket=bucket.id,
+        policy=dumps(render_template("s3/tls-only.json", bucket_arn=bucket_arn)),
+    )
