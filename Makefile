@@ -6,6 +6,10 @@ PIPENV_VERSION := 2026.10.3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 OUTDIR ?= cdktf.out
+TERRAFORM_VERSION := 1.11.4
+DEPLOY_PARALLELISM ?= 4
+# What the pipeline plans and deploys. bootstrap-* and pipeline are applied by administrators (README, Deploy it).
+DEPLOY_STACKS := management central-backup member-*
 
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -13,7 +17,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install synth schema validate scan lint test test-fast cli clean
+.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools plan deploy pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +41,10 @@ validate: synth ## terraform validate every synthesized stack with the real AWS 
 scan: synth ## checkov over every synthesized stack (zero failed checks; skips only in .checkov.yaml)
 	$(VENV)/bin/checkov -d $(OUTDIR) --framework terraform_json --skip-download --config-file .checkov.yaml --compact --quiet
 
+scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipeline's report group
+	@mkdir -p build
+	$(VENV)/bin/checkov -d $(OUTDIR) --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
+
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -49,6 +57,19 @@ test-fast: install ## Every test except the end-to-end run
 
 cli: package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy)
 	npm ci --no-audit --no-fund
+
+ci-tools: ## CodeBuild only: install Terraform $(TERRAFORM_VERSION), checked against HashiCorp's SHA256SUMS
+	bash .ci/install-terraform $(TERRAFORM_VERSION)
+
+plan: install ## terraform plan of the deployable stacks with the read-only plan role; plans in build/plans/
+	ORG_BACKUP_ROLE=plan $(PYTHON) main.py
+	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out build/plans $(DEPLOY_STACKS)
+
+deploy: install cli ## cdktf deploy of the deployable stacks with the deploy role (the pipeline's Deploy stage)
+	npx cdktf deploy $(DEPLOY_STACKS) --auto-approve --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs.json
+
+pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
+	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary build/plans/summary.md
 
 clean: ## Remove generated output
 	rm -rf $(OUTDIR) build .pytest_cache

@@ -3,6 +3,7 @@
 Only this file reads the environment:
 - BACKUP_CONFIG: path of the config file (default: backup.yaml);
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
+- ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
 - ORG_BACKUP_LOCAL_API_ENDPOINT: test-only; points every provider at a local AWS API (see stacks/common.py).
 Exit codes: 0 ok, 2 invalid input (nothing written).
 """
@@ -33,7 +34,13 @@ def main() -> int:
     from stacks.app import SynthError, synthesize
     from stacks.common import SynthOptions
 
-    options = SynthOptions(local_api_endpoint=os.environ.get("ORG_BACKUP_LOCAL_API_ENDPOINT") or None)
+    role = os.environ.get("ORG_BACKUP_ROLE", "deploy")
+    if role not in ("deploy", "plan"):
+        print(
+            f"ORG_BACKUP_ROLE={role!r} is not 'deploy' or 'plan'. Fix: unset it or use one of those.", file=sys.stderr
+        )
+        return 2
+    options = SynthOptions(local_api_endpoint=os.environ.get("ORG_BACKUP_LOCAL_API_ENDPOINT") or None, role=role)
     if options.local_api_endpoint:
         print(f"TEST MODE: providers point at {options.local_api_endpoint}; prevent_destroy lifted.", file=sys.stderr)
     try:

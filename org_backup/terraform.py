@@ -11,6 +11,7 @@ point ``TF_CLI_CONFIG_FILE`` at it for our commands only, so a user's ~/.terrafo
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import subprocess
@@ -162,12 +163,61 @@ def validate_all(outdir: Path, *, workers: int = 2) -> dict[str, dict[str, objec
     return {d.name: r for d, r in zip(dirs, results, strict=True)}
 
 
+def select(outdir: Path, patterns: list[str]) -> list[Path]:
+    """Stack folders whose names match any of the shell patterns (e.g. ``member-*``); every pattern must match."""
+    dirs = stack_dirs(outdir)
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(d.name, p) for d in dirs)]
+    if unmatched:
+        raise TerraformError(f"no synthesized stack matches {', '.join(unmatched)} in {outdir}/stacks")
+    return [d for d in dirs if any(fnmatch.fnmatchcase(d.name, p) for p in patterns)]
+
+
+def plan_all(outdir: Path, out: Path, patterns: list[str], *, workers: int = 2) -> dict[str, int]:
+    """terraform plan (read-only: no state lock) of the selected stacks; each plan and its text go to ``out``.
+
+    Returns {stack: exit code of plan -detailed-exitcode} (0 no changes, 2 changes) and writes summary.md.
+    """
+    env = TerraformEnv.prepare()
+    dirs = select(outdir, patterns)
+    out.mkdir(parents=True, exist_ok=True)
+    for stack_dir in dirs:
+        env.init(stack_dir, backend=True)
+
+    def plan(stack_dir: Path) -> int:
+        result = env.run(
+            stack_dir, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode",
+            f"-out={(out / stack_dir.name).resolve()}.tfplan", check=False,
+        )  # fmt: skip
+        if result.returncode not in (0, 2):
+            raise TerraformError(
+                f"terraform plan failed in {stack_dir}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            )
+        (out / f"{stack_dir.name}.txt").write_text(result.stdout, encoding="utf-8")
+        return result.returncode
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        codes = dict(zip((d.name for d in dirs), pool.map(plan, dirs), strict=True))
+    changed = sorted(name for name, code in codes.items() if code == 2)
+    lines = [f"# org-backup plan: {len(changed)} of {len(codes)} stacks change", ""]
+    lines += [f"- `{name}`: changes (see {name}.txt)" for name in changed] or ["No changes."]
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return codes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m org_backup.terraform")
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="terraform validate every synthesized stack")
     validate.add_argument("outdir", nargs="?", default="cdktf.out")
+    plan = sub.add_parser("plan", help="terraform plan of the stacks matching the patterns (read-only)")
+    plan.add_argument("outdir")
+    plan.add_argument("patterns", nargs="+")
+    plan.add_argument("--out", type=Path, default=Path("build/plans"))
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        plan_all(Path(args.outdir), args.out, args.patterns)  # raises on a failed plan
+        print((args.out / "summary.md").read_text(encoding="utf-8"))
+        return 0
     results = validate_all(Path(args.outdir))
     failed = 0
     for name, result in results.items():

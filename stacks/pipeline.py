@@ -323,7 +323,10 @@ class PipelineStack(TerraformStack):
             export_config=CodebuildReportGroupExportConfig(type="NO_EXPORT"),
         )
         self.projects: dict[str, CodebuildProject] = {}
+        codecommit = isinstance(self.config.pipeline.source, CodeCommitSource)
         for name, (buildspec, kind) in PROJECTS.items():
+            if name == "pull-request" and not codecommit:
+                continue  # connection sources review pull requests in their own V2 pipeline
             log_group = CloudwatchLogGroup(
                 self,
                 f"logs-{name}",
@@ -456,7 +459,9 @@ class PipelineStack(TerraformStack):
                     "Sid": "Builds",
                     "Effect": "Allow",
                     "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
-                    "Resource": [self._arn("codebuild", f"project/org-backup-{n}") for n in PROJECTS],
+                    "Resource": [
+                        self._arn("codebuild", f"project/org-backup-{n}") for n in ("validate", "plan", "deploy")
+                    ],
                 },
                 {
                     "Sid": "ApprovalNotice",
@@ -645,6 +650,7 @@ class PipelineStack(TerraformStack):
             input_transformer=CloudwatchEventTargetInputTransformer(
                 input_paths={
                     "commit": "$.detail.sourceCommit",
+                    "destination": "$.detail.destinationCommit",
                     "pr": "$.detail.pullRequestId",
                     "revision": "$.detail.revisionId",
                     "repository": "$.detail.repositoryNames[0]",
@@ -654,7 +660,8 @@ class PipelineStack(TerraformStack):
                     '{"name": "PULL_REQUEST_ID", "value": <pr>, "type": "PLAINTEXT"}, '
                     '{"name": "REVISION_ID", "value": <revision>, "type": "PLAINTEXT"}, '
                     '{"name": "REPOSITORY_NAME", "value": <repository>, "type": "PLAINTEXT"}, '
-                    '{"name": "SOURCE_COMMIT", "value": <commit>, "type": "PLAINTEXT"}]}'
+                    '{"name": "SOURCE_COMMIT", "value": <commit>, "type": "PLAINTEXT"}, '
+                    '{"name": "DESTINATION_COMMIT", "value": <destination>, "type": "PLAINTEXT"}]}'
                 ),
             ),
         )

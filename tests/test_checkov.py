@@ -41,7 +41,7 @@ def run_checkov(directory: Path) -> dict[str, Any]:
     return report[0] if isinstance(report, list) else report
 
 
-@pytest.mark.parametrize("scenario", ["example", "central_is_member"])
+@pytest.mark.parametrize("scenario", ["example", "central_is_member", "connection_source"])
 def test_checkov_finds_no_failed_checks(synth: Any, scenario: str) -> None:
     report = run_checkov(synth(scenario).outdir)
     summary = report["summary"]

@@ -144,7 +144,7 @@ CASES: list[tuple[str, str, str]] = [
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
         "allowed keys here: backup_plans_file, central_backup, guardrails, names, organization, pipeline, "
-        "state_backend, tags, target_ous, target_regions, vault_lock.",
+        "state_backend, tag_reapply, tags, target_ous, target_regions, vault_lock.",
     ),
     (
         "lock-min-above-max",

@@ -36,13 +36,29 @@ def _by_provider(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
     return {r["provider"].removeprefix("aws."): r for r in resources.values()}
 
 
+def _vault_keys(out: Synthesized, stack: str) -> dict[str, dict[str, Any]]:
+    """The vault keys (a member stack also has the tag re-application function's key per Region)."""
+    return {
+        i: k for i, k in out.resources(stack, "aws_kms_key").items() if k["description"].startswith("Encrypts recovery")
+    }
+
+
+def _role(out: Synthesized, stack: str, name: str) -> dict[str, Any]:
+    (role,) = [r for r in out.resources(stack, "aws_iam_role").values() if r["name"] == name]
+    return role
+
+
 def test_one_stack_per_account(example: Synthesized) -> None:
     assert example.stack_names == [
+        "bootstrap-central",
+        "bootstrap-home",
+        "bootstrap-management",
         "central-backup",
         "management",
         "member-444444444444",
         "member-555555555555",
         "member-666666666666",
+        "pipeline",
     ]
 
 
@@ -63,20 +79,33 @@ def test_member_has_one_provider_per_region_assuming_the_deploy_role(example: Sy
 def test_member_resource_counts(example: Synthesized) -> None:
     stack = example.stack("member-555555555555")
     counts = {kind: len(items) for kind, items in stack["resource"].items()}
+    per_region = 3  # Regions
     assert counts == {
-        "aws_kms_key": 3,
-        "aws_kms_alias": 3,
-        "aws_backup_vault": 3,
-        "aws_backup_vault_policy": 3,
-        "aws_backup_vault_lock_configuration": 3,
-        "aws_iam_role": 1,
+        # the vault, per Region, and the backup role with its 4 managed policies
+        "aws_backup_vault": per_region,
+        "aws_backup_vault_policy": per_region,
+        "aws_backup_vault_lock_configuration": per_region,
         "aws_iam_role_policy_attachment": 4,
+        # vault key + tag re-application key per Region; the backup role + the tag re-application role
+        "aws_kms_key": 2 * per_region,
+        "aws_kms_alias": 2 * per_region,
+        "aws_iam_role": 2,
+        # tag re-application, per Region
+        "aws_iam_role_policy": per_region,
+        "aws_cloudwatch_log_group": per_region,
+        "aws_sqs_queue": per_region,
+        "aws_sqs_queue_policy": per_region,
+        "aws_lambda_function": per_region,
+        "aws_lambda_function_event_invoke_config": per_region,
+        "aws_cloudwatch_event_rule": per_region,
+        "aws_cloudwatch_event_target": per_region,
+        "aws_lambda_permission": per_region,
     }
 
 
 def test_member_vaults_use_their_own_regions_key_and_refuse_destroy(example: Synthesized) -> None:
     stack = "member-444444444444"
-    keys = example.resources(stack, "aws_kms_key")
+    keys = _vault_keys(example, stack)
     vaults = _by_provider(example.resources(stack, "aws_backup_vault"))
     assert sorted(vaults) == ["eu-central-1", "eu-west-1", "us-east-1"]
     for region, vault in vaults.items():
@@ -95,7 +124,7 @@ def test_member_vaults_use_their_own_regions_key_and_refuse_destroy(example: Syn
 
 
 def test_member_key_policy_lets_the_central_account_copy(example: Synthesized) -> None:
-    for key in example.resources("member-444444444444", "aws_kms_key").values():
+    for key in _vault_keys(example, "member-444444444444").values():
         statements = _statements(key["policy"])
         assert set(statements) == {
             "AccountAdministration",
@@ -128,8 +157,7 @@ def test_member_vault_policy_denies_destruction_except_deploy_and_break_glass(ex
 
 def test_member_backup_role_trusts_aws_backup_with_managed_policies(example: Synthesized) -> None:
     stack = "member-666666666666"
-    (role,) = example.resources(stack, "aws_iam_role").values()
-    assert role["name"] == "AWSBackupSolutionRole"
+    role = _role(example, stack, "AWSBackupSolutionRole")
     assert role["provider"] == "aws.eu-west-1"
     trust = json.loads(role["assume_role_policy"])["Statement"]
     assert trust == [
@@ -222,7 +250,15 @@ def test_local_state_stays_inside_the_stack_directory(example: Synthesized) -> N
 
 def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synth: Any) -> None:
     minimal = synth("minimal")
-    assert minimal.stack_names == ["central-backup", "management", "member-100000000004"]
+    assert minimal.stack_names == [
+        "bootstrap-central",
+        "bootstrap-home",
+        "bootstrap-management",
+        "central-backup",
+        "management",
+        "member-100000000004",
+        "pipeline",
+    ]
     member = minimal.stack("member-100000000004")
     assert "aws_backup_vault_lock_configuration" not in member["resource"]
     assert "default_tags" not in member["provider"]["aws"][0]
@@ -238,9 +274,9 @@ def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synt
 
 def test_central_account_that_is_also_a_member_gets_the_backup_role_once(synth: Any) -> None:
     out = synth("central_is_member")
-    assert out.stack_names == ["central-backup", "management", "member-200000000002", "member-200000000004"]
+    assert "bootstrap-central" not in out.stack_names  # the StackSet gives a member its roles
     assert "aws_iam_role" not in out.stack("central-backup")["resource"]
-    assert len(out.resources("member-200000000002", "aws_iam_role")) == 1
+    assert _role(out, "member-200000000002", "AWSBackupSolutionRole")["name"] == "AWSBackupSolutionRole"
     central_vaults = _by_provider(out.resources("central-backup", "aws_backup_vault"))
     assert sorted(central_vaults) == ["eu-central-1", "eu-west-1"]
     member_vaults = out.resources("member-200000000002", "aws_backup_vault")
@@ -253,6 +289,9 @@ def test_s3_backend_has_one_encrypted_locked_key_per_stack(synth: Any) -> None:
     out = synth("central_is_member")
     for name in out.stack_names:
         backend = out.stack(name)["terraform"]["backend"]
+        if name.startswith("bootstrap-"):  # bootstrap creates the bucket: its own state stays local
+            assert backend == {"local": {"path": "terraform.tfstate"}}
+            continue
         assert backend == {
             "s3": {
                 "bucket": "example-org-backup-tfstate",
@@ -269,7 +308,7 @@ def test_test_mode_points_at_the_local_api_and_real_output_never_does(synth: Any
     local = synth("minimal", local_api_endpoint="http://127.0.0.1:1")
     for name in real.stack_names:
         assert "127.0.0.1" not in real.text(name)
-        if name != "management":  # vaults and keys carry prevent_destroy; the management stack has neither
+        if name == "central-backup" or name.startswith("member-"):  # the stacks with vaults and vault keys
             assert '"prevent_destroy": true' in real.text(name)
         provider = local.stack(name)["provider"]["aws"][0]
         assert provider["endpoints"][0]["backup"] == "http://127.0.0.1:1"
@@ -319,6 +358,6 @@ def test_every_stack_of_the_real_app_carries_the_guardrails(tmp_path: Path) -> N
 
     app = build_app(inputs=Inputs.load(EXAMPLE_CONFIG), outdir=tmp_path, options=SynthOptions())
     stacks = [c for c in app.node.children if isinstance(c, TerraformStack)]
-    assert len(stacks) == 5
+    assert len(stacks) == 9
     for stack in stacks:
         assert any(isinstance(a, EncryptionGuardrails) for a in Aspects.of(stack).all), stack.node.id

@@ -8,7 +8,7 @@ import pytest
 
 from org_backup.terraform import stack_dirs, validate_all
 
-SCENARIOS = ["example", "minimal", "central_is_member"]
+SCENARIOS = ["example", "minimal", "central_is_member", "connection_source"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -1,0 +1,258 @@
+"""CI/CD: the pipeline stack (both source kinds), the deploy/plan roles StackSet, bootstrap stacks, buildspecs
+that call only real Makefile targets, the plan-role switch and pull-request feedback."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.stub import Stubber
+
+from org_backup import pr_feedback
+from tests.conftest import ROOT, Synthesized
+
+MAKE_TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+BUILDSPECS = sorted((ROOT / "buildspecs").glob("*.yml"))
+
+
+@pytest.fixture(scope="module")
+def example(synth: Any) -> Synthesized:
+    return synth("example")
+
+
+@pytest.fixture(scope="module")
+def connection(synth: Any) -> Synthesized:
+    return synth("connection_source")
+
+
+def _one(out: Synthesized, stack: str, kind: str, **match: Any) -> dict[str, Any]:
+    found = [r for r in out.resources(stack, kind).values() if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (kind, match, len(found))
+    return found[0]
+
+
+def _stages(pipeline: dict[str, Any]) -> list[str]:
+    return [stage["name"] for stage in pipeline["stage"]]
+
+
+def test_codecommit_pipeline_stages_and_encrypted_artifacts(example: Synthesized) -> None:
+    pipeline = _one(example, "pipeline", "aws_codepipeline", name="org-backup")
+    assert pipeline["pipeline_type"] == "V2"
+    assert _stages(pipeline) == ["Source", "Validate", "Plan", "Approve", "Deploy"]
+    assert pipeline["artifact_store"][0]["encryption_key"]["type"] == "KMS"
+    plan = pipeline["stage"][2]["action"][0]
+    assert plan["input_artifacts"] == ["source"] and plan["output_artifacts"] == ["plans"]
+    assert len(example.resources("pipeline", "aws_codepipeline")) == 1  # PRs: CodeBuild, not a second pipeline
+
+
+def test_codecommit_pull_requests_build_validate_and_plan_only(example: Synthesized) -> None:
+    rule = _one(example, "pipeline", "aws_cloudwatch_event_rule", name="org-backup-pull-requests")
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["detail"]["event"] == ["pullRequestCreated", "pullRequestSourceBranchUpdated"]
+    project = _one(example, "pipeline", "aws_codebuild_project", name="org-backup-pull-request")
+    assert project["source"]["buildspec"] == "buildspecs/pull-request.yml"
+    role = _one(example, "pipeline", "aws_iam_role", name="org-backup-plan")
+    assert project["service_role"].endswith(".arn}") and "builder-plan" in project["service_role"]
+    target = [
+        t for t in example.resources("pipeline", "aws_cloudwatch_event_target").values() if "input_transformer" in t
+    ]
+    assert len(target) == 1
+    assert "DESTINATION_COMMIT" in target[0]["input_transformer"]["input_template"]
+    assert role["name"] == "org-backup-plan"
+    approvals = example.resources("pipeline", "aws_codecommit_approval_rule_template")
+    assert sorted(a["name"] for a in approvals.values()) == ["org-backup-review", "org-backup-validation"]
+
+
+def _policy_of(out: Synthesized, role: str) -> list[dict[str, Any]]:
+    policies = [
+        p for p in out.resources("pipeline", "aws_iam_role_policy").values() if p["name"] == f"builder-{role}-policy"
+    ]
+    (policy,) = policies
+    return json.loads(policy["policy"])["Statement"]
+
+
+def test_only_the_deploy_builder_may_assume_deploy_roles_and_only_inside_the_organization(example: Synthesized) -> None:
+    def assumes(role: str) -> list[dict[str, Any]]:
+        return [s for s in _policy_of(example, role) if s["Action"] == "sts:AssumeRole"]
+
+    (deploy,) = assumes("deploy")
+    assert deploy["Resource"] == "arn:aws:iam::*:role/OrgBackupDeployRole"
+    assert deploy["Condition"] == {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}}
+    (plan,) = assumes("plan")
+    assert plan["Resource"] == "arn:aws:iam::*:role/OrgBackupPlanRole"
+    assert assumes("validate") == []
+    state_writes = {a for s in _policy_of(example, "plan") for a in s["Action"] if s["Sid"] == "TerraformState"}
+    assert state_writes == {"s3:GetObject", "s3:ListBucket"}
+
+
+def test_builds_logs_topic_are_encrypted_and_kept(example: Synthesized) -> None:
+    for project in example.resources("pipeline", "aws_codebuild_project").values():
+        assert project["encryption_key"].startswith("${aws_kms_key.")
+        assert project["environment"]["privileged_mode"] is False
+        assert project["logs_config"]["cloudwatch_logs"]["status"] == "ENABLED"
+    for group in example.resources("pipeline", "aws_cloudwatch_log_group").values():
+        assert group["retention_in_days"] == 365 and group["kms_key_id"].startswith("${aws_kms_key.")
+    topic = _one(example, "pipeline", "aws_sns_topic", name="org-backup-pipeline")
+    assert topic["kms_master_key_id"].startswith("${aws_kms_key.")
+    failed = _one(example, "pipeline", "aws_cloudwatch_event_rule", name="org-backup-pipeline-failed")
+    assert json.loads(failed["event_pattern"])["detail"]["state"] == ["FAILED"]
+
+
+def test_new_accounts_start_the_pipeline(example: Synthesized) -> None:
+    rule = _one(example, "pipeline", "aws_cloudwatch_event_rule", name="org-backup-account-enrolment")
+    assert json.loads(rule["event_pattern"])["detail"]["eventName"] == [
+        "CreateAccountResult",
+        "MoveAccount",
+        "AcceptHandshake",
+    ]
+    bus = json.loads(_one(example, "pipeline", "aws_cloudwatch_event_bus_policy", event_bus_name="default")["policy"])
+    assert bus["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    forward = _one(example, "management", "aws_cloudwatch_event_rule", name="org-backup-account-enrolment")
+    assert forward["provider"] == "aws.us-east-1"
+    target = [t for t in example.resources("management", "aws_cloudwatch_event_target").values()]
+    assert target[0]["arn"] == "arn:aws:events:eu-west-1:333333333333:event-bus/default"
+
+
+def test_connection_source_has_a_pull_request_pipeline_without_deploy(connection: Synthesized) -> None:
+    main = _one(connection, "pipeline", "aws_codepipeline", name="org-backup")
+    prs = _one(connection, "pipeline", "aws_codepipeline", name="org-backup-pull-requests")
+    assert _stages(main) == ["Source", "Validate", "Plan", "Deploy"]  # manual_approval: false
+    assert _stages(prs) == ["Source", "Validate", "Plan"]
+    assert main["trigger"][0]["git_configuration"]["push"][0]["branches"]["includes"] == ["main"]
+    assert prs["trigger"][0]["git_configuration"]["pull_request"][0]["events"] == ["OPEN", "UPDATED"]
+    assert main["stage"][0]["action"][0]["configuration"]["FullRepositoryId"] == "example-org/org-backup"
+    assert "aws_codecommit_repository" not in connection.stack("pipeline")["resource"]
+    (sub,) = connection.resources("pipeline", "aws_sns_topic_subscription").values()
+    assert sub["endpoint"] == "platform-oncall@example.com"
+
+
+def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synthesized) -> None:
+    stack_set = _one(example, "management", "aws_cloudformation_stack_set", name="org-backup-deploy-roles")
+    assert stack_set["permission_model"] == "SERVICE_MANAGED"
+    assert stack_set["auto_deployment"] == {"enabled": True, "retain_stacks_on_account_removal": False}
+    template = json.loads(stack_set["template_body"])
+    deploy = template["Resources"]["DeployRole"]["Properties"]
+    plan = template["Resources"]["PlanRole"]["Properties"]
+    assert deploy["RoleName"] == "OrgBackupDeployRole" and plan["RoleName"] == "OrgBackupPlanRole"
+    assert deploy["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": "arn:aws:iam::333333333333:role/org-backup-deploy"
+    }
+    assert plan["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": "arn:aws:iam::333333333333:role/org-backup-plan"
+    }
+    actions = {
+        a
+        for s in deploy["Policies"][0]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not any(a.endswith(":*") or a == "*" for a in actions), "no wildcard actions in the deploy role"
+    instance = _one(example, "management", "aws_cloudformation_stack_set_instance")
+    assert instance["deployment_targets"]["organizational_unit_ids"] == ["ou-ab12-prod0001", "ou-ab12-nonprod01"]
+
+
+def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
+    assert _one(example, "bootstrap-home", "aws_s3_bucket")["bucket"] == "org-backup-tfstate-333333333333-eu-west-1"
+    home = example.stack("bootstrap-home")
+    assert home["terraform"]["backend"] == {"local": {"path": "terraform.tfstate"}}
+    assert "assume_role" not in home["provider"]["aws"][0]  # applied with the account's own credentials
+    assert home["provider"]["aws"][0]["allowed_account_ids"] == ["333333333333"]
+    sse = _one(example, "bootstrap-home", "aws_s3_bucket_server_side_encryption_configuration")
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
+    pab = _one(example, "bootstrap-home", "aws_s3_bucket_public_access_block")
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    tls = json.loads(_one(example, "bootstrap-home", "aws_s3_bucket_policy")["policy"])
+    assert tls["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    roles = sorted(r["name"] for r in example.resources("bootstrap-management", "aws_iam_role").values())
+    assert roles == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
+    management_policy = [
+        p
+        for p in example.resources("bootstrap-management", "aws_iam_role_policy").values()
+        if p["name"] == "OrgBackupDeployRole"
+    ]
+    assert "organizations:CreatePolicy" in json.dumps(management_policy)
+    # The central account that is also a member gets its roles from the StackSet, so no bootstrap stack.
+    assert "bootstrap-central" not in synth("central_is_member").stack_names
+
+
+def test_plan_role_switch_makes_providers_assume_the_plan_role(synth: Any, tmp_path: Path) -> None:
+    from org_backup.inputs import Inputs
+    from stacks.app import synthesize
+    from stacks.common import SynthOptions
+    from tests.conftest import fixture_config
+
+    outdir = tmp_path / "out"
+    synthesize(inputs=Inputs.load(fixture_config("minimal")), outdir=outdir, options=SynthOptions(role="plan"))
+    stack = json.loads((outdir / "stacks" / "member-100000000004" / "cdk.tf.json").read_text())
+    assert (
+        stack["provider"]["aws"][0]["assume_role"][0]["role_arn"] == "arn:aws:iam::100000000004:role/OrgBackupPlanRole"
+    )
+
+
+@pytest.mark.parametrize("buildspec", BUILDSPECS, ids=[b.stem for b in BUILDSPECS])
+def test_buildspecs_parse_and_call_only_existing_make_targets(buildspec: Path) -> None:
+    spec = yaml.safe_load(buildspec.read_text())
+    assert spec["version"] == 0.2
+    commands = [c for phase in spec["phases"].values() for c in phase.get("commands", [])]
+    targets = [t for c in commands for t in re.findall(r"\bmake ([a-z][a-z-]*)", c)]
+    assert targets, "a buildspec runs the Makefile targets a developer runs"
+    assert [t for t in targets if t not in MAKE_TARGETS] == []
+    for report in spec.get("reports", {}):
+        assert report == "org-backup-checkov"
+
+
+def test_every_project_buildspec_exists(example: Synthesized) -> None:
+    for project in example.resources("pipeline", "aws_codebuild_project").values():
+        assert (ROOT / project["source"]["buildspec"]).is_file()
+
+
+def test_pull_request_feedback_comments_and_approves() -> None:
+    import boto3
+
+    client = boto3.client("codecommit", region_name="eu-west-1")
+    env = {
+        "PULL_REQUEST_ID": "42", "REVISION_ID": "rev-1", "REPOSITORY_NAME": "org-backup",
+        "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40,
+    }  # fmt: skip
+    stub = Stubber(client)
+    stub.add_response(
+        "post_comment_for_pull_request",
+        {},
+        {
+            "pullRequestId": "42",
+            "repositoryName": "org-backup",
+            "beforeCommitId": "b" * 40,
+            "afterCommitId": "a" * 40,
+            "content": "org-backup validation passed: tests, checkov and plan.\n\n# plan",
+        },
+    )
+    stub.add_response(
+        "update_pull_request_approval_state",
+        {},
+        {"pullRequestId": "42", "revisionId": "rev-1", "approvalState": "APPROVE"},
+    )
+    with stub:
+        pr_feedback.feedback(client, env, succeeded=True, summary="# plan")
+        stub.assert_no_pending_responses()
+    with pytest.raises(SystemExit, match="missing environment variables PULL_REQUEST_ID"):
+        pr_feedback.feedback(
+            client, {k: v for k, v in env.items() if k != "PULL_REQUEST_ID"}, succeeded=True, summary=""
+        )
+
+
+def test_plan_selection_reports_patterns_that_match_nothing(example: Synthesized) -> None:
+    from org_backup.terraform import TerraformError, select
+
+    assert [d.name for d in select(example.outdir, ["member-*"])] == [
+        "member-444444444444",
+        "member-555555555555",
+        "member-666666666666",
+    ]
+    with pytest.raises(TerraformError, match="no synthesized stack matches centrl"):
+        select(example.outdir, ["management", "centrl"])
