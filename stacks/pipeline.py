@@ -476,35 +476,21 @@ class PipelineStack(TerraformStack):
         source = self.config.pipeline.source
         trigger = None
         if isinstance(source, CodeCommitSource):
-            source_action = CodepipelineStageAction(
-                name="Source",
-                category="Source",
-                owner="AWS",
-                provider="CodeCommit",
-                version="1",
-                output_artifacts=["source"],
-                configuration={
-                    "RepositoryName": source.repository,
-                    "BranchName": source.branch,
-                    "PollForSourceChanges": "false",
-                    "OutputArtifactFormat": "CODE_ZIP",
-                },
-            )
+            provider = "CodeCommit"
+            configuration = {"RepositoryName": source.repository, "PollForSourceChanges": "false"}
         else:
-            source_action = CodepipelineStageAction(
-                name="Source",
-                category="Source",
-                owner="AWS",
-                provider="CodeStarSourceConnection",
-                version="1",
-                output_artifacts=["source"],
-                configuration={
-                    "ConnectionArn": source.connection_arn,
-                    "FullRepositoryId": source.repository,
-                    "BranchName": source.branch,
-                    "OutputArtifactFormat": "CODE_ZIP",
-                },
-            )
+            provider = "CodeStarSourceConnection"
+            configuration = {"ConnectionArn": source.connection_arn, "FullRepositoryId": source.repository}
+        source_action = CodepipelineStageAction(
+            name="Source",
+            category="Source",
+            owner="AWS",
+            provider=provider,
+            version="1",
+            output_artifacts=["source"],
+            configuration={**configuration, "BranchName": source.branch, "OutputArtifactFormat": "CODE_ZIP"},
+        )
+        if not isinstance(source, CodeCommitSource):
             git = (
                 CodepipelineTriggerGitConfiguration(
                     source_action_name="Source",

@@ -31,6 +31,23 @@ EXCLUDED_FROM_APPLY: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
         lambda body: body.get("service_principal") == "backup.amazonaws.com",
         "moto 5.2.5 does not recognise backup.amazonaws.com as a delegated-administrator service principal",
     ),
+    "aws_codebuild_project": (
+        lambda body: (body.get("source") or {}).get("type") == "CODEPIPELINE",
+        "moto 5.2.5 wrongly requires a source location for projects whose source is CODEPIPELINE",
+    ),
+    "aws_codebuild_report_group": (
+        lambda body: True,
+        "moto 5.2.5 does not implement codebuild:CreateReportGroup",
+    ),
+    "aws_codecommit_approval_rule_template": (
+        lambda body: True,
+        "moto 5.2.5 does not implement CodeCommit approval rule templates",
+    ),
+    "aws_cloudformation_stack_set": (
+        lambda body: body.get("permission_model") == "SERVICE_MANAGED",
+        "moto 5.2.5 does not keep capabilities, auto_deployment or operation preferences of a SERVICE_MANAGED "
+        "stack set, so every plan would show a change AWS does not",
+    ),
     "aws_codecommit_repository": (
         lambda body: True,
         "moto 5.2.5 returns CodeCommit timestamps the AWS Go SDK cannot parse",

@@ -105,9 +105,10 @@ def _write_report(result: E2E) -> None:
 
 def test_every_stack_ran_without_error(e2e: E2E) -> None:
     members = [f"member-{a}" for ou in e2e.config["target_ous"] for a in ou["accounts"]]
-    assert sorted(e2e.runs) == sorted(["central-backup", "management", *members])
     errors = {name: run.error for name, run in e2e.runs.items() if run.error}
     assert not errors, "\n\n".join(f"== {name}\n{error}" for name, error in errors.items())
+    bootstrap = ["bootstrap-central", "bootstrap-home", "bootstrap-management"]
+    assert sorted(e2e.runs) == sorted([*bootstrap, "central-backup", "management", *members, "pipeline"])
 
 
 def test_plan_creates_every_synthesized_resource(e2e: E2E, synth: Any) -> None:
@@ -124,14 +125,29 @@ def test_only_resources_moto_cannot_serve_are_left_out_of_apply(e2e: E2E) -> Non
         "aws_organizations_policy_attachment",  # the attachments of those BACKUP_POLICY ones
         "aws_backup_global_settings",
         "aws_organizations_delegated_administrator",
+        "aws_cloudformation_stack_set",
+        "aws_cloudformation_stack_set_instance",  # references the stack set
+        "aws_codecommit_repository",
+        "aws_codecommit_approval_rule_template",
+        "aws_codecommit_approval_rule_template_association",  # references the templates
+        "aws_codepipeline",
+        "aws_codebuild_project",  # the CODEPIPELINE-source ones: the pull-request project is applied
+        "aws_codebuild_report_group",
+        "aws_cloudwatch_event_target",  # the targets that start the (excluded) pipeline
     }
     expected_applied = {
+        "bootstrap-home": 8,  # state bucket, versioning, encryption, public access block, TLS policy, lifecycle, key, alias
+        "bootstrap-management": 4,  # deploy and plan roles with their policies
+        "bootstrap-central": 4,
         "central-backup": 9,  # key, alias, vault, lock, role, 4 attachments (vault policy: planned only)
         # 3 Regions x (vault key, alias, vault, lock) + backup role + 4 attachments; tag re-application: its role
         # + 3 Regions x (key, alias, log group, queue, queue policy, role policy, function, invoke config, rule,
         # target, permission). The 3 vault policies: planned only.
         "member": 51,
-        "management": 8,  # 3 SCPs + 5 SCP attachments (backup policies, global settings, delegated admin: planned only)
+        # 3 SCPs + 5 SCP attachments + the enrolment rule, its target and forwarder role with its policy
+        # (backup policies, global settings, delegated admin, the StackSet: planned only)
+        "management": 12,
+        "pipeline": 36,  # all but repository, approval rules, pipeline, 3 pipeline builds, report group, 2 targets
     }
     for name, run in e2e.runs.items():
         assert len(run.applied) == expected_applied[e2e.kind(name)], name
