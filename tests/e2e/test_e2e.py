@@ -205,3 +205,22 @@ def test_exclusion_follows_references() -> None:
 def test_moto_server_is_stopped_after_the_run(e2e: E2E) -> None:
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{e2e.endpoint}/moto-api/", timeout=2)
+
+
+def test_make_plan_runner_plans_selected_stacks_and_writes_a_summary(
+    synth: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The runner behind `make plan`: init with the backend, plan without the lock, plans and summary.md."""
+    from org_backup.terraform import plan_all
+    from tests.conftest import fixture_config
+
+    workdir = tmp_path_factory.mktemp("plan")
+    with moto_server(workdir / "moto.log") as endpoint:
+        out = synth(fixture_config("minimal"), local_api_endpoint=endpoint)
+        codes = plan_all(out.outdir, workdir / "plans", ["bootstrap-management"])
+    assert codes == {"bootstrap-management": 2}  # nothing applied yet: the plan has changes
+    assert (workdir / "plans" / "bootstrap-management.tfplan").is_file()
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in (workdir / "plans" / "bootstrap-management.txt").read_text()
+    assert (workdir / "plans" / "summary.md").read_text() == (
+        "# org-backup plan: 1 of 1 stacks change\n\n- `bootstrap-management`: changes (see bootstrap-management.txt)\n"
+    )
