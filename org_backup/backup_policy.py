@@ -474,10 +474,6 @@ def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPo
     return rendered
 
 
-def policy_document(policy: RenderedPolicy) -> dict[str, Any]:
-    return json.loads(policy.content)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Document-level validation: the same rules applied to raw BACKUP_POLICY JSON (AWS's syntax), so hand-written or
 # AWS-documented policies can be checked too, and every rendered document is checked once more before synth.

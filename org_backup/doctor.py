@@ -15,7 +15,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.config import BackupConfig
-from org_backup.naming import Naming
+from org_backup.naming import DEPLOY_ROLES_STACKSET
 
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
 
@@ -26,9 +26,11 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False  # cannot be checked with these credentials: said so, never counted as a pass
 
     def render(self) -> str:
-        line = f"{'PASS' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        status = "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
+        line = f"{status}  {self.name}: {self.detail}"
         return line if self.ok else f"{line}\n      Fix: {self.fix}"
 
 
@@ -39,8 +41,8 @@ class Clients:
         self._session = session or boto3.Session()
         self._region = region
 
-    def client(self, service: str) -> Any:
-        return self._session.client(service, region_name=self._region)
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._session.client(service, region_name=region or self._region)
 
 
 def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
@@ -53,7 +55,6 @@ def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
 def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
     org = clients.client("organizations")
     sts = clients.client("sts")
-    naming = Naming(config)
     checks: list[Check] = []
 
     def organization() -> Check:
@@ -151,23 +152,67 @@ def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
 
         checks.append(_safe(f"account {account_id}", "check the account id in backup.yaml", account_check))
 
-    deploy_accounts = [
-        config.organization.management_account_id,
-        config.central_backup.account_id,
-        *config.member_accounts,
-    ]
-    for account_id in dict.fromkeys(deploy_accounts):
+    checks += _role_checks(config, clients)
+    return checks
 
-        def assume(account_id: str = account_id) -> Check:
-            role = naming.deploy_role_arn(account_id)
-            sts.assume_role(RoleArn=role, RoleSessionName="org-backup-doctor", DurationSeconds=900)
-            return Check(f"deploy role in {account_id}", True, f"{role} can be assumed")
 
+def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
+    """The deploy and plan roles exist everywhere the pipeline deploys.
+
+    They trust only the pipeline's builders, so an administrator cannot assume them; instead the management
+    account's own roles are read with IAM, and every target-OU account's through the StackSet instance that
+    creates them. A central account outside the target OUs can only be checked from inside it.
+    """
+    names = config.names
+    management = config.organization.management_account_id
+    checks: list[Check] = []
+
+    def management_roles() -> Check:
+        iam = clients.client("iam")
+        missing = []
+        for role in (names.deploy_role, names.plan_role):
+            try:
+                iam.get_role(RoleName=role)
+            except iam.exceptions.NoSuchEntityException:
+                missing.append(role)
+        detail = f"missing {', '.join(missing)}" if missing else f"{names.deploy_role} and {names.plan_role} exist"
+        return Check(f"roles in {management}", not missing, detail, "apply bootstrap-management (README, Deploy it)")
+
+    checks.append(_safe(f"roles in {management}", "run with management-account credentials", management_roles))
+
+    try:
+        cloudformation = clients.client("cloudformation", config.target_regions[0])  # the management stack's Region
+        pages = cloudformation.get_paginator("list_stack_instances").paginate(StackSetName=DEPLOY_ROLES_STACKSET)
+        instances = {i["Account"]: i for page in pages for i in page["Summaries"]}
+    except (ClientError, BotoCoreError) as exc:
+        instances = {}
         checks.append(
-            _safe(
-                f"deploy role in {account_id}",
-                f"create {naming.deploy_role_arn(account_id)} trusting these credentials (see README, Deploy it)",
-                assume,
+            Check(
+                f"stack set {DEPLOY_ROLES_STACKSET}",
+                False,
+                f"could not be read: {exc}",
+                "deploy the management stack; it creates the stack set that puts the roles into every account",
+            )
+        )
+    for account_id in config.member_accounts:
+        instance = instances.get(account_id)
+        status = instance.get("StackInstanceStatus", {}).get("DetailedStatus", instance["Status"]) if instance else None
+        checks.append(
+            Check(
+                f"roles in {account_id}",
+                instance is not None and instance["Status"] == "CURRENT",
+                f"stack set instance {instance['Status']} ({status})" if instance else "no stack set instance",
+                "deploy the management stack, then check the stack set's operations in the CloudFormation console",
+            )
+        )
+    central = config.central_backup.account_id
+    if central not in config.member_accounts:
+        checks.append(
+            Check(
+                f"roles in {central}",
+                True,
+                "not checkable from the management account (bootstrap-central creates them)",
+                skipped=True,
             )
         )
     return checks
@@ -178,5 +223,6 @@ def main(config: BackupConfig) -> int:
     for check in checks:
         print(check.render())
     failed = sum(not c.ok for c in checks)
-    print(f"doctor: {len(checks) - failed} of {len(checks)} checks passed")
+    skipped = sum(c.skipped for c in checks)
+    print(f"doctor: {len(checks) - failed - skipped} of {len(checks)} checks passed, {skipped} not checkable here")
     return 1 if failed else 0

@@ -59,12 +59,6 @@ class Naming:
     def account_root_arn(self, account_id: str) -> str:
         return f"arn:{self.partition}:iam::{account_id}:root"
 
-    def deploy_role_arn(self, account_id: str) -> str:
-        return self.role_arn(account_id, self._config.names.deploy_role)
-
-    def backup_role_arn(self, account_id: str) -> str:
-        return self.role_arn(account_id, self._config.names.backup_role)
-
     def protected_principals(self, account_id: str) -> list[str]:
         """Roles that may delete recovery points or change vault policies: the deploy role and the break-glass role."""
         names = [self._config.names.deploy_role]

@@ -26,10 +26,6 @@ def partition_of(region: str) -> str | None:
     return None
 
 
-def known_regions() -> list[str]:
-    return sorted(r for regions in _partitions().values() for r in regions)
-
-
 @cache
 def dns_suffix(partition: str) -> str:
     """DNS suffix of service endpoints in a partition (e.g. ``amazonaws.com.cn`` in China), for kms:ViaService."""

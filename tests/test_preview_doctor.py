@@ -150,8 +150,8 @@ class StubbedClients(Clients):
         super().__init__(session)
         self.cross_account = cross_account
 
-    def client(self, service: str) -> Any:
-        client = super().client(service)
+    def client(self, service: str, region: str | None = None) -> Any:
+        client = super().client(service, region)
         if service == "backup":
             stubber = Stubber(client)
             stubber.add_response(
@@ -166,7 +166,21 @@ def organization() -> Iterator[tuple[BackupConfig, boto3.Session]]:
     with mock_aws():
         raw = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
         config = BackupConfig.from_dict(raw, source="seeded")
-        yield config, session_in(None, config.organization.management_account_id)
+        management = session_in(None, config.organization.management_account_id)
+        # What bootstrap-management and the management stack's StackSet create.
+        iam = management.client("iam")
+        for role in (config.names.deploy_role, config.names.plan_role):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        cloudformation = management.client("cloudformation", region_name=config.target_regions[0])
+        cloudformation.create_stack_set(
+            StackSetName="org-backup-deploy-roles", TemplateBody='{"Resources": {}}', PermissionModel="SERVICE_MANAGED"
+        )
+        cloudformation.create_stack_instances(
+            StackSetName="org-backup-deploy-roles",
+            DeploymentTargets={"OrganizationalUnitIds": [ou.id for ou in config.target_ous]},
+            Regions=[config.pipeline_region],
+        )
+        yield config, management
 
 
 def _failed(checks: list[Any]) -> list[str]:
@@ -187,7 +201,14 @@ def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
         "cross-account backup",
     ]
     assert len([n for n in names if n.startswith("account ")]) == 5
-    assert len([n for n in names if n.startswith("deploy role in ")]) == 5
+    roles = {c.name: c for c in checks if c.name.startswith("roles in ")}
+    assert sorted(roles) == sorted(
+        f"roles in {a}"
+        for a in (config.organization.management_account_id, config.central_backup.account_id, *config.member_accounts)
+    )
+    central = roles[f"roles in {config.central_backup.account_id}"]
+    assert central.skipped and central.render().startswith("SKIP")
+    assert [c for c in roles.values() if c.skipped] == [central]
 
 
 def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any) -> None:
@@ -199,6 +220,7 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
     prod, nonprod = (ou.id for ou in config.target_ous)
     moved = config.target_ous[0].accounts[0]
     org.move_account(AccountId=moved, SourceParentId=prod, DestinationParentId=nonprod)
+    session.client("iam").delete_role(RoleName=config.names.plan_role)
 
     failed = _failed(run_checks(config, StubbedClients(session, cross_account="false")))
     assert failed == [
@@ -210,6 +232,8 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
         "      Fix: deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
         f"FAIL  account {moved}: ACTIVE, in {nonprod} (configured: {prod})\n"
         "      Fix: move the account into its configured OU, or correct target_ous",
+        f"FAIL  roles in {config.organization.management_account_id}: missing OrgBackupPlanRole\n"
+        "      Fix: apply bootstrap-management (README, Deploy it)",
     ]
 
 
@@ -219,3 +243,16 @@ def test_doctor_flags_credentials_of_another_account(organization: Any) -> None:
     checks = {c.name: c for c in run_checks(config, StubbedClients(member))}
     assert not checks["credentials"].ok
     assert checks["credentials"].detail == f"running as account {config.member_accounts[0]}"
+
+
+def test_doctor_flags_a_member_account_without_its_roles(organization: Any) -> None:
+    config, session = organization
+    account = config.member_accounts[0]
+    session.client("cloudformation", region_name=config.target_regions[0]).delete_stack_instances(
+        StackSetName="org-backup-deploy-roles", Accounts=[account], Regions=[config.pipeline_region], RetainStacks=False
+    )
+    checks = {c.name: c for c in run_checks(config, StubbedClients(session))}
+    assert checks[f"roles in {account}"].render() == (
+        f"FAIL  roles in {account}: no stack set instance\n"
+        "      Fix: deploy the management stack, then check the stack set's operations in the CloudFormation console"
+    )
