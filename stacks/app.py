@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cdktf import App, Aspects, TerraformStack
+from cdktf import App, TerraformStack
 
-from org_backup import lambda_package
+from org_backup import lambda_package, synth_rules
 from org_backup.inputs import Inputs
 from org_backup.naming import BOOTSTRAP_PREFIX, CENTRAL_STACK, MANAGEMENT_STACK, PIPELINE_STACK, member_stack
-from stacks.aspects import EncryptionGuardrails
 from stacks.bootstrap import BootstrapStack
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
@@ -54,10 +54,6 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
             tag_reapply=tag_reapply,
             options=options,
         )
-    # cdktf invokes aspects from each stack downward, so an aspect added to the App would never run.
-    for child in app.node.children:
-        if isinstance(child, TerraformStack):
-            Aspects.of(child).add(EncryptionGuardrails())
     return app
 
 
@@ -67,17 +63,24 @@ def synthesize(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> list[s
 
 
 def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
-    """Synthesize into a staging directory beside ``outdir``, then swap it in; on any error ``outdir`` is untouched.
+    """Synthesize into a staging directory beside ``outdir``, check it, then swap it in; on any error ``outdir``
+    is untouched.
 
     cdktf writes its output before it raises on error annotations, so writing in place would leave a
-    half-valid cdktf.out behind.
+    half-valid cdktf.out behind. The org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON.
     """
+    if os.environ.get(_CONTINUE_ON_ERRORS):
+        raise SynthError(
+            f"{_CONTINUE_ON_ERRORS} is set, which would let cdktf write stacks that carry errors. Fix: unset it."
+        )
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
     try:
         app = build(staging)
         _synth_or_raise(app)
+        names = sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
+        _check_rules(staging, names)
         previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
         if outdir.exists():
             outdir.rename(previous)
@@ -85,21 +88,31 @@ def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
+    return names
+
+
+_CONTINUE_ON_ERRORS = "CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS"
 
 
 def _synth_or_raise(app: App) -> None:
     try:
         app.synth()
     except Exception as exc:  # jsii surfaces cdktf's annotation failure as a generic error
-        if "Encountered Annotations" not in str(exc):
+        message = str(exc)
+        if "Encountered Annotations" not in message:
             raise
-    # Checked here too: CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS would otherwise let violations through.
-    errors = [
-        f"{construct.node.path}: {entry.data}"
-        for construct in app.node.find_all()
-        for entry in construct.node.metadata
-        if entry.type == "@cdktf/error"
+        # cdktf's own hint ("or set CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS") is cut: org-backup refuses that.
+        found = message.split("Either fix the issues above")[0].strip()
+        raise SynthError(f"synth found errors:\n{found}") from None
+
+
+def _check_rules(staging: Path, names: list[str]) -> None:
+    found = [
+        violation
+        for name in names
+        for violation in synth_rules.violations(
+            name, json.loads((staging / "stacks" / name / "cdk.tf.json").read_text(encoding="utf-8"))
+        )
     ]
-    if errors:
-        raise SynthError("synth found violations of org-wide rules:\n" + "\n".join(f"  - {e}" for e in errors))
+    if found:
+        raise SynthError("synth found violations of org-wide rules:\n" + "\n".join(f"  - {v}" for v in found))

@@ -71,15 +71,16 @@ class EncryptedVault(Construct):
             force_destroy=False,
             lifecycle=lifecycle,
         )
+        vault_name_ref = self.vault.name  # attribute reads are jsii round trips: read once
         BackupVaultPolicy(
-            self, "access-policy", provider=provider, backup_vault_name=self.vault.name, policy=dumps(access_policy)
+            self, "access-policy", provider=provider, backup_vault_name=vault_name_ref, policy=dumps(access_policy)
         )
         if lock is not None:
             BackupVaultLockConfiguration(
                 self,
                 "lock",
                 provider=provider,
-                backup_vault_name=self.vault.name,
+                backup_vault_name=vault_name_ref,
                 min_retention_days=lock.min_retention_days,
                 max_retention_days=lock.max_retention_days,
                 changeable_for_days=lock.changeable_for_days,

@@ -3,7 +3,7 @@ the IAM role AWS Backup uses. Backup plans come from the organization's backup p
 
 from __future__ import annotations
 
-from cdktf import TerraformStack
+from cdktf import AssetType, TerraformAsset, TerraformStack
 from constructs import Construct
 
 from org_backup.config import BackupConfig
@@ -41,11 +41,13 @@ class MemberAccountStack(TerraformStack):
             role_name=config.names.backup_role,
             partition=naming.partition,
         )
-        reapply_role = (
-            TagReapplyRole(self, "tag-reapply-role", provider=global_provider, config=config, account_id=account_id)
-            if tag_reapply
-            else None
-        )
+        reapply_role, code_path = None, ""
+        if tag_reapply:
+            reapply_role = TagReapplyRole(
+                self, "tag-reapply-role", provider=global_provider, config=config, account_id=account_id
+            )
+            # One copy of the function's zip per stack, shared by its Regions.
+            code_path = TerraformAsset(self, "tag-reapply-code", path=str(tag_reapply.path), type=AssetType.FILE).path
         for region, provider in providers.items():
             EncryptedVault(
                 self,
@@ -74,6 +76,7 @@ class MemberAccountStack(TerraformStack):
                     config=config,
                     account_id=account_id,
                     region=region,
-                    role=reapply_role.role,
+                    role=reapply_role,
+                    code_path=code_path,
                     package=tag_reapply,
                 )

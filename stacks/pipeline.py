@@ -377,7 +377,8 @@ class PipelineStack(TerraformStack):
 
     def _codecommit_url(self) -> str:
         source = self.config.pipeline.source
-        assert isinstance(source, CodeCommitSource)
+        if not isinstance(source, CodeCommitSource):  # synth runs with -O, so no assert
+            raise TypeError(f"pipeline.source is {type(source).__name__}, not a CodeCommit source")
         return f"https://git-codecommit.{self.region}.amazonaws.com/v1/repos/{source.repository}"
 
     def _add_approval_rules(self, source: CodeCommitSource, repository: CodecommitRepository) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
@@ -59,7 +58,11 @@ LAMBDA_ASYNC_RETRIES = 2
 
 
 class TagReapplyRole(Construct):
-    """The function's role: trust Lambda in this account only. Permissions are added per Region."""
+    """The function's role: trust Lambda in this account only. Permissions are added per Region.
+
+    ``arn`` and ``name`` are read once here: every read of a resource attribute is a round trip to the jsii
+    runtime, and with thousands of accounts those add up to seconds of synth.
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, provider: AwsProvider, config: BackupConfig, account_id: str
@@ -73,6 +76,8 @@ class TagReapplyRole(Construct):
             description="Re-applies original tags to resources restored by AWS Backup (org-backup)",
             assume_role_policy=dumps(render_template("iam/lambda-trust.json", account_id=account_id)),
         )
+        self.arn = self.role.arn
+        self.name = self.role.name
 
 
 class TagReapplyFunction(Construct):
@@ -85,7 +90,8 @@ class TagReapplyFunction(Construct):
         config: BackupConfig,
         account_id: str,
         region: str,
-        role: IamRole,
+        role: TagReapplyRole,
+        code_path: str,
         package: LambdaPackage,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -111,6 +117,7 @@ class TagReapplyFunction(Construct):
                 )
             ),
         )
+        key_arn = key.arn  # attribute reads are jsii round trips: each is read once
         KmsAlias(self, "alias", provider=provider, name=config.names.operations_key_alias, target_key_id=key.key_id)
         log_group = CloudwatchLogGroup(
             self,
@@ -118,16 +125,17 @@ class TagReapplyFunction(Construct):
             provider=provider,
             name=TAG_REAPPLY_LOG_GROUP,
             retention_in_days=config.tag_reapply.log_retention_days,
-            kms_key_id=key.arn,
+            kms_key_id=key_arn,
         )
         dlq = SqsQueue(
             self,
             "dlq",
             provider=provider,
             name=TAG_REAPPLY_DLQ,
-            kms_master_key_id=key.arn,
+            kms_master_key_id=key_arn,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
         )
+        dlq_token_arn = dlq.arn
         SqsQueuePolicy(
             self,
             "dlq-policy",
@@ -153,7 +161,6 @@ class TagReapplyFunction(Construct):
                 )
             ),
         )
-        code = TerraformAsset(self, "code", path=str(package.path), type=AssetType.FILE)
         function = LambdaFunction(
             self,
             "function",
@@ -164,7 +171,7 @@ class TagReapplyFunction(Construct):
             runtime=RUNTIME,
             architectures=["arm64"],
             handler="handler.lambda_handler",
-            filename=code.path,
+            filename=code_path,
             source_code_hash=package.source_code_hash,
             timeout=120,
             memory_size=256,
@@ -173,15 +180,16 @@ class TagReapplyFunction(Construct):
             environment=LambdaFunctionEnvironment(
                 variables={"EXCLUDED_TAG_KEYS": ",".join(config.tag_reapply.excluded_tag_keys)}
             ),
-            kms_key_arn=key.arn,
-            dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=dlq.arn),
+            kms_key_arn=key_arn,
+            dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=dlq_token_arn),
             depends_on=[log_group, permissions],
         )
+        function_name = function.function_name
         LambdaFunctionEventInvokeConfig(
             self,
             "async",
             provider=provider,
-            function_name=function.function_name,
+            function_name=function_name,
             maximum_retry_attempts=LAMBDA_ASYNC_RETRIES,
             maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
         )
@@ -202,7 +210,7 @@ class TagReapplyFunction(Construct):
             retry_policy=CloudwatchEventTargetRetryPolicy(
                 maximum_retry_attempts=EVENTBRIDGE_RETRIES, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
             ),
-            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.arn),
+            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq_token_arn),
         )
         LambdaPermission(
             self,
@@ -210,7 +218,7 @@ class TagReapplyFunction(Construct):
             provider=provider,
             statement_id="AllowRestoreCompletedRule",
             action="lambda:InvokeFunction",
-            function_name=function.function_name,
+            function_name=function_name,
             principal="events.amazonaws.com",
             source_arn=rule.arn,
         )

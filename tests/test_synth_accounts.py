@@ -316,13 +316,12 @@ def test_test_mode_points_at_the_local_api_and_real_output_never_does(synth: Any
 
 
 def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
-    from cdktf import Aspects, TerraformStack
+    from cdktf import TerraformStack
     from cdktf_cdktf_provider_aws.backup_vault import BackupVault
     from cdktf_cdktf_provider_aws.kms_key import KmsKey
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
     from stacks.app import SynthError, synth_atomically
-    from stacks.aspects import EncryptionGuardrails
 
     def build(staging: Path) -> App:
         app = App(outdir=str(staging))
@@ -330,7 +329,7 @@ def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp
         AwsProvider(stack, "aws", region="eu-west-1")
         BackupVault(stack, "vault", name="NoCmk")
         KmsKey(stack, "key", enable_key_rotation=False)
-        Aspects.of(stack).add(EncryptionGuardrails())
+        KmsKey(stack, "key2")
         return app
 
     outdir = tmp_path / "cdktf.out"
@@ -340,24 +339,35 @@ def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp
         synth_atomically(build, outdir)
     assert str(raised.value) == (
         "synth found violations of org-wide rules:\n"
-        "  - bad/vault: Backup vault has no customer-managed KMS key (kms_key_arn).\n"
-        "  - bad/key: KMS key does not enable automatic rotation (enable_key_rotation)."
+        "  - bad/aws_backup_vault.vault: backup vault has no customer-managed KMS key (kms_key_arn).\n"
+        "  - bad/aws_kms_key.key: KMS key does not enable automatic rotation (enable_key_rotation).\n"
+        "  - bad/aws_kms_key.key2: KMS key does not enable automatic rotation (enable_key_rotation)."
     )
     assert [p.name for p in tmp_path.iterdir()] == ["cdktf.out"]
     assert [p.name for p in outdir.iterdir()] == ["keep.txt"]
 
 
-def test_every_stack_of_the_real_app_carries_the_guardrails(tmp_path: Path) -> None:
-    from cdktf import Aspects, TerraformStack
+def test_an_error_annotation_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
+    from cdktf import Annotations, TerraformStack
 
-    from org_backup.inputs import Inputs
-    from stacks.app import build_app
-    from stacks.aspects import EncryptionGuardrails
-    from stacks.common import SynthOptions
-    from tests.conftest import EXAMPLE_CONFIG
+    from stacks.app import SynthError, synth_atomically
 
-    app = build_app(inputs=Inputs.load(EXAMPLE_CONFIG), outdir=tmp_path, options=SynthOptions())
-    stacks = [c for c in app.node.children if isinstance(c, TerraformStack)]
-    assert len(stacks) == 9
-    for stack in stacks:
-        assert any(isinstance(a, EncryptionGuardrails) for a in Aspects.of(stack).all), stack.node.id
+    def build(staging: Path) -> App:
+        app = App(outdir=str(staging))
+        Annotations.of(TerraformStack(app, "bad")).add_error("boom")
+        return app
+
+    outdir = tmp_path / "cdktf.out"
+    with pytest.raises(SynthError) as raised:
+        synth_atomically(build, outdir)
+    assert str(raised.value) == 'synth found errors:\nError: Encountered Annotations with level "ERROR":\n[bad] boom'
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_refuses_to_continue_on_error_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stacks.app import SynthError, synth_atomically
+
+    monkeypatch.setenv("CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS", "1")
+    with pytest.raises(SynthError, match="CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS is set"):
+        synth_atomically(lambda staging: App(outdir=str(staging)), tmp_path / "cdktf.out")
+    assert list(tmp_path.iterdir()) == []
