@@ -39,6 +39,12 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.main(BackupConfig.load(args.config))
 
 
+def _discover(args: argparse.Namespace) -> int:
+    from org_backup import discover
+
+    return discover.main(args.config, check=args.check, assume_plan_role=args.assume_plan_role)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m org_backup", description=__doc__)
     parser.add_argument(
@@ -55,6 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"
     ).set_defaults(run=_doctor)
+    discover = sub.add_parser(
+        "discover",
+        help="read the target OUs' accounts from AWS Organizations into accounts_file (read-only calls)",
+    )
+    discover.add_argument("--check", action="store_true", help="only compare: exit 1 if accounts_file is stale")
+    discover.add_argument(
+        "--assume-plan-role",
+        action="store_true",
+        help="assume the management account's read-only plan role first (the pipeline does)",
+    )
+    discover.set_defaults(run=_discover)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -96,7 +96,31 @@ class TargetOu(Model):
     id: OuId = Field(description="Organizational unit whose accounts are protected.")
     name: str = Field(min_length=1, max_length=128, description="Human-readable name, used in summaries only.")
     accounts: tuple[AccountId, ...] = Field(
-        min_length=1, description="Member accounts directly in this OU (each gets a member-<id> stack)."
+        default=(),
+        description="Member accounts of this OU (each gets a member-<id> stack). Leave out when accounts_file is set: "
+        "the accounts then come from the discovered snapshot.",
+    )
+
+
+class Exclusion(Model):
+    reason: str = Field(min_length=1, max_length=256, description="Why it is excluded (kept in the snapshot file).")
+
+
+class ExcludedAccount(Exclusion):
+    id: AccountId = Field(description="Account that gets no member stack.")
+
+
+class ExcludedOu(Exclusion):
+    id: OuId = Field(description="Nested OU (inside a target OU) whose accounts, and child OUs, are skipped.")
+
+
+class Discovery(Model):
+    """What `python -m org_backup discover` leaves out. The OUs' backup policies still reach excluded accounts by
+    inheritance; exclude only accounts protected some other way, or move them out of the target OU."""
+
+    exclude_accounts: tuple[ExcludedAccount, ...] = Field(default=(), description="Accounts to leave out.")
+    exclude_ous: tuple[ExcludedOu, ...] = Field(
+        default=(), description="Nested OUs to leave out, with everything in them."
     )
 
 
@@ -255,6 +279,13 @@ class BackupConfig(Model):
         min_length=1, description="Regions where every member account gets a vault (and backups run)."
     )
     target_ous: tuple[TargetOu, ...] = Field(min_length=1, description="OUs whose accounts are protected.")
+    accounts_file: str | None = Field(
+        default=None,
+        description="Snapshot of the target OUs' accounts written by `python -m org_backup discover`, relative to "
+        "this file (e.g. accounts.lock.yaml). Set, synth takes every OU's accounts from it; unset, from "
+        "target_ous[].accounts.",
+    )
+    discovery: Discovery = Field(default_factory=Discovery)
     names: Names = Field(default_factory=Names)
     tags: Tags = Field(default_factory=dict, description="Tags applied to every resource (provider default_tags).")
     vault_lock: VaultLocks = Field(default_factory=VaultLocks)
@@ -295,8 +326,10 @@ class BackupConfig(Model):
         return tuple(account for ou in self.target_ous for account in ou.accounts)
 
     @classmethod
-    def load(cls, path: str | Path) -> BackupConfig:
-        """Read, parse and validate a config file; raise InputError listing every problem."""
+    def load(cls, path: str | Path, *, with_accounts_file: bool = True) -> BackupConfig:
+        """Read, parse and validate a config file; raise InputError listing every problem.
+
+        ``with_accounts_file=False`` leaves the accounts snapshot unread (discover, which is about to rewrite it)."""
         path = Path(path)
         raw = load_yaml(path)
         if not isinstance(raw, dict):
@@ -308,10 +341,14 @@ class BackupConfig(Model):
                     )
                 ],
             )
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, source: str) -> BackupConfig:
+    def from_dict(
+        cls, raw: dict[str, Any], *, source: str, base_dir: Path | None = None, with_accounts_file: bool = True
+    ) -> BackupConfig:
+        """Validate ``raw``; with ``accounts_file`` set, also load that snapshot (relative to ``base_dir``, default
+        the directory of ``source``) and take every target OU's accounts from it."""
         try:
             config = cls.model_validate(raw)
         except ValidationError as exc:
@@ -319,7 +356,17 @@ class BackupConfig(Model):
         problems = _cross_field_problems(config)
         if problems:
             raise InputError(source, problems)
-        return config
+        if config.accounts_file is None or not with_accounts_file:
+            return config
+        from org_backup import accounts_lock
+
+        return accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
+
+    def accounts_path(self, config_dir: Path) -> Path:
+        """Where discover writes, and synth reads, the accounts snapshot."""
+        if self.accounts_file is None:
+            raise ValueError("accounts_file is not set")
+        return config_dir / self.accounts_file
 
 
 def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
@@ -382,6 +429,56 @@ def _duplicates(items: tuple[str, ...]) -> list[tuple[int, str]]:
     return dups
 
 
+def _account_source_problems(config: BackupConfig) -> list[Problem]:
+    """Member accounts come from exactly one place: target_ous[].accounts, or the discovered accounts_file."""
+    problems = []
+    discovered = config.accounts_file is not None
+    for index, ou in enumerate(config.target_ous):
+        if discovered and ou.accounts:
+            problems.append(
+                Problem(
+                    f"target_ous[{index}].accounts",
+                    f"is set, but so is accounts_file ({config.accounts_file!r}), which then supplies every OU's "
+                    "accounts. Fix: remove the list, or remove accounts_file to list accounts by hand.",
+                )
+            )
+        if not discovered and not ou.accounts:
+            problems.append(
+                Problem(
+                    f"target_ous[{index}].accounts",
+                    f"is empty: OU {ou.id!r} protects no account. Fix: list its accounts, or set accounts_file: "
+                    "accounts.lock.yaml and run `python -m org_backup discover`.",
+                )
+            )
+    exclusions = config.discovery.exclude_accounts or config.discovery.exclude_ous
+    if exclusions and not discovered:
+        problems.append(
+            Problem(
+                "discovery",
+                "exclusions apply to discovered accounts, but accounts_file is not set, so nothing is discovered. "
+                "Fix: set accounts_file, or drop the account from target_ous[].accounts instead.",
+            )
+        )
+    target_ous = {ou.id for ou in config.target_ous}
+    for index, ou in enumerate(config.discovery.exclude_ous):
+        if ou.id in target_ous:
+            problems.append(
+                Problem(
+                    f"discovery.exclude_ous[{index}].id",
+                    f"{ou.id!r} is a target OU itself. Fix: remove it from target_ous instead.",
+                )
+            )
+    for field, ids in (
+        ("exclude_accounts", tuple(a.id for a in config.discovery.exclude_accounts)),
+        ("exclude_ous", tuple(o.id for o in config.discovery.exclude_ous)),
+    ):
+        for index, item in _duplicates(ids):
+            problems.append(
+                Problem(f"discovery.{field}[{index}].id", f"{item!r} is listed twice. Fix: remove the duplicate.")
+            )
+    return problems
+
+
 def _cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems: list[Problem] = []
     for field in ("target_regions",):
@@ -394,6 +491,7 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
     for index, ou_id in _duplicates(tuple(ou.id for ou in config.target_ous)):
         problems.append(Problem(f"target_ous[{index}].id", f"{ou_id!r} is listed twice. Fix: merge the two entries."))
 
+    problems += _account_source_problems(config)
     first_seen: dict[str, str] = {}
     for ou_index, ou in enumerate(config.target_ous):
         for acc_index, account in enumerate(ou.accounts):

@@ -143,8 +143,20 @@ CASES: list[tuple[str, str, str]] = [
         "unknown-key",
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
-        "allowed keys here: backup_plans_file, central_backup, guardrails, names, organization, pipeline, "
-        "state_backend, tag_reapply, tags, target_ous, target_regions, vault_lock.",
+        "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, names, "
+        "organization, pipeline, state_backend, tag_reapply, tags, target_ous, target_regions, vault_lock.",
+    ),
+    (
+        "ou-without-accounts",
+        _mutated(_set("target_ous.0.accounts", [])),
+        "has 1 problem:\n  - target_ous[0].accounts: is empty: OU 'ou-mini-00000001' protects no account. Fix: list "
+        "its accounts, or set accounts_file: accounts.lock.yaml and run `python -m org_backup discover`.",
+    ),
+    (
+        "exclusions-without-discovery",
+        _mutated(_set("discovery", {"exclude_accounts": [{"id": "100000000009", "reason": "x"}]})),
+        "has 1 problem:\n  - discovery: exclusions apply to discovered accounts, but accounts_file is not set, so "
+        "nothing is discovered. Fix: set accounts_file, or drop the account from target_ous[].accounts instead.",
     ),
     (
         "lock-min-above-max",
