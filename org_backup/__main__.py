@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
 from org_backup.errors import InputError
@@ -45,6 +46,90 @@ def _discover(args: argparse.Namespace) -> int:
     return discover.main(args.config, check=args.check, assume_plan_role=args.assume_plan_role)
 
 
+def _records(args: argparse.Namespace) -> Any:
+    """Where deployed-stack hashes live: --records DIR, else the S3 state bucket, else build/deployed (offline)."""
+    from org_backup import incremental
+    from org_backup.config import S3Backend
+
+    if args.records:
+        return incremental.LocalRecords(args.records)
+    backend = BackupConfig.load(args.config, with_accounts_file=False).state_backend
+    if isinstance(backend, S3Backend):
+        import boto3
+
+        client = boto3.client("s3", region_name=backend.region)
+        return incremental.S3Records(client, backend.bucket, f"{backend.key_prefix}/deployed")
+    return incremental.LocalRecords(Path("build/deployed"))
+
+
+def _changed(args: argparse.Namespace) -> int:
+    from org_backup import incremental
+
+    current = incremental.stack_hashes(args.outdir)
+    records = _records(args)
+    result = incremental.compare(current, records.read())
+    for stack in result.changed:
+        print(stack)
+    print(
+        f"{len(result.changed)} of {len(current)} deployable stacks changed since the last recorded deploy "
+        f"({records.describe()}).",
+        file=sys.stderr,
+    )
+    for stack in result.gone:
+        print(
+            f"Note: {stack} was deployed but is no longer synthesized (its account left the target OUs). Its vaults "
+            "and keys refuse destroy; remove them deliberately (README, Tear-down), then delete its record.",
+            file=sys.stderr,
+        )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("".join(f"{s}\n" for s in result.changed), encoding="utf-8")
+        hashes = {s: current[s] for s in result.changed}
+        args.out.with_suffix(".json").write_text(json.dumps(hashes, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from org_backup import incremental
+
+    stacks = incremental.read_stack_list(args.stacks_file)
+    current = incremental.stack_hashes(args.outdir)
+    missing = [s for s in stacks if s not in current]
+    if missing:
+        print(f"record: {', '.join(missing)} not synthesized in {args.outdir}; nothing recorded.", file=sys.stderr)
+        return 1
+    records = _records(args)
+    records.write({s: current[s] for s in stacks})
+    print(f"Recorded {len(stacks)} deployed stacks in {records.describe()}.")
+    return 0
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from org_backup import incremental
+
+    index, _, count = args.shard.partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        print(f"shard: {args.shard!r} is not I/N (e.g. 2/8).", file=sys.stderr)
+        return 2
+    planned = json.loads(args.planned.read_text(encoding="utf-8"))
+    try:
+        mine = incremental.shard(planned, int(index), int(count))
+    except ValueError as exc:
+        print(f"shard: {exc}", file=sys.stderr)
+        return 2
+    current = incremental.stack_hashes(args.outdir)
+    differs = [s for s in mine if current.get(s) != planned[s]]
+    if differs:
+        print(
+            f"shard: {', '.join(differs)} differ from what the Plan stage planned and was approved; nothing deployed. "
+            "Fix: run the pipeline again from the start.",
+            file=sys.stderr,
+        )
+        return 1
+    print("".join(f"{s}\n" for s in mine), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m org_backup", description=__doc__)
     parser.add_argument(
@@ -72,6 +157,23 @@ def main(argv: list[str] | None = None) -> int:
         help="assume the management account's read-only plan role first (the pipeline does)",
     )
     discover.set_defaults(run=_discover)
+    outdir = argparse.ArgumentParser(add_help=False)
+    outdir.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="synthesized output (cdktf.out)")
+    outdir.add_argument("--records", type=Path, help="local directory of deployed-stack hashes (default: see README)")
+    changed = sub.add_parser(
+        "changed", parents=[outdir], help="print the deployable stacks whose content changed since the last deploy"
+    )
+    changed.add_argument("--out", type=Path, help="also write the list here, and their hashes beside it (.json)")
+    changed.set_defaults(run=_changed)
+    record = sub.add_parser("record", parents=[outdir], help="record the listed stacks as deployed (after success)")
+    record.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
+    record.set_defaults(run=_record)
+    shard = sub.add_parser(
+        "shard", parents=[outdir], help="print shard I/N of the planned stacks, after checking they are unchanged"
+    )
+    shard.add_argument("shard", help="I/N, 1-based")
+    shard.add_argument("--planned", type=Path, required=True, help="the hashes `changed --out` wrote (.json)")
+    shard.set_defaults(run=_shard)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -198,6 +198,10 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, workers: int = 2) 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         codes = dict(zip((d.name for d in dirs), pool.map(plan, dirs), strict=True))
     changed = sorted(name for name, code in codes.items() if code == 2)
+    if not codes:
+        lines = ["# org-backup plan: nothing to plan", "", "No stack changed since the last deploy."]
+        (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return codes
     lines = [f"# org-backup plan: {len(changed)} of {len(codes)} stacks change", ""]
     lines += [f"- `{name}`: changes (see {name}.txt)" for name in changed] or ["No changes."]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -211,11 +215,20 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("outdir", nargs="?", default="cdktf.out")
     plan = sub.add_parser("plan", help="terraform plan of the stacks matching the patterns (read-only)")
     plan.add_argument("outdir")
-    plan.add_argument("patterns", nargs="+")
+    plan.add_argument("patterns", nargs="*")
+    plan.add_argument("--stacks-file", type=Path, help="plan exactly the stacks listed in this file (may be empty)")
     plan.add_argument("--out", type=Path, default=Path("build/plans"))
     args = parser.parse_args(argv)
     if args.command == "plan":
-        plan_all(Path(args.outdir), args.out, args.patterns)  # raises on a failed plan
+        if bool(args.patterns) == bool(args.stacks_file):
+            parser.error("plan takes stack patterns or --stacks-file, not both and not neither")
+        if args.stacks_file:
+            from org_backup.incremental import read_stack_list
+
+            patterns = read_stack_list(args.stacks_file)
+        else:
+            patterns = args.patterns
+        plan_all(Path(args.outdir), args.out, patterns)  # raises on a failed plan
         print((args.out / "summary.md").read_text(encoding="utf-8"))
         return 0
     results = validate_all(Path(args.outdir))

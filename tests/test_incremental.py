@@ -1,0 +1,182 @@
+"""Incremental deploy: `changed` finds exactly the stacks a change touches; `shard` splits them and refuses content
+that differs from what was planned; records live in a local directory or one S3 object per stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from org_backup import incremental, lambda_package
+from org_backup.__main__ import main as cli
+from tests.conftest import EXAMPLE_CONFIG, ROOT
+
+MEMBERS = ["member-444444444444", "member-555555555555", "member-666666666666"]
+
+
+@pytest.fixture(scope="module")
+def synthesize(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    from org_backup.inputs import Inputs
+    from stacks.app import synthesize as synth
+    from stacks.common import SynthOptions
+
+    def run(config: Path, *, role: str = "deploy") -> Path:
+        outdir = tmp_path_factory.mktemp("incremental") / "cdktf.out"
+        synth(inputs=Inputs.load(config), outdir=outdir, options=SynthOptions(role=role))  # type: ignore[arg-type]
+        return outdir
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def baseline(synthesize: Callable[..., Path]) -> dict[str, str]:
+    return incremental.stack_hashes(synthesize(EXAMPLE_CONFIG))
+
+
+def _example(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    raw["backup_plans_file"] = str(ROOT / raw["backup_plans_file"])
+    change(raw)
+    path = tmp_path / "backup.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _changed(baseline: dict[str, str], outdir: Path) -> tuple[str, ...]:
+    return incremental.compare(incremental.stack_hashes(outdir), baseline).changed
+
+
+def test_only_deployable_stacks_are_hashed(baseline: dict[str, str]) -> None:
+    assert sorted(baseline) == ["central-backup", "management", *MEMBERS]
+
+
+def test_an_unchanged_config_changes_nothing_whichever_role_synthesized_it(
+    baseline: dict[str, str], synthesize: Callable[..., Path]
+) -> None:
+    assert _changed(baseline, synthesize(EXAMPLE_CONFIG)) == ()
+    assert _changed(baseline, synthesize(EXAMPLE_CONFIG, role="plan")) == ()  # Plan and Deploy agree
+
+
+def test_one_new_account_changes_only_its_stack(
+    baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = _example(tmp_path, lambda raw: raw["target_ous"][1]["accounts"].append("777777777777"))
+    assert _changed(baseline, synthesize(config)) == ("member-777777777777",)
+
+
+def test_one_stack_edited_changes_only_that_stack(baseline: dict[str, str], synthesize: Callable[..., Path]) -> None:
+    outdir = synthesize(EXAMPLE_CONFIG)
+    document = outdir / "stacks" / MEMBERS[1] / "cdk.tf.json"
+    data = json.loads(document.read_text())
+    data["provider"]["aws"][0]["default_tags"][0]["tags"]["owner"] = "someone-else"
+    document.write_text(json.dumps(data))
+    assert _changed(baseline, outdir) == (MEMBERS[1],)
+
+
+def test_a_backup_policy_change_touches_only_management(
+    baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
+) -> None:
+    plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
+    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["lifecycle"]["delete_after_days"] = 36
+    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans, sort_keys=False))
+    config = _example(tmp_path, lambda raw: raw.update(backup_plans_file=str(tmp_path / "plans.yaml")))
+    assert _changed(baseline, synthesize(config)) == ("management",)
+
+
+def test_lambda_code_change_touches_every_member_stack(
+    baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = tmp_path / "lambda_src"
+    shutil.copytree(lambda_package.LAMBDA_SRC, sources, ignore=shutil.ignore_patterns("__pycache__"))
+    handler = sources / "tag_reapply" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# a code change\n")
+    monkeypatch.setattr(lambda_package, "LAMBDA_SRC", sources)
+    monkeypatch.setattr(lambda_package, "BUILD_DIR", tmp_path / "zips")
+    assert _changed(baseline, synthesize(EXAMPLE_CONFIG)) == tuple(MEMBERS)
+
+
+def test_volatile_metadata_and_the_assumed_role_are_ignored(tmp_path: Path) -> None:
+    stack = tmp_path / "stacks" / "management"
+    stack.mkdir(parents=True)
+
+    def write(version: str, role: str, retention: int) -> str:
+        document = {
+            "//": {"metadata": {"version": version}},
+            "provider": {"aws": [{"region": "eu-west-1", "assume_role": [{"role_arn": role}]}]},
+            "resource": {"aws_x": {"a": {"//": {"metadata": {"path": version}}, "days": retention}}},
+        }
+        (stack / "cdk.tf.json").write_text(json.dumps(document))
+        return incremental.stack_hash(stack)
+
+    first = write("0.21.0", "arn:aws:iam::1:role/Deploy", 35)
+    assert write("0.22.0", "arn:aws:iam::1:role/Plan", 35) == first
+    assert write("0.21.0", "arn:aws:iam::1:role/Deploy", 36) != first
+
+
+def test_shards_are_disjoint_balanced_and_cover_every_stack() -> None:
+    stacks = ["management", "central-backup", *(f"member-{i:012d}" for i in range(103))]
+    shards = [incremental.shard(stacks, i, 8) for i in range(1, 9)]
+    assert sorted(s for shard in shards for s in shard) == sorted(stacks)
+    assert {len(shard) for shard in shards} == {13, 14}
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        incremental.shard(stacks, 9, 8)
+
+
+def test_cli_plan_shard_deploy_record_round_trip(
+    synthesize: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdir = synthesize(EXAMPLE_CONFIG)
+    records = tmp_path / "records"
+    common = ["--config", str(EXAMPLE_CONFIG)]
+    listed = tmp_path / "plans" / "changed-stacks.txt"
+    assert cli([*common, "changed", "--outdir", str(outdir), "--records", str(records), "--out", str(listed)]) == 0
+    assert listed.read_text().split() == sorted(["central-backup", "management", *MEMBERS])
+    planned = listed.with_suffix(".json")
+    assert set(json.loads(planned.read_text())) == set(listed.read_text().split())
+
+    capsys.readouterr()
+    shards = []
+    for index in (1, 2):
+        assert cli([*common, "shard", f"{index}/2", "--outdir", str(outdir), "--planned", str(planned)]) == 0
+        shards.append(capsys.readouterr().out.split())
+    assert sorted(shards[0] + shards[1]) == sorted(listed.read_text().split())
+
+    mine = tmp_path / "shard-1.txt"
+    mine.write_text("\n".join(shards[0]) + "\n")
+    assert cli([*common, "record", "--outdir", str(outdir), "--records", str(records), "--stacks-file", str(mine)]) == 0
+    capsys.readouterr()
+    assert cli([*common, "changed", "--outdir", str(outdir), "--records", str(records)]) == 0
+    assert capsys.readouterr().out.split() == sorted(shards[1])  # shard 2 not recorded yet
+
+
+def test_shard_refuses_content_that_differs_from_the_plan(
+    synthesize: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdir = synthesize(EXAMPLE_CONFIG)
+    planned = tmp_path / "planned.json"
+    planned.write_text(json.dumps({"management": "0" * 64}))
+    args = ["--config", str(EXAMPLE_CONFIG), "shard", "1/1", "--outdir", str(outdir), "--planned", str(planned)]
+    assert cli(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "management differ from what the Plan stage planned" in captured.err
+
+
+def test_s3_records_one_encrypted_object_per_stack() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="state", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        records = incremental.S3Records(s3, "state", "org-backup/deployed")
+        assert records.read() == {}
+        records.write({"management": "a" * 64, "member-444444444444": "b" * 64})
+        records.write({"member-444444444444": "c" * 64})
+        assert records.read() == {"management": "a" * 64, "member-444444444444": "c" * 64}
+        head = s3.head_object(Bucket="state", Key="org-backup/deployed/management.sha256")
+        assert head["ServerSideEncryption"] == "aws:kms"
