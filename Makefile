@@ -10,8 +10,12 @@ SYNTH := $(PYTHON) -O main.py
 OUTDIR ?= cdktf.out
 TERRAFORM_VERSION := 1.11.4
 DEPLOY_PARALLELISM ?= 4
-# What the pipeline plans and deploys. bootstrap-* and pipeline are applied by administrators (README, Deploy it).
-DEPLOY_STACKS := management central-backup member-*
+PLANS := build/plans
+# Deploy: shard SHARD of SHARDS of the stacks `make plan` listed (the pipeline passes the Plan stage's artifact).
+SHARD ?= 1
+SHARDS ?= 1
+PLANNED ?= $(PLANS)/changed-stacks.json
+DISCOVER_FLAGS ?=
 
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -19,7 +23,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools plan deploy pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools discover plan deploy pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,15 +67,25 @@ cli: package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy)
 ci-tools: ## CodeBuild only: install Terraform $(TERRAFORM_VERSION), checked against HashiCorp's SHA256SUMS
 	bash .ci/install-terraform $(TERRAFORM_VERSION)
 
-plan: install ## terraform plan of the deployable stacks with the read-only plan role; plans in build/plans/
-	ORG_BACKUP_ROLE=plan $(SYNTH)
-	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out build/plans $(DEPLOY_STACKS)
+discover: install ## Read the target OUs' accounts from AWS Organizations into accounts_file (read-only)
+	$(PYTHON) -m org_backup discover $(DISCOVER_FLAGS)
 
-deploy: install cli ## cdktf deploy of the deployable stacks with the deploy role (the pipeline's Deploy stage)
-	npx cdktf deploy $(DEPLOY_STACKS) --auto-approve --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs.json
+plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
+	ORG_BACKUP_ROLE=plan $(SYNTH)
+	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
+	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
+
+deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks, then record them as deployed
+	$(SYNTH)
+	mkdir -p build && $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --planned $(PLANNED) > build/shard-stacks.txt
+	if [ -s build/shard-stacks.txt ]; then \
+	  npx cdktf deploy $$(cat build/shard-stacks.txt) --auto-approve --parallelism $(DEPLOY_PARALLELISM) \
+	    --outputs-file build/outputs.json && \
+	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
+	else echo "Shard $(SHARD)/$(SHARDS): nothing to deploy."; fi
 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
-	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary build/plans/summary.md
+	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md
 
 clean: ## Remove generated output
 	rm -rf $(OUTDIR) build .pytest_cache

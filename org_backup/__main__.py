@@ -43,7 +43,14 @@ def _doctor(args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from org_backup import discover
 
-    return discover.main(args.config, check=args.check, assume_plan_role=args.assume_plan_role)
+    return discover.main(
+        args.config,
+        check=args.check,
+        assume_plan_role=args.assume_plan_role,
+        if_configured=args.if_configured,
+        also_write=args.also_write,
+        from_file=args.from_file,
+    )
 
 
 def _records(args: argparse.Namespace) -> Any:
@@ -155,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         "--assume-plan-role",
         action="store_true",
         help="assume the management account's read-only plan role first (the pipeline does)",
+    )
+    discover.add_argument("--if-configured", action="store_true", help="do nothing when accounts_file is not set")
+    discover.add_argument("--also-write", type=Path, help="write the snapshot here too (the Plan stage's artifact)")
+    discover.add_argument(
+        "--from-file", type=Path, help="install this earlier snapshot instead of asking AWS (the Deploy stage)"
     )
     discover.set_defaults(run=_discover)
     outdir = argparse.ArgumentParser(add_help=False)

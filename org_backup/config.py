@@ -35,6 +35,9 @@ DEFAULT_CONFIG = "backup.yaml"
 # AWS limits quoted in the messages below.
 LOCK_MAX_DAYS = 36500  # AWS Backup vault lock: retention and changeable_for_days are at most 36,500 days.
 LOCK_MIN_CHANGEABLE_DAYS = 3  # AWS Backup vault lock: ChangeableForDays is at least 3 days.
+# org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
+# rather than build count bound the wall time. README "Scale" explains the model.
+MAX_DEPLOY_SHARDS = 100
 
 
 class Organization(Model):
@@ -88,6 +91,13 @@ class Pipeline(Model):
         default=(), description="Subscribed to pipeline failure and approval notifications (SNS, KMS-encrypted)."
     )
     deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
+    deploy_shards: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_DEPLOY_SHARDS,
+        description="Parallel CodeBuild builds the Deploy stage fans out to (a batch build when above 1); each "
+        "deploys 1/N of the changed stacks. Keep it within the account's CodeBuild concurrent-build quota.",
+    )
     artifact_retention_days: int = Field(default=90, ge=1, le=3650, description="Pipeline artifacts kept this long.")
     log_retention_days: int = Field(default=365, description="CodeBuild log retention (a CloudWatch Logs value).")
 

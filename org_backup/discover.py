@@ -198,10 +198,27 @@ def session(config: BackupConfig, *, assume_plan_role: bool) -> boto3.Session:
     )
 
 
-def main(config_path: Path, *, check: bool, assume_plan_role: bool, organizations: Any | None = None) -> int:
-    """Discover, print who joins or leaves, and write the snapshot (or, with ``check``, only compare)."""
+def main(
+    config_path: Path,
+    *,
+    check: bool = False,
+    assume_plan_role: bool = False,
+    if_configured: bool = False,
+    also_write: Path | None = None,
+    from_file: Path | None = None,
+    organizations: Any | None = None,
+) -> int:
+    """Discover, print who joins or leaves, and write the snapshot (or, with ``check``, only compare).
+
+    ``from_file`` installs a snapshot discovered earlier (the Plan stage's, in the Deploy stage) instead of asking
+    AWS, after checking it against backup.yaml; ``also_write`` writes the same bytes to a second place (the Plan
+    stage's artifact); ``if_configured`` makes a config without ``accounts_file`` a no-op instead of an error.
+    """
     config = BackupConfig.load(config_path, with_accounts_file=False)  # the snapshot is what gets rewritten
     if config.accounts_file is None:
+        if if_configured:
+            print("accounts_file is not set: member accounts come from backup.yaml; nothing to discover.")
+            return 0
         raise InputError(
             str(config_path),
             [
@@ -213,19 +230,28 @@ def main(config_path: Path, *, check: bool, assume_plan_role: bool, organization
             ],
         )
     path = config.accounts_path(config_path.parent)
-    try:
-        client = organizations or session(config, assume_plan_role=assume_plan_role).client(
-            "organizations", region_name=_organizations_region(config)
-        )
-        lock = discover(config, client)
-    except DiscoveryError as exc:
-        print(f"discover: {exc}", file=sys.stderr)
-        return EXIT_AWS_ERROR
+    if from_file is not None:
+        lock = accounts_lock.load(from_file)
+        problems = accounts_lock.consistency_problems(config, lock)
+        if problems:
+            raise InputError(str(from_file), problems)
+    else:
+        try:
+            client = organizations or session(config, assume_plan_role=assume_plan_role).client(
+                "organizations", region_name=_organizations_region(config)
+            )
+            lock = discover(config, client)
+        except DiscoveryError as exc:
+            print(f"discover: {exc}", file=sys.stderr)
+            return EXIT_AWS_ERROR
     before = _previous(path)
     text = lock.render()
-    members = len(lock.member_ids)
-    print(f"{members} member accounts in {len(lock.target_ous)} target OUs; {len(lock.skipped_accounts)} skipped.")
+    print(
+        f"{len(lock.member_ids)} member accounts in {len(lock.target_ous)} target OUs; {len(lock.skipped_accounts)} skipped."
+    )
     print(accounts_lock.changes(before, lock).render())
+    if also_write is not None:
+        write_atomically(also_write, text)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         print(f"{path} is up to date.")
         return 0

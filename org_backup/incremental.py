@@ -96,7 +96,8 @@ class LocalRecords:
 
 @dataclass(frozen=True)
 class S3Records:
-    """One object per stack, ``<prefix>/<stack>.sha256``, in the state bucket (SSE-KMS like the state itself)."""
+    """One object per stack, ``<prefix>/<stack>.sha256``, in the state bucket; the bucket's default encryption (the
+    state key, set by bootstrap-home) encrypts them like the state itself."""
 
     client: Any
     bucket: str
@@ -126,7 +127,6 @@ class S3Records:
                 Bucket=self.bucket,
                 Key=f"{self.prefix}/{stack}{HASH_SUFFIX}",
                 Body=(value + "\n").encode(),
-                ServerSideEncryption="aws:kms",
             )
 
         with ThreadPoolExecutor(max_workers=16) as pool:

@@ -1,8 +1,10 @@
 """The pipeline in the home account: pull requests validate and plan; the deploy branch validates, plans, waits for
 an optional approval and deploys.
 
-CodePipeline V2: Source -> Validate (make test, checkov JUnit report) -> Plan (make plan, read-only plan role,
-plans kept as artifacts) -> Approval (optional) -> Deploy (make deploy). Pull requests never reach Deploy: with a
+CodePipeline V2: Source -> Validate (make test, checkov JUnit report) -> Plan (make discover, then make plan of
+the stacks changed since the last deploy, read-only plan role; plans, stack list and accounts snapshot kept as the
+"plans" artifact) -> Approval (optional) -> Deploy (make deploy of exactly the planned stacks; a CodeBuild batch of
+pipeline.deploy_shards parallel builds when above 1). Pull requests never reach Deploy: with a
 connection source a second V2 pipeline is triggered by pull requests and stops after Plan; with CodeCommit an
 EventBridge rule on pull-request events starts a CodeBuild project that validates and plans with the read-only
 role and posts the result back on the pull request. New accounts in the organization start the pipeline through
@@ -28,6 +30,8 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.codebuild_project import (
     CodebuildProject,
     CodebuildProjectArtifacts,
+    CodebuildProjectBuildBatchConfig,
+    CodebuildProjectBuildBatchConfigRestrictions,
     CodebuildProjectEnvironment,
     CodebuildProjectEnvironmentEnvironmentVariable,
     CodebuildProjectLogsConfig,
@@ -73,6 +77,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from org_backup import fanout
 from org_backup.config import BackupConfig, CodeCommitSource
 from org_backup.naming import BUILDER_ROLES, ENROLMENT_RULE, Naming, enrolment_event_pattern
 from org_backup.policy_docs import dumps, render_template
@@ -83,6 +88,8 @@ from stacks.common import SynthOptions, aws_providers, configure_backend
 PIPELINE = "org-backup"
 PR_PIPELINE = "org-backup-pull-requests"
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
+DEPLOY_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
+BUILD_TIMEOUT_MINUTES = 120
 REPORT_GROUP = "org-backup-checkov"
 TOPIC = "org-backup-pipeline"
 # CodeBuild project -> (buildspec, builder role kind)
@@ -323,6 +330,8 @@ class PipelineStack(TerraformStack):
             export_config=CodebuildReportGroupExportConfig(type="NO_EXPORT"),
         )
         self.projects: dict[str, CodebuildProject] = {}
+        shards = self.config.pipeline.deploy_shards
+        batch = self._deploy_batch_config(shards) if shards > 1 else None
         codecommit = isinstance(self.config.pipeline.source, CodeCommitSource)
         for name, (buildspec, kind) in PROJECTS.items():
             if name == "pull-request" and not codecommit:
@@ -336,6 +345,10 @@ class PipelineStack(TerraformStack):
                 kms_key_id=self.key.arn,
             )
             in_pipeline = name != "pull-request"
+            if name == "deploy" and batch:
+                # Inline (the shard list depends on the config), so Terraform would read the shell's ${VAR} as its
+                # own interpolation: escaped as $${VAR}, which Terraform writes back as ${VAR}.
+                buildspec = fanout.batch_buildspec(shards).replace("${", "$${").replace("%{", "%%{")
             source = (
                 CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec)
                 if in_pipeline
@@ -346,15 +359,17 @@ class PipelineStack(TerraformStack):
                 f"project-{name}",
                 provider=self.provider,
                 name=f"org-backup-{name}",
-                description=f"org-backup {name} ({buildspec})",
+                description=f"org-backup {name} ({PROJECTS[name][0]}{', batch build' if name == 'deploy' and batch else ''})",
                 service_role=self.builder_roles[kind].arn,
                 encryption_key=self.key.arn,
-                build_timeout=120,
-                concurrent_build_limit=1 if name == "deploy" else None,
+                build_timeout=BUILD_TIMEOUT_MINUTES,
+                # One deploy at a time; a batch's shards count as builds, and a build over the limit fails, not waits.
+                concurrent_build_limit=shards if name == "deploy" else None,
+                build_batch_config=batch if name == "deploy" else None,
                 artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE" if in_pipeline else "NO_ARTIFACTS"),
                 source=source,
                 environment=CodebuildProjectEnvironment(
-                    compute_type="BUILD_GENERAL1_MEDIUM",
+                    compute_type=DEPLOY_COMPUTE_TYPE,
                     image=BUILD_IMAGE,
                     type="LINUX_CONTAINER",
                     privileged_mode=False,
@@ -365,6 +380,9 @@ class PipelineStack(TerraformStack):
                         CodebuildProjectEnvironmentEnvironmentVariable(
                             name="TF_PLUGIN_CACHE_DIR", value="/root/.terraform.d/plugin-cache"
                         ),
+                        # Overridden per build by the batch's build-list; a single Deploy build is shard 1 of 1.
+                        CodebuildProjectEnvironmentEnvironmentVariable(name="ORG_BACKUP_SHARD", value="1"),
+                        CodebuildProjectEnvironmentEnvironmentVariable(name="ORG_BACKUP_SHARDS", value="1"),
                     ],
                 ),
                 logs_config=CodebuildProjectLogsConfig(
@@ -374,6 +392,31 @@ class PipelineStack(TerraformStack):
                     s3_logs=CodebuildProjectLogsConfigS3Logs(status="DISABLED"),
                 ),
             )
+
+    def _deploy_batch_config(self, shards: int) -> CodebuildProjectBuildBatchConfig:
+        """The Deploy stage as a batch of ``shards`` builds (org_backup/fanout.py). CodeBuild starts them with this
+        role, which may only start, stop and retry builds of the deploy project: the builds themselves cannot."""
+        role = self._service_role("deploy-batch-role", "org-backup-deploy-batch", "codebuild.amazonaws.com")
+        self._policy(
+            "deploy-batch-policy",
+            role,
+            [
+                {
+                    "Sid": "RunDeployShards",
+                    "Effect": "Allow",
+                    "Action": ["codebuild:RetryBuild", "codebuild:StartBuild", "codebuild:StopBuild"],
+                    "Resource": self._arn("codebuild", "project/org-backup-deploy"),
+                }
+            ],
+        )
+        return CodebuildProjectBuildBatchConfig(
+            service_role=role.arn,
+            combine_artifacts=False,
+            restrictions=CodebuildProjectBuildBatchConfigRestrictions(
+                maximum_builds_allowed=shards, compute_types_allowed=[DEPLOY_COMPUTE_TYPE]
+            ),
+            timeout_in_mins=BUILD_TIMEOUT_MINUTES,
+        )
 
     def _codecommit_url(self) -> str:
         source = self.config.pipeline.source
@@ -464,6 +507,18 @@ class PipelineStack(TerraformStack):
                         self._arn("codebuild", f"project/org-backup-{n}") for n in ("validate", "plan", "deploy")
                     ],
                 },
+                *(
+                    [
+                        {
+                            "Sid": "DeployBatch",
+                            "Effect": "Allow",
+                            "Action": ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"],
+                            "Resource": self._arn("codebuild", "project/org-backup-deploy"),
+                        }
+                    ]
+                    if self.config.pipeline.deploy_shards > 1
+                    else []
+                ),
                 {
                     "Sid": "ApprovalNotice",
                     "Effect": "Allow",
@@ -514,16 +569,23 @@ class PipelineStack(TerraformStack):
             )
             trigger = [CodepipelineTrigger(provider_type="CodeStarSourceConnection", git_configuration=git)]
 
-        def build(stage: str, project: str, outputs: list[str] | None = None) -> CodepipelineStage:
+        def build(
+            stage: str, project: str, outputs: list[str] | None = None, inputs: list[str] | None = None
+        ) -> CodepipelineStage:
+            configuration = {"ProjectName": self.projects[project].name}
+            if inputs:
+                configuration["PrimarySource"] = "source"
+            if project == "deploy" and self.config.pipeline.deploy_shards > 1:
+                configuration["BatchEnabled"] = "true"
             action = CodepipelineStageAction(
                 name=stage,
                 category="Build",
                 owner="AWS",
                 provider="CodeBuild",
                 version="1",
-                input_artifacts=["source"],
+                input_artifacts=["source", *(inputs or [])],
                 output_artifacts=outputs,
-                configuration={"ProjectName": self.projects[project].name},
+                configuration=configuration,
             )
             return CodepipelineStage(name=stage, action=[action])
 
@@ -546,7 +608,7 @@ class PipelineStack(TerraformStack):
             )
             stages.append(CodepipelineStage(name="Approve", action=[approval]))
         if deploy:
-            stages.append(build("Deploy", "deploy"))
+            stages.append(build("Deploy", "deploy", inputs=["plans"]))  # deploys what Plan listed, no more
         return Codepipeline(
             self,
             f"pipeline-{name}",

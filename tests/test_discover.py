@@ -300,3 +300,33 @@ def test_inline_accounts_and_a_snapshot_together_are_refused(tmp_path: Path) -> 
     config.write_text(yaml.safe_dump(raw))
     with pytest.raises(InputError, match=r"target_ous\[0\]\.accounts: is set, but so is accounts_file"):
         BackupConfig.load(config)
+
+
+def test_plan_stage_hands_its_snapshot_to_deploy(org: Org, tmp_path: Path) -> None:
+    """Plan writes the snapshot into its artifact too; Deploy installs that one rather than asking AWS again."""
+    config = org.config()
+    artifact = tmp_path / "plans" / "accounts.lock.yaml"
+    assert discover.main(config, also_write=artifact, organizations=org.client) == 0
+    planned = artifact.read_text()
+    assert (org.tmp / "accounts.lock.yaml").read_text() == planned
+    (org.tmp / "accounts.lock.yaml").unlink()  # a fresh checkout at Deploy: the committed snapshot may be older
+    assert discover.main(config, from_file=artifact) == 0
+    assert (org.tmp / "accounts.lock.yaml").read_text() == planned
+
+
+def test_deploy_refuses_a_planned_snapshot_that_no_longer_fits_backup_yaml(org: Org, tmp_path: Path) -> None:
+    config = org.config()
+    artifact = tmp_path / "accounts.lock.yaml"
+    assert discover.main(config, also_write=artifact, organizations=org.client) == 0
+    raw = yaml.safe_load(config.read_text())
+    raw["target_ous"] = raw["target_ous"][:1]
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(InputError, match=r"is no longer a target OU in backup\.yaml"):
+        discover.main(config, from_file=artifact)
+
+
+def test_if_configured_makes_a_config_without_accounts_file_a_no_op(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import EXAMPLE_CONFIG
+
+    assert discover.main(EXAMPLE_CONFIG, if_configured=True) == 0
+    assert "accounts_file is not set" in capsys.readouterr().out

@@ -212,6 +212,73 @@ def test_every_project_buildspec_exists(example: Synthesized) -> None:
         assert (ROOT / project["source"]["buildspec"]).is_file()
 
 
+def test_deploy_deploys_what_plan_listed_as_one_build_by_default(example: Synthesized) -> None:
+    pipeline = _one(example, "pipeline", "aws_codepipeline", name="org-backup")
+    deploy = pipeline["stage"][-1]["action"][0]
+    assert deploy["input_artifacts"] == ["source", "plans"]
+    assert deploy["configuration"] == {
+        "ProjectName": "${aws_codebuild_project.project-deploy.name}",
+        "PrimarySource": "source",
+    }
+    project = _one(example, "pipeline", "aws_codebuild_project", name="org-backup-deploy")
+    assert project["source"]["buildspec"] == "buildspecs/deploy.yml"
+    assert project["concurrent_build_limit"] == 1
+    assert "build_batch_config" not in project
+    variables = {v["name"]: v["value"] for v in project["environment"]["environment_variable"]}
+    assert (variables["ORG_BACKUP_SHARD"], variables["ORG_BACKUP_SHARDS"]) == ("1", "1")
+
+
+def test_deploy_fans_out_as_a_batch_build_of_deploy_shards(connection: Synthesized) -> None:
+    pipeline = _one(connection, "pipeline", "aws_codepipeline", name="org-backup")
+    deploy = pipeline["stage"][-1]["action"][0]
+    assert deploy["configuration"]["BatchEnabled"] == "true"
+    project = _one(connection, "pipeline", "aws_codebuild_project", name="org-backup-deploy")
+    assert project["concurrent_build_limit"] == 4  # a shard over the limit would fail, not wait
+    batch = project["build_batch_config"]
+    assert batch["restrictions"] == {"maximum_builds_allowed": 4, "compute_types_allowed": ["BUILD_GENERAL1_MEDIUM"]}
+    assert batch["combine_artifacts"] is False
+    assert "deploy-batch-role" in batch["service_role"]
+    from org_backup import fanout
+
+    # Terraform's JSON escapes ${VAR} as $${VAR} and hands CodeBuild the shell's ${VAR} again.
+    assert project["source"]["buildspec"].replace("$${", "${") == fanout.batch_buildspec(4)
+    spec = yaml.safe_load(fanout.batch_buildspec(4))
+    assert [b["env"]["variables"] for b in spec["batch"]["build-list"]] == [
+        {"ORG_BACKUP_SHARD": str(i), "ORG_BACKUP_SHARDS": "4"} for i in range(1, 5)
+    ]
+    policy = _one(connection, "pipeline", "aws_iam_role_policy", name="deploy-batch-policy")
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Action"] == ["codebuild:RetryBuild", "codebuild:StartBuild", "codebuild:StopBuild"]
+    assert statement["Resource"] == "arn:aws:codebuild:us-west-2:300000000003:project/org-backup-deploy"
+    pipeline_policy = json.loads(_one(connection, "pipeline", "aws_iam_role_policy", name="pipeline-policy")["policy"])
+    (batch_grant,) = [s for s in pipeline_policy["Statement"] if s.get("Sid") == "DeployBatch"]
+    assert batch_grant["Action"] == ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"]
+
+
+@pytest.mark.parametrize("shards", [2, 5, 16])
+def test_batch_buildspec_shards_cover_every_planned_stack_once(shards: int) -> None:
+    from org_backup import fanout, incremental
+
+    spec = yaml.safe_load(fanout.batch_buildspec(shards))
+    plain = yaml.safe_load((ROOT / "buildspecs" / "deploy.yml").read_text())
+    assert {k: v for k, v in spec.items() if k != "batch"} == plain  # every shard runs the committed buildspec
+    assert spec["batch"]["fast-fail"] is False  # never stop a shard's terraform apply half-way
+    builds = spec["batch"]["build-list"]
+    identifiers = [b["identifier"] for b in builds]
+    assert len(set(identifiers)) == shards and all(re.fullmatch(r"[A-Za-z0-9_]+", i) for i in identifiers)
+    planned = ["management", "central-backup", *(f"member-{i:012d}" for i in range(37))]
+    deployed = [
+        stack
+        for b in builds
+        for stack in incremental.shard(
+            planned, int(b["env"]["variables"]["ORG_BACKUP_SHARD"]), int(b["env"]["variables"]["ORG_BACKUP_SHARDS"])
+        )
+    ]
+    assert sorted(deployed) == sorted(planned)
+    with pytest.raises(ValueError, match="at least 2 shards"):
+        fanout.batch_buildspec(1)
+
+
 def test_pull_request_feedback_comments_and_approves() -> None:
     import boto3
 

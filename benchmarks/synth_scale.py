@@ -1,0 +1,213 @@
+"""Synth at scale: the example organization and generated ones of 10, 100 and 1,000 member accounts x 4 Regions
+(plus the management, central, pipeline and bootstrap stacks), each synthesized in a fresh process.
+
+Two ways per size, in the same invocation:
+- fast: what `make synth` runs: ``python -O main.py`` (import bypass, no jsii type checks);
+- naive: ``python main.py`` after ``import cdktf_cdktf_provider_aws`` (the package ``__init__`` imports all
+  2,214 submodules), i.e. what a plain CDKTF project does.
+Measured: wall time, peak RSS of the process tree (Python + node, sampled every 20 ms from /proc), resources,
+output size. Then checkov (the `make scan` flags) over the largest fast output.
+
+    .venv/bin/python benchmarks/synth_scale.py [--sizes 10,100,1000] [--no-naive] [--no-checkov]
+
+Results go to stdout as a Markdown table (pasted into README "Scale") and to build/benchmarks/synth_scale.json.
+Linux only (/proc). Nothing here is a test: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2"]
+NAIVE = "import cdktf_cdktf_provider_aws, runpy; runpy.run_path('main.py', run_name='__main__')"
+TARGETS = {"example_s": 3.0, "t1000_s": 60.0, "rss1000_gib": 1.5, "ratio": 11.0, "checkov_s": 60.0}
+
+
+@dataclass
+class Run:
+    label: str
+    mode: str
+    accounts: int
+    stacks: int
+    resources: int
+    output_mib: float
+    wall_s: float
+    peak_rss_mib: float
+
+
+def config_for(accounts: int, directory: Path) -> Path:
+    """The example organization with ``accounts`` member accounts in its two OUs, in four Regions."""
+    raw = yaml.safe_load((ROOT / "backup.yaml").read_text())
+    raw["target_regions"] = REGIONS
+    raw["backup_plans_file"] = str(ROOT / raw["backup_plans_file"])
+    ids = [f"{700000000000 + i:012d}" for i in range(accounts)]
+    half = (accounts + 1) // 2
+    raw["target_ous"][0]["accounts"] = ids[:half]
+    raw["target_ous"][1]["accounts"] = ids[half:]
+    path = directory / f"backup-{accounts}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _tree_rss_kib(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    pids, total = [root], 0
+    while pids:
+        pid = pids.pop()
+        pids.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+    return total
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run ``command``; return (wall seconds, peak process-tree RSS in MiB). Fails loudly on a non-zero exit."""
+    peak = 0
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.append(process.stderr.read() if process.stderr else b""))
+    reader.start()
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    wall = time.monotonic() - started
+    reader.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{b''.join(stderr).decode()[-3000:]}")
+    return wall, peak / 1024
+
+
+def synth(label: str, config: Path, accounts: int, mode: str, outdir: Path) -> Run:
+    env = dict(os.environ, BACKUP_CONFIG=str(config), CDKTF_OUTDIR=str(outdir))
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    env.pop("ORG_BACKUP_LOCAL_API_ENDPOINT", None)
+    command = [PYTHON, "-O", "main.py"] if mode == "fast" else [PYTHON, "-c", NAIVE]
+    wall, peak = measure(command, env)
+    stacks = sorted((outdir / "stacks").iterdir())
+    resources = 0
+    for stack in stacks:
+        document = json.loads((stack / "cdk.tf.json").read_text())
+        resources += sum(len(of_type) for of_type in document.get("resource", {}).values())
+    size = sum(p.stat().st_size for p in (outdir / "stacks").rglob("*") if p.is_file())
+    return Run(label, mode, accounts, len(stacks), resources, round(size / 2**20, 1), round(wall, 1), round(peak))
+
+
+def checkov_seconds(outdir: Path) -> tuple[float, int]:
+    command = [str(Path(PYTHON).parent / "checkov"), "-d", str(outdir), "--config-file", str(ROOT / ".checkov.yaml")]
+    command += ["--framework", "terraform_json", "--skip-download", "-o", "json"]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"checkov failed:\n{result.stderr[-3000:]}")
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = sum(r["summary"]["failed"] for r in reports)
+    return round(seconds, 1), failed
+
+
+def table(runs: list[Run]) -> str:
+    lines = [
+        "| org | accounts x Regions | stacks | resources | output | fast: wall | fast: peak RSS | naive: wall | naive: peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label in dict.fromkeys(r.label for r in runs):
+        fast = next(r for r in runs if r.label == label and r.mode == "fast")
+        naive = next((r for r in runs if r.label == label and r.mode == "naive"), None)
+        regions = 3 if label == "example" else len(REGIONS)
+        lines.append(
+            f"| {label} | {fast.accounts} x {regions} | {fast.stacks} | {fast.resources:,} | {fast.output_mib} MiB "
+            f"| {fast.wall_s} s | {fast.peak_rss_mib:,.0f} MiB | "
+            + (f"{naive.wall_s} s | {naive.peak_rss_mib:,.0f} MiB |" if naive else "- | - |")
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000", help="member-account counts (comma-separated)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive-import comparison")
+    parser.add_argument("--no-checkov", action="store_true", help="skip checkov over the largest output")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    modes = ["fast"] if args.no_naive else ["fast", "naive"]
+    work = Path(tempfile.mkdtemp(prefix="synth-scale-"))
+    runs: list[Run] = []
+    try:
+        cases = [("example", ROOT / "backup.yaml", 3)] + [(f"{n} accounts", config_for(n, work), n) for n in sizes]
+        for label, config, accounts in cases:
+            for mode in modes:
+                outdir = work / f"out-{accounts}-{mode}"
+                runs.append(synth(label, config, accounts, mode, outdir))
+                print(
+                    f"{label:>14} {mode:>5}: {runs[-1].wall_s:6.1f} s, {runs[-1].peak_rss_mib:6.0f} MiB",
+                    file=sys.stderr,
+                )
+                if mode == "naive" or label != cases[-1][0]:
+                    shutil.rmtree(outdir)
+        checkov = None
+        if not args.no_checkov:
+            largest = work / f"out-{cases[-1][2]}-fast"
+            seconds, failed = checkov_seconds(largest)
+            checkov = {"accounts": cases[-1][2], "seconds": seconds, "failed_checks": failed}
+            print(f"checkov over {cases[-1][0]}: {seconds} s, {failed} failed checks", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    fast = {r.accounts if r.label != "example" else "example": r for r in runs if r.mode == "fast"}
+    verdicts = {"example <= 3 s": fast["example"].wall_s <= TARGETS["example_s"]}
+    if 1000 in fast:
+        verdicts["1,000 x 4 <= 60 s"] = fast[1000].wall_s <= TARGETS["t1000_s"]
+        verdicts["1,000 x 4 <= 1.5 GiB"] = fast[1000].peak_rss_mib <= TARGETS["rss1000_gib"] * 1024
+        if 100 in fast:
+            ratio = fast[1000].wall_s / fast[100].wall_s
+            verdicts[f"t(1000)/t(100) = {ratio:.1f} <= 11"] = ratio <= TARGETS["ratio"]
+    if checkov:
+        verdicts["checkov <= 60 s"] = checkov["seconds"] <= TARGETS["checkov_s"]
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"Machine: {machine}\n")
+    print(table(runs))
+    if checkov:
+        print(
+            f"\ncheckov over the {checkov['accounts']}-account output: {checkov['seconds']} s, "
+            f"{checkov['failed_checks']} failed checks"
+        )
+    print("\nTargets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in verdicts.items()))
+    results: dict[str, Any] = {"machine": machine, "runs": [asdict(r) for r in runs], "checkov": checkov}
+    results["targets"] = verdicts
+    out = ROOT / "build" / "benchmarks" / "synth_scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
