@@ -44,12 +44,13 @@ schema: install ## Write backup.schema.json (JSON Schema of the config, for edit
 validate: synth ## terraform validate every synthesized stack with the real AWS provider
 	$(PYTHON) -m org_backup.terraform validate $(OUTDIR)
 
-scan: synth ## checkov over every synthesized stack (zero failed checks; skips only in .checkov.yaml)
-	$(VENV)/bin/checkov -d $(OUTDIR) --framework terraform_json --skip-download --config-file .checkov.yaml --compact --quiet
+scan: synth ## checkov over the synthesized stacks, one per member-stack shape (zero failed checks; skips in .checkov.yaml)
+	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
+	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml --compact --quiet
 
 scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipeline's report group
-	@mkdir -p build
-	$(VENV)/bin/checkov -d $(OUTDIR) --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
+	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
+	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

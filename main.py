@@ -62,4 +62,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    # Everything is written (synth swaps its output in before returning); skip interpreter teardown. Python would
+    # otherwise free every construct proxy and jsii's exit hook would wait for node to shut down: 0.4 s for the
+    # example, seconds for 1,000 accounts. node exits on its own when its stdin pipe closes.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
