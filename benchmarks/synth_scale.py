@@ -126,7 +126,12 @@ def checkov_seconds(directory: Path, *, scan_set: bool) -> tuple[float, int]:
     started = time.monotonic()
     if scan_set:
         target = directory.parent / "scan"
-        subprocess.run([PYTHON, "-m", "org_backup.scan_set", str(directory), str(target)], cwd=ROOT, check=True)
+        subprocess.run(
+            [PYTHON, "-m", "org_backup.scan_set", str(directory), str(target)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
     else:
         target = directory / "stacks"
     command = [str(Path(PYTHON).parent / "checkov"), "-d", str(target), "--config-file", str(ROOT / ".checkov.yaml")]

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
 from org_backup.errors import InputError
 
@@ -74,7 +76,12 @@ def _changed(args: argparse.Namespace) -> int:
 
     current = incremental.stack_hashes(args.outdir)
     records = _records(args)
-    result = incremental.compare(current, records.read())
+    try:
+        recorded = records.read()
+    except (BotoCoreError, ClientError) as exc:
+        print(f"changed: cannot read the deploy records at {records.describe()}: {exc}", file=sys.stderr)
+        return 3
+    result = incremental.compare(current, recorded)
     for stack in result.changed:
         print(stack)
     print(
@@ -106,7 +113,11 @@ def _record(args: argparse.Namespace) -> int:
         print(f"record: {', '.join(missing)} not synthesized in {args.outdir}; nothing recorded.", file=sys.stderr)
         return 1
     records = _records(args)
-    records.write({s: current[s] for s in stacks})
+    try:
+        records.write({s: current[s] for s in stacks})
+    except (BotoCoreError, ClientError) as exc:
+        print(f"record: cannot write the deploy records at {records.describe()}: {exc}", file=sys.stderr)
+        return 3
     print(f"Recorded {len(stacks)} deployed stacks in {records.describe()}.")
     return 0
 
@@ -191,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except InputError as exc:
         print(exc.render(), file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:  # a missing cdktf.out or plan file, a bad stack list
+        print(f"{args.command}: {exc}", file=sys.stderr)
         return 2
 
 

@@ -34,12 +34,16 @@ class DiscoveryError(Exception):
     """AWS refused or failed a call; the message names the call and the fix."""
 
 
-def discover(config: BackupConfig, organizations: Any, *, page_size: int | None = None) -> AccountsLock:
-    """Walk every target OU with the given Organizations client and return the snapshot (nothing is written)."""
+def discover(
+    config: BackupConfig, organizations: Any, *, source: str = "backup.yaml", page_size: int | None = None
+) -> AccountsLock:
+    """Walk every target OU with the given Organizations client and return the snapshot (nothing is written).
+
+    ``source`` names the config file in errors about it (a vanished OU, another organization)."""
     organization_id = _call(organizations.describe_organization)["Organization"]["Id"]
     if organization_id != config.organization.id:
         raise InputError(
-            "backup.yaml",
+            source,
             [
                 Problem(
                     "organization.id",
@@ -80,7 +84,7 @@ def discover(config: BackupConfig, organizations: Any, *, page_size: int | None 
                 members.append(LockedAccount(**entry))
         locked.append(LockedOu(id=target.id, name=name["OrganizationalUnit"]["Name"], accounts=tuple(members)))
     if missing:
-        raise InputError("backup.yaml", missing)
+        raise InputError(source, missing)
     return AccountsLock(
         organization_id=organization_id,
         target_ous=tuple(locked),
@@ -240,7 +244,7 @@ def main(
             client = organizations or session(config, assume_plan_role=assume_plan_role).client(
                 "organizations", region_name=_organizations_region(config)
             )
-            lock = discover(config, client)
+            lock = discover(config, client, source=str(config_path))
         except DiscoveryError as exc:
             print(f"discover: {exc}", file=sys.stderr)
             return EXIT_AWS_ERROR

@@ -164,5 +164,7 @@ def read_stack_list(path: Path) -> list[str]:
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     bad = [n for n in names if not is_deployable(n)]
     if bad:
-        raise ValueError(f"{path}: {', '.join(bad)} are not deployable stacks (management, central-backup, member-*)")
+        raise ValueError(
+            f"{path} lists stacks the pipeline does not deploy: {', '.join(bad)} (only management, central-backup, member-*)"
+        )
     return names

@@ -330,3 +330,10 @@ def test_if_configured_makes_a_config_without_accounts_file_a_no_op(capsys: pyte
 
     assert discover.main(EXAMPLE_CONFIG, if_configured=True) == 0
     assert "accounts_file is not set" in capsys.readouterr().out
+
+
+def test_errors_name_the_config_file(org: Org) -> None:
+    config = org.config(organization={"id": "o-another0001", "management_account_id": MANAGEMENT})
+    with pytest.raises(InputError) as raised:
+        org.run(config)
+    assert raised.value.source == str(config)

@@ -180,3 +180,23 @@ def test_s3_records_one_object_per_stack() -> None:
         assert records.read() == {"management": "a" * 64, "member-444444444444": "c" * 64}
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="state")["Contents"]]
         assert keys == ["org-backup/deployed/management.sha256", "org-backup/deployed/member-444444444444.sha256"]
+
+
+def test_changed_without_a_synth_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--config", str(EXAMPLE_CONFIG), "changed", "--outdir", str(tmp_path / "none"), "--records", str(tmp_path)]
+    assert cli(args) == 2
+    assert (
+        capsys.readouterr().err
+        == f"changed: {tmp_path / 'none' / 'stacks'} does not exist. Fix: run `make synth` first.\n"
+    )
+
+
+def test_a_stack_list_naming_a_non_deployable_stack_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "stacks.txt"
+    listed.write_text("management\npipeline\n")
+    args = ["--config", str(EXAMPLE_CONFIG), "record", "--stacks-file", str(listed), "--records", str(tmp_path)]
+    assert cli(args) == 2
+    assert "lists stacks the pipeline does not deploy: pipeline (only management" in capsys.readouterr().err
+    assert list(tmp_path.glob("*.sha256")) == []
