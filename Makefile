@@ -88,5 +88,9 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks,
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
 	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md
 
-clean: ## Remove generated output
+clean: ## Remove generated output (refuses while $(OUTDIR) holds local Terraform state)
+	@state=$$(find $(OUTDIR) -path '*/.terraform' -prune -o -name 'terraform.tfstate*' -print 2>/dev/null); \
+	if [ -n "$$state" ]; then \
+	  echo "Nothing removed: $(OUTDIR) holds local Terraform state; move it to safety first:" >&2; \
+	  echo "$$state" >&2; exit 1; fi
 	rm -rf $(OUTDIR) build .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,7 @@ def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
 
     cdktf writes its output before it raises on error annotations, so writing in place would leave a
     half-valid cdktf.out behind. The org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON.
+    Terraform state and working files inside the previous output's stack folders move into the new one.
     """
     if os.environ.get(_CONTINUE_ON_ERRORS):
         raise SynthError(
@@ -76,19 +78,54 @@ def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
+    previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
     try:
         app = build(staging)
         _synth_or_raise(app)
         names = sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
         _check_rules(staging, names)
-        previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
         if outdir.exists():
             outdir.rename(previous)
         staging.rename(outdir)
-        shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if previous.exists():
+        # Deleted only once its Terraform state is safe in the new output: if moving fails, it stays on disk.
+        _carry_over_terraform_state(previous, outdir)
+        shutil.rmtree(previous)
     return names
+
+
+# What Terraform keeps inside a stack's folder: local state (bootstrap stacks, state_backend local), the working
+# directory (.terraform: backend settings, providers) and the provider lock file.
+TERRAFORM_WORKING_FILES = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform", ".terraform.lock.hcl")
+RETIRED_STACKS = "retired-stacks"
+
+
+def _carry_over_terraform_state(previous: Path, outdir: Path) -> None:
+    """Move every stack's Terraform files from the previous output into the new one: synth must never lose state.
+
+    A stack that is no longer synthesized but has local state (say bootstrap-central once the central account
+    joins a target OU) moves whole, its old cdk.tf.json included, to ``cdktf.out/retired-stacks/<stack>``, so
+    its resources can still be destroyed or migrated from there; nothing runs it by accident.
+    """
+    for directories in (previous / "stacks", previous / RETIRED_STACKS):
+        if not directories.is_dir():
+            continue
+        for old in sorted(p for p in directories.iterdir() if p.is_dir()):
+            found = [old / name for name in TERRAFORM_WORKING_FILES if (old / name).exists()]
+            new = outdir / "stacks" / old.name
+            if new.is_dir():  # still synthesized (or synthesized again after being retired)
+                for item in found:
+                    item.rename(new / item.name)
+            elif any(item.name.startswith("terraform.tfstate") for item in found):
+                (outdir / RETIRED_STACKS).mkdir(exist_ok=True)
+                old.rename(outdir / RETIRED_STACKS / old.name)
+                print(
+                    f"Note: {old.name} is no longer synthesized but has Terraform state; kept in "
+                    f"{outdir / RETIRED_STACKS / old.name}. Destroy or migrate its resources from there.",
+                    file=sys.stderr,
+                )
 
 
 _CONTINUE_ON_ERRORS = "CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +372,43 @@ def test_synth_refuses_to_continue_on_error_annotations(tmp_path: Path, monkeypa
     with pytest.raises(SynthError, match="CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS is set"):
         synth_atomically(lambda staging: App(outdir=str(staging)), tmp_path / "cdktf.out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_keeps_terraform_state_and_retires_stacks_that_disappear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Local state lives in the stack folders (bootstrap stacks always); a second synth must not delete it."""
+    from cdktf import TerraformStack
+
+    from stacks.app import synth_atomically
+
+    def build(names: list[str]) -> Callable[[Path], App]:
+        def make(staging: Path) -> App:
+            app = App(outdir=str(staging))
+            for name in names:
+                TerraformStack(app, name)
+            return app
+
+        return make
+
+    outdir = tmp_path / "cdktf.out"
+    synth_atomically(build(["bootstrap-home", "bootstrap-central"]), outdir)
+    for stack in ("bootstrap-home", "bootstrap-central"):
+        (outdir / "stacks" / stack / "terraform.tfstate").write_text(f"state of {stack}")
+        (outdir / "stacks" / stack / ".terraform").mkdir()
+        (outdir / "stacks" / stack / ".terraform" / "providers").write_text("cached")
+    synth_atomically(build(["bootstrap-home"]), outdir)
+    home = outdir / "stacks" / "bootstrap-home"
+    assert (home / "terraform.tfstate").read_text() == "state of bootstrap-home"
+    assert (home / ".terraform" / "providers").read_text() == "cached"
+    assert (home / "cdk.tf.json").is_file()
+    retired = outdir / "retired-stacks" / "bootstrap-central"
+    assert (retired / "terraform.tfstate").read_text() == "state of bootstrap-central"
+    assert (retired / "cdk.tf.json").is_file()  # its last configuration, to destroy or migrate from
+    assert not (outdir / "stacks" / "bootstrap-central").exists()
+    assert "bootstrap-central is no longer synthesized but has Terraform state" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out"]  # no staging or previous folder left
+
+    synth_atomically(build(["bootstrap-home", "bootstrap-central"]), outdir)  # it comes back: so does its state
+    assert (outdir / "stacks" / "bootstrap-central" / "terraform.tfstate").read_text() == "state of bootstrap-central"
+    assert not (outdir / "retired-stacks").exists() or not any((outdir / "retired-stacks").iterdir())
