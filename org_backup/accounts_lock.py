@@ -91,7 +91,10 @@ class Changes:
         if not self.joined and not self.left:
             return "No account joined or left."
         lines = [f"  + {a} (new member stack member-{a})" for a in self.joined]
-        lines += [f"  - {a} (member stack member-{a} will be planned for destruction)" for a in self.left]
+        lines += [
+            f"  - {a} (member-{a} is no longer synthesized; its vaults and keys stay: README, Tear-down)"
+            for a in self.left
+        ]
         return "\n".join(lines)
 
 
