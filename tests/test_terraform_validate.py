@@ -2,21 +2,71 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from org_backup.terraform import stack_dirs, validate_all
+from org_backup import scan_set
+from org_backup.terraform import Validation, stack_dirs, validate_all
+
+pytestmark = pytest.mark.terraform
 
 SCENARIOS = ["example", "minimal", "central_is_member", "connection_source"]
+# Stands for the .terraform folder a real deploy leaves in a stack (backend settings); validation must not touch it.
+BACKEND_MARKER = '{"backend": "from a real deploy"}'
+
+
+@dataclass(frozen=True)
+class Validated:
+    results: dict[str, dict[str, Validation]]
+    minimal_copy: Path  # where "minimal" was validated: a copy whose management stack has a deployed .terraform
+
+
+@pytest.fixture(scope="module")
+def validated(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> Validated:
+    """Every scenario validated in one pool, so the Terraform processes of all scenarios share the cores."""
+    outdirs = {scenario: synth(scenario).outdir for scenario in SCENARIOS}
+    outdirs["minimal"] = tmp_path_factory.mktemp("validate") / "cdktf.out"
+    shutil.copytree(synth("minimal").outdir, outdirs["minimal"])
+    marker = outdirs["minimal"] / "stacks" / "management" / ".terraform" / "terraform.tfstate"
+    marker.parent.mkdir()
+    marker.write_text(BACKEND_MARKER)
+    report = validate_all(outdirs.values())
+    return Validated({scenario: report[outdir] for scenario, outdir in outdirs.items()}, outdirs["minimal"])
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_every_stack_is_valid_terraform(synth: Any, scenario: str) -> None:
+def test_every_stack_is_valid_terraform(synth: Any, validated: Validated, scenario: str) -> None:
     out = synth(scenario)
-    results = validate_all(out.outdir)
+    results = validated.results[scenario]
     assert sorted(results) == [d.name for d in stack_dirs(out.outdir)] == out.stack_names
-    invalid = {name: r["diagnostics"] for name, r in results.items() if not r["valid"]}
+    invalid = {name: v.result["diagnostics"] for name, v in results.items() if not v.valid}
     assert invalid == {}
-    warnings = {name: r["warning_count"] for name, r in results.items() if r["warning_count"]}
+    warnings = {name: v.result["warning_count"] for name, v in results.items() if v.result["warning_count"]}
     assert warnings == {}
+
+
+def test_only_stacks_of_one_shape_share_a_validation(synth: Any, validated: Validated) -> None:
+    """A stack counts as validated through another only when scan_set says they are one shape."""
+    for scenario in SCENARIOS:
+        stacks = synth(scenario).outdir / "stacks"
+        for name, validation in validated.results[scenario].items():
+            if validation.same_shape_as is not None:
+                assert name.startswith("member-"), (scenario, name)
+                assert scan_set.shape(stacks / name) == scan_set.shape(stacks / validation.same_shape_as)
+    shared = {s: [n for n, v in validated.results[s].items() if v.same_shape_as] for s in SCENARIOS}
+    assert shared["example"] == ["member-555555555555", "member-666666666666"]
+    assert shared["central_is_member"] == []  # the member that is also the central account is its own shape
+
+
+def test_validation_leaves_a_stacks_terraform_working_directory_alone(validated: Validated) -> None:
+    """Providers come from one shared installation (TF_DATA_DIR): a stack's own .terraform, where a real deploy
+    keeps its backend settings, is neither read nor written; the lock file lands beside cdk.tf.json as init's would."""
+    working = validated.minimal_copy / "stacks" / "management" / ".terraform"
+    assert validated.results["minimal"]["management"].valid
+    assert sorted(p.name for p in working.iterdir()) == ["terraform.tfstate"]
+    assert (working / "terraform.tfstate").read_text() == BACKEND_MARKER
+    assert all((d / ".terraform.lock.hcl").is_file() for d in stack_dirs(validated.minimal_copy))
