@@ -4,7 +4,8 @@ Only this file reads the environment:
 - BACKUP_CONFIG: path of the config file (default: backup.yaml);
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
-- ORG_BACKUP_LOCAL_API_ENDPOINT: test-only; points every provider at a local AWS API (see stacks/common.py).
+- ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
+  address Terraform then takes from AWS_ENDPOINT_URL.
 Exit codes: 0 ok, 2 invalid input (nothing written).
 
 `make synth` and cdktf.json run it as `python -O main.py`: -O skips the runtime type checks the jsii bindings do
@@ -44,9 +45,15 @@ def main() -> int:
             f"ORG_BACKUP_ROLE={role!r} is not 'deploy' or 'plan'. Fix: unset it or use one of those.", file=sys.stderr
         )
         return 2
-    options = SynthOptions(local_api_endpoint=os.environ.get("ORG_BACKUP_LOCAL_API_ENDPOINT") or None, role=role)
-    if options.local_api_endpoint:
-        print(f"TEST MODE: providers point at {options.local_api_endpoint}; prevent_destroy lifted.", file=sys.stderr)
+    local_api = os.environ.get("ORG_BACKUP_LOCAL_API", "")
+    if local_api not in ("", "1"):
+        print(f"ORG_BACKUP_LOCAL_API={local_api!r} is not '1'. Fix: unset it (it is for tests only).", file=sys.stderr)
+        return 2
+    options = SynthOptions(local_api=local_api == "1", role=role)
+    if options.local_api:
+        print(
+            "TEST MODE: providers use dummy credentials and AWS_ENDPOINT_URL; prevent_destroy lifted.", file=sys.stderr
+        )
     try:
         stacks = synthesize(inputs=inputs, outdir=outdir, options=options)
     except SynthError as exc:

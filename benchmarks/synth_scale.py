@@ -109,7 +109,7 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def synth(label: str, config: Path, accounts: int, mode: str, outdir: Path) -> Run:
     env = dict(os.environ, BACKUP_CONFIG=str(config), CDKTF_OUTDIR=str(outdir))
     env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
-    env.pop("ORG_BACKUP_LOCAL_API_ENDPOINT", None)
+    env.pop("ORG_BACKUP_LOCAL_API", None)
     command = [PYTHON, "-O", "main.py"] if mode == "fast" else [PYTHON, "-c", NAIVE]
     wall, peak = measure(command, env)
     stacks = sorted((outdir / "stacks").iterdir())

@@ -304,16 +304,49 @@ def test_s3_backend_has_one_encrypted_locked_key_per_stack(synth: Any) -> None:
         }
 
 
-def test_test_mode_points_at_the_local_api_and_real_output_never_does(synth: Any) -> None:
-    real = synth("minimal")
-    local = synth("minimal", local_api_endpoint="http://127.0.0.1:1")
+TEST_MODE_PROVIDER_SETTINGS = {
+    "access_key": "test",
+    "secret_key": "test",
+    "skip_credentials_validation": True,
+    "skip_metadata_api_check": "true",
+    "s3_use_path_style": True,
+    "max_retries": 2,
+}
+
+
+def _without_test_mode(node: Any) -> Any:
+    """A test-mode stack with its provider test settings removed and prevent_destroy put back."""
+    if isinstance(node, dict):
+        node = {k: _without_test_mode(v) for k, v in node.items() if k != "//"}
+        if "lifecycle" in node and node["lifecycle"] == {"prevent_destroy": False}:
+            node["lifecycle"] = {"prevent_destroy": True}
+        return node
+    if isinstance(node, list):
+        return [_without_test_mode(v) for v in node]
+    return node
+
+
+def test_test_mode_differs_from_real_output_only_in_provider_test_settings_and_prevent_destroy(synth: Any) -> None:
+    """What the end-to-end run applies is the real output plus dummy credentials and local-API settings (the
+    address itself comes from AWS_ENDPOINT_URL at run time), with prevent_destroy lifted; real output has none.
+    Stacks applied with administrator credentials (bootstrap, pipeline) assume the deploy role under test, so moto
+    files their resources under the right account."""
+    real = synth("example")
+    local = synth("example", local_api=True)
+    assert local.stack_names == real.stack_names
     for name in real.stack_names:
-        assert "127.0.0.1" not in real.text(name)
+        expected, test_mode = real.stack(name), local.stack(name)
         if name == "central-backup" or name.startswith("member-"):  # the stacks with vaults and vault keys
             assert '"prevent_destroy": true' in real.text(name)
-        provider = local.stack(name)["provider"]["aws"][0]
-        assert provider["endpoints"][0]["backup"] == "http://127.0.0.1:1"
         assert '"prevent_destroy": true' not in local.text(name)
+        for provider, test_provider in zip(expected["provider"]["aws"], test_mode["provider"]["aws"], strict=True):
+            assert not set(TEST_MODE_PROVIDER_SETTINGS) & set(provider)
+            assert "endpoints" not in provider and "endpoints" not in test_provider
+            assert {k: test_provider.pop(k) for k in TEST_MODE_PROVIDER_SETTINGS} == TEST_MODE_PROVIDER_SETTINGS
+            if "assume_role" not in provider:
+                account = provider["allowed_account_ids"][0]
+                assert test_provider.pop("assume_role")[0]["role_arn"] == DEPLOY.format(account)
+        assert _without_test_mode(test_mode) == _without_test_mode(expected), name
 
 
 def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
