@@ -1,53 +1,92 @@
 """How `make synth` runs fast: the provider-package import bypass (stacks/_provider_import.py) imports only the
 submodules in use, and `python -O` skips the jsii type checks. The output must be byte-identical to a synth that
-imports the whole package the normal way and runs with the checks on."""
+imports the whole package the normal way and runs with the checks on.
+
+Two fresh interpreters (one per import route), started as soon as pytest has collected these tests (see
+EARLY_STARTS in tests/conftest.py); the fast one also reports which provider submodules it loaded."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from tests.conftest import EXAMPLE_CONFIG, ROOT
+import pytest
 
+from tests.conftest import EXAMPLE_CONFIG, ROOT, STARTED
+
+MAIN = "import runpy; runpy.run_path('main.py', run_name='__main__')"
+# main.main(), then the provider submodules that synth imported, written to PROBE_OUT.
 PROBE = (
-    "import sys; import stacks.app; "
-    "mods = [m for m in sys.modules if m.startswith('cdktf_cdktf_provider_aws.')]; "
-    "print(len(mods)); print('cdktf_cdktf_provider_aws.wafv2_web_acl' in sys.modules)"
+    "import json, os, runpy, sys; code = runpy.run_path('main.py', run_name='probe')['main'](); "
+    "modules = sorted(m for m in sys.modules if m.startswith('cdktf_cdktf_provider_aws.')); "
+    "open(os.environ['PROBE_OUT'], 'w').write(json.dumps(modules)); sys.exit(code)"
 )
 
 
-def _run(code: str, outdir: Path | None = None, *, optimize: bool = False) -> str:
+def _start(code: str, outdir: Path, *, optimize: bool = False, **env_extra: str) -> subprocess.Popen[str]:
     env = dict(os.environ, BACKUP_CONFIG=str(EXAMPLE_CONFIG), JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
-    if outdir is not None:
-        env["CDKTF_OUTDIR"] = str(outdir)
-    env.pop("ORG_BACKUP_LOCAL_API_ENDPOINT", None)
-    return subprocess.run(
+    env["CDKTF_OUTDIR"] = str(outdir)
+    env.update(env_extra)
+    env.pop("ORG_BACKUP_LOCAL_API", None)
+    return subprocess.Popen(
         [sys.executable, *(["-O"] if optimize else []), "-c", code],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=True,
-        timeout=300,
-    ).stdout
+    )
 
 
-def test_only_the_used_provider_submodules_are_imported() -> None:
-    count, whole_package = _run(PROBE).split()
-    assert whole_package == "False"
-    assert 0 < int(count) < 200  # the package has 2,214 submodules; the stacks need about 80 (measured)
+class Interpreters:
+    """The same synth in two fresh interpreters, running side by side: as `make synth` runs it (-O, bypass) into
+    ``root/fast``, and the naive way (whole package, checks on) into ``root/naive``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes = {
+            "fast": _start(PROBE, root / "fast", optimize=True, PROBE_OUT=str(root / "modules.json")),
+            "naive": _start("assert __debug__; import cdktf_cdktf_provider_aws; " + MAIN, root / "naive"),
+        }
+
+    def wait(self) -> Path:
+        for name, process in self.processes.items():
+            output, _ = process.communicate(timeout=300)
+            assert process.returncode == 0, f"{name} synth failed:\n{output[-3000:]}"
+        return self.root
+
+
+def start(session: pytest.Session) -> Interpreters:
+    """The early start of ``fresh_interpreter_synths`` (tests/conftest.py EARLY_STARTS)."""
+    root = Path(tempfile.mkdtemp(prefix="org-backup-fast-import-"))
+    interpreters = Interpreters(root)
+    session.config.add_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+    session.config.add_cleanup(lambda: [p.kill() for p in interpreters.processes.values() if p.poll() is None])
+    return interpreters
 
 
 def _outputs(outdir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(outdir)): p.read_bytes() for p in sorted((outdir / "stacks").rglob("*")) if p.is_file()}
 
 
-def test_output_is_byte_identical_to_a_normal_import_with_type_checks(tmp_path: Path) -> None:
-    main = "import runpy; runpy.run_path('main.py', run_name='__main__')"
-    _run(main, tmp_path / "fast", optimize=True)
-    _run("assert __debug__; import cdktf_cdktf_provider_aws; " + main, tmp_path / "naive")
-    fast, naive = _outputs(tmp_path / "fast"), _outputs(tmp_path / "naive")
+@pytest.fixture(scope="session")
+def fresh_interpreter_synths(request: pytest.FixtureRequest) -> Path:
+    return request.config.stash[STARTED]["fresh_interpreter_synths"].wait()
+
+
+def test_only_the_used_provider_submodules_are_imported(fresh_interpreter_synths: Path) -> None:
+    modules = json.loads((fresh_interpreter_synths / "modules.json").read_text())
+    assert "cdktf_cdktf_provider_aws.wafv2_web_acl" not in modules
+    assert "cdktf_cdktf_provider_aws.backup_vault" in modules
+    assert 0 < len(modules) < 200  # the package has 2,214 submodules; the stacks need about 80 (measured)
+
+
+def test_output_is_byte_identical_to_a_normal_import_with_type_checks(fresh_interpreter_synths: Path) -> None:
+    fast, naive = _outputs(fresh_interpreter_synths / "fast"), _outputs(fresh_interpreter_synths / "naive")
     assert len(fast) > 9
     assert fast == naive

@@ -10,15 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from org_backup.terraform import TerraformEnv
+from org_backup.terraform import TerraformEnv, plan_all
 
 # Resources moto 5.2.5 cannot create, keyed by resource type: (predicate on the resource body, reason).
 # They are still planned; they are excluded from apply only, together with whatever references them.
 EXCLUDED_FROM_APPLY: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
-    "aws_backup_vault_policy": (
-        lambda body: True,
-        "moto 5.2.5 does not implement backup:PutBackupVaultAccessPolicy",
-    ),
     "aws_organizations_policy": (
         lambda body: body.get("type") == "BACKUP_POLICY",
         "moto 5.2.5 does not implement Organizations policies of type BACKUP_POLICY",
@@ -59,6 +55,7 @@ EXCLUDED_FROM_APPLY: dict[str, tuple[Callable[[dict[str, Any]], bool], str]] = {
 }
 
 _REFERENCE = re.compile(r"\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)[.}\[]")
+_CREATED = re.compile(r"^\s*# (\S+) will be created$", re.MULTILINE)
 
 
 def split_for_apply(stack: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -89,6 +86,8 @@ def split_for_apply(stack: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
 @dataclass
 class StackRun:
     name: str
+    plan_codes: dict[str, int] = field(default_factory=dict)  # what the `make plan` runner returned
+    plan_dir: Path | None = None  # its saved plan, plan text and summary.md
     planned: list[str] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)
@@ -100,43 +99,85 @@ class StackRun:
     seconds: float = 0.0
 
 
+Progress = Callable[[str, str], None]  # (stack, message): one line on the terminal while the run goes on
+
+
 def _state_list(env: TerraformEnv, stack_dir: Path) -> list[str]:
     result = env.run(stack_dir, "state", "list", check=False)
     return sorted(line for line in result.stdout.splitlines() if line.strip())
 
 
+def _step(progress: Progress, stack: str, label: str, action: Callable[[], str]) -> None:
+    """Run one step, reporting it before and after (with its duration), so a long apply never looks like a hang."""
+    started = time.monotonic()
+    progress(stack, f"{label} ...")
+    try:
+        outcome = action()
+    except Exception:
+        progress(stack, f"{label} FAILED after {time.monotonic() - started:.0f} s")
+        raise
+    progress(stack, f"{label} {outcome} ({time.monotonic() - started:.0f} s)")
+
+
 def run_lifecycle(
-    env: TerraformEnv, stack_dir: Path, verify: Callable[[str], dict[str, Any]] | None = None
+    env: TerraformEnv,
+    stack_dir: Path,
+    plans: Path,
+    *,
+    progress: Progress,
+    verify: Callable[[str], dict[str, Any]] | None = None,
 ) -> StackRun:
-    """init must have run. Every step's failure is recorded, not raised, so one stack cannot hide another's."""
-    run = StackRun(name=stack_dir.name)
+    """Plan with the runner behind `make plan` (init with the backend, plan without the lock, saved plan and text
+    in ``plans/<stack>/``), apply that saved plan (or, where moto cannot serve a resource, a targeted apply of the
+    rest), re-plan, destroy. Every step's failure is recorded, not raised, so one stack cannot hide another's."""
+    name = stack_dir.name
+    run = StackRun(name=name, plan_dir=plans / name)
     started = time.monotonic()
     stack = json.loads((stack_dir / "cdk.tf.json").read_text())
     targets, run.excluded = split_for_apply(stack)
-    target_args = [f"-target={address}" for address in targets]
-    try:
-        env.run(stack_dir, "plan", "-input=false", "-no-color", "-out=full.tfplan")
-        plan = json.loads(env.run(stack_dir, "show", "-json", "full.tfplan").stdout)
-        run.planned = sorted(
-            c["address"] for c in plan.get("resource_changes", []) if "create" in c["change"]["actions"]
-        )
-        env.run(stack_dir, "apply", "-input=false", "-no-color", "-auto-approve", *target_args)
+    target_args = [f"-target={address}" for address in targets] if run.excluded else []
+
+    def plan() -> str:
+        run.plan_codes = plan_all(stack_dir.parent.parent, plans / name, [name], env=env)
+        run.planned = sorted(_CREATED.findall((plans / name / f"{name}.txt").read_text()))
+        return f"{len(run.planned)} to create"
+
+    def apply() -> str:
+        if run.excluded:  # the saved plan holds resources moto cannot create: apply the others
+            env.run(stack_dir, "apply", "-input=false", "-no-color", "-auto-approve", *target_args)
+        else:
+            env.run(stack_dir, "apply", "-input=false", "-no-color", str((plans / name / f"{name}.tfplan").resolve()))
         run.applied = _state_list(env, stack_dir)
         if verify is not None:
-            run.verified = verify(stack_dir.name)
-        replan = env.run(
+            run.verified = verify(name)
+        left_out = f", {len(run.excluded)} left out (moto cannot serve them)" if run.excluded else ""
+        return f"{len(run.applied)} created{left_out}"
+
+    def replan() -> str:
+        result = env.run(
             stack_dir, "plan", "-input=false", "-no-color", "-detailed-exitcode", *target_args, check=False
         )
-        run.replan_exit_code = replan.returncode
-        output = replan.stdout + replan.stderr
+        run.replan_exit_code = result.returncode
+        output = result.stdout + result.stderr
         marker = output.find("Terraform will perform the following actions")
         run.replan_output = output[marker if marker >= 0 else 0 :][:6000]
+        return {0: "no changes", 2: "CHANGES"}.get(result.returncode, f"failed (exit {result.returncode})")
+
+    def destroy() -> str:
+        # No refresh: the re-plan has just read every resource back (one provider process per Region fewer).
+        env.run(stack_dir, "destroy", "-input=false", "-no-color", "-auto-approve", "-refresh=false")
+        run.state_after_destroy = _state_list(env, stack_dir)
+        return f"{len(run.state_after_destroy)} left in state"
+
+    try:
+        _step(progress, name, "plan (make plan runner)", plan)
+        _step(progress, name, f"apply {len(targets)} resources", apply)
+        _step(progress, name, "re-plan", replan)
     except Exception as exc:  # recorded for the assertion message; destroy still runs below
         run.error = str(exc)[-6000:]
     finally:
         try:
-            env.run(stack_dir, "destroy", "-input=false", "-no-color", "-auto-approve")
-            run.state_after_destroy = _state_list(env, stack_dir)
+            _step(progress, name, "destroy", destroy)
         except Exception as exc:
             run.error = f"{run.error or ''}\ndestroy failed: {exc}"[-6000:]
         run.seconds = time.monotonic() - started

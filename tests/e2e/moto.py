@@ -27,39 +27,53 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def moto_server(log: Path) -> Iterator[str]:
-    """Start moto's server on 127.0.0.1 and stop it by its process group, whatever happens."""
-    port = _free_port()
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # so AWS managed policy ARNs can be attached
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", PATCHED_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
+class MotoServer:
+    """moto's server on a free 127.0.0.1 port, in its own process group so it can always be stopped whole."""
+
+    def __init__(self, log: Path) -> None:
+        port = _free_port()
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # so AWS managed policy ARNs can be attached
+        with log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", PATCHED_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                    break
+                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
+                    return
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
                     raise RuntimeError(f"moto_server did not start; see {log}") from None
                 time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+
+    def stop(self) -> None:
+        """Idempotent: safe from a test's finally and again from pytest's clean-up after an interrupt."""
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """Start moto's server on 127.0.0.1 and stop it by its process group, whatever happens."""
+    server = MotoServer(log)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def session_in(endpoint: str | None, account_id: str, role_name: str = "OrgBackupDeployRole") -> boto3.Session:

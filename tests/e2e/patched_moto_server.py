@@ -1,5 +1,6 @@
-"""``moto_server`` with three narrow fixes for the end-to-end tests. Each makes moto answer as AWS does; none
-changes what org-backup synthesizes, and nothing else in moto is changed. Each was found by the e2e re-plan check.
+"""``moto_server`` with narrow fixes for the end-to-end tests. Each makes moto answer as AWS does; none changes
+what org-backup synthesizes, and nothing else in moto is changed. Fixes 1-3 were found by the e2e re-plan check;
+4 adds an API moto lacks, so vault access policies are applied rather than only planned.
 
 1. AWS Backup ListTags. moto 5.2.5 reads the ARN of ``GET /tags/{arn}/`` as ``path.split("/")[-2]``, which assumes
    the trailing slash botocore sends. The AWS Go SDK v2 (used by the Terraform provider) sends no trailing slash,
@@ -11,6 +12,12 @@ changes what org-backup synthesizes, and nothing else in moto is changed. Each w
 3. CodeBuild encryptionKey. moto 5.2.5 ignores the ``encryptionKey`` of CreateProject and always reports the AWS
    managed ``alias/aws/s3``, so every plan tried to put the project's customer-managed key back. Real AWS stores
    the key; the fix passes the requested key to the project moto creates.
+4. AWS Backup vault access policies. moto 5.2.5 has no Put/Get/DeleteBackupVaultAccessPolicy. Added as the API
+   reference documents them (PUT/GET/DELETE ``/backup-vaults/{name}/access-policy``; Get returns BackupVaultArn,
+   BackupVaultName and Policy; ResourceNotFoundException for a vault that does not exist): the policy is stored on
+   the vault, so deleting the vault deletes it. A vault without a policy answers Get with ResourceNotFoundException,
+   which the Terraform provider reads as "no policy". moto's own IAM-style policy checks are not applied to it.
+   https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultAccessPolicy.html
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.awslambda.models import LambdaFunction
+from moto.backup import urls as backup_urls
+from moto.backup.exceptions import ResourceNotFoundException
 from moto.backup.responses import BackupResponse
 from moto.codebuild.models import CodeBuild
 from moto.codebuild.responses import CodeBuildResponse
@@ -30,6 +39,31 @@ from moto.server import main
 def _list_tags(self: BackupResponse) -> str:
     resource_arn = unquote(self.path.split("/tags/", 1)[1].rstrip("/"))
     return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=resource_arn)})
+
+
+def _vault_name(self: BackupResponse) -> str:
+    return unquote(self.path.split("/backup-vaults/", 1)[1].split("/", 1)[0])
+
+
+def _put_vault_policy(self: BackupResponse) -> str:
+    vault = self.backup_backend.describe_backup_vault(_vault_name(self))  # raises ResourceNotFoundException
+    vault.access_policy = json.loads(self.body).get("Policy")
+    return ""
+
+
+def _get_vault_policy(self: BackupResponse) -> str:
+    vault = self.backup_backend.describe_backup_vault(_vault_name(self))
+    policy = getattr(vault, "access_policy", None)
+    if policy is None:
+        raise ResourceNotFoundException(f"Backup vault {vault.backup_vault_name} has no access policy")
+    return json.dumps(
+        {"BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn, "Policy": policy}
+    )
+
+
+def _delete_vault_policy(self: BackupResponse) -> str:
+    self.backup_backend.describe_backup_vault(_vault_name(self)).access_policy = None
+    return ""
 
 
 _init = LambdaFunction.__init__
@@ -77,6 +111,10 @@ def _create_project(self: CodeBuildResponse) -> Any:
 
 
 BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
+BackupResponse.put_backup_vault_access_policy = _put_vault_policy  # type: ignore[attr-defined]
+BackupResponse.get_backup_vault_access_policy = _get_vault_policy  # type: ignore[attr-defined]
+BackupResponse.delete_backup_vault_access_policy = _delete_vault_policy  # type: ignore[attr-defined]
+backup_urls.url_paths["{0}/backup-vaults/(?P<name>[^/]+)/access-policy$"] = backup_urls.response.dispatch
 CodeBuild.__init__ = _codebuild_project_init  # type: ignore[method-assign]
 CodeBuildResponse.create_project = _create_project  # type: ignore[method-assign]
 LambdaFunction.__init__ = _lambda_init  # type: ignore[method-assign]

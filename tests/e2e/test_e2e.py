@@ -1,114 +1,55 @@
 """End to end: synthesize the example organization against a local moto server, then for every stack
-init -> plan -> apply -> re-plan (must show no changes) -> destroy, with the real Terraform and AWS provider."""
+plan (with the runner behind `make plan`) -> apply the saved plan -> re-plan (must show no changes) -> destroy,
+with the real Terraform and AWS provider. The run itself happens in the background (tests/e2e/harness.py)."""
 
 from __future__ import annotations
 
-import json
-import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import yaml
 
-from org_backup.terraform import BUILD_DIR, TerraformEnv, stack_dirs
-from tests.conftest import EXAMPLE_CONFIG
-from tests.e2e.lifecycle import StackRun, run_lifecycle, split_for_apply
-from tests.e2e.moto import moto_server, seed_organization, session_in
+from org_backup import scan_set
+from tests.conftest import STARTED
+from tests.e2e.harness import E2E
+from tests.e2e.lifecycle import split_for_apply
 
 pytestmark = pytest.mark.e2e
 
 
-class E2E:
-    def __init__(self, endpoint: str, config: dict[str, Any], runs: dict[str, StackRun], seconds: float) -> None:
-        self.endpoint = endpoint
-        self.config = config
-        self.runs = runs
-        self.seconds = seconds
-
-    def kind(self, stack: str) -> str:
-        return stack.split("-", 1)[0] if stack.startswith("member-") else stack
-
-
-def _verify(endpoint: str, config: dict[str, Any]) -> Any:
-    """After apply: each member vault exists in the member's own account and Region, under that account's key;
-    the SCPs are attached to exactly the OUs the config names."""
-
-    def verify(stack: str) -> dict[str, Any]:
-        if stack == "management":
-            org = session_in(endpoint, config["organization"]["management_account_id"]).client(
-                "organizations", endpoint_url=endpoint, region_name="us-east-1"
-            )
-            return {
-                ou["id"]: sorted(
-                    p["Name"]
-                    for p in org.list_policies_for_target(TargetId=ou["id"], Filter="SERVICE_CONTROL_POLICY")[
-                        "Policies"
-                    ]
-                )
-                for ou in config["target_ous"]
-            }
-        if not stack.startswith("member-"):
-            return {}
-        account = stack.removeprefix("member-")
-        session = session_in(endpoint, account)
-        found = {}
-        for region in config["target_regions"]:
-            backup = session.client("backup", endpoint_url=endpoint, region_name=region)
-            vaults = {v["BackupVaultName"]: v for v in backup.list_backup_vaults()["BackupVaultList"]}
-            vault = vaults.get(config["names"]["member_vault"])
-            found[region] = vault and vault["EncryptionKeyArn"].split(":")[4] == account
-        return found
-
-    return verify
-
-
-@pytest.fixture(scope="module")
-def e2e(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> E2E:
-    workdir = tmp_path_factory.mktemp("e2e")
-    started = time.monotonic()
-    with moto_server(workdir / "moto.log") as endpoint:
-        config = seed_organization(endpoint, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
-        config_path = workdir / "backup.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        out = synth(config_path, local_api_endpoint=endpoint)
-        env = TerraformEnv.prepare()
-        dirs = stack_dirs(out.outdir)
-        for stack_dir in dirs:
-            env.init(stack_dir, backend=True)  # local state inside the stack folder
-        verify = _verify(endpoint, config)
-        with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: two terraform processes at a time
-            runs = list(pool.map(lambda d: run_lifecycle(env, d, verify), dirs))
-    result = E2E(endpoint, config, {r.name: r for r in runs}, time.monotonic() - started)
-    _write_report(result)
+@pytest.fixture(scope="session")
+def e2e(request: pytest.FixtureRequest) -> E2E:
+    result = request.config.stash[STARTED]["e2e"].result()
+    if result.failure:
+        pytest.fail(f"the end-to-end run broke before its stacks ran: {result.failure}")
     return result
 
 
-def _write_report(result: E2E) -> None:
-    """build/e2e-report.json: what was applied and planned only, per stack (quoted in closing notes)."""
-    BUILD_DIR.mkdir(exist_ok=True)
-    report = {
-        "seconds": round(result.seconds, 1),
-        "stacks": {
-            name: {
-                "planned": len(run.planned),
-                "applied": len(run.applied),
-                "planned_only": run.excluded,
-                "seconds": round(run.seconds, 1),
-            }
-            for name, run in result.runs.items()
-        },
-    }
-    (BUILD_DIR / "e2e-report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+def _members(e2e: E2E) -> list[str]:
+    return [f"member-{a}" for ou in e2e.config["target_ous"] for a in ou["accounts"]]
 
 
 def test_every_stack_ran_without_error(e2e: E2E) -> None:
-    members = [f"member-{a}" for ou in e2e.config["target_ous"] for a in ou["accounts"]]
     errors = {name: run.error for name, run in e2e.runs.items() if run.error}
     assert not errors, "\n\n".join(f"== {name}\n{error}" for name, error in errors.items())
     bootstrap = ["bootstrap-central", "bootstrap-home", "bootstrap-management"]
-    assert sorted(e2e.runs) == sorted([*bootstrap, "central-backup", "management", *members, "pipeline"])
+    ran_members = sorted(name for name in e2e.runs if name.startswith("member-"))
+    assert len(ran_members) == 1  # the example's three members are one shape (next test)
+    assert sorted(e2e.runs) == sorted([*bootstrap, "central-backup", "management", *ran_members, "pipeline"])
+
+
+def test_members_not_run_are_byte_identical_but_for_their_account_id(e2e: E2E) -> None:
+    """One member stack per shape runs: the others differ from it only in their own account id, which the
+    lifecycle cannot treat differently (scan_set.shape: their cdk.tf.json are equal once it is a placeholder)."""
+    ran = [name for name in e2e.runs if name.startswith("member-")]
+    covered = sorted(ran + [other for name in ran for other in e2e.same_shape[name]])
+    assert covered == sorted(_members(e2e))
+    stacks = e2e.outdir / "stacks"
+    for name in ran:
+        assert e2e.same_shape[name], name
+        for other in e2e.same_shape[name]:
+            assert scan_set.shape(stacks / other) == scan_set.shape(stacks / name)
+            assert (stacks / other / "cdk.tf.json").read_text() != (stacks / name / "cdk.tf.json").read_text()
 
 
 def test_plan_creates_every_synthesized_resource(e2e: E2E) -> None:
@@ -117,10 +58,22 @@ def test_plan_creates_every_synthesized_resource(e2e: E2E) -> None:
         assert sorted(run.planned) == sorted(run.applied + list(run.excluded)), name
 
 
+def test_make_plan_runner_saves_each_plan_with_its_text_and_summary(e2e: E2E) -> None:
+    """The runner behind `make plan`: init with the backend, plan without the lock, plans and summary.md."""
+    for name, run in e2e.runs.items():
+        assert run.plan_codes == {name: 2}, name  # nothing applied yet: the plan has changes
+        assert run.plan_dir is not None
+        assert (run.plan_dir / f"{name}.tfplan").is_file()
+        text = (run.plan_dir / f"{name}.txt").read_text()
+        assert f"Plan: {len(run.planned)} to add, 0 to change, 0 to destroy." in text, name
+        assert (run.plan_dir / "summary.md").read_text() == (
+            f"# org-backup plan: 1 of 1 stacks change\n\n- `{name}`: changes (see {name}.txt)\n"
+        )
+
+
 def test_only_resources_moto_cannot_serve_are_left_out_of_apply(e2e: E2E) -> None:
     excluded_types = {address.split(".")[0] for run in e2e.runs.values() for address in run.excluded}
     assert excluded_types == {
-        "aws_backup_vault_policy",
         "aws_organizations_policy",  # the BACKUP_POLICY ones only: SCPs are applied
         "aws_organizations_policy_attachment",  # the attachments of those BACKUP_POLICY ones
         "aws_backup_global_settings",
@@ -139,11 +92,11 @@ def test_only_resources_moto_cannot_serve_are_left_out_of_apply(e2e: E2E) -> Non
         "bootstrap-home": 8,  # state bucket, versioning, encryption, public access block, TLS policy, lifecycle, key, alias
         "bootstrap-management": 4,  # deploy and plan roles with their policies
         "bootstrap-central": 4,
-        "central-backup": 9,  # key, alias, vault, lock, role, 4 attachments (vault policy: planned only)
-        # 3 Regions x (vault key, alias, vault, lock) + backup role + 4 attachments; tag re-application: its role
-        # + 3 Regions x (key, alias, log group, queue, queue policy, role policy, function, invoke config, rule,
-        # target, permission). The 3 vault policies: planned only.
-        "member": 51,
+        "central-backup": 10,  # key, alias, vault, access policy, lock, role, 4 attachments
+        # 3 Regions x (vault key, alias, vault, access policy, lock) + backup role + 4 attachments; tag
+        # re-application: its role + 3 Regions x (key, alias, log group, queue, queue policy, role policy,
+        # function, invoke config, rule, target, permission).
+        "member": 54,
         # 3 SCPs + 5 SCP attachments + the enrolment rule, its target and forwarder role with its policy
         # (backup policies, global settings, delegated admin, the StackSet: planned only)
         "management": 12,
@@ -166,10 +119,11 @@ def test_scps_are_attached_to_the_configured_ous(e2e: E2E) -> None:
     }
 
 
-def test_member_vaults_land_in_their_own_account_and_regions(e2e: E2E) -> None:
+def test_member_vaults_land_in_their_own_account_and_regions_with_their_access_policy(e2e: E2E) -> None:
     for name, run in e2e.runs.items():
         if name.startswith("member-"):
-            assert run.verified == {region: True for region in e2e.config["target_regions"]}, name
+            regions = e2e.config["target_regions"]
+            assert run.verified == {r: True for r in regions} | {f"{r} access policy": True for r in regions}, name
 
 
 def test_replan_after_apply_shows_no_changes(e2e: E2E) -> None:
@@ -179,6 +133,15 @@ def test_replan_after_apply_shows_no_changes(e2e: E2E) -> None:
 
 def test_destroy_leaves_no_state(e2e: E2E) -> None:
     assert {name: run.state_after_destroy for name, run in e2e.runs.items()} == {name: [] for name in e2e.runs}
+
+
+def test_progress_was_reported_per_stack_and_step(e2e: E2E) -> None:
+    for name in e2e.runs:
+        for step in ("plan (make plan runner) ...", "re-plan no changes", "destroy 0 left in state"):
+            assert any(line.endswith(f"{name}: {step}") or f"{name}: {step} (" in line for line in e2e.log), (
+                name,
+                step,
+            )
 
 
 def test_exclusion_follows_references() -> None:
@@ -207,20 +170,28 @@ def test_moto_server_is_stopped_after_the_run(e2e: E2E) -> None:
         urllib.request.urlopen(f"{e2e.endpoint}/moto-api/", timeout=2)
 
 
-def test_make_plan_runner_plans_selected_stacks_and_writes_a_summary(
-    synth: Any, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The runner behind `make plan`: init with the backend, plan without the lock, plans and summary.md."""
-    from org_backup.terraform import plan_all
-    from tests.conftest import fixture_config
+def test_vault_access_policy_api_added_to_moto_behaves_as_documented(tmp_path: Any) -> None:
+    """The patched server's Put/Get/DeleteBackupVaultAccessPolicy (tests/e2e/patched_moto_server.py, fix 4)."""
+    import json
 
-    workdir = tmp_path_factory.mktemp("plan")
-    with moto_server(workdir / "moto.log") as endpoint:
-        out = synth(fixture_config("minimal"), local_api_endpoint=endpoint)
-        codes = plan_all(out.outdir, workdir / "plans", ["bootstrap-management"])
-    assert codes == {"bootstrap-management": 2}  # nothing applied yet: the plan has changes
-    assert (workdir / "plans" / "bootstrap-management.tfplan").is_file()
-    assert "Plan: 4 to add, 0 to change, 0 to destroy." in (workdir / "plans" / "bootstrap-management.txt").read_text()
-    assert (workdir / "plans" / "summary.md").read_text() == (
-        "# org-backup plan: 1 of 1 stacks change\n\n- `bootstrap-management`: changes (see bootstrap-management.txt)\n"
-    )
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from tests.e2e.moto import moto_server
+
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        backup = boto3.client(
+            "backup", endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s"
+        )
+        arn = backup.create_backup_vault(BackupVaultName="vault")["BackupVaultArn"]
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            backup.get_backup_vault_access_policy(BackupVaultName="vault")
+        policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+        backup.put_backup_vault_access_policy(BackupVaultName="vault", Policy=policy)
+        got = backup.get_backup_vault_access_policy(BackupVaultName="vault")
+        assert (got["BackupVaultName"], got["BackupVaultArn"], got["Policy"]) == ("vault", arn, policy)
+        backup.delete_backup_vault_access_policy(BackupVaultName="vault")
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            backup.get_backup_vault_access_policy(BackupVaultName="vault")
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            backup.put_backup_vault_access_policy(BackupVaultName="missing", Policy=policy)
