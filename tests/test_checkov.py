@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 CHECKOV = Path(sys.executable).parent / "checkov"
 
 
-def run_checkov(directory: Path, config: Path = ROOT / ".checkov.yaml") -> dict[str, Any]:
+def run_checkov(directory: Path, config: Path) -> dict[str, Any]:
     result = subprocess.run(
         [
             str(CHECKOV),
@@ -43,15 +43,48 @@ def run_checkov(directory: Path, config: Path = ROOT / ".checkov.yaml") -> dict[
     return report[0] if isinstance(report, list) else report
 
 
-@pytest.mark.parametrize("scenario", ["example", "central_is_member", "connection_source"])
-def test_checkov_finds_no_failed_checks(synth: Any, scenario: str) -> None:
-    report = run_checkov(synth(scenario).outdir)
-    summary = report["summary"]
-    failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]
-    assert failed == []
-    assert summary["failed"] == 0
-    assert summary["passed"] > 50
-    assert summary["parsing_errors"] == 0
+SCENARIOS = ["example", "central_is_member", "connection_source"]
+
+
+@pytest.fixture(scope="module")
+def verdicts(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One checkov run over every stack of every scenario (checkov's start-up is ~4 s): ``<scenario>/<stack>/``.
+
+    Run with every verdict reported (the project config without ``quiet``, which lists failed checks only), so the
+    same report also shows what passed. Returns the report with each check's scenario and stack split out."""
+    root = tmp_path_factory.mktemp("checkov")
+    for scenario in SCENARIOS:
+        outdir = synth(scenario).outdir
+        for stack in synth(scenario).stack_names:
+            (root / "scan" / scenario / stack).mkdir(parents=True)
+            shutil.copyfile(outdir / "stacks" / stack / "cdk.tf.json", root / "scan" / scenario / stack / "cdk.tf.json")
+    settings = yaml.safe_load((ROOT / ".checkov.yaml").read_text())
+    settings.pop("quiet")
+    config = root / "checkov.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    report = run_checkov(root / "scan", config)
+    checks: dict[str, list[tuple[str, str, str, str]]] = {scenario: [] for scenario in SCENARIOS}
+    for outcome in ("passed_checks", "failed_checks", "skipped_checks"):
+        for check in report["results"][outcome]:
+            scenario, stack, _ = check["file_path"].strip("/").split("/")
+            checks[scenario].append((stack, check["check_id"], check["resource"], outcome))
+    return {"summary": report["summary"], "checks": checks}
+
+
+@pytest.mark.checkov
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_checkov_finds_no_failed_checks(verdicts: dict[str, Any], scenario: str) -> None:
+    checks = verdicts["checks"][scenario]
+    assert [c for c in checks if c[3] == "failed_checks"] == []
+    assert len([c for c in checks if c[3] == "passed_checks"]) > 50
+    assert verdicts["summary"]["failed"] == 0
+    assert verdicts["summary"]["parsing_errors"] == 0
+
+
+@pytest.mark.checkov
+def test_every_scanned_stack_was_checked(synth: Any, verdicts: dict[str, Any]) -> None:
+    for scenario in SCENARIOS:
+        assert sorted({c[0] for c in verdicts["checks"][scenario]}) == synth(scenario).stack_names
 
 
 def test_every_checkov_skip_has_a_reason() -> None:
@@ -74,24 +107,13 @@ def test_scan_set_keeps_one_member_stack_per_shape(synth: Any, tmp_path: Path) -
     assert sorted(s for s in central if s.startswith("member-")) == ["member-200000000002", "member-200000000004"]
 
 
-def test_checkov_judges_stacks_of_one_shape_alike(synth: Any, tmp_path: Path) -> None:
+@pytest.mark.checkov
+def test_checkov_judges_stacks_of_one_shape_alike(verdicts: dict[str, Any]) -> None:
     """The scan set's assumption, checked on real output: two member stacks of one shape get the same verdicts."""
-    outdir = synth("example").outdir
-    settings = yaml.safe_load((ROOT / ".checkov.yaml").read_text())
-    settings.pop("quiet")  # quiet reports failed checks only; here every verdict counts
-    config = tmp_path / "checkov.yaml"
-    config.write_text(yaml.safe_dump(settings))
-    verdicts = []
-    for stack in ("member-444444444444", "member-666666666666"):
-        (tmp_path / stack).mkdir()
-        shutil.copyfile(outdir / "stacks" / stack / "cdk.tf.json", tmp_path / stack / "cdk.tf.json")
-        report = run_checkov(tmp_path / stack, config)
-        verdicts.append(
-            sorted(
-                (c["check_id"], c["resource"], outcome)
-                for outcome in ("passed_checks", "failed_checks", "skipped_checks")
-                for c in report["results"][outcome]
-            )
-        )
-    assert len(verdicts[0]) > 50
-    assert verdicts[0] == verdicts[1]
+    by_stack: dict[str, list[tuple[str, str, str]]] = {"member-444444444444": [], "member-666666666666": []}
+    for stack, check_id, resource, outcome in verdicts["checks"]["example"]:
+        if stack in by_stack:
+            by_stack[stack].append((check_id, resource, outcome))
+    first, second = (sorted(v) for v in by_stack.values())
+    assert len(first) > 50
+    assert first == second

@@ -23,6 +23,7 @@ MEMBERS = ["member-444444444444", "member-555555555555", "member-666666666666"]
 
 @pytest.fixture(scope="module")
 def synthesize(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """A new synth each call, for changed configs and for proving that synthesizing again changes nothing."""
     from org_backup.inputs import Inputs
     from stacks.app import synthesize as synth
     from stacks.common import SynthOptions
@@ -36,8 +37,14 @@ def synthesize(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="module")
-def baseline(synthesize: Callable[..., Path]) -> dict[str, str]:
-    return incremental.stack_hashes(synthesize(EXAMPLE_CONFIG))
+def example(synth: Any) -> Path:
+    """The session's shared synth of the example (read-only; copy it before changing anything)."""
+    return Path(synth("example").outdir)
+
+
+@pytest.fixture(scope="module")
+def baseline(example: Path) -> dict[str, str]:
+    return incremental.stack_hashes(example)
 
 
 def _example(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
@@ -60,7 +67,7 @@ def test_only_deployable_stacks_are_hashed(baseline: dict[str, str]) -> None:
 def test_an_unchanged_config_changes_nothing_whichever_role_synthesized_it(
     baseline: dict[str, str], synthesize: Callable[..., Path]
 ) -> None:
-    assert _changed(baseline, synthesize(EXAMPLE_CONFIG)) == ()
+    assert _changed(baseline, synthesize(EXAMPLE_CONFIG)) == ()  # a second synth
     assert _changed(baseline, synthesize(EXAMPLE_CONFIG, role="plan")) == ()  # Plan and Deploy agree
 
 
@@ -71,8 +78,9 @@ def test_one_new_account_changes_only_its_stack(
     assert _changed(baseline, synthesize(config)) == ("member-777777777777",)
 
 
-def test_one_stack_edited_changes_only_that_stack(baseline: dict[str, str], synthesize: Callable[..., Path]) -> None:
-    outdir = synthesize(EXAMPLE_CONFIG)
+def test_one_stack_edited_changes_only_that_stack(baseline: dict[str, str], example: Path, tmp_path: Path) -> None:
+    outdir = tmp_path / "cdktf.out"
+    shutil.copytree(example, outdir)
     document = outdir / "stacks" / MEMBERS[1] / "cdk.tf.json"
     data = json.loads(document.read_text())
     data["provider"]["aws"][0]["default_tags"][0]["tags"]["owner"] = "someone-else"
@@ -130,9 +138,9 @@ def test_shards_are_disjoint_balanced_and_cover_every_stack() -> None:
 
 
 def test_cli_plan_shard_deploy_record_round_trip(
-    synthesize: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outdir = synthesize(EXAMPLE_CONFIG)
+    outdir = example
     records = tmp_path / "records"
     common = ["--config", str(EXAMPLE_CONFIG)]
     listed = tmp_path / "plans" / "changed-stacks.txt"
@@ -157,9 +165,9 @@ def test_cli_plan_shard_deploy_record_round_trip(
 
 
 def test_shard_refuses_content_that_differs_from_the_plan(
-    synthesize: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outdir = synthesize(EXAMPLE_CONFIG)
+    outdir = example
     planned = tmp_path / "planned.json"
     planned.write_text(json.dumps({"management": "0" * 64}))
     args = ["--config", str(EXAMPLE_CONFIG), "shard", "1/1", "--outdir", str(outdir), "--planned", str(planned)]

@@ -181,15 +181,8 @@ def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
     assert "bootstrap-central" not in synth("central_is_member").stack_names
 
 
-def test_plan_role_switch_makes_providers_assume_the_plan_role(synth: Any, tmp_path: Path) -> None:
-    from org_backup.inputs import Inputs
-    from stacks.app import synthesize
-    from stacks.common import SynthOptions
-    from tests.conftest import fixture_config
-
-    outdir = tmp_path / "out"
-    synthesize(inputs=Inputs.load(fixture_config("minimal")), outdir=outdir, options=SynthOptions(role="plan"))
-    stack = json.loads((outdir / "stacks" / "member-100000000004" / "cdk.tf.json").read_text())
+def test_plan_role_switch_makes_providers_assume_the_plan_role(synth: Any) -> None:
+    stack = synth("minimal", role="plan").stack("member-100000000004")
     assert (
         stack["provider"]["aws"][0]["assume_role"][0]["role_arn"] == "arn:aws:iam::100000000004:role/OrgBackupPlanRole"
     )
