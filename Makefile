@@ -56,11 +56,11 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install ## Run every test: config, synth, terraform validate, checkov, end-to-end against moto
+test: install ## Run every test: config, synth, terraform validate, checkov, end to end against moto (~3 min)
 	$(PYTHON) -m pytest
 
-test-fast: install ## Every test except the end-to-end run
-	$(PYTHON) -m pytest -m "not e2e"
+test-fast: install ## Every test that needs no terraform, checkov or local AWS API (< 1 min)
+	$(PYTHON) -m pytest -m "not terraform and not checkov and not e2e"
 
 cli: package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy)
 	npm ci --no-audit --no-fund
