@@ -131,6 +131,15 @@ def seed_organization(endpoint: str | None, example: dict[str, Any], example_dir
     return _replace_ids(config, ids)
 
 
+def warm_iam(endpoint: str, account_id: str) -> None:
+    """Touch the account's IAM once, before Terraform does.
+
+    With MOTO_IAM_LOAD_MANAGED_POLICIES, moto loads every AWS managed policy into an account on that account's first
+    IAM call: ~1 s on an idle machine, many seconds under the suite's load. A CreateRole that raced that load was
+    seen processed twice (the provider's retry answered 409 EntityAlreadyExists), failing an apply at random."""
+    session_in(endpoint, account_id).client("iam", endpoint_url=endpoint, region_name="us-east-1").list_roles()
+
+
 def _replace_ids(node: Any, ids: dict[str, str]) -> Any:
     if isinstance(node, dict):
         return {key: _replace_ids(value, ids) for key, value in node.items()}
