@@ -167,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {asdict(runs[-1])}", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2))
-    print("\n| target | runs | wall s (median; min-max) | CPU s, sampled (median) | CPU s, rusage (median) "
-          "| peak PSS MiB (max) | provider launches | pytest |")
+    print(
+        "\n| target | runs | wall s (median; min-max) | CPU s, sampled (median) | CPU s, rusage (median) "
+        "| peak PSS MiB (max) | provider launches | pytest |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for target in args.targets:
         mine = [r for r in runs if r.target == target]

@@ -315,7 +315,7 @@ TEST_MODE_PROVIDER_SETTINGS = {
 
 
 def _without_test_mode(node: Any) -> Any:
-    """A test-mode stack with its provider test settings removed and prevent_destroy put back."""
+    """A stack without cdktf's "//" metadata, with a lifted prevent_destroy put back (the real output's value)."""
     if isinstance(node, dict):
         node = {k: _without_test_mode(v) for k, v in node.items() if k != "//"}
         if "lifecycle" in node and node["lifecycle"] == {"prevent_destroy": False}:
