@@ -71,17 +71,13 @@ def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
     half-valid cdktf.out behind. The org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON.
     Terraform state and working files inside the previous output's stack folders move into the new one.
     """
-    if os.environ.get(_CONTINUE_ON_ERRORS):
-        raise SynthError(
-            f"{_CONTINUE_ON_ERRORS} is set, which would let cdktf write stacks that carry errors. Fix: unset it."
-        )
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
     previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
     try:
         app = build(staging)
-        _synth_or_raise(app)
+        _synth_or_raise(app, staging)
         names = sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
         _check_rules(staging, names)
         if outdir.exists():
@@ -128,19 +124,36 @@ def _carry_over_terraform_state(previous: Path, outdir: Path) -> None:
                 )
 
 
-_CONTINUE_ON_ERRORS = "CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS"
+# cdktf's level for Annotations.add_error in the manifest it writes (cdktf 0.21).
+_ERROR_LEVEL = "@cdktf/error"
 
 
-def _synth_or_raise(app: App) -> None:
+def _synth_or_raise(app: App, staging: Path) -> None:
+    """Synthesize into ``staging``; raise SynthError if any construct carries an error annotation.
+
+    cdktf raises on error annotations before it writes its manifest, unless CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS
+    is set, which the cdktf CLI does for every synth: then it writes the manifest, errors listed in it, and returns.
+    Both ways end here, so stacks that carry an error never leave the staging directory, whoever runs the synth.
+    """
     try:
         app.synth()
     except Exception as exc:  # jsii surfaces cdktf's annotation failure as a generic error
         message = str(exc)
         if "Encountered Annotations" not in message:
             raise
-        # cdktf's own hint ("or set CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS") is cut: org-backup refuses that.
-        found = message.split("Either fix the issues above")[0].strip()
-        raise SynthError(f"synth found errors:\n{found}") from None
+        # One "[construct path] message" line per error between cdktf's header and its hint (which suggests the
+        # variable org-backup does not honour).
+        errors = [line for line in message.split("Either fix the issues above")[0].splitlines()[1:] if line.strip()]
+    else:
+        manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
+        errors = [
+            f"[{annotation['constructPath']}] {annotation['message']}"
+            for stack in manifest["stacks"].values()
+            for annotation in stack.get("annotations", [])
+            if annotation["level"] == _ERROR_LEVEL
+        ]
+    if errors:
+        raise SynthError("synth found errors:\n" + "\n".join(f"  - {error.strip()}" for error in errors))
 
 
 def _check_rules(staging: Path, names: list[str]) -> None:
