@@ -22,6 +22,11 @@ export PIPENV_VERBOSITY := -1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export TF_IN_AUTOMATION := 1
+# The cdktf CLI: no version check or telemetry calls, no plugin cache in the home folder.
+export DISABLE_VERSION_CHECK := 1
+export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
+# cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
+CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
 .PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools discover plan deploy pr-feedback clean
 
@@ -37,6 +42,7 @@ install: $(VENV)/.synced ## Install the pinned Python environment (.venv) from P
 
 synth: install ## Validate backup.yaml (or $$BACKUP_CONFIG) and synthesize every stack into cdktf.out/
 	$(SYNTH)
+	$(PYTHON) -m org_backup.terraform lock $(OUTDIR)
 
 schema: install ## Write backup.schema.json (JSON Schema of the config, for editors)
 	$(PYTHON) -m org_backup schema > backup.schema.json
@@ -44,7 +50,8 @@ schema: install ## Write backup.schema.json (JSON Schema of the config, for edit
 validate: synth ## terraform validate every synthesized stack with the real AWS provider
 	$(PYTHON) -m org_backup.terraform validate $(OUTDIR)
 
-scan: synth ## checkov over the synthesized stacks, one per member-stack shape (zero failed checks; skips in .checkov.yaml)
+scan: synth ## checkov over the synthesized stacks, one per member-stack shape (zero failed checks; skips in .checkov.yaml); parliament over every policy
+	$(PYTHON) -m org_backup.policy_lint $(OUTDIR)
 	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml --compact --quiet
 
@@ -62,7 +69,9 @@ test: install ## Run every test: config, synth, terraform validate, checkov, end
 test-fast: install ## Every test that needs no terraform, checkov or local AWS API (< 1 min)
 	$(PYTHON) -m pytest -m "not terraform and not checkov and not e2e"
 
-cli: package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy)
+cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
+
+node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
 ci-tools: ## CodeBuild only: install Terraform $(TERRAFORM_VERSION), checked against HashiCorp's SHA256SUMS
@@ -79,9 +88,11 @@ plan: install ## terraform plan (read-only plan role) of the stacks changed sinc
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks, then record them as deployed
 	$(SYNTH)
 	mkdir -p build && $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --planned $(PLANNED) > build/shard-stacks.txt
+	# --skip-synth: deploy exactly the output whose hashes shard just compared with the plan.
 	if [ -s build/shard-stacks.txt ]; then \
-	  npx cdktf deploy $$(cat build/shard-stacks.txt) --auto-approve --parallelism $(DEPLOY_PARALLELISM) \
-	    --outputs-file build/outputs.json && \
+	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt) && \
+	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
+	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs.json && \
 	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
 	else echo "Shard $(SHARD)/$(SHARDS): nothing to deploy."; fi
 

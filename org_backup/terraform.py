@@ -6,6 +6,11 @@ installs them from the registry as usual. Either way we write our own CLI config
 point ``TF_CLI_CONFIG_FILE`` at it for our commands only, so a user's ~/.terraformrc is never touched.
 
 ``python -m org_backup.terraform validate [cdktf.out]`` validates every stack (used by ``make validate``).
+``python -m org_backup.terraform lock cdktf.out [stack ...]`` gives stacks a provider lock file from that same
+installation (``make synth``, ``make deploy``): with one in place, ``cdktf diff``/``deploy`` skip their
+``terraform providers lock``, which ignores a CLI config's filesystem mirror and needs the registry.
+``python -m org_backup.terraform cli-config`` writes ``build/terraform.rc`` and prints its path, for
+``TF_CLI_CONFIG_FILE`` of the Terraform that cdktf runs.
 
 Cost model (measured with hashicorp/aws 5.100.0 on a 2-core machine): every provider process that handles a
 resource pays ~3 s of CPU start-up, and Terraform starts one per provider configuration (alias) per graph walk:
@@ -285,12 +290,25 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="terraform validate every synthesized stack")
     validate.add_argument("outdir", nargs="?", default="cdktf.out")
+    lock = sub.add_parser("lock", help="give stacks without one the shared provider installation's lock file")
+    lock.add_argument("outdir")
+    lock.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
+    sub.add_parser("cli-config", help="write the Terraform CLI config and print its path")
     plan = sub.add_parser("plan", help="terraform plan of the stacks matching the patterns (read-only)")
     plan.add_argument("outdir")
     plan.add_argument("patterns", nargs="*")
     plan.add_argument("--stacks-file", type=Path, help="plan exactly the stacks listed in this file (may be empty)")
     plan.add_argument("--out", type=Path, default=Path("build/plans"))
     args = parser.parse_args(argv)
+    if args.command == "cli-config":
+        print(TerraformEnv.prepare().cli_config)
+        return 0
+    if args.command == "lock":
+        env = TerraformEnv.prepare()
+        dirs = select(Path(args.outdir), args.stacks) if args.stacks else stack_dirs(Path(args.outdir))
+        for stack_dir in dirs:
+            env.shared_providers(stack_dir)
+        return 0
     if args.command == "plan":
         if bool(args.patterns) == bool(args.stacks_file):
             parser.error("plan takes stack patterns or --stacks-file, not both and not neither")
