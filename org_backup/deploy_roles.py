@@ -25,48 +25,128 @@ from org_backup.naming import (
 from org_backup.policy_docs import dumps, render_template
 
 
-def accounts_policy(config: BackupConfig) -> dict[str, Any]:
-    """Permissions of the deploy role in member and central accounts."""
+def _arns(config: BackupConfig) -> dict[str, Any]:
+    """The resources org-backup manages, as IAM Resource values: one set for the deploy and plan roles."""
     p = config.partition
     names = config.names
-    aliases = (names.member_key_alias, names.central_key_alias, names.operations_key_alias)
-    return render_template(
-        "iam/deploy-role-accounts.json",
-        partition=p,
-        vault_arns=[f"arn:{p}:backup:*:*:backup-vault:{v}" for v in (names.member_vault, names.central_vault)],
-        alias_and_key_arns=[f"arn:{p}:kms:*:*:{a}" for a in aliases] + [f"arn:{p}:kms:*:*:key/*"],
-        role_arns=[f"arn:{p}:iam::*:role/{r}" for r in (names.backup_role, names.tag_reapply_role)],
-        tag_reapply_role_arn=f"arn:{p}:iam::*:role/{names.tag_reapply_role}",
-        function_arn=f"arn:{p}:lambda:*:*:function:{TAG_REAPPLY_FUNCTION}",
-        rule_arn=f"arn:{p}:events:*:*:rule/{TAG_REAPPLY_RULE}",
-        queue_arn=f"arn:{p}:sqs:*:*:{TAG_REAPPLY_DLQ}",
-        log_group_arns=[
+    org = config.organization.id
+    organizations = f"arn:{p}:organizations::{config.organization.management_account_id}"
+    return {
+        "vault_arns": [f"arn:{p}:backup:*:*:backup-vault:{v}" for v in (names.member_vault, names.central_vault)],
+        "role_arns": [f"arn:{p}:iam::*:role/{r}" for r in (names.backup_role, names.tag_reapply_role)],
+        "function_arn": f"arn:{p}:lambda:*:*:function:{TAG_REAPPLY_FUNCTION}",
+        "rule_arn": f"arn:{p}:events:*:*:rule/{TAG_REAPPLY_RULE}",
+        "queue_arn": f"arn:{p}:sqs:*:*:{TAG_REAPPLY_DLQ}",
+        "log_group_arns": [
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}",
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}:*",
         ],
+        "stackset_arns": [
+            f"arn:{p}:cloudformation:*:*:stackset/{DEPLOY_ROLES_STACKSET}:*",
+            f"arn:{p}:cloudformation:*:*:stackset-target/{DEPLOY_ROLES_STACKSET}:*",
+        ],
+        "enrolment_rule_arn": f"arn:{p}:events:*:*:rule/{ENROLMENT_RULE}",
+        "forwarder_role_arn": f"arn:{p}:iam::*:role/{ENROLMENT_FORWARDER_ROLE}",
+        # AWS Organizations resources of this organization only: the policy types org-backup writes, and targets.
+        "organization_policy_arns": [
+            f"{organizations}:policy/{org}/backup_policy/*",
+            f"{organizations}:policy/{org}/service_control_policy/*",
+        ],
+        "organization_target_arns": [f"{organizations}:root/{org}/*", f"{organizations}:ou/{org}/*"],
+        "organization_account_arns": [f"{organizations}:account/{org}/*"],
+    }
+
+
+def accounts_policy(config: BackupConfig) -> dict[str, Any]:
+    """Permissions of the deploy role in member and central accounts."""
+    arns = _arns(config)
+    names = config.names
+    p = config.partition
+    policy = render_template(
+        "iam/deploy-role-accounts.json",
+        vault_arns=arns["vault_arns"],
+        alias_arns=[
+            f"arn:{p}:kms:*:*:{a}"
+            for a in (names.member_key_alias, names.central_key_alias, names.operations_key_alias)
+        ],
+        key_tag_keys=sorted(config.tags),
+        role_arns=arns["role_arns"],
+        tag_reapply_role_arn=f"arn:{p}:iam::*:role/{names.tag_reapply_role}",
+        function_arn=arns["function_arn"],
+        rule_arn=arns["rule_arn"],
+        queue_arn=arns["queue_arn"],
+        log_group_arns=arns["log_group_arns"],
     )
+    if not config.tags:  # no tags: keys are created without any, and IAM rejects a condition with no values
+        policy["Statement"] = [st for st in policy["Statement"] if st["Sid"] != "TagKeysOnCreation"]
+    return policy
+
+
+def key_policy(template: str, config: BackupConfig, account_id: str, **values: Any) -> dict[str, Any]:
+    """A key policy template plus the statement that lets this account's deploy role manage and use the key.
+
+    Key administration is granted here, on the keys org-backup creates, not in the deploy role's IAM policy: an IAM
+    grant on ``key/*`` would reach every key in the account whose policy delegates to IAM (the default). The IAM
+    policy keeps only what precedes a key: CreateKey, and TagResource limited to the configured tag keys (KMS checks
+    tagging at creation against IAM, on no particular key:
+    https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html).
+    """
+    document = render_template(template, **values)
+    deploy_role_arn = Naming(config).role_arn(account_id, config.names.deploy_role)
+    document["Statement"] += render_template("kms/deploy-role-on-key.json", deploy_role_arn=deploy_role_arn)[
+        "Statement"
+    ]
+    return document
 
 
 def management_policy(config: BackupConfig) -> dict[str, Any]:
     """Permissions of the deploy role in the management account (the management stack)."""
-    p = config.partition
+    arns = _arns(config)
     return render_template(
         "iam/deploy-role-management.json",
-        stackset_arns=[
-            f"arn:{p}:cloudformation:*:*:stackset/{DEPLOY_ROLES_STACKSET}:*",
-            f"arn:{p}:cloudformation:*:*:stackset-target/{DEPLOY_ROLES_STACKSET}:*",
-        ],
-        enrolment_rule_arn=f"arn:{p}:events:*:*:rule/{ENROLMENT_RULE}",
-        forwarder_role_arn=f"arn:{p}:iam::*:role/{ENROLMENT_FORWARDER_ROLE}",
+        organization_policy_and_target_arns=arns["organization_policy_arns"] + arns["organization_target_arns"],
+        organization_account_arns=arns["organization_account_arns"],
+        stackset_arns=arns["stackset_arns"],
+        enrolment_rule_arn=arns["enrolment_rule_arn"],
+        forwarder_role_arn=arns["forwarder_role_arn"],
     )
 
 
-def plan_policy() -> dict[str, Any]:
-    return render_template("iam/plan-role.json")
+def plan_policy(config: BackupConfig) -> dict[str, Any]:
+    """Read-only: what Terraform's refresh and `discover` read of the resources the deploy roles manage."""
+    arns = _arns(config)
+    return render_template(
+        "iam/plan-role.json",
+        partition=config.partition,
+        vault_arns=arns["vault_arns"],
+        role_arns=arns["role_arns"] + [arns["forwarder_role_arn"]],
+        function_arn=arns["function_arn"],
+        rule_arns=[arns["rule_arn"], arns["enrolment_rule_arn"]],
+        queue_arn=arns["queue_arn"],
+        log_group_arns=arns["log_group_arns"],
+        stackset_arns=arns["stackset_arns"],
+        organization_arns=arns["organization_policy_arns"]
+        + arns["organization_target_arns"]
+        + arns["organization_account_arns"],
+    )
 
 
 def trust(config: BackupConfig, builder: str) -> dict[str, Any]:
-    return render_template("iam/codebuild-trust.json", builder_role_arn=Naming(config).builder_role_arn(builder))
+    """Only the pipeline's ``builder`` role may assume: the home account as principal, narrowed to that role's ARN.
+
+    Not the role as principal: IAM rejects a trust policy naming a role that does not exist yet ("Invalid principal
+    in policy"), and the builder roles are created by the pipeline stack, after the deploy and plan roles that
+    trust them. An account principal with an ``aws:PrincipalArn`` condition is accepted before the role exists
+    and, unlike a role principal (stored as its unique id), keeps working if the role is recreated.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+    """
+    naming = Naming(config)
+    return render_template(
+        "iam/codebuild-trust.json",
+        home_account_root_arn=naming.account_root_arn(config.pipeline.home_account_id),
+        builder_role_arn=naming.builder_role_arn(builder),
+    )
 
 
 def stackset_template(config: BackupConfig) -> str:
@@ -79,7 +159,7 @@ def stackset_template(config: BackupConfig) -> str:
             "DeployRole": _role(
                 names.deploy_role, trust(config, "deploy"), "org-backup-deploy", accounts_policy(config)
             ),
-            "PlanRole": _role(names.plan_role, trust(config, "plan"), "org-backup-plan", plan_policy()),
+            "PlanRole": _role(names.plan_role, trust(config, "plan"), "org-backup-plan", plan_policy(config)),
         },
     }
     return dumps(template)

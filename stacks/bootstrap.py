@@ -77,7 +77,7 @@ class BootstrapStack(TerraformStack):
                 provider,
                 config.names.plan_role,
                 deploy_roles.trust(config, "plan"),
-                deploy_roles.plan_policy(),
+                deploy_roles.plan_policy(config),
             )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf import TerraformStack
 from constructs import Construct
 
+from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
 from org_backup.policy_docs import render_template
@@ -36,8 +37,10 @@ class CentralBackupStack(TerraformStack):
                 provider=provider,
                 vault_name=config.names.central_vault,
                 key_alias=config.names.central_key_alias,
-                key_policy=render_template(
+                key_policy=deploy_roles.key_policy(
                     "kms/central-vault-key.json",
+                    config,
+                    account_id,
                     account_root_arn=naming.account_root_arn(account_id),
                     organization_id=config.organization.id,
                     backup_service_host=naming.backup_service_host(region),

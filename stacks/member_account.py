@@ -6,6 +6,7 @@ from __future__ import annotations
 from cdktf import AssetType, TerraformAsset, TerraformStack
 from constructs import Construct
 
+from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, iam_region
@@ -55,8 +56,10 @@ class MemberAccountStack(TerraformStack):
                 provider=provider,
                 vault_name=config.names.member_vault,
                 key_alias=config.names.member_key_alias,
-                key_policy=render_template(
+                key_policy=deploy_roles.key_policy(
                     "kms/member-vault-key.json",
+                    config,
+                    account_id,
                     account_root_arn=naming.account_root_arn(account_id),
                     central_account_root_arn=central_root,
                 ),

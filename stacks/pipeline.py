@@ -478,7 +478,9 @@ class PipelineStack(TerraformStack):
             source_statement = {
                 "Sid": "Source",
                 "Effect": "Allow",
-                "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                # The action's service prefix must match the connection ARN's (codeconnections since the 2024
+                # rename, codestar-connections before): https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html
+                "Action": f"{source.connection_arn.split(':')[2]}:UseConnection",
                 "Resource": source.connection_arn,
             }
         self._policy(
@@ -668,7 +670,11 @@ class PipelineStack(TerraformStack):
         build = self._events_role(
             "events-start-pr-build",
             "org-backup-events-start-pr-build",
-            {"Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": self.projects["pull-request"].arn},
+            {
+                "Effect": "Allow",
+                "Action": "codebuild:StartBuild",
+                "Resource": self._arn("codebuild", "project/org-backup-pull-request"),
+            },
         )
         pull_requests = CloudwatchEventRule(
             self,

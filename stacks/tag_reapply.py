@@ -33,6 +33,7 @@ from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
+from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import (
@@ -108,8 +109,10 @@ class TagReapplyFunction(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             policy=dumps(
-                render_template(
+                deploy_roles.key_policy(
                     "kms/operations-key.json",
+                    config,
+                    account_id,
                     account_root_arn=naming.account_root_arn(account_id),
                     logs_service=naming.service_host("logs", region),
                     log_group_arn=log_group_arn,

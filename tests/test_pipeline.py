@@ -138,12 +138,16 @@ def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synth
     deploy = template["Resources"]["DeployRole"]["Properties"]
     plan = template["Resources"]["PlanRole"]["Properties"]
     assert deploy["RoleName"] == "OrgBackupDeployRole" and plan["RoleName"] == "OrgBackupPlanRole"
-    assert deploy["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "AWS": "arn:aws:iam::333333333333:role/org-backup-deploy"
-    }
-    assert plan["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "AWS": "arn:aws:iam::333333333333:role/org-backup-plan"
-    }
+    for role, builder in ((deploy, "org-backup-deploy"), (plan, "org-backup-plan")):
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {
+                "Sid": "PipelineBuilderOnly",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/{builder}"}},
+            }
+        ]
     actions = {
         a
         for s in deploy["Policies"][0]["PolicyDocument"]["Statement"]
@@ -169,8 +173,16 @@ def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
     )
     tls = json.loads(_one(example, "bootstrap-home", "aws_s3_bucket_policy")["policy"])
     assert tls["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    roles = sorted(r["name"] for r in example.resources("bootstrap-management", "aws_iam_role").values())
-    assert roles == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
+    roles = {r["name"]: r for r in example.resources("bootstrap-management", "aws_iam_role").values()}
+    assert sorted(roles) == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
+    # Bootstrap runs before the pipeline stack creates the builder roles: the trust must not name them as principals
+    # (IAM: "Invalid principal in policy"), only narrow the home account to them.
+    for name, builder in (("OrgBackupDeployRole", "org-backup-deploy"), ("OrgBackupPlanRole", "org-backup-plan")):
+        (statement,) = json.loads(roles[name]["assume_role_policy"])["Statement"]
+        assert statement["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
+        assert statement["Condition"] == {
+            "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/{builder}"}
+        }
     management_policy = [
         p
         for p in example.resources("bootstrap-management", "aws_iam_role_policy").values()
@@ -316,3 +328,83 @@ def test_plan_selection_reports_patterns_that_match_nothing(example: Synthesized
     ]
     with pytest.raises(TerraformError, match="no synthesized stack matches centrl"):
         select(example.outdir, ["management", "centrl"])
+
+
+def _statements_of(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_deploy_role_has_no_key_administration_in_iam_only_in_the_policies_of_its_own_keys(
+    example: Synthesized,
+) -> None:
+    """An IAM grant on key/* would reach every key whose policy delegates to IAM (the default); the deploy role gets
+    key administration from the key policies of the keys org-backup creates, and IAM only what precedes a key."""
+    stack_set = _one(example, "management", "aws_cloudformation_stack_set", name="org-backup-deploy-roles")
+    policy = json.loads(stack_set["template_body"])["Resources"]["DeployRole"]["Properties"]["Policies"][0]
+    statements = _statements_of(policy["PolicyDocument"])
+    kms = {sid: _actions(st) for sid, st in statements.items() if any(a.startswith("kms:") for a in _actions(st))}
+    assert kms == {
+        "CreateKeys": {"kms:CreateKey", "kms:ListAliases"},
+        "TagKeysOnCreation": {"kms:TagResource"},
+        "OwnKeyAliases": {"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"},
+    }
+    assert statements["TagKeysOnCreation"]["Condition"] == {
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["cost-center", "managed-by", "owner"]}
+    }
+    assert all(":key/" not in json.dumps(statements[sid]["Resource"]) for sid in kms)
+    assert "iam:UpdateRoleDescription" in _actions(statements["OwnRoles"])
+    for stack in ("member-444444444444", "central-backup"):
+        for key in example.resources(stack, "aws_kms_key").values():
+            account = "444444444444" if stack.startswith("member") else "222222222222"
+            grant = _statements_of(json.loads(key["policy"]))["DeployRoleManagesThisKey"]
+            assert grant["Principal"] == {"AWS": f"arn:aws:iam::{account}:role/OrgBackupDeployRole"}
+            # AWS Backup's permissions to create a vault with this key, plus what Terraform does with a key.
+            assert {"kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant", "kms:Decrypt", "kms:GenerateDataKey"} <= (
+                _actions(grant)
+            )
+            assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation"} <= _actions(grant)
+
+
+def test_without_tags_keys_are_created_untagged_so_the_tagging_grant_is_left_out(synth: Any) -> None:
+    stack_set = _one(synth("minimal"), "management", "aws_cloudformation_stack_set", name="org-backup-deploy-roles")
+    policy = json.loads(stack_set["template_body"])["Resources"]["DeployRole"]["Properties"]["Policies"][0]
+    assert "TagKeysOnCreation" not in _statements_of(policy["PolicyDocument"])
+
+
+def test_management_deploy_role_creates_stack_sets_on_any_resource_and_manages_only_its_own(
+    example: Synthesized,
+) -> None:
+    """cloudformation:CreateStackSet supports no resource type (Service Authorization Reference): "*" only, like the
+    other actions in that statement (parliament, tests/test_policy_lint.py, would report any of them scoped)."""
+    (policy,) = (
+        json.loads(p["policy"])
+        for p in example.resources("bootstrap-management", "aws_iam_role_policy").values()
+        if p["name"] == "OrgBackupDeployRole"
+    )
+    statements = _statements_of(policy)
+    assert statements["WithoutResourceTypes"]["Resource"] == "*"
+    assert "cloudformation:CreateStackSet" in _actions(statements["WithoutResourceTypes"])
+    assert "cloudformation:CreateStackSet" not in _actions(statements["DeployRoleStackSet"])
+    assert all("org-backup-deploy-roles" in arn for arn in statements["DeployRoleStackSet"]["Resource"])
+    # Organizations writes reach only this organization's backup policies and SCPs, and its root and OUs.
+    assert statements["OrganizationPolicies"]["Resource"] == [
+        "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/backup_policy/*",
+        "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/service_control_policy/*",
+        "arn:aws:organizations::111111111111:root/o-a1b2c3d4e5/*",
+        "arn:aws:organizations::111111111111:ou/o-a1b2c3d4e5/*",
+    ]
+
+
+def test_a_connection_is_used_with_the_action_of_its_own_service_prefix(synth: Any) -> None:
+    """AWS: "the service prefix needs to match that of the resource" (codeconnections since the 2024 rename)."""
+    policy = json.loads(
+        _one(synth("connection_source"), "pipeline", "aws_iam_role_policy", name="pipeline-policy")["policy"]
+    )
+    (source,) = [s for s in policy["Statement"] if s.get("Sid") == "Source"]
+    assert source["Action"] == "codeconnections:UseConnection"
+    assert source["Resource"].startswith("arn:aws:codeconnections:")

@@ -1,0 +1,101 @@
+"""Every IAM, SCP, key and resource policy in the synthesized output passes parliament (offline action database):
+no finding except those in policies/lint-allowlist.yaml, each with its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from org_backup import policy_lint
+from org_backup.policy_lint import Allowed, Document, Finding
+
+SCENARIOS = ["example", "minimal", "central_is_member", "connection_source"]
+
+
+@pytest.fixture(scope="module")
+def findings(synth: Any) -> dict[str, list[Finding]]:
+    return {s: policy_lint.lint(policy_lint.documents(synth(s).outdir)) for s in SCENARIOS}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_no_policy_has_a_finding_outside_the_allowlist(findings: dict[str, list[Finding]], scenario: str) -> None:
+    left, _ = policy_lint.unallowed(findings[scenario], policy_lint.load_allowlist())
+    assert [str(f) for f in left] == []
+
+
+def test_every_allowlist_entry_has_a_reason_and_is_still_needed(findings: dict[str, list[Finding]]) -> None:
+    allowlist = policy_lint.load_allowlist()
+    assert all(len(entry.reason) > 40 for entry in allowlist)
+    everything = [f for scenario in SCENARIOS for f in findings[scenario]]
+    _, unused = policy_lint.unallowed(everything, allowlist)
+    assert unused == []
+
+
+def test_every_kind_of_policy_document_is_linted(synth: Any) -> None:
+    kinds = {d.kind for d in policy_lint.documents(synth("example").outdir)}
+    assert {
+        "aws_iam_role.assume_role_policy",
+        "aws_iam_role_policy.policy",
+        "aws_kms_key.policy",
+        "aws_backup_vault_policy.policy",
+        "aws_s3_bucket_policy.policy",
+        "aws_sqs_queue_policy.policy",
+        "aws_sns_topic_policy.policy",
+        "aws_organizations_policy.content",
+        "aws_cloudformation_stack_set.template_body.Resources.DeployRole.Properties.Policies[0].PolicyDocument",
+    } <= kinds
+    contents = [
+        d for d in policy_lint.documents(synth("example").outdir) if d.kind == "aws_organizations_policy.content"
+    ]
+    assert contents and all("Deny" in str(d.document) for d in contents)  # SCPs only; backup policies are not IAM
+
+
+def test_a_scoped_create_stack_set_is_reported() -> None:
+    """The defect this lint was brought in for: an action that takes only "*", scoped to an ARN."""
+    document = Document(
+        "management",
+        "aws_iam_role_policy.x",
+        "policy",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "cloudformation:CreateStackSet",
+                    "Resource": "arn:aws:cloudformation:*:*:stackset/org-backup-deploy-roles:*",
+                }
+            ],
+        },
+    )
+    (finding,) = policy_lint.lint([document])
+    assert finding.issue == "RESOURCE_MISMATCH" and "cloudformation:CreateStackSet" in finding.detail
+    left, _ = policy_lint.unallowed([finding], policy_lint.load_allowlist())
+    assert left == [finding]
+
+
+def test_an_allowlist_entry_covers_only_its_kind_and_detail() -> None:
+    entry = Allowed("RESOURCE_STAR", "aws_kms_key.policy", "", "reason")
+    key_policy = Finding(Document("s", "aws_kms_key.k", "policy", {}), "RESOURCE_STAR", "[]")
+    role_policy = Finding(Document("s", "aws_iam_role_policy.r", "policy", {}), "RESOURCE_STAR", "[]")
+    assert entry.covers(key_policy) and not entry.covers(role_policy)
+
+
+def _trust(statement: dict[str, Any]) -> Document:
+    return Document(
+        "bootstrap-management",
+        "aws_iam_role.deploy-role",
+        "assume_role_policy",
+        {"Version": "2012-10-17", "Statement": [statement]},
+    )
+
+
+def test_an_account_may_be_trusted_only_when_narrowed_to_one_role() -> None:
+    """Replaces checkov's CKV_AWS_61 (skipped: it fails every account principal, with or without a condition)."""
+    account = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": "sts:AssumeRole"}
+    narrowed = account | {"Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/b"}}}
+    wildcard = account | {"Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/*"}}}
+    broad = [f.issue for f in policy_lint.lint([_trust(account)])]
+    assert policy_lint.BROAD_ACCOUNT_TRUST in broad
+    assert policy_lint.BROAD_ACCOUNT_TRUST in [f.issue for f in policy_lint.lint([_trust(wildcard)])]
+    assert policy_lint.BROAD_ACCOUNT_TRUST not in [f.issue for f in policy_lint.lint([_trust(narrowed)])]
