@@ -9,7 +9,7 @@ field path, the bad value, the AWS rule and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError
 
@@ -84,7 +84,9 @@ class Pipeline(Model):
     home_account_id: AccountId = Field(description="Account that runs the CI/CD pipeline and holds Terraform state.")
     region: Region | None = Field(default=None, description="Region of the pipeline; default: the first target Region.")
     source: Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="type")] = Field(
-        default_factory=CodeCommitSource, description="Where the code comes from: codecommit (default) or connection."
+        description="Where the code comes from, chosen explicitly: type codecommit (a repository in the home "
+        "account; AWS no longer offers CodeCommit to new customers) or type connection (GitHub, GitLab or "
+        "Bitbucket through an AWS CodeConnections connection)."
     )
     manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
     notification_emails: tuple[Annotated[str, Field(pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+")], ...] = Field(
@@ -228,7 +230,12 @@ class TagReapply(Model):
     log_retention_days: int = Field(
         default=365, description="Retention of the function's log group; one of CloudWatch Logs' allowed values."
     )
-    reserved_concurrency: int = Field(default=5, description="Reserved concurrent executions (1-100).")
+    reserved_concurrency: int | None = Field(
+        default=None,
+        description="Reserved concurrent executions (1-100); off by default. Lambda keeps at least 100 executions "
+        "unreserved per account and Region, so reserving any fails where the concurrency quota is lower (new "
+        "accounts often have 10): set it only where the quota allows.",
+    )
 
 
 OuSelection = Literal["all"] | tuple[OuId, ...]
@@ -281,6 +288,13 @@ class S3Backend(Model):
 
 class BackupConfig(Model):
     """Everything org-backup needs to know about an organization. See backup.yaml for a commented example."""
+
+    # The fix printed for a required field that is missing, where "add it" is not enough to act on.
+    missing_fixes: ClassVar[dict[str, str]] = {
+        "pipeline.source": "add 'source' with 'type: codecommit' if the home account can still create CodeCommit "
+        "repositories (AWS no longer offers CodeCommit to new customers; README, Deploy it), or 'type: connection' "
+        "with 'connection_arn' and 'repository' (see tests/fixtures/connection_source.yaml).",
+    }
 
     organization: Organization
     central_backup: CentralBackup
@@ -579,6 +593,17 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                             "those or 'all'.",
                         )
                     )
+    backend = config.state_backend
+    if isinstance(backend, S3Backend) and backend.region != config.pipeline_region:
+        problems.append(
+            Problem(
+                "state_backend.region",
+                f"{backend.region!r} is not the pipeline's Region ({config.pipeline_region!r}), where bootstrap-home "
+                "creates the state bucket and the KMS key that encrypts it (SSE-KMS needs the key in the bucket's "
+                f"Region). Fix: set state_backend.region to {config.pipeline_region!r}, or pipeline.region to "
+                f"{backend.region!r}.",
+            )
+        )
     delegated = config.organization.backup_delegated_admin_account_id
     if delegated is not None and delegated == config.organization.management_account_id:
         problems.append(
@@ -605,7 +630,7 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                 f"({', '.join(map(str, LOG_RETENTION_DAYS))}). Fix: pick one of those (365 or more keeps a year).",
             )
         )
-    if not 1 <= reapply.reserved_concurrency <= 100:
+    if reapply.reserved_concurrency is not None and not 1 <= reapply.reserved_concurrency <= 100:
         problems.append(
             Problem(
                 "tag_reapply.reserved_concurrency",

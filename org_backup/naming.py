@@ -17,6 +17,7 @@ BOOTSTRAP_PREFIX = "bootstrap-"
 # The pipeline's CodeBuild roles in the home account; the deploy and plan roles trust exactly these.
 BUILDER_ROLES = {"validate": "org-backup-validate", "plan": "org-backup-plan", "deploy": "org-backup-deploy"}
 DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
+STATE_KEY_ALIAS = "alias/org-backup/terraform-state"  # the state bucket's key (bootstrap-home)
 ENROLMENT_RULE = "org-backup-account-enrolment"
 ENROLMENT_FORWARDER_ROLE = "org-backup-enrolment-forwarder"
 ORGANIZATIONS_EVENTS_REGION = "us-east-1"  # AWS Organizations delivers its CloudTrail events in us-east-1 only
@@ -92,6 +93,10 @@ class Naming:
         if isinstance(backend, S3Backend):
             return backend.bucket
         return f"org-backup-tfstate-{self._config.pipeline.home_account_id}-{self._config.pipeline_region}"
+
+    def state_key_alias_arn(self, region: str) -> str:
+        """The state bucket's key, by alias (bootstrap-home creates both in the home account)."""
+        return self.regional_arn("kms", region, self._config.pipeline.home_account_id, STATE_KEY_ALIAS)
 
     def regional_arn(self, service: str, region: str, account_id: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{region}:{account_id}:{resource}"

@@ -249,7 +249,8 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
     kind = err["type"]
     value = err.get("input")
     if kind == "missing":
-        return Problem(field, f"is required but missing. Fix: add '{loc[-1]}' (see backup.yaml for an example).")
+        fix = getattr(root, "missing_fixes", {}).get(field) or f"add '{loc[-1]}' (see backup.yaml for an example)."
+        return Problem(field, f"is required but missing. Fix: {fix}")
     if kind == "extra_forbidden":
         owner = _model_at(root, loc[:-1])
         allowed = ", ".join(sorted(owner.model_fields)) if owner else "see backup.schema.json"

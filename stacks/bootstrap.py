@@ -38,7 +38,7 @@ from constructs import Construct
 
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
-from org_backup.naming import Naming
+from org_backup.naming import STATE_KEY_ALIAS, Naming
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.common import SynthOptions, aws_providers
@@ -114,7 +114,7 @@ class StateBucket(Construct):
                 render_template("kms/account-admin-key.json", account_root_arn=naming.account_root_arn(account_id))
             ),
         )
-        KmsAlias(self, "alias", provider=provider, name="alias/org-backup/terraform-state", target_key_id=key.key_id)
+        KmsAlias(self, "alias", provider=provider, name=STATE_KEY_ALIAS, target_key_id=key.key_id)
         bucket = S3Bucket(self, "bucket", provider=provider, bucket=name, force_destroy=False)
         S3BucketVersioningA(
             self,

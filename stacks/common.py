@@ -98,6 +98,8 @@ def configure_backend(stack: TerraformStack, *, config: BackupConfig, stack_name
             key=f"{backend.key_prefix}/{stack_name}.tfstate",
             region=backend.region,
             encrypt=True,
+            # Without it the backend asks S3 for SSE-S3 on every write, overriding the bucket's KMS default.
+            kms_key_id=Naming(config).state_key_alias_arn(backend.region),
         )
         # cdktf 0.21's S3Backend has no use_lockfile (Terraform >= 1.10 S3-native locking, no DynamoDB table).
         stack.add_override("terraform.backend.s3.use_lockfile", True)

@@ -86,7 +86,7 @@ class ManagementStack(TerraformStack):
         self._add_policies(
             provider, "SERVICE_CONTROL_POLICY", [(s.name, s.description, s.content, s.target_ous) for s in scps]
         )
-        self._add_cross_account_backup(provider)
+        self._add_global_settings(provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
         self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
         self._add_deploy_roles(provider)
         self._add_enrolment_forwarding(providers[ORGANIZATIONS_EVENTS_REGION])
@@ -182,13 +182,21 @@ class ManagementStack(TerraformStack):
                     target_id=ou,
                 )
 
-    def _add_cross_account_backup(self, provider: AwsProvider) -> None:
-        """Copies into the central vault of another account need cross-account backup on for the organization."""
+    def _add_global_settings(self, provider: AwsProvider, *, delegated: bool) -> None:
+        """Cross-account backup on (copies into the central vault of another account need it), and the other two
+        flags AWS Backup reports, stated: the provider compares the whole map, so leaving one out shows a change
+        on every plan. isDelegatedAdministratorEnabled lets AWS Backup keep a delegated administrator's permissions
+        in step with Organizations; multi-party approval is not something org-backup manages, so it stays off.
+        https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeGlobalSettings.html"""
         BackupGlobalSettings(
             self,
             "cross-account-backup",
             provider=provider,
-            global_settings={"isCrossAccountBackupEnabled": "true"},
+            global_settings={
+                "isCrossAccountBackupEnabled": "true",
+                "isDelegatedAdministratorEnabled": "true" if delegated else "false",
+                "isMpaEnabled": "false",
+            },
         )
 
     def _add_delegated_administrator(self, provider: AwsProvider, account_id: str | None) -> None:

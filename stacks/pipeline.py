@@ -79,7 +79,7 @@ from constructs import Construct
 
 from org_backup import fanout
 from org_backup.config import BackupConfig, CodeCommitSource
-from org_backup.naming import BUILDER_ROLES, ENROLMENT_RULE, Naming, enrolment_event_pattern
+from org_backup.naming import BUILDER_ROLES, ENROLMENT_RULE, STATE_KEY_ALIAS, Naming, enrolment_event_pattern
 from org_backup.policy_docs import dumps, render_template
 from stacks.bootstrap import secure_bucket
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
@@ -301,9 +301,7 @@ class PipelineStack(TerraformStack):
                         "Effect": "Allow",
                         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                         "Resource": self._arn("kms", "key/*"),
-                        "Condition": {
-                            "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/org-backup/terraform-state"}
-                        },
+                        "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": STATE_KEY_ALIAS}},
                     },
                 ]
             if kind == "plan" and isinstance(self.config.pipeline.source, CodeCommitSource):

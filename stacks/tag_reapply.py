@@ -178,6 +178,8 @@ class TagReapplyFunction(Construct):
             source_code_hash=package.source_code_hash,
             timeout=120,
             memory_size=256,
+            # Opt-in: reserving fails where the account's quota leaves less than the 100 executions Lambda keeps
+            # unreserved. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
             reserved_concurrent_executions=config.tag_reapply.reserved_concurrency,
             tracing_config=LambdaFunctionTracingConfig(mode="Active"),
             environment=LambdaFunctionEnvironment(

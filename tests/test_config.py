@@ -134,6 +134,14 @@ CASES: list[tuple[str, str, str]] = [
         "backup.yaml for an example).",
     ),
     (
+        "pipeline-source-not-chosen",
+        _mutated(_set("pipeline.source", _DELETE)),
+        "has 1 problem:\n  - pipeline.source: is required but missing. Fix: add 'source' with 'type: codecommit' if "
+        "the home account can still create CodeCommit repositories (AWS no longer offers CodeCommit to new customers; "
+        "README, Deploy it), or 'type: connection' with 'connection_arn' and 'repository' (see "
+        "tests/fixtures/connection_source.yaml).",
+    ),
+    (
         "missing-central-section",
         _mutated(_set("central_backup", _DELETE)),
         "has 1 problem:\n  - central_backup: is required but missing. Fix: add 'central_backup' (see backup.yaml for "
@@ -200,6 +208,13 @@ CASES: list[tuple[str, str, str]] = [
         "has 1 problem:\n  - state_backend.s3.bucket: 'Bad_Bucket' is not a valid S3 bucket name (S3: 3-63 characters, "
         "lowercase letters, digits, '.' and '-', starting and ending with a letter or digit). Fix: use lowercase and "
         "remove other characters.",
+    ),
+    (
+        "state-bucket-outside-the-pipeline-region",
+        _mutated(_set("state_backend", {"type": "s3", "bucket": "org-state", "region": "eu-west-1"})),
+        "has 1 problem:\n  - state_backend.region: 'eu-west-1' is not the pipeline's Region ('us-east-1'), where "
+        "bootstrap-home creates the state bucket and the KMS key that encrypts it (SSE-KMS needs the key in the "
+        "bucket's Region). Fix: set state_backend.region to 'us-east-1', or pipeline.region to 'eu-west-1'.",
     ),
     (
         "mixed-partitions",

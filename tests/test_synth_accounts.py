@@ -301,6 +301,8 @@ def test_s3_backend_has_one_encrypted_locked_key_per_stack(synth: Any) -> None:
                 "key": f"org-backup/prod/{name}.tfstate",
                 "region": "eu-central-1",
                 "encrypt": True,
+                # The state bucket's own key (bootstrap-home), not SSE-S3, which "encrypt" alone would request.
+                "kms_key_id": "arn:aws:kms:eu-central-1:200000000003:alias/org-backup/terraform-state",
                 "use_lockfile": True,
             }
         }
@@ -473,3 +475,15 @@ def test_synth_keeps_terraform_state_and_retires_stacks_that_disappear(
     synth_atomically(build(["bootstrap-home", "bootstrap-central"]), outdir)  # it comes back: so does its state
     assert (outdir / "stacks" / "bootstrap-central" / "terraform.tfstate").read_text() == "state of bootstrap-central"
     assert not (outdir / "retired-stacks").exists() or not any((outdir / "retired-stacks").iterdir())
+
+
+def test_global_settings_state_every_flag_aws_backup_reports(synth: Any) -> None:
+    """DescribeGlobalSettings returns three flags and the provider compares the whole map: a map with one of them
+    would show a change on every plan."""
+    for scenario, delegated in (("example", "true"), ("minimal", "false")):
+        (settings,) = synth(scenario).resources("management", "aws_backup_global_settings").values()
+        assert settings["global_settings"] == {
+            "isCrossAccountBackupEnabled": "true",
+            "isDelegatedAdministratorEnabled": delegated,
+            "isMpaEnabled": "false",
+        }

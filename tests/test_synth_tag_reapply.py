@@ -45,7 +45,7 @@ def test_one_function_per_region_with_the_required_settings(example: Synthesized
         assert function["architectures"] == ["arm64"]
         assert function["handler"] == "handler.lambda_handler"
         assert function["tracing_config"] == {"mode": "Active"}
-        assert function["reserved_concurrent_executions"] == 5
+        assert "reserved_concurrent_executions" not in function  # opt-in: see the next test
         assert function["environment"] == {"variables": {"EXCLUDED_TAG_KEYS": ""}}
         assert function["kms_key_arn"].startswith("${aws_kms_key.tag-reapply-")
         assert function["dead_letter_config"]["target_arn"].startswith("${aws_sqs_queue.tag-reapply-")
@@ -113,7 +113,25 @@ def test_role_grants_exactly_what_the_function_uses(example: Synthesized) -> Non
             r for s in statements for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
         ]
         for arn in resources_:
-            assert arn == "*" or arn.startswith("arn:aws:s3:::") or f":{region}:444444444444:" in arn, arn
+            # EBS snapshots and AMIs are the only ARNs with a Region and no account (AWS Backup, access control).
+            in_scope = f":{region}:444444444444:" in arn or arn.startswith(f"arn:aws:ec2:{region}::")
+            assert arn == "*" or arn.startswith("arn:aws:s3:::") or in_scope, arn
+        # The recovery point of an EBS volume, EC2 instance or RDS database is a snapshot or AMI, not a
+        # backup:recovery-point ARN: DescribeRecoveryPoint must reach those too.
+        describe = [
+            r
+            for s in statements
+            if "backup:DescribeRecoveryPoint" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        ]
+        for arn in (
+            f"arn:aws:backup:{region}:444444444444:recovery-point:*",
+            f"arn:aws:ec2:{region}::snapshot/*",
+            f"arn:aws:ec2:{region}::image/ami-*",
+            f"arn:aws:rds:{region}:444444444444:snapshot:awsbackup:*",
+            f"arn:aws:rds:{region}:444444444444:cluster-snapshot:awsbackup:*",
+        ):
+            assert arn in describe, (region, arn)
 
 
 def test_operations_key_lets_logs_and_eventbridge_use_it_only_for_this_function(example: Synthesized) -> None:
@@ -133,6 +151,12 @@ def test_operations_key_lets_logs_and_eventbridge_use_it_only_for_this_function(
         assert events["Condition"] == {
             "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:444444444444:rule/org-backup-restore-completed"}
         }
+
+
+def test_reserved_concurrency_is_set_only_when_configured(synth: Any) -> None:
+    """Off by default (Lambda keeps 100 executions unreserved; accounts with a quota of 10 cannot reserve any)."""
+    (function,) = synth("connection_source").resources("member-300000000004", "aws_lambda_function").values()
+    assert function["reserved_concurrent_executions"] == 5
 
 
 def test_disabled_function_synthesizes_nothing_of_it(synth: Any, tmp_path: Path) -> None:
