@@ -14,8 +14,10 @@ PLANS := build/plans
 # Deploy: shard SHARD of SHARDS of the stacks `make plan` listed (the pipeline passes the Plan stage's artifact).
 SHARD ?= 1
 SHARDS ?= 1
+PHASE ?=
 PLANNED ?= $(PLANS)/changed-stacks.json
 DISCOVER_FLAGS ?=
+BOOTSTRAP_FLAGS ?=
 
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -28,7 +30,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools discover plan deploy pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools bootstrap discover plan deploy pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,6 +79,9 @@ node_modules/.package-lock.json: package-lock.json
 ci-tools: ## CodeBuild only: install Terraform $(TERRAFORM_VERSION), checked against HashiCorp's SHA256SUMS
 	bash .ci/install-terraform $(TERRAFORM_VERSION)
 
+bootstrap: synth ## First-time setup in order (README, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
+	$(PYTHON) -m org_backup bootstrap $(BOOTSTRAP_FLAGS)
+
 discover: install ## Read the target OUs' accounts from AWS Organizations into accounts_file (read-only)
 	$(PYTHON) -m org_backup discover $(DISCOVER_FLAGS)
 
@@ -85,16 +90,21 @@ plan: install ## terraform plan (read-only plan role) of the stacks changed sinc
 	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
 
-deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks, then record them as deployed
+deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)
-	mkdir -p build && $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --planned $(PLANNED) > build/shard-stacks.txt
-	# --skip-synth: deploy exactly the output whose hashes shard just compared with the plan.
-	if [ -s build/shard-stacks.txt ]; then \
-	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt) && \
+	mkdir -p build
+	# Per phase (org_backup/naming.py deploy_phase): this shard's planned stacks, unchanged since the plan; their
+	# accounts' deploy roles assumable; cdktf deploy --skip-synth of exactly the output shard just compared.
+	set -e; for phase in $(or $(PHASE),1 2 3); do \
+	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
+	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
+	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
+	  $(PYTHON) -m org_backup wait-roles --stacks-file build/shard-stacks.txt; \
+	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
 	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
-	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs.json && \
+	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \
 	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
-	else echo "Shard $(SHARD)/$(SHARDS): nothing to deploy."; fi
+	done
 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
 	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
 from org_backup.errors import InputError
+from org_backup.naming import DEPLOY_PHASES, deploy_phase
 
 
 def _schema(_: argparse.Namespace) -> int:
@@ -40,6 +41,23 @@ def _doctor(args: argparse.Namespace) -> int:
     from org_backup import doctor
 
     return doctor.main(BackupConfig.load(args.config))
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    from org_backup import bootstrap
+
+    flags = {"home": args.profile_home, "management": args.profile_management, "central": args.profile_central}
+    return bootstrap.main(
+        BackupConfig.load(args.config), args.outdir, flags, auto_approve=args.auto_approve, again=args.again
+    )
+
+
+def _wait_roles(args: argparse.Namespace) -> int:
+    from org_backup import deploy_wait
+    from org_backup.incremental import read_stack_list
+
+    stacks = read_stack_list(args.stacks_file)
+    return deploy_wait.main(BackupConfig.load(args.config), stacks, timeout=args.timeout)
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -130,6 +148,8 @@ def _shard(args: argparse.Namespace) -> int:
         print(f"shard: {args.shard!r} is not I/N (e.g. 2/8).", file=sys.stderr)
         return 2
     planned = json.loads(args.planned.read_text(encoding="utf-8"))
+    if args.phase is not None:
+        planned = {stack: digest for stack, digest in planned.items() if deploy_phase(stack) == args.phase}
     try:
         mine = incremental.shard(planned, int(index), int(count))
     except ValueError as exc:
@@ -164,6 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"
     ).set_defaults(run=_doctor)
+    boot = sub.add_parser(
+        "bootstrap",
+        help="first-time setup in order: prerequisites, state bucket, deploy/plan roles, pipeline (see README)",
+    )
+    for kind in ("home", "management", "central"):
+        boot.add_argument(
+            f"--profile-{kind}", help=f"AWS profile of the {kind} account (or ORG_BACKUP_{kind.upper()}_PROFILE)"
+        )
+    boot.add_argument("--auto-approve", action="store_true", help="apply without asking (automation only)")
+    boot.add_argument("--again", action="store_true", help="apply every step, also those recorded as done")
+    boot.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="synthesized output (cdktf.out)")
+    boot.set_defaults(run=_bootstrap)
     discover = sub.add_parser(
         "discover",
         help="read the target OUs' accounts from AWS Organizations into accounts_file (read-only calls)",
@@ -196,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     shard.add_argument("shard", help="I/N, 1-based")
     shard.add_argument("--planned", type=Path, required=True, help="the hashes `changed --out` wrote (.json)")
+    shard.add_argument(
+        "--phase", type=int, choices=DEPLOY_PHASES, help="only the planned stacks of this deploy phase (naming.py)"
+    )
     shard.set_defaults(run=_shard)
+    wait = sub.add_parser("wait-roles", help="wait until the deploy role of every listed stack's account is assumable")
+    wait.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
+    wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most (default 900)")
+    wait.set_defaults(run=_wait_roles)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -18,6 +18,8 @@ from org_backup.config import BackupConfig
 from org_backup.naming import DEPLOY_ROLES_STACKSET
 
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
+# Service-managed StackSets (the deploy and plan roles in every target account) need this trusted access.
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
 
 
 def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
+    """Every check: the prerequisites, then what the first deployment leaves behind."""
+    return prerequisite_checks(config, clients) + _cross_account_check(clients) + _role_checks(config, clients)
+
+
+def prerequisite_checks(config: BackupConfig, clients: Clients) -> list[Check]:
+    """What must hold before anything is deployed (``bootstrap`` runs these first): the organization, these
+    credentials, policy types, trusted access, and every configured account where backup.yaml says it is."""
     org = clients.client("organizations")
     sts = clients.client("sts")
     checks: list[Check] = []
@@ -107,29 +116,19 @@ def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
     except (ClientError, BotoCoreError) as exc:
         checks.append(Check("policy types", False, f"could not be checked: {exc}", "run with management credentials"))
 
-    def trusted_access() -> Check:
-        pages = org.get_paginator("list_aws_service_access_for_organization").paginate()
-        principals = {p["ServicePrincipal"] for page in pages for p in page["EnabledServicePrincipals"]}
-        return Check(
-            "trusted access for AWS Backup",
-            BACKUP_PRINCIPAL in principals,
-            "enabled" if BACKUP_PRINCIPAL in principals else "not enabled",
-            f"aws organizations enable-aws-service-access --service-principal {BACKUP_PRINCIPAL}",
-        )
+    for label, principal in (("AWS Backup", BACKUP_PRINCIPAL), ("CloudFormation StackSets", STACKSETS_PRINCIPAL)):
 
-    checks.append(_safe("trusted access for AWS Backup", "run with management credentials", trusted_access))
+        def trusted_access(label: str = label, principal: str = principal) -> Check:
+            pages = org.get_paginator("list_aws_service_access_for_organization").paginate()
+            principals = {p["ServicePrincipal"] for page in pages for p in page["EnabledServicePrincipals"]}
+            return Check(
+                f"trusted access for {label}",
+                principal in principals,
+                "enabled" if principal in principals else "not enabled",
+                f"aws organizations enable-aws-service-access --service-principal {principal}",
+            )
 
-    def cross_account() -> Check:
-        settings = clients.client("backup").describe_global_settings().get("GlobalSettings", {})
-        enabled = settings.get("isCrossAccountBackupEnabled") == "true"
-        return Check(
-            "cross-account backup",
-            enabled,
-            "enabled" if enabled else "not enabled",
-            "deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
-        )
-
-    checks.append(_safe("cross-account backup", "run with management credentials", cross_account))
+        checks.append(_safe(f"trusted access for {label}", "run with management credentials", trusted_access))
 
     expected = {account: ou.id for ou in config.target_ous for account in ou.accounts}
     others = {config.central_backup.account_id: None, config.pipeline.home_account_id: None}
@@ -151,9 +150,21 @@ def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
             )
 
         checks.append(_safe(f"account {account_id}", "check the account id in backup.yaml", account_check))
-
-    checks += _role_checks(config, clients)
     return checks
+
+
+def _cross_account_check(clients: Clients) -> list[Check]:
+    def cross_account() -> Check:
+        settings = clients.client("backup").describe_global_settings().get("GlobalSettings", {})
+        enabled = settings.get("isCrossAccountBackupEnabled") == "true"
+        return Check(
+            "cross-account backup",
+            enabled,
+            "enabled" if enabled else "not enabled",
+            "deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
+        )
+
+    return [_safe("cross-account backup", "run with management credentials", cross_account)]
 
 
 def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:

@@ -198,8 +198,9 @@ def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
         "policy type BACKUP_POLICY",
         "policy type SERVICE_CONTROL_POLICY",
         "trusted access for AWS Backup",
-        "cross-account backup",
+        "trusted access for CloudFormation StackSets",
     ]
+    assert names[11] == "cross-account backup"  # after the 5 accounts: deployment leaves it behind
     assert len([n for n in names if n.startswith("account ")]) == 5
     roles = {c.name: c for c in checks if c.name.startswith("roles in ")}
     assert sorted(roles) == sorted(
@@ -217,6 +218,7 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
     root = org.list_roots()["Roots"][0]["Id"]
     org.disable_policy_type(RootId=root, PolicyType="BACKUP_POLICY")
     org.disable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
+    org.disable_aws_service_access(ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
     prod, nonprod = (ou.id for ou in config.target_ous)
     moved = config.target_ous[0].accounts[0]
     org.move_account(AccountId=moved, SourceParentId=prod, DestinationParentId=nonprod)
@@ -228,10 +230,13 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
         f"      Fix: aws organizations enable-policy-type --root-id {root} --policy-type BACKUP_POLICY",
         "FAIL  trusted access for AWS Backup: not enabled\n"
         "      Fix: aws organizations enable-aws-service-access --service-principal backup.amazonaws.com",
-        "FAIL  cross-account backup: not enabled\n"
-        "      Fix: deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
+        "FAIL  trusted access for CloudFormation StackSets: not enabled\n"
+        "      Fix: aws organizations enable-aws-service-access --service-principal "
+        "member.org.stacksets.cloudformation.amazonaws.com",
         f"FAIL  account {moved}: ACTIVE, in {nonprod} (configured: {prod})\n"
         "      Fix: move the account into its configured OU, or correct target_ous",
+        "FAIL  cross-account backup: not enabled\n"
+        "      Fix: deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
         f"FAIL  roles in {config.organization.management_account_id}: missing OrgBackupPlanRole\n"
         "      Fix: apply bootstrap-management (README, Deploy it)",
     ]

@@ -100,7 +100,7 @@ def seed_organization(endpoint: str | None, example: dict[str, Any], example_dir
     names, locks, guardrails) comes from the example and the ids from moto; every occurrence of an example id is
     replaced. The management account is the example's: it is the account that creates the organization. As the
     prerequisites org-backup documents (and ``doctor`` checks), both policy types are enabled on the root and
-    trusted access for AWS Backup is on.
+    trusted access for AWS Backup and for CloudFormation StackSets is on.
     """
     config = copy.deepcopy(example)
     ids: dict[str, str] = {}
@@ -110,7 +110,8 @@ def seed_organization(endpoint: str | None, example: dict[str, Any], example_dir
     root = org.list_roots()["Roots"][0]["Id"]
     for policy_type in ("SERVICE_CONTROL_POLICY", "BACKUP_POLICY"):
         org.enable_policy_type(RootId=root, PolicyType=policy_type)
-    org.enable_aws_service_access(ServicePrincipal="backup.amazonaws.com")
+    for principal in ("backup.amazonaws.com", "member.org.stacksets.cloudformation.amazonaws.com"):
+        org.enable_aws_service_access(ServicePrincipal=principal)
 
     def new_account(name: str, parent: str) -> str:
         status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]

@@ -1,0 +1,220 @@
+"""``python -m org_backup bootstrap`` (``make bootstrap``): the first-time setup, in the one order that can succeed.
+
+    1. prerequisites         management   doctor's organization checks (read-only)
+    2. bootstrap-home        home         Terraform state bucket and its KMS key (local state)
+    3. bootstrap-management  management   deploy and plan roles of the management account
+    4. bootstrap-central     central      deploy and plan roles of the central account (when it is not a member)
+    5. pipeline              home         builder roles, CodeBuild, CodePipeline, notifications (state in S3)
+
+Why this order: every principal a policy names must exist when the policy is written. The deploy and plan roles
+trust the home account narrowed to the builder roles (``deploy_roles.trust``), which IAM accepts before the
+pipeline creates those builders; the pipeline's state lives in the bucket of step 2. Member accounts get their
+deploy and plan roles from the management stack's StackSet, which the pipeline's first run deploys before any
+member stack (README, Deploy it).
+
+Each step runs with the credentials of its own account: an AWS profile per account kind, from
+``--profile-<kind>`` or ``ORG_BACKUP_<KIND>_PROFILE``; static credentials in the environment are ignored for
+them. Before a step runs, its credentials must belong to its account. Completed steps are recorded with the
+stack's content hash in ``build/bootstrap.json``: running bootstrap again skips what is done and unchanged and
+resumes after a failure; ``--again`` applies every step anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from org_backup import doctor, incremental
+from org_backup.config import BackupConfig, S3Backend
+from org_backup.naming import BOOTSTRAP_PREFIX, PIPELINE_STACK, Naming
+from org_backup.terraform import BUILD_DIR, TerraformEnv
+
+RECORD = BUILD_DIR / "bootstrap.json"
+KINDS = ("management", "home", "central")
+# Static credentials would win over AWS_PROFILE in the AWS SDK's credential chain: each step uses its profile only.
+_STATIC_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+class BootstrapError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # "prerequisites" or the stack it applies
+    kind: str  # account kind: management, home or central
+    account_id: str
+    what: str
+
+    @property
+    def applies_a_stack(self) -> bool:
+        return self.name != "prerequisites"
+
+
+def steps(config: BackupConfig, stack_names: list[str]) -> list[Step]:
+    management = config.organization.management_account_id
+    home = config.pipeline.home_account_id
+    found = [
+        Step(
+            "prerequisites",
+            "management",
+            management,
+            "organization, policy types, trusted access, accounts in their OUs (read-only)",
+        ),
+        Step(f"{BOOTSTRAP_PREFIX}home", "home", home, "Terraform state bucket and its KMS key (local state)"),
+        Step(f"{BOOTSTRAP_PREFIX}management", "management", management, "deploy and plan roles"),
+    ]
+    if f"{BOOTSTRAP_PREFIX}central" in stack_names:  # else the central account is a member: the StackSet's roles
+        found.append(
+            Step(f"{BOOTSTRAP_PREFIX}central", "central", config.central_backup.account_id, "deploy and plan roles")
+        )
+    found.append(Step(PIPELINE_STACK, "home", home, "builder roles, CodeBuild projects, CodePipeline (state in S3)"))
+    return found
+
+
+def profiles(flags: Mapping[str, str | None], environ: Mapping[str, str]) -> dict[str, str]:
+    """The AWS profile of each account kind: ``--profile-<kind>``, else ``ORG_BACKUP_<KIND>_PROFILE``."""
+    found = {}
+    for kind in KINDS:
+        value = flags.get(kind) or environ.get(f"ORG_BACKUP_{kind.upper()}_PROFILE")
+        if value:
+            found[kind] = value
+    return found
+
+
+def _read_record(path: Path) -> dict[str, dict[str, str]]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _write_record(path: Path, record: dict[str, dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    staging.replace(path)  # never half-written
+
+
+@dataclass
+class Bootstrap:
+    config: BackupConfig
+    outdir: Path
+    profiles: dict[str, str]
+    auto_approve: bool = False
+    again: bool = False
+    record_path: Path = RECORD
+    say: Callable[[str], None] = print
+    # boto3 session for a profile (tests give moto's); kept separate so Terraform and the checks use the same one.
+    session: Callable[[str], boto3.Session] = lambda profile: boto3.Session(profile_name=profile)
+
+    def run(self) -> int:
+        stack_names = sorted(p.name for p in (self.outdir / "stacks").iterdir()) if self.outdir.is_dir() else []
+        if not stack_names:
+            raise BootstrapError(f"{self.outdir}/stacks is empty. Fix: run `make synth` first.")
+        plan = steps(self.config, stack_names)
+        missing = sorted({s.kind for s in plan} - set(self.profiles))
+        if missing:
+            needed = ", ".join(
+                f"{kind} ({next(s.account_id for s in plan if s.kind == kind)}): --profile-{kind} or "
+                f"ORG_BACKUP_{kind.upper()}_PROFILE"
+                for kind in missing
+            )
+            raise BootstrapError(f"no AWS profile for {needed}. Fix: name a profile with credentials of each account.")
+        record = {} if self.again else _read_record(self.record_path)
+        self.say(f"org-backup bootstrap: {len(plan)} steps (done steps are recorded in {self.record_path})")
+        for number, step in enumerate(plan, 1):
+            self.say(
+                f"  {number}. {step.name:<21} {step.kind} {step.account_id} [{self.profiles[step.kind]}]: {step.what}"
+            )
+        for number, step in enumerate(plan, 1):
+            if step.name == PIPELINE_STACK and not isinstance(self.config.state_backend, S3Backend):
+                bucket = Naming(self.config).state_bucket()
+                self.say(
+                    f"Stopped before step {number} ({step.name}): state_backend is local, but the pipeline's builds "
+                    f"need the state in S3. Fix: set state_backend to type: s3, bucket: {bucket}, region: "
+                    f"{self.config.pipeline_region} (made in step 2), run `make synth`, then `make bootstrap` "
+                    "again: done steps are skipped."
+                )
+                return 1
+            self._check_account(number, step)
+            if not step.applies_a_stack:
+                self._prerequisites(number, step)
+                continue
+            content = incremental.stack_hash(self.outdir / "stacks" / step.name)
+            done = record.get(step.name)
+            if done and done["hash"] == content:
+                self.say(f"[{number}/{len(plan)}] {step.name}: done at {done['at']}, unchanged; skipped")
+                continue
+            self._apply(number, len(plan), step)
+            record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            _write_record(self.record_path, record)
+        self.say(
+            "Bootstrap complete. Next: push this repository to the pipeline's source; its first run deploys the "
+            "management stack (the StackSet gives every target account its deploy and plan roles), then "
+            "central-backup and every member-<id>, then the backup policies (README, Deploy it)."
+        )
+        return 0
+
+    def _check_account(self, number: int, step: Step) -> None:
+        profile = self.profiles[step.kind]
+        try:
+            account = self.session(profile).client("sts").get_caller_identity()["Account"]
+        except (ClientError, BotoCoreError) as exc:
+            raise BootstrapError(
+                f"step {number} ({step.name}): profile {profile!r} gives no usable credentials: {exc}. Fix: sign in "
+                f"(e.g. aws sso login --profile {profile}) or name another profile for the {step.kind} account."
+            ) from None
+        if account != step.account_id:
+            raise BootstrapError(
+                f"step {number} ({step.name}): profile {profile!r} belongs to account {account}, not the {step.kind} "
+                f"account {step.account_id}. Fix: use --profile-{step.kind} (or ORG_BACKUP_{step.kind.upper()}_"
+                "PROFILE) with that account's credentials."
+            )
+
+    def _prerequisites(self, number: int, step: Step) -> None:
+        checks = doctor.prerequisite_checks(
+            self.config, doctor.Clients(self.session(self.profiles[step.kind]), self.config.pipeline_region)
+        )
+        for check in checks:
+            self.say(f"      {check.render()}")
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            raise BootstrapError(
+                f"step {number} ({step.name}): {len(failed)} of {len(checks)} checks failed; each FAIL above says "
+                "its fix. Nothing was applied."
+            )
+
+    def _apply(self, number: int, total: int, step: Step) -> None:
+        stack_dir = self.outdir / "stacks" / step.name
+        env = TerraformEnv.prepare(AWS_PROFILE=self.profiles[step.kind])
+        environ = {k: v for k, v in env.environ().items() if k not in _STATIC_CREDENTIALS}
+        self.say(f"[{number}/{total}] {step.name}: terraform init and apply in {stack_dir}")
+        commands = [
+            ["terraform", "init", "-input=false", "-no-color"],
+            ["terraform", "apply", "-input=false", "-no-color", *(["-auto-approve"] if self.auto_approve else [])],
+        ]
+        for command in commands:
+            # Output goes to the terminal as it comes: apply shows its plan and, without --auto-approve, asks.
+            completed = subprocess.run(command, cwd=stack_dir, env=environ, check=False)
+            if completed.returncode != 0:
+                raise BootstrapError(
+                    f"step {number} ({step.name}): `{' '.join(command[:2])}` failed (exit {completed.returncode}); "
+                    "its output is above. Fix that, then run `make bootstrap` again: completed steps are skipped."
+                )
+
+
+def main(
+    config: BackupConfig, outdir: Path, flags: Mapping[str, str | None], *, auto_approve: bool, again: bool
+) -> int:
+    try:
+        return Bootstrap(config, outdir, profiles(flags, os.environ), auto_approve=auto_approve, again=again).run()
+    except BootstrapError as exc:
+        print(f"bootstrap: {exc}", file=sys.stderr)
+        return 1
