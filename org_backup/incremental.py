@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from org_backup.naming import CENTRAL_STACK, MANAGEMENT_STACK, MEMBER_STACK_PREFIX
+from org_backup.naming import BACKUP_POLICIES_STACK, CENTRAL_STACK, MANAGEMENT_STACK, MEMBER_STACK_PREFIX
 
 HASH_SUFFIX = ".sha256"
 
 
 def is_deployable(stack: str) -> bool:
     """The stacks the pipeline deploys; bootstrap-* and pipeline are applied by administrators (README)."""
-    return stack in (MANAGEMENT_STACK, CENTRAL_STACK) or stack.startswith(MEMBER_STACK_PREFIX)
+    return stack in (MANAGEMENT_STACK, BACKUP_POLICIES_STACK, CENTRAL_STACK) or stack.startswith(MEMBER_STACK_PREFIX)
 
 
 def _canonical(node: Any) -> Any:
@@ -165,6 +165,7 @@ def read_stack_list(path: Path) -> list[str]:
     bad = [n for n in names if not is_deployable(n)]
     if bad:
         raise ValueError(
-            f"{path} lists stacks the pipeline does not deploy: {', '.join(bad)} (only management, central-backup, member-*)"
+            f"{path} lists stacks the pipeline does not deploy: {', '.join(bad)} (only management, backup-policies, "
+            "central-backup, member-*)"
         )
     return names

@@ -11,6 +11,7 @@ from org_backup.regions import dns_suffix
 
 CENTRAL_STACK = "central-backup"
 MANAGEMENT_STACK = "management"
+BACKUP_POLICIES_STACK = "backup-policies"
 PIPELINE_STACK = "pipeline"
 BOOTSTRAP_PREFIX = "bootstrap-"
 
@@ -45,6 +46,24 @@ TAG_REAPPLY_LOG_GROUP = f"/aws/lambda/{TAG_REAPPLY_FUNCTION}"
 
 def member_stack(account_id: str) -> str:
     return f"{MEMBER_STACK_PREFIX}{account_id}"
+
+
+# The pipeline deploys in three phases, each finished before the next starts:
+# 1. management: its StackSet gives every target account the deploy role that phase 2 assumes (and SCPs);
+# 2. central-backup and member-*: vaults, keys and the backup role in every account;
+# 3. backup-policies: AWS creates each account's backup plan when a policy is attached, and the plan's IAM role and
+#    target vault must exist by then (AWS Backup: backup policies, "Prerequisites").
+DEPLOY_PHASES = (1, 2, 3)
+
+
+def deploy_phase(stack: str) -> int:
+    if stack == MANAGEMENT_STACK:
+        return 1
+    if stack == CENTRAL_STACK or stack.startswith(MEMBER_STACK_PREFIX):
+        return 2
+    if stack == BACKUP_POLICIES_STACK:
+        return 3
+    raise ValueError(f"{stack} is not a stack the pipeline deploys")
 
 
 class Naming:

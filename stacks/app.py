@@ -14,11 +14,18 @@ from cdktf import App, TerraformStack
 
 from org_backup import lambda_package, synth_rules
 from org_backup.inputs import Inputs
-from org_backup.naming import BOOTSTRAP_PREFIX, CENTRAL_STACK, MANAGEMENT_STACK, PIPELINE_STACK, member_stack
+from org_backup.naming import (
+    BACKUP_POLICIES_STACK,
+    BOOTSTRAP_PREFIX,
+    CENTRAL_STACK,
+    MANAGEMENT_STACK,
+    PIPELINE_STACK,
+    member_stack,
+)
 from stacks.bootstrap import BootstrapStack
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
-from stacks.management import ManagementStack
+from stacks.management import BackupPoliciesStack, ManagementStack
 from stacks.member_account import MemberAccountStack
 from stacks.pipeline import PipelineStack
 
@@ -35,13 +42,9 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     if config.central_backup.account_id not in config.member_accounts:  # else the StackSet gives it its roles
         BootstrapStack(app, f"{BOOTSTRAP_PREFIX}central", config=config, kind="central", options=options)
     PipelineStack(app, PIPELINE_STACK, config=config, options=options)
-    ManagementStack(
-        app,
-        MANAGEMENT_STACK,
-        config=config,
-        backup_policies=list(inputs.backup_policies),
-        scps=list(inputs.scps),
-        options=options,
+    ManagementStack(app, MANAGEMENT_STACK, config=config, scps=list(inputs.scps), options=options)
+    BackupPoliciesStack(
+        app, BACKUP_POLICIES_STACK, config=config, backup_policies=list(inputs.backup_policies), options=options
     )
     CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
     # Built once, deterministically, and copied into each member stack as a Terraform asset.

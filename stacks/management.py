@@ -1,5 +1,6 @@
-"""The management account: backup policies attached to the target OUs, guardrail SCPs, cross-account backup,
-and the optional delegated administrator for AWS Backup.
+"""The management account's two stacks: ``management`` (guardrail SCPs, cross-account backup, the optional
+delegated administrator for AWS Backup, the deploy-role StackSet, account enrolment) and ``backup-policies`` (the
+backup policies attached to the target OUs), which the pipeline deploys after every member stack.
 
 Enabling the BACKUP_POLICY and SERVICE_CONTROL_POLICY types on the root and trusted access for AWS Backup are
 prerequisites this stack does not own: managing ``aws_organizations_organization`` would take over the whole
@@ -62,7 +63,6 @@ class ManagementStack(TerraformStack):
         stack_id: str,
         *,
         config: BackupConfig,
-        backup_policies: list[RenderedPolicy],
         scps: list[RenderedScp],
         options: SynthOptions,
     ) -> None:
@@ -80,11 +80,8 @@ class ManagementStack(TerraformStack):
             options=options,
         )
         provider = providers[region]
-        self._add_policies(
-            provider, "BACKUP_POLICY", [(p.name, p.description, p.content, p.target_ous) for p in backup_policies]
-        )
-        self._add_policies(
-            provider, "SERVICE_CONTROL_POLICY", [(s.name, s.description, s.content, s.target_ous) for s in scps]
+        add_organization_policies(
+            self, provider, "SERVICE_CONTROL_POLICY", [(s.name, s.description, s.content, s.target_ous) for s in scps]
         )
         self._add_global_settings(provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
         self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
@@ -160,28 +157,6 @@ class ManagementStack(TerraformStack):
             self, "enrolment-target", provider=provider, rule=rule.name, arn=home_bus, role_arn=role.arn
         )
 
-    def _add_policies(
-        self, provider: AwsProvider, policy_type: str, policies: list[tuple[str, str, str, tuple[str, ...]]]
-    ) -> None:
-        for name, description, content, target_ous in policies:
-            policy = OrganizationsPolicy(
-                self,
-                _construct_id(name),
-                provider=provider,
-                name=name,
-                description=description,
-                type=policy_type,
-                content=content,
-            )
-            for ou in target_ous:
-                OrganizationsPolicyAttachment(
-                    self,
-                    f"{_construct_id(name)}-{ou}",
-                    provider=provider,
-                    policy_id=policy.id,
-                    target_id=ou,
-                )
-
     def _add_global_settings(self, provider: AwsProvider, *, delegated: bool) -> None:
         """Cross-account backup on (copies into the central vault of another account need it), and the other two
         flags AWS Backup reports, stated: the provider compares the whole map, so leaving one out shows a change
@@ -209,3 +184,58 @@ class ManagementStack(TerraformStack):
             account_id=account_id,
             service_principal=BACKUP_SERVICE_PRINCIPAL,
         )
+
+
+class BackupPoliciesStack(TerraformStack):
+    """The organization's backup policies and their attachments, in the management account.
+
+    Their own stack, deployed last (naming.deploy_phase): attaching a backup policy makes AWS create the backup plan
+    in every account below the OU, and the plan's IAM role and target vault, which the member stacks create, must
+    exist by then. https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup.html
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        stack_id: str,
+        *,
+        config: BackupConfig,
+        backup_policies: list[RenderedPolicy],
+        options: SynthOptions,
+    ) -> None:
+        super().__init__(scope, stack_id)
+        configure_backend(self, config=config, stack_name=stack_id)
+        region = config.target_regions[0]
+        provider = aws_providers(
+            self,
+            config=config,
+            account_id=config.organization.management_account_id,
+            regions=(region,),
+            options=options,
+        )[region]
+        add_organization_policies(
+            self, provider, "BACKUP_POLICY", [(p.name, p.description, p.content, p.target_ous) for p in backup_policies]
+        )
+
+
+def add_organization_policies(
+    scope: Construct, provider: AwsProvider, policy_type: str, policies: list[tuple[str, str, str, tuple[str, ...]]]
+) -> None:
+    for name, description, content, target_ous in policies:
+        policy = OrganizationsPolicy(
+            scope,
+            _construct_id(name),
+            provider=provider,
+            name=name,
+            description=description,
+            type=policy_type,
+            content=content,
+        )
+        for ou in target_ous:
+            OrganizationsPolicyAttachment(
+                scope,
+                f"{_construct_id(name)}-{ou}",
+                provider=provider,
+                policy_id=policy.id,
+                target_id=ou,
+            )

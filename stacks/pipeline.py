@@ -79,7 +79,14 @@ from constructs import Construct
 
 from org_backup import fanout
 from org_backup.config import BackupConfig, CodeCommitSource
-from org_backup.naming import BUILDER_ROLES, ENROLMENT_RULE, STATE_KEY_ALIAS, Naming, enrolment_event_pattern
+from org_backup.naming import (
+    BUILDER_ROLES,
+    DEPLOY_PHASES,
+    ENROLMENT_RULE,
+    STATE_KEY_ALIAS,
+    Naming,
+    enrolment_event_pattern,
+)
 from org_backup.policy_docs import dumps, render_template
 from stacks.bootstrap import secure_bucket
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
@@ -91,6 +98,9 @@ BUILD_IMAGE = "aws/codebuild/standard:7.0"
 DEPLOY_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
 BUILD_TIMEOUT_MINUTES = 120
 REPORT_GROUP = "org-backup-checkov"
+# The Deploy stage's actions, one per deploy phase, and the variable that tells buildspecs/deploy.yml which.
+DEPLOY_ACTIONS = {1: "DeployManagement", 2: "DeployAccounts", 3: "DeployBackupPolicies"}
+DEPLOY_PHASE_VARIABLE = "ORG_BACKUP_DEPLOY_PHASE"
 TOPIC = "org-backup-pipeline"
 # CodeBuild project -> (buildspec, builder role kind)
 PROJECTS = {
@@ -528,6 +538,34 @@ class PipelineStack(TerraformStack):
             ],
         )
 
+    def _deploy_stage(self) -> CodepipelineStage:
+        """One action per deploy phase (naming.deploy_phase), in order: an action starts when the one before it
+        succeeded, so member stacks never race the StackSet that gives them their deploy role, and backup
+        policies are attached only once every member stack of the run is deployed. Phase 2 (many stacks) runs as
+        the batch build when deploy_shards > 1; phases 1 and 3 are one stack each."""
+        actions = []
+        for phase in DEPLOY_PHASES:
+            configuration = {
+                "ProjectName": self.projects["deploy"].name,
+                "PrimarySource": "source",
+                "EnvironmentVariables": json.dumps([{"name": DEPLOY_PHASE_VARIABLE, "value": str(phase)}]),
+            }
+            if phase == 2 and self.config.pipeline.deploy_shards > 1:
+                configuration["BatchEnabled"] = "true"
+            actions.append(
+                CodepipelineStageAction(
+                    name=DEPLOY_ACTIONS[phase],
+                    category="Build",
+                    owner="AWS",
+                    provider="CodeBuild",
+                    version="1",
+                    run_order=phase,
+                    input_artifacts=["source", "plans"],
+                    configuration=configuration,
+                )
+            )
+        return CodepipelineStage(name="Deploy", action=actions)
+
     def _add_pipeline(self, name: str, *, deploy: bool) -> Codepipeline:
         source = self.config.pipeline.source
         trigger = None
@@ -569,23 +607,16 @@ class PipelineStack(TerraformStack):
             )
             trigger = [CodepipelineTrigger(provider_type="CodeStarSourceConnection", git_configuration=git)]
 
-        def build(
-            stage: str, project: str, outputs: list[str] | None = None, inputs: list[str] | None = None
-        ) -> CodepipelineStage:
-            configuration = {"ProjectName": self.projects[project].name}
-            if inputs:
-                configuration["PrimarySource"] = "source"
-            if project == "deploy" and self.config.pipeline.deploy_shards > 1:
-                configuration["BatchEnabled"] = "true"
+        def build(stage: str, project: str, outputs: list[str] | None = None) -> CodepipelineStage:
             action = CodepipelineStageAction(
                 name=stage,
                 category="Build",
                 owner="AWS",
                 provider="CodeBuild",
                 version="1",
-                input_artifacts=["source", *(inputs or [])],
+                input_artifacts=["source"],
                 output_artifacts=outputs,
-                configuration=configuration,
+                configuration={"ProjectName": self.projects[project].name},
             )
             return CodepipelineStage(name=stage, action=[action])
 
@@ -608,7 +639,7 @@ class PipelineStack(TerraformStack):
             )
             stages.append(CodepipelineStage(name="Approve", action=[approval]))
         if deploy:
-            stages.append(build("Deploy", "deploy", inputs=["plans"]))  # deploys what Plan listed, no more
+            stages.append(self._deploy_stage())  # deploys what Plan listed, no more, phase by phase
         return Codepipeline(
             self,
             f"pipeline-{name}",

@@ -61,7 +61,7 @@ def _changed(baseline: dict[str, str], outdir: Path) -> tuple[str, ...]:
 
 
 def test_only_deployable_stacks_are_hashed(baseline: dict[str, str]) -> None:
-    assert sorted(baseline) == ["central-backup", "management", *MEMBERS]
+    assert sorted(baseline) == ["backup-policies", "central-backup", "management", *MEMBERS]
 
 
 def test_an_unchanged_config_changes_nothing_whichever_role_synthesized_it(
@@ -88,14 +88,14 @@ def test_one_stack_edited_changes_only_that_stack(baseline: dict[str, str], exam
     assert _changed(baseline, outdir) == (MEMBERS[1],)
 
 
-def test_a_backup_policy_change_touches_only_management(
+def test_a_backup_policy_change_touches_only_the_backup_policies_stack(
     baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
 ) -> None:
     plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
     plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["lifecycle"]["delete_after_days"] = 36
     (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans, sort_keys=False))
     config = _example(tmp_path, lambda raw: raw.update(backup_plans_file=str(tmp_path / "plans.yaml")))
-    assert _changed(baseline, synthesize(config)) == ("management",)
+    assert _changed(baseline, synthesize(config)) == ("backup-policies",)
 
 
 def test_lambda_code_change_touches_every_member_stack(
@@ -145,7 +145,7 @@ def test_cli_plan_shard_deploy_record_round_trip(
     common = ["--config", str(EXAMPLE_CONFIG)]
     listed = tmp_path / "plans" / "changed-stacks.txt"
     assert cli([*common, "changed", "--outdir", str(outdir), "--records", str(records), "--out", str(listed)]) == 0
-    assert listed.read_text().split() == sorted(["central-backup", "management", *MEMBERS])
+    assert listed.read_text().split() == sorted(["backup-policies", "central-backup", "management", *MEMBERS])
     planned = listed.with_suffix(".json")
     assert set(json.loads(planned.read_text())) == set(listed.read_text().split())
 
@@ -208,3 +208,23 @@ def test_a_stack_list_naming_a_non_deployable_stack_is_refused(
     assert cli(args) == 2
     assert "lists stacks the pipeline does not deploy: pipeline (only management" in capsys.readouterr().err
     assert list(tmp_path.glob("*.sha256")) == []
+
+
+def test_deploy_phases_order_roles_then_accounts_then_backup_policies(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Phase 1 (management: the StackSet's deploy roles) before phase 2 (central and member stacks, which assume
+    them) before phase 3 (backup policies, whose plans need the member backup role and vaults)."""
+    from org_backup.naming import deploy_phase
+
+    assert [deploy_phase(s) for s in ("management", "central-backup", MEMBERS[0], "backup-policies")] == [1, 2, 2, 3]
+    with pytest.raises(ValueError, match="pipeline is not a stack the pipeline deploys"):
+        deploy_phase("pipeline")
+    planned = tmp_path / "planned.json"
+    planned.write_text(json.dumps(incremental.stack_hashes(example)))
+    shards = {}
+    for phase in (1, 2, 3):
+        args = ["--config", str(EXAMPLE_CONFIG), "shard", "1/1", "--outdir", str(example), "--planned", str(planned)]
+        assert cli([*args, "--phase", str(phase)]) == 0
+        shards[phase] = capsys.readouterr().out.split()
+    assert shards == {1: ["management"], 2: ["central-backup", *MEMBERS], 3: ["backup-policies"]}

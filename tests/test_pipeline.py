@@ -217,14 +217,27 @@ def test_every_project_buildspec_exists(example: Synthesized) -> None:
         assert (ROOT / project["source"]["buildspec"]).is_file()
 
 
-def test_deploy_deploys_what_plan_listed_as_one_build_by_default(example: Synthesized) -> None:
-    pipeline = _one(example, "pipeline", "aws_codepipeline", name="org-backup")
-    deploy = pipeline["stage"][-1]["action"][0]
-    assert deploy["input_artifacts"] == ["source", "plans"]
-    assert deploy["configuration"] == {
-        "ProjectName": "${aws_codebuild_project.project-deploy.name}",
-        "PrimarySource": "source",
-    }
+def _deploy_actions(out: Synthesized) -> list[dict[str, Any]]:
+    stage = _one(out, "pipeline", "aws_codepipeline", name="org-backup")["stage"][-1]
+    assert stage["name"] == "Deploy"
+    return stage["action"]
+
+
+def test_deploy_deploys_what_plan_listed_phase_by_phase_as_one_build_each_by_default(example: Synthesized) -> None:
+    """Three actions in order: the StackSet's deploy roles, then the accounts' stacks, then the backup policies."""
+    actions = _deploy_actions(example)
+    assert [(a["name"], a["run_order"]) for a in actions] == [
+        ("DeployManagement", 1),
+        ("DeployAccounts", 2),
+        ("DeployBackupPolicies", 3),
+    ]
+    for phase, action in enumerate(actions, 1):
+        assert action["input_artifacts"] == ["source", "plans"]
+        assert action["configuration"] == {
+            "ProjectName": "${aws_codebuild_project.project-deploy.name}",
+            "PrimarySource": "source",
+            "EnvironmentVariables": json.dumps([{"name": "ORG_BACKUP_DEPLOY_PHASE", "value": str(phase)}]),
+        }
     project = _one(example, "pipeline", "aws_codebuild_project", name="org-backup-deploy")
     assert project["source"]["buildspec"] == "buildspecs/deploy.yml"
     assert project["concurrent_build_limit"] == 1
@@ -234,9 +247,9 @@ def test_deploy_deploys_what_plan_listed_as_one_build_by_default(example: Synthe
 
 
 def test_deploy_fans_out_as_a_batch_build_of_deploy_shards(connection: Synthesized) -> None:
-    pipeline = _one(connection, "pipeline", "aws_codepipeline", name="org-backup")
-    deploy = pipeline["stage"][-1]["action"][0]
-    assert deploy["configuration"]["BatchEnabled"] == "true"
+    """Only the accounts' phase fans out: the other two deploy one stack each."""
+    batch_enabled = [a["configuration"].get("BatchEnabled") for a in _deploy_actions(connection)]
+    assert batch_enabled == [None, "true", None]
     project = _one(connection, "pipeline", "aws_codebuild_project", name="org-backup-deploy")
     assert project["concurrent_build_limit"] == 4  # a shard over the limit would fail, not wait
     batch = project["build_batch_config"]

@@ -52,6 +52,7 @@ def _role(out: Synthesized, stack: str, name: str) -> dict[str, Any]:
 
 def test_one_stack_per_account(example: Synthesized) -> None:
     assert example.stack_names == [
+        "backup-policies",
         "bootstrap-central",
         "bootstrap-home",
         "bootstrap-management",
@@ -254,6 +255,7 @@ def test_local_state_stays_inside_the_stack_directory(example: Synthesized) -> N
 def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synth: Any) -> None:
     minimal = synth("minimal")
     assert minimal.stack_names == [
+        "backup-policies",
         "bootstrap-central",
         "bootstrap-home",
         "bootstrap-management",
@@ -487,3 +489,15 @@ def test_global_settings_state_every_flag_aws_backup_reports(synth: Any) -> None
             "isDelegatedAdministratorEnabled": delegated,
             "isMpaEnabled": "false",
         }
+
+
+def test_backup_policies_live_in_their_own_stack_and_scps_stay_in_management(example: Synthesized) -> None:
+    policies = example.resources("backup-policies", "aws_organizations_policy")
+    assert {p["type"] for p in policies.values()} == {"BACKUP_POLICY"}
+    assert len(policies) == 2
+    management = example.resources("management", "aws_organizations_policy")
+    assert {p["type"] for p in management.values()} == {"SERVICE_CONTROL_POLICY"}
+    attached = example.resources("backup-policies", "aws_organizations_policy_attachment")
+    assert sorted(a["target_id"] for a in attached.values()) == sorted(["ou-ab12-prod0001", "ou-ab12-nonprod01"] * 2)
+    (provider,) = example.stack("backup-policies")["provider"]["aws"]
+    assert provider["allowed_account_ids"] == ["111111111111"]

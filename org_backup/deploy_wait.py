@@ -1,0 +1,90 @@
+"""``python -m org_backup wait-roles --stacks-file F``: before ``cdktf deploy``, wait until the deploy role of
+every account the listed stacks deploy into can be assumed.
+
+A member account's deploy role comes from the management stack's StackSet: on a first run, phase 1 creates the
+stack instances before phase 2 starts; for an account that joins a target OU later, auto-deployment creates the
+instance asynchronously while the enrolment event has already started the pipeline. Rather than failing half-way
+through a Terraform apply, the deploy waits here, bounded, and names the account that never became reachable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from org_backup.config import BackupConfig
+from org_backup.naming import (
+    BACKUP_POLICIES_STACK,
+    CENTRAL_STACK,
+    DEPLOY_SESSION_NAME,
+    MANAGEMENT_STACK,
+    MEMBER_STACK_PREFIX,
+    Naming,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 900  # StackSet auto-deployment usually finishes within minutes
+POLL_SECONDS = 20
+
+
+def account_of(stack: str, config: BackupConfig) -> str:
+    if stack in (MANAGEMENT_STACK, BACKUP_POLICIES_STACK):
+        return config.organization.management_account_id
+    if stack == CENTRAL_STACK:
+        return config.central_backup.account_id
+    if stack.startswith(MEMBER_STACK_PREFIX):
+        return stack.removeprefix(MEMBER_STACK_PREFIX)
+    raise ValueError(f"{stack} is not a stack the pipeline deploys")
+
+
+@dataclass
+class RoleWait:
+    sts: Any
+    config: BackupConfig
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    poll: float = POLL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    say: Callable[[str], None] = print
+
+    def wait(self, stacks: list[str]) -> list[str]:
+        """The role ARNs that still cannot be assumed when the time is up (empty: all can)."""
+        naming = Naming(self.config)
+        waiting = sorted({naming.role_arn(account_of(s, self.config), self.config.names.deploy_role) for s in stacks})
+        deadline = self.clock() + self.timeout
+        while True:
+            last_error: dict[str, str] = {}
+            for arn in list(waiting):
+                try:
+                    self.sts.assume_role(RoleArn=arn, RoleSessionName=DEPLOY_SESSION_NAME, DurationSeconds=900)
+                    waiting.remove(arn)
+                except ClientError as exc:  # AccessDenied while the role does not exist yet
+                    last_error[arn] = exc.response["Error"].get("Message", str(exc))
+            if not waiting:
+                return []
+            if self.clock() >= deadline:
+                for arn in waiting:
+                    self.say(f"  cannot assume {arn}: {last_error[arn]}")
+                return waiting
+            self.say(f"waiting for {len(waiting)} deploy role(s) (StackSet auto-deployment): {', '.join(waiting)}")
+            self.sleep(self.poll)
+
+
+def main(config: BackupConfig, stacks: list[str], *, timeout: float) -> int:
+    import boto3
+
+    sts = boto3.client("sts", region_name=config.pipeline_region)
+    missing = RoleWait(sts, config, timeout=timeout).wait(stacks)
+    if missing:
+        print(
+            f"wait-roles: {len(missing)} deploy role(s) could not be assumed after {timeout:.0f} s; nothing deployed. "
+            "Fix: check the StackSet org-backup-deploy-roles' operations in the management account (CloudFormation "
+            "console) and `python -m org_backup doctor`, then run the pipeline again.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
