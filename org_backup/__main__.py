@@ -57,7 +57,7 @@ def _wait_roles(args: argparse.Namespace) -> int:
     from org_backup.incremental import read_stack_list
 
     stacks = read_stack_list(args.stacks_file)
-    return deploy_wait.main(BackupConfig.load(args.config), stacks, timeout=args.timeout)
+    return deploy_wait.main(BackupConfig.load(args.config), stacks, role=args.role, timeout=args.timeout)
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -232,7 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         "--phase", type=int, choices=DEPLOY_PHASES, help="only the planned stacks of this deploy phase (naming.py)"
     )
     shard.set_defaults(run=_shard)
-    wait = sub.add_parser("wait-roles", help="wait until the deploy role of every listed stack's account is assumable")
+    wait = sub.add_parser(
+        "wait-roles", help="wait until the plan or deploy role of every listed stack's account is assumable"
+    )
+    wait.add_argument("--role", choices=("plan", "deploy"), required=True)
     wait.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most (default 900)")
     wait.set_defaults(run=_wait_roles)

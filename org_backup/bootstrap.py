@@ -2,15 +2,16 @@
 
     1. prerequisites         management   doctor's organization checks (read-only)
     2. bootstrap-home        home         Terraform state bucket and its KMS key (local state)
-    3. bootstrap-management  management   deploy and plan roles of the management account
+    3. bootstrap-management  management   deploy and plan roles of the management account, and the StackSet
+                                          that gives every target-OU account its own
     4. bootstrap-central     central      deploy and plan roles of the central account (when it is not a member)
     5. pipeline              home         builder roles, CodeBuild, CodePipeline, notifications (state in S3)
 
 Why this order: every principal a policy names must exist when the policy is written. The deploy and plan roles
 trust the home account narrowed to the builder roles (``deploy_roles.trust``), which IAM accepts before the
 pipeline creates those builders; the pipeline's state lives in the bucket of step 2. Member accounts get their
-deploy and plan roles from the management stack's StackSet, which the pipeline's first run deploys before any
-member stack (README, Deploy it).
+deploy and plan roles from step 3's StackSet, so the pipeline's first run can plan and deploy every stack
+(README, Deploy it).
 
 Each step runs with the credentials of its own account: an AWS profile per account kind, from
 ``--profile-<kind>`` or ``ORG_BACKUP_<KIND>_PROFILE``; static credentials in the environment are ignored for
@@ -71,7 +72,12 @@ def steps(config: BackupConfig, stack_names: list[str]) -> list[Step]:
             "organization, policy types, trusted access, accounts in their OUs (read-only)",
         ),
         Step(f"{BOOTSTRAP_PREFIX}home", "home", home, "Terraform state bucket and its KMS key (local state)"),
-        Step(f"{BOOTSTRAP_PREFIX}management", "management", management, "deploy and plan roles"),
+        Step(
+            f"{BOOTSTRAP_PREFIX}management",
+            "management",
+            management,
+            "deploy and plan roles, here and (StackSet) in every target-OU account",
+        ),
     ]
     if f"{BOOTSTRAP_PREFIX}central" in stack_names:  # else the central account is a member: the StackSet's roles
         found.append(
@@ -156,9 +162,9 @@ class Bootstrap:
             record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             _write_record(self.record_path, record)
         self.say(
-            "Bootstrap complete. Next: push this repository to the pipeline's source; its first run deploys the "
-            "management stack (the StackSet gives every target account its deploy and plan roles), then "
-            "central-backup and every member-<id>, then the backup policies (README, Deploy it)."
+            "Bootstrap complete. Next: push this repository to the pipeline's source; its first run plans every "
+            "stack, then deploys the management stack, then central-backup and every member-<id>, then the backup "
+            "policies (README, Deploy it)."
         )
         return 0
 

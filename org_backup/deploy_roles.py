@@ -13,7 +13,6 @@ from typing import Any
 
 from org_backup.config import BackupConfig
 from org_backup.naming import (
-    DEPLOY_ROLES_STACKSET,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
     TAG_REAPPLY_DLQ,
@@ -40,10 +39,6 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
         "log_group_arns": [
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}",
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}:*",
-        ],
-        "stackset_arns": [
-            f"arn:{p}:cloudformation:*:*:stackset/{DEPLOY_ROLES_STACKSET}:*",
-            f"arn:{p}:cloudformation:*:*:stackset-target/{DEPLOY_ROLES_STACKSET}:*",
         ],
         "enrolment_rule_arn": f"arn:{p}:events:*:*:rule/{ENROLMENT_RULE}",
         "forwarder_role_arn": f"arn:{p}:iam::*:role/{ENROLMENT_FORWARDER_ROLE}",
@@ -106,7 +101,6 @@ def management_policy(config: BackupConfig) -> dict[str, Any]:
         "iam/deploy-role-management.json",
         organization_policy_and_target_arns=arns["organization_policy_arns"] + arns["organization_target_arns"],
         organization_account_arns=arns["organization_account_arns"],
-        stackset_arns=arns["stackset_arns"],
         enrolment_rule_arn=arns["enrolment_rule_arn"],
         forwarder_role_arn=arns["forwarder_role_arn"],
     )
@@ -124,7 +118,6 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         rule_arns=[arns["rule_arn"], arns["enrolment_rule_arn"]],
         queue_arn=arns["queue_arn"],
         log_group_arns=arns["log_group_arns"],
-        stackset_arns=arns["stackset_arns"],
         organization_arns=arns["organization_policy_arns"]
         + arns["organization_target_arns"]
         + arns["organization_account_arns"],

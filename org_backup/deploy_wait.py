@@ -1,10 +1,11 @@
-"""``python -m org_backup wait-roles --stacks-file F``: before ``cdktf deploy``, wait until the deploy role of
-every account the listed stacks deploy into can be assumed.
+"""``python -m org_backup wait-roles --role plan|deploy --stacks-file F``: before ``terraform plan`` (plan role)
+and ``cdktf deploy`` (deploy role), wait until that role in every account the listed stacks deploy into can be
+assumed.
 
-A member account's deploy role comes from the management stack's StackSet: on a first run, phase 1 creates the
-stack instances before phase 2 starts; for an account that joins a target OU later, auto-deployment creates the
-instance asynchronously while the enrolment event has already started the pipeline. Rather than failing half-way
-through a Terraform apply, the deploy waits here, bounded, and names the account that never became reachable.
+A member account's roles come from bootstrap-management's StackSet. For an account that joins a target OU,
+auto-deployment creates its stack instance asynchronously, while the enrolment event has already started the
+pipeline. Rather than failing half-way through a plan or an apply, the stage waits here, bounded, and names the
+account that never became reachable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from org_backup.config import BackupConfig
 from org_backup.naming import (
     BACKUP_POLICIES_STACK,
     CENTRAL_STACK,
+    DEPLOY_ROLES_STACKSET,
     DEPLOY_SESSION_NAME,
     MANAGEMENT_STACK,
     MEMBER_STACK_PREFIX,
@@ -45,6 +47,7 @@ def account_of(stack: str, config: BackupConfig) -> str:
 class RoleWait:
     sts: Any
     config: BackupConfig
+    role: str = "deploy"  # "deploy" or "plan"
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     poll: float = POLL_SECONDS
     clock: Callable[[], float] = time.monotonic
@@ -54,7 +57,8 @@ class RoleWait:
     def wait(self, stacks: list[str]) -> list[str]:
         """The role ARNs that still cannot be assumed when the time is up (empty: all can)."""
         naming = Naming(self.config)
-        waiting = sorted({naming.role_arn(account_of(s, self.config), self.config.names.deploy_role) for s in stacks})
+        role = self.config.names.deploy_role if self.role == "deploy" else self.config.names.plan_role
+        waiting = sorted({naming.role_arn(account_of(s, self.config), role) for s in stacks})
         deadline = self.clock() + self.timeout
         while True:
             last_error: dict[str, str] = {}
@@ -70,20 +74,22 @@ class RoleWait:
                 for arn in waiting:
                     self.say(f"  cannot assume {arn}: {last_error[arn]}")
                 return waiting
-            self.say(f"waiting for {len(waiting)} deploy role(s) (StackSet auto-deployment): {', '.join(waiting)}")
+            self.say(f"waiting for {len(waiting)} {self.role} role(s) (StackSet auto-deployment): {', '.join(waiting)}")
             self.sleep(self.poll)
 
 
-def main(config: BackupConfig, stacks: list[str], *, timeout: float) -> int:
+def main(config: BackupConfig, stacks: list[str], *, role: str, timeout: float) -> int:
     import boto3
 
     sts = boto3.client("sts", region_name=config.pipeline_region)
-    missing = RoleWait(sts, config, timeout=timeout).wait(stacks)
+    missing = RoleWait(sts, config, role=role, timeout=timeout).wait(stacks)
     if missing:
         print(
-            f"wait-roles: {len(missing)} deploy role(s) could not be assumed after {timeout:.0f} s; nothing deployed. "
-            "Fix: check the StackSet org-backup-deploy-roles' operations in the management account (CloudFormation "
-            "console) and `python -m org_backup doctor`, then run the pipeline again.",
+            f"wait-roles: {len(missing)} {role} role(s) could not be assumed after {timeout:.0f} s; nothing "
+            f"{'deployed' if role == 'deploy' else 'planned'}. Fix: check the StackSet {DEPLOY_ROLES_STACKSET}'s "
+            "operations in the management account (CloudFormation console) and `python -m org_backup doctor` "
+            "(an account outside the StackSet's OUs means bootstrap-management is out of date: `make bootstrap`), "
+            "then run the pipeline again.",
             file=sys.stderr,
         )
         return 1

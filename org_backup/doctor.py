@@ -192,7 +192,7 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
     checks.append(_safe(f"roles in {management}", "run with management-account credentials", management_roles))
 
     try:
-        cloudformation = clients.client("cloudformation", config.target_regions[0])  # the management stack's Region
+        cloudformation = clients.client("cloudformation", config.pipeline_region)  # bootstrap-management's Region
         pages = cloudformation.get_paginator("list_stack_instances").paginate(StackSetName=DEPLOY_ROLES_STACKSET)
         instances = {i["Account"]: i for page in pages for i in page["Summaries"]}
     except (ClientError, BotoCoreError) as exc:
@@ -202,7 +202,7 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
                 f"stack set {DEPLOY_ROLES_STACKSET}",
                 False,
                 f"could not be read: {exc}",
-                "deploy the management stack; it creates the stack set that puts the roles into every account",
+                "apply bootstrap-management (make bootstrap); it creates the stack set that puts the roles into every account",
             )
         )
     for account_id in config.member_accounts:

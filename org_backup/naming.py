@@ -49,7 +49,7 @@ def member_stack(account_id: str) -> str:
 
 
 # The pipeline deploys in three phases, each finished before the next starts:
-# 1. management: its StackSet gives every target account the deploy role that phase 2 assumes (and SCPs);
+# 1. management: the guardrail SCPs and cross-account backup, in place before the vaults they protect;
 # 2. central-backup and member-*: vaults, keys and the backup role in every account;
 # 3. backup-policies: AWS creates each account's backup plan when a policy is attached, and the plan's IAM role and
 #    target vault must exist by then (AWS Backup: backup policies, "Prerequisites").

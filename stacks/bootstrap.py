@@ -3,16 +3,33 @@ own credentials (no deploy role exists yet), with local state.
 
 - ``bootstrap-home``: the S3 state bucket every other stack's backend uses (versioned, KMS-encrypted with its own
   key, public access blocked, TLS only, old versions expire), with S3-native locking (``use_lockfile``).
-- ``bootstrap-management`` and ``bootstrap-central``: the deploy and plan roles the StackSet cannot create there
-  (a service-managed StackSet never reaches the management account, and the central account may sit outside
-  the target OUs). The management deploy role gets the Organizations permissions of the management stack.
+- ``bootstrap-management``: the management account's deploy and plan roles (the Organizations permissions of
+  the management stack), and the StackSet that puts a deploy and a plan role into every account of the target
+  OUs, accounts that join later included (auto-deployment).
+- ``bootstrap-central``: the central account's roles, when it is not in a target OU (a service-managed StackSet
+  reaches only the accounts of its target OUs, never the management account).
+
+The StackSet is bootstrap, not pipeline, for two reasons. The pipeline's first run plans every member stack with
+that account's plan role, so the role must exist before the pipeline runs at all; and every role the pipeline
+assumes is then defined by an administrator's apply, never by the pipeline itself, so a merged change cannot
+widen the permissions it deploys with (changing them means running ``make bootstrap`` again).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from cdktf import LocalBackend, TerraformStack
+from cdktf import LocalBackend, TerraformResourceLifecycle, TerraformStack
+from cdktf_cdktf_provider_aws.cloudformation_stack_set import (
+    CloudformationStackSet,
+    CloudformationStackSetAutoDeployment,
+    CloudformationStackSetOperationPreferences,
+)
+from cdktf_cdktf_provider_aws.cloudformation_stack_set_instance import (
+    CloudformationStackSetInstance,
+    CloudformationStackSetInstanceDeploymentTargets,
+    CloudformationStackSetInstanceOperationPreferences,
+)
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
@@ -38,7 +55,7 @@ from constructs import Construct
 
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
-from org_backup.naming import STATE_KEY_ALIAS, Naming
+from org_backup.naming import DEPLOY_ROLES_STACKSET, STATE_KEY_ALIAS, Naming
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.common import SynthOptions, aws_providers
@@ -79,6 +96,8 @@ class BootstrapStack(TerraformStack):
                 deploy_roles.trust(config, "plan"),
                 deploy_roles.plan_policy(config),
             )
+            if kind == "management":
+                _member_roles(self, provider, config)
 
 
 def _role(
@@ -94,6 +113,40 @@ def _role(
         max_session_duration=3600,
     )
     IamRolePolicy(scope, f"{construct_id}-policy", provider=provider, role=role.name, name=name, policy=dumps(policy))
+
+
+def _member_roles(scope: Construct, provider: AwsProvider, config: BackupConfig) -> None:
+    """The deploy and plan roles in every account of the target OUs, new accounts included (auto-deployment).
+    IAM is global, so one stack instance per account (in the pipeline Region) is enough."""
+    stack_set = CloudformationStackSet(
+        scope,
+        "member-roles",
+        provider=provider,
+        name=DEPLOY_ROLES_STACKSET,
+        description="org-backup: roles its pipeline assumes in every account of the target OUs",
+        permission_model="SERVICE_MANAGED",
+        auto_deployment=CloudformationStackSetAutoDeployment(enabled=True, retain_stacks_on_account_removal=False),
+        capabilities=["CAPABILITY_NAMED_IAM"],
+        template_body=deploy_roles.stackset_template(config),
+        operation_preferences=CloudformationStackSetOperationPreferences(
+            failure_tolerance_percentage=10, max_concurrent_percentage=100, region_concurrency_type="PARALLEL"
+        ),
+        # SERVICE_MANAGED stack sets get an administration role from AWS; without this every plan shows it.
+        lifecycle=TerraformResourceLifecycle(ignore_changes=["administration_role_arn"]),
+    )
+    CloudformationStackSetInstance(
+        scope,
+        "member-roles-instances",
+        provider=provider,
+        stack_set_name=stack_set.name,
+        region=config.pipeline_region,
+        deployment_targets=CloudformationStackSetInstanceDeploymentTargets(
+            organizational_unit_ids=[ou.id for ou in config.target_ous]
+        ),
+        operation_preferences=CloudformationStackSetInstanceOperationPreferences(
+            failure_tolerance_percentage=10, max_concurrent_percentage=100
+        ),
+    )
 
 
 class StateBucket(Construct):

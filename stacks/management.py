@@ -1,6 +1,7 @@
 """The management account's two stacks: ``management`` (guardrail SCPs, cross-account backup, the optional
-delegated administrator for AWS Backup, the deploy-role StackSet, account enrolment) and ``backup-policies`` (the
-backup policies attached to the target OUs), which the pipeline deploys after every member stack.
+delegated administrator for AWS Backup, account enrolment) and ``backup-policies`` (the backup policies attached
+to the target OUs), which the pipeline deploys after every member stack. The StackSet that gives every target
+account its deploy and plan roles is not here but in bootstrap-management (stacks/bootstrap.py says why).
 
 Enabling the BACKUP_POLICY and SERVICE_CONTROL_POLICY types on the root and trusted access for AWS Backup are
 prerequisites this stack does not own: managing ``aws_organizations_organization`` would take over the whole
@@ -12,18 +13,8 @@ from __future__ import annotations
 import json
 import re
 
-from cdktf import TerraformResourceLifecycle, TerraformStack
+from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.backup_global_settings import BackupGlobalSettings
-from cdktf_cdktf_provider_aws.cloudformation_stack_set import (
-    CloudformationStackSet,
-    CloudformationStackSetAutoDeployment,
-    CloudformationStackSetOperationPreferences,
-)
-from cdktf_cdktf_provider_aws.cloudformation_stack_set_instance import (
-    CloudformationStackSetInstance,
-    CloudformationStackSetInstanceDeploymentTargets,
-    CloudformationStackSetInstanceOperationPreferences,
-)
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -34,12 +25,10 @@ from cdktf_cdktf_provider_aws.organizations_policy_attachment import Organizatio
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
-from org_backup import deploy_roles
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
 from org_backup.guardrails import RenderedScp
 from org_backup.naming import (
-    DEPLOY_ROLES_STACKSET,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
     ORGANIZATIONS_EVENTS_REGION,
@@ -85,41 +74,7 @@ class ManagementStack(TerraformStack):
         )
         self._add_global_settings(provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
         self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
-        self._add_deploy_roles(provider)
         self._add_enrolment_forwarding(providers[ORGANIZATIONS_EVENTS_REGION])
-
-    def _add_deploy_roles(self, provider: AwsProvider) -> None:
-        """The deploy and plan roles in every account of the target OUs, new accounts included (auto-deployment).
-        IAM is global, so one stack instance per account (in the pipeline Region) is enough."""
-        stack_set = CloudformationStackSet(
-            self,
-            "deploy-roles",
-            provider=provider,
-            name=DEPLOY_ROLES_STACKSET,
-            description="org-backup: roles its pipeline assumes in every account of the target OUs",
-            permission_model="SERVICE_MANAGED",
-            auto_deployment=CloudformationStackSetAutoDeployment(enabled=True, retain_stacks_on_account_removal=False),
-            capabilities=["CAPABILITY_NAMED_IAM"],
-            template_body=deploy_roles.stackset_template(self.config),
-            operation_preferences=CloudformationStackSetOperationPreferences(
-                failure_tolerance_percentage=10, max_concurrent_percentage=100, region_concurrency_type="PARALLEL"
-            ),
-            # SERVICE_MANAGED stack sets get an administration role from AWS; without this every plan shows it.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["administration_role_arn"]),
-        )
-        CloudformationStackSetInstance(
-            self,
-            "deploy-roles-instances",
-            provider=provider,
-            stack_set_name=stack_set.name,
-            region=self.config.pipeline_region,
-            deployment_targets=CloudformationStackSetInstanceDeploymentTargets(
-                organizational_unit_ids=[ou.id for ou in self.config.target_ous]
-            ),
-            operation_preferences=CloudformationStackSetInstanceOperationPreferences(
-                failure_tolerance_percentage=10, max_concurrent_percentage=100
-            ),
-        )
 
     def _add_enrolment_forwarding(self, provider: AwsProvider) -> None:
         """Forward account creation, moves and accepted invitations to the home account, which starts the pipeline."""

@@ -540,7 +540,7 @@ class PipelineStack(TerraformStack):
 
     def _deploy_stage(self) -> CodepipelineStage:
         """One action per deploy phase (naming.deploy_phase), in order: an action starts when the one before it
-        succeeded, so member stacks never race the StackSet that gives them their deploy role, and backup
+        succeeded: the guardrail SCPs are in place before the vaults they protect, and backup
         policies are attached only once every member stack of the run is deployed. Phase 2 (many stacks) runs as
         the batch build when deploy_shards > 1; phases 1 and 3 are one stack each."""
         actions = []

@@ -1,5 +1,5 @@
-"""wait-roles: phase 2 waits, bounded, until every target account's deploy role can be assumed (StackSet
-auto-deployment creates it asynchronously for an account that has just joined a target OU)."""
+"""wait-roles: the plan and the deploy wait, bounded, until every target account's plan or deploy role can be
+assumed (StackSet auto-deployment creates them asynchronously for an account that has just joined a target OU)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def _sts() -> tuple[object, Stubber]:
     return sts, Stubber(sts)
 
 
-def _assume(stubber: Stubber, account: str, ok: bool) -> None:
-    arn = f"arn:aws:iam::{account}:role/OrgBackupDeployRole"
+def _assume(stubber: Stubber, account: str, ok: bool, role: str = "OrgBackupDeployRole") -> None:
+    arn = f"arn:aws:iam::{account}:role/{role}"
     params = {"RoleArn": arn, "RoleSessionName": "org-backup-cdktf", "DurationSeconds": 900}
     if ok:
         stubber.add_response("assume_role", CREDENTIALS, params)
@@ -93,3 +93,19 @@ def test_a_role_that_never_appears_is_named_when_the_time_is_up() -> None:
     assert said[-1] == (
         "  cannot assume arn:aws:iam::666666666666:role/OrgBackupDeployRole: not authorized to perform sts:AssumeRole"
     )
+
+
+def test_the_plan_waits_for_the_plan_role() -> None:
+    sts, stubber = _sts()
+    _assume(stubber, "444444444444", False, role="OrgBackupPlanRole")
+    _assume(stubber, "444444444444", True, role="OrgBackupPlanRole")
+    clock, said = FakeClock(), []
+    with stubber:
+        missing = RoleWait(
+            sts, CONFIG, role="plan", timeout=60, poll=20, clock=clock, sleep=clock.sleep, say=said.append
+        ).wait(["member-444444444444"])
+    assert missing == []
+    assert said == [
+        "waiting for 1 plan role(s) (StackSet auto-deployment): arn:aws:iam::444444444444:role/OrgBackupPlanRole"
+    ]
+    stubber.assert_no_pending_responses()

@@ -213,8 +213,8 @@ def test_a_stack_list_naming_a_non_deployable_stack_is_refused(
 def test_deploy_phases_order_roles_then_accounts_then_backup_policies(
     example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Phase 1 (management: the StackSet's deploy roles) before phase 2 (central and member stacks, which assume
-    them) before phase 3 (backup policies, whose plans need the member backup role and vaults)."""
+    """Phase 1 (management: the guardrails) before phase 2 (central and member stacks: the vaults they protect)
+    before phase 3 (backup policies, whose plans need the member backup role and vaults)."""
     from org_backup.naming import deploy_phase
 
     assert [deploy_phase(s) for s in ("management", "central-backup", MEMBERS[0], "backup-policies")] == [1, 2, 2, 3]

@@ -19,7 +19,7 @@ from org_backup.doctor import Clients, run_checks
 from org_backup.effective import effective_policy, preview
 from org_backup.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
-from tests.e2e.moto import seed_organization, session_in
+from tests.rehearsal.moto import seed_organization, session_in
 
 CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
 
@@ -167,11 +167,11 @@ def organization() -> Iterator[tuple[BackupConfig, boto3.Session]]:
         raw = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
         config = BackupConfig.from_dict(raw, source="seeded")
         management = session_in(None, config.organization.management_account_id)
-        # What bootstrap-management and the management stack's StackSet create.
+        # What bootstrap-management (its roles and the StackSet of member roles) creates.
         iam = management.client("iam")
         for role in (config.names.deploy_role, config.names.plan_role):
             iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
-        cloudformation = management.client("cloudformation", region_name=config.target_regions[0])
+        cloudformation = management.client("cloudformation", region_name=config.pipeline_region)
         cloudformation.create_stack_set(
             StackSetName="org-backup-deploy-roles", TemplateBody='{"Resources": {}}', PermissionModel="SERVICE_MANAGED"
         )
@@ -253,7 +253,7 @@ def test_doctor_flags_credentials_of_another_account(organization: Any) -> None:
 def test_doctor_flags_a_member_account_without_its_roles(organization: Any) -> None:
     config, session = organization
     account = config.member_accounts[0]
-    session.client("cloudformation", region_name=config.target_regions[0]).delete_stack_instances(
+    session.client("cloudformation", region_name=config.pipeline_region).delete_stack_instances(
         StackSetName="org-backup-deploy-roles", Accounts=[account], Regions=[config.pipeline_region], RetainStacks=False
     )
     checks = {c.name: c for c in run_checks(config, StubbedClients(session))}
