@@ -5,7 +5,7 @@ Only this file reads the environment:
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
 - ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
-  address Terraform then takes from AWS_ENDPOINT_URL.
+  address Terraform then takes from AWS_ENDPOINT_URL, which must then name this machine.
 Exit codes: 0 ok, 2 invalid input (nothing written).
 
 `make synth` and cdktf.json run it as `python -O main.py`: -O skips the runtime type checks the jsii bindings do
@@ -19,10 +19,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from org_backup.config import DEFAULT_CONFIG
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def main() -> int:
@@ -49,11 +53,18 @@ def main() -> int:
     if local_api not in ("", "1"):
         print(f"ORG_BACKUP_LOCAL_API={local_api!r} is not '1'. Fix: unset it (it is for tests only).", file=sys.stderr)
         return 2
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if local_api == "1" and urlsplit(endpoint).hostname not in LOOPBACK:
+        # Test-mode stacks have no prevent_destroy: they must never be pointed at anything but a local test API.
+        print(
+            f"ORG_BACKUP_LOCAL_API=1 needs AWS_ENDPOINT_URL on this machine (127.0.0.1, ::1 or localhost), "
+            f"not {endpoint!r}. Fix: unset ORG_BACKUP_LOCAL_API (it is for tests only) or start the local API.",
+            file=sys.stderr,
+        )
+        return 2
     options = SynthOptions(local_api=local_api == "1", role=role)
     if options.local_api:
-        print(
-            "TEST MODE: providers use dummy credentials and AWS_ENDPOINT_URL; prevent_destroy lifted.", file=sys.stderr
-        )
+        print("TEST MODE: providers take the local API from AWS_ENDPOINT_URL; prevent_destroy lifted.", file=sys.stderr)
     try:
         stacks = synthesize(inputs=inputs, outdir=outdir, options=options)
     except SynthError as exc:

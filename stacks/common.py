@@ -19,16 +19,18 @@ class SynthOptions:
     """Synth switches.
 
     ``role`` picks the role providers assume: "deploy" (default) or "plan" (read-only, for the pipeline's Plan
-    stage and pull requests). ``local_api`` is test-only: providers get dummy credentials and the settings a local
-    AWS API (moto server) needs, and ``prevent_destroy`` is lifted so the end-to-end test can destroy what it
-    applied. It never appears in real output.
+    stage and pull requests). ``local_api`` is test-only: providers get the settings a local AWS API (moto server)
+    needs, and ``prevent_destroy`` is lifted so the rehearsal can destroy what it applied. It never appears in
+    real output. Credentials are not among those settings: the rehearsal runs every stack with the credentials of
+    the principal that runs it for real (an account's administrator, or the pipeline's builder role).
 
     The local API's address is not synthesized: Terraform is run with ``AWS_ENDPOINT_URL`` set, which the AWS SDK
     the provider uses reads for every service (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
     A provider ``endpoints`` block would do the same at ~2.3 s of CPU per provider process (measured with
     hashicorp/aws 5.100.0: a one-resource validate takes 3.0 s of provider CPU with the block, 0.5 s without), and
     Terraform starts one provider process per Region per graph walk: that was most of the end-to-end run.
-    Without the variable, a test-mode stack reaches real AWS with the key "test" and fails at its first call.
+    Without the variable, a test-mode stack would reach real AWS: it has no prevent_destroy, so only test
+    credentials may ever be given to it.
     """
 
     local_api: bool = False
@@ -61,11 +63,8 @@ def aws_providers(
         local: dict[str, object] = {}
         if options.local_api:
             local = {
-                "access_key": "test",
-                "secret_key": "test",
-                "skip_credentials_validation": True,
-                "skip_metadata_api_check": "true",
-                "s3_use_path_style": True,
+                "skip_metadata_api_check": "true",  # credentials come from the environment, never from IMDS
+                "s3_use_path_style": True,  # moto serves buckets by path, not by virtual host
                 # 2, not 1: moto's dev server sometimes drops a connection under load; more would stall on a moto 5xx.
                 "max_retries": 2,
             }
@@ -78,9 +77,7 @@ def aws_providers(
             assume_role=[
                 AwsProviderAssumeRole(role_arn=naming.role_arn(account_id, role_name), session_name=DEPLOY_SESSION_NAME)
             ]
-            # Under the local test API even bootstrap stacks assume a role: moto files resources under the account
-            # of the role, which keeps allowed_account_ids meaningful there.
-            if assume_role or options.local_api
+            if assume_role
             else None,
             default_tags=default_tags,
             **local,

@@ -340,3 +340,27 @@ def test_committed_schema_matches_the_model(capsys: pytest.CaptureFixture[str]) 
 
     assert cli(["schema"]) == 0
     assert (ROOT / "backup.schema.json").read_text() == capsys.readouterr().out, "run `make schema` and commit it"
+
+
+@pytest.mark.parametrize("endpoint", [None, "https://backup.eu-west-1.amazonaws.com", "http://10.0.0.5:5000"])
+def test_test_mode_refuses_an_endpoint_that_is_not_this_machine(
+    endpoint: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Test-mode stacks have no prevent_destroy: with no local API named they must not be written at all."""
+    import main
+
+    _, outdir = _with_previous_output(tmp_path, "")
+    before = _snapshot(tmp_path)
+    monkeypatch.setenv("BACKUP_CONFIG", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(outdir))
+    monkeypatch.setenv("ORG_BACKUP_LOCAL_API", "1")
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert main.main() == 2
+    assert capsys.readouterr().err == (
+        "ORG_BACKUP_LOCAL_API=1 needs AWS_ENDPOINT_URL on this machine (127.0.0.1, ::1 or localhost), "
+        f"not {endpoint or ''!r}. Fix: unset ORG_BACKUP_LOCAL_API (it is for tests only) or start the local API.\n"
+    )
+    assert _snapshot(tmp_path) == before
