@@ -65,11 +65,11 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install ## Run every test: config, synth, terraform validate, checkov, end to end against moto (~3 min)
+test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
 test-fast: install ## Every test that needs no terraform, checkov or local AWS API (< 1 min)
-	$(PYTHON) -m pytest -m "not terraform and not checkov and not e2e"
+	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal"
 
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
 
@@ -88,6 +88,7 @@ discover: install ## Read the target OUs' accounts from AWS Organizations into a
 plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
 	ORG_BACKUP_ROLE=plan $(SYNTH)
 	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
+	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
 
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
@@ -99,7 +100,7 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
 	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
-	  $(PYTHON) -m org_backup wait-roles --stacks-file build/shard-stacks.txt; \
+	  $(PYTHON) -m org_backup wait-roles --role deploy --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
 	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
 	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \

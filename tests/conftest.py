@@ -81,7 +81,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
 # test, so the rest of the suite runs meanwhile on the same cores; those tests run last, when it is nearly done.
 # The fixture takes its handle from ``request.config.stash[STARTED][<fixture name>]``.
 EARLY_STARTS = {  # fixture name -> "module:function" taking the pytest session, returning the handle
-    "e2e": "tests.e2e.harness:start",
+    "rehearsal": "tests.rehearsal.harness:start",
     "fresh_interpreter_synths": "tests.test_fast_import:start",
 }
 STARTED = pytest.StashKey[dict[str, Any]]()

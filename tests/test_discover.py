@@ -14,7 +14,7 @@ from moto import mock_aws
 from org_backup import accounts_lock, discover
 from org_backup.config import BackupConfig
 from org_backup.errors import InputError
-from tests.e2e.moto import session_in
+from tests.rehearsal.moto import session_in
 
 MANAGEMENT = "123456789012"  # moto's default account: the one that creates the organization
 

@@ -6,6 +6,7 @@ import copy
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 
-PATCHED_SERVER = "tests.e2e.patched_moto_server"  # moto_server plus one documented fix (see that module)
+PATCHED_SERVER = "tests.rehearsal.moto_server"  # moto_server plus documented fixes (see that module)
 ROOT = Path(__file__).resolve().parents[2]
+CA_BUNDLES: dict[str, str] = {}  # endpoint -> certificate of a TLS server started here
 
 
 def _free_port() -> int:
@@ -28,25 +31,35 @@ def _free_port() -> int:
 
 
 class MotoServer:
-    """moto's server on a free 127.0.0.1 port, in its own process group so it can always be stopped whole."""
+    """moto's server on a free 127.0.0.1 port, in its own process group so it can always be stopped whole.
 
-    def __init__(self, log: Path) -> None:
+    ``tls`` serves HTTPS with a self-signed certificate made for this run (``ca_bundle``: give it to clients as
+    AWS_CA_BUNDLE or ``verify``): policies that deny requests without TLS (``aws:SecureTransport``, every
+    org-backup bucket) then hold as in AWS, instead of denying every request to a plain-HTTP server.
+    """
+
+    def __init__(self, log: Path, *, tls: bool = False) -> None:
         port = _free_port()
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")  # so AWS managed policy ARNs can be attached
+        command = [sys.executable, "-m", PATCHED_SERVER, "-H", "127.0.0.1", "-p", str(port)]
+        self.ca_bundle: str | None = None
+        context = None
+        if tls:
+            certificate, key = _self_signed_certificate(log.parent)
+            command += ["-c", str(certificate), "-k", str(key)]
+            self.ca_bundle = str(certificate)
+            context = ssl.create_default_context(cafile=self.ca_bundle)
+            CA_BUNDLES[f"https://127.0.0.1:{port}"] = self.ca_bundle
         with log.open("w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", PATCHED_SERVER, "-H", "127.0.0.1", "-p", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        self.ssl_context = context
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
+                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1, context=context):
                     return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -66,6 +79,42 @@ class MotoServer:
             self.process.wait(timeout=10)
 
 
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, valid for a day, and its key, written to ``directory``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "moto rehearsal")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / "moto-tls.crt", directory / "moto-tls.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate_path, key_path
+
+
 @contextmanager
 def moto_server(log: Path) -> Iterator[str]:
     """Start moto's server on 127.0.0.1 and stop it by its process group, whatever happens."""
@@ -76,17 +125,27 @@ def moto_server(log: Path) -> Iterator[str]:
         server.stop()
 
 
+def session(endpoint: str | None, **credentials: str) -> boto3.Session:
+    """A boto3 session whose clients trust the server's certificate when it serves TLS."""
+    core = botocore.session.Session()
+    if endpoint in CA_BUNDLES:
+        core.set_config_variable("ca_bundle", CA_BUNDLES[endpoint])
+    return boto3.Session(botocore_session=core, **credentials)
+
+
 def session_in(endpoint: str | None, account_id: str, role_name: str = "OrgBackupDeployRole") -> boto3.Session:
-    """Credentials for ``account_id``: moto attributes an assumed role's calls to the role's account.
+    """Credentials for ``account_id``: moto attributes an assumed role's calls to the role's account. Only while
+    IAM is not enforced (moto then lets anyone assume any role, existing or not).
 
     ``endpoint`` None means in-process moto (``mock_aws``) rather than a moto server."""
-    sts = boto3.client(
-        "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    sts = session(endpoint, aws_access_key_id="test", aws_secret_access_key="test").client(
+        "sts", endpoint_url=endpoint, region_name="us-east-1"
     )
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="e2e-seed")[
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="seed")[
         "Credentials"
     ]
-    return boto3.Session(
+    return session(
+        endpoint,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],

@@ -1,0 +1,324 @@
+"""The rehearsal of the first deployment (tests/rehearsal/harness.py runs it in the background from the start of
+the session): what each step a user and the pipeline take must leave behind, and the checks the test server adds
+to moto, each shown to refuse what AWS refuses."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import STARTED
+from tests.rehearsal.harness import Rehearsal, _set_auth
+from tests.rehearsal.moto import MotoServer, session, session_in, warm_iam
+
+pytestmark = pytest.mark.rehearsal
+
+
+@pytest.fixture(scope="session")
+def rehearsal(request: pytest.FixtureRequest) -> Rehearsal:
+    result = request.config.stash[STARTED]["rehearsal"].result()
+    if result.failure:
+        pytest.fail(f"the rehearsal stopped: {result.failure}")
+    return result
+
+
+def _output(rehearsal: Rehearsal, step: str) -> str:
+    return rehearsal.steps[step].output
+
+
+def test_every_step_succeeded_in_the_order_the_readme_gives(rehearsal: Rehearsal) -> None:
+    failed = {
+        name: s.output[-3000:] for name, s in rehearsal.steps.items() if s.returncode and name != "cli: cdktf diff"
+    }
+    assert not failed, failed
+    assert [name for name in rehearsal.steps if not name.startswith("cli:")] == [
+        "bootstrap",
+        "plan stage: discover",
+        "plan stage: make plan",
+        "deploy stage: make deploy",
+        "plan stage again: make plan",
+        "bootstrap again",
+    ]
+
+
+def test_cdktf_list_lists_every_stack_offline(rehearsal: Rehearsal, synth: Any) -> None:
+    listed = _output(rehearsal, "cli: cdktf list")
+    expected = sorted(p.name for p in (Path(synth("example").outdir) / "stacks").iterdir())
+    assert len(expected) == 10
+    assert [name for name in expected if name not in listed.split()] == [], listed
+
+
+def test_cdktf_diff_without_credentials_stops_at_credentials(rehearsal: Rehearsal) -> None:
+    """Past synth (the app ran under the CLI) and past the provider installation (offline, from the mirror our CLI
+    config names): the first thing missing is credentials."""
+    step = rehearsal.steps["cli: cdktf diff"]
+    assert step.returncode != 0
+    assert "No valid credential sources found" in step.output, step.output[-3000:]
+    assert "Terraform has been successfully initialized" in step.output, step.output[-3000:]
+    for never in ("registry.terraform.io/hashicorp/aws: could not connect", "Failed to query", "error annotation"):
+        assert never not in step.output
+
+
+def test_bootstrap_prints_its_steps_with_the_profile_of_each_account(rehearsal: Rehearsal) -> None:
+    output = _output(rehearsal, "bootstrap")
+    accounts = {
+        "management": rehearsal.config["organization"]["management_account_id"],
+        "home": rehearsal.config["pipeline"]["home_account_id"],
+        "central": rehearsal.config["central_backup"]["account_id"],
+    }
+    for stack, kind in (
+        ("bootstrap-home", "home"),
+        ("bootstrap-management", "management"),
+        ("bootstrap-central", "central"),
+        ("pipeline", "home"),
+    ):
+        assert any(stack in line and f"{kind} {accounts[kind]} [{kind}]" in line for line in output.splitlines()), stack
+    assert "Bootstrap complete." in output
+
+
+def test_the_first_plan_plans_every_deployable_stack(rehearsal: Rehearsal) -> None:
+    assert rehearsal.planned["first"] == sorted(rehearsal.deployable())
+
+
+def test_deploy_runs_three_phases_with_the_cdktf_cli(rehearsal: Rehearsal) -> None:
+    output = _output(rehearsal, "deploy stage: make deploy")
+    phases = [line for line in output.splitlines() if line.startswith("Phase ")]
+    assert phases == [
+        "Phase 1, shard 1/1: management ",
+        "Phase 2, shard 1/1: central-backup " + " ".join(f"member-{a}" for a in sorted(rehearsal.members)) + " ",
+        "Phase 3, shard 1/1: backup-policies ",
+    ]
+    assert "npx --no-install cdktf deploy" in output
+    assert "--skip-synth" in output
+
+
+def test_member_vaults_land_in_their_own_account_and_regions_with_their_access_policy(rehearsal: Rehearsal) -> None:
+    for account in rehearsal.members:
+        found = rehearsal.verified[account]
+        assert found["regions"] == {
+            region: {"key_account": account, "policy_statements": found["regions"][region]["policy_statements"]}
+            for region in rehearsal.config["target_regions"]
+        }
+        assert all(r["policy_statements"] >= 1 for r in found["regions"].values())
+        assert {"OrgBackupDeployRole", "OrgBackupPlanRole"} <= found["roles"]  # from the StackSet of bootstrap
+
+
+def test_backup_policies_and_guardrails_are_attached_to_every_target_ou(rehearsal: Rehearsal) -> None:
+    for ou in rehearsal.config["target_ous"]:
+        attached = rehearsal.verified["policies"][ou["id"]]
+        assert attached["BACKUP_POLICY"], ou["id"]
+        assert attached["SERVICE_CONTROL_POLICY"], ou["id"]
+
+
+def test_the_next_plan_finds_nothing_changed_and_terraform_no_drift(rehearsal: Rehearsal) -> None:
+    assert rehearsal.planned["again"] == []
+    assert rehearsal.drift == dict.fromkeys(rehearsal.drift, 0)
+    assert sorted(rehearsal.drift) == sorted(
+        [*rehearsal.deployable(), "bootstrap-home", "bootstrap-management", "bootstrap-central", "pipeline"]
+    )
+
+
+def test_bootstrap_again_skips_every_done_step(rehearsal: Rehearsal) -> None:
+    output = _output(rehearsal, "bootstrap again")
+    for stack in ("bootstrap-home", "bootstrap-management", "bootstrap-central", "pipeline"):
+        assert f"{stack}: done at" in output and "unchanged; skipped" in output, stack
+    assert "terraform init and apply" not in output
+
+
+def test_destroy_leaves_no_state(rehearsal: Rehearsal) -> None:
+    assert rehearsal.state_after_destroy == {stack: [] for stack in rehearsal.state_after_destroy}
+    assert len(rehearsal.state_after_destroy) == len(rehearsal.deployable()) + 4
+
+
+def test_negative_control_a_missing_deploy_role_action_fails_naming_it(rehearsal: Rehearsal) -> None:
+    outcome = rehearsal.negative["without kms:CreateKey"]
+    assert not outcome.startswith("exit 0"), outcome
+    assert "AccessDeniedException" in outcome, outcome
+    assert "is not authorized to perform: kms:CreateKey" in outcome, outcome
+
+
+def test_negative_control_a_trust_policy_naming_a_missing_role_is_refused(rehearsal: Rehearsal) -> None:
+    outcome = rehearsal.negative["trust naming a missing role"]
+    assert "Invalid principal in policy" in outcome, outcome
+    assert "does-not-exist-yet" in outcome, outcome
+
+
+def test_moto_server_is_stopped_after_the_run(rehearsal: Rehearsal) -> None:
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{rehearsal.endpoint}/moto-api/", timeout=2)
+
+
+# --- The test server's additions to moto, each against AWS's documented answer (one server for all) ----------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    moto = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log", tls=True)
+    try:
+        # moto's default account (123456789012) makes an organization: the strict principal check knows accounts
+        # by their organization, as AWS knows only accounts that exist.
+        session(moto.url, aws_access_key_id="k", aws_secret_access_key="s").client(
+            "organizations", endpoint_url=moto.url, region_name="us-east-1"
+        ).create_organization(FeatureSet="ALL")
+        yield moto.url
+    finally:
+        moto.stop()
+
+
+def test_vault_access_policy_api_behaves_as_documented(server: str) -> None:
+    backup = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "backup", endpoint_url=server, region_name="eu-west-1"
+    )
+    arn = backup.create_backup_vault(BackupVaultName="vault")["BackupVaultArn"]
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        backup.get_backup_vault_access_policy(BackupVaultName="vault")
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "backup:DeleteBackupVault", "Resource": "*"}],
+        }
+    )
+    backup.put_backup_vault_access_policy(BackupVaultName="vault", Policy=policy)
+    got = backup.get_backup_vault_access_policy(BackupVaultName="vault")
+    assert (got["BackupVaultName"], got["BackupVaultArn"], got["Policy"]) == ("vault", arn, policy)
+    backup.delete_backup_vault_access_policy(BackupVaultName="vault")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        backup.get_backup_vault_access_policy(BackupVaultName="vault")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        backup.put_backup_vault_access_policy(BackupVaultName="missing", Policy=policy)
+
+
+def _trust(principal: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def test_policies_naming_a_principal_that_does_not_exist_are_refused(server: str) -> None:
+    """IAM: "Invalid principal in policy" for a role that does not exist (moto accepted anything)."""
+    iam = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "iam", endpoint_url=server, region_name="us-east-1"
+    )
+    account = "123456789012"  # moto's default account
+    with pytest.raises(ClientError, match="Invalid principal in policy"):
+        iam.create_role(RoleName="a", AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{account}:role/missing"))
+    iam.create_role(RoleName="b", AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{account}:root"))
+    iam.create_role(RoleName="c", AssumeRolePolicyDocument=_trust(f"arn:aws:iam::{account}:role/b"))
+    backup = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "backup", endpoint_url=server, region_name="eu-west-1"
+    )
+    backup.create_backup_vault(BackupVaultName="strict")
+    vault_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:role/missing"},
+                    "Action": "backup:CopyIntoBackupVault",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+    with pytest.raises(ClientError, match="Invalid principal"):
+        backup.put_backup_vault_access_policy(BackupVaultName="strict", Policy=vault_policy)
+
+
+def test_enforced_iam_signs_bodyless_requests_and_checks_trust_and_tls(server: str) -> None:
+    """With enforcement on: a REST GET is judged by the caller's policy, not refused for its signature (moto 5.2.5
+    mis-signed them); AssumeRole follows the trust's aws:PrincipalArn condition; an https request passes a TLS-only
+    bucket policy (moto 5.2.5 denied every request: the next test shows http is still denied)."""
+    account = "123456789012"
+    warm_iam(server, account)
+    admin_iam = session_in(server, account, "seed").client("iam", endpoint_url=server, region_name="us-east-1")
+    keys = {}
+    for user, policy in (("reader", "ReadOnlyAccess"), ("nobody", None)):
+        admin_iam.create_user(UserName=user)
+        if policy:
+            admin_iam.attach_user_policy(UserName=user, PolicyArn=f"arn:aws:iam::aws:policy/{policy}")
+        # Both may call AssumeRole (an account principal in a trust needs the caller's own Allow too): what tells
+        # them apart below is the trust's condition.
+        admin_iam.put_user_policy(
+            UserName=user,
+            PolicyName="assume",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+                }
+            ),
+        )
+        key = admin_iam.create_access_key(UserName=user)["AccessKey"]
+        keys[user] = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account}:user/reader"}},
+            }
+        ],
+    }
+    admin_iam.create_role(RoleName="only-reader", AssumeRolePolicyDocument=json.dumps(trust))
+    admin_iam.attach_role_policy(RoleName="only-reader", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    s3 = session_in(server, account, "seed").client("s3", endpoint_url=server, region_name="us-east-1")
+    s3.create_bucket(Bucket="tls-only")
+    s3.put_bucket_policy(
+        Bucket="tls-only",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        ),
+    )
+    _set_auth(server, "0")
+    try:
+        reader = session(server, **keys["reader"])
+        nobody = session(server, **keys["nobody"])
+        backup_reader = reader.client("backup", endpoint_url=server, region_name="eu-west-1")
+        assert backup_reader.list_backup_vaults()["BackupVaultList"] is not None  # a bodyless GET, signed right
+        with pytest.raises(ClientError, match="AccessDenied"):
+            nobody.client("backup", endpoint_url=server, region_name="eu-west-1").list_backup_vaults()
+        role = f"arn:aws:iam::{account}:role/only-reader"
+        assumed = reader.client("sts", endpoint_url=server, region_name="us-east-1").assume_role(
+            RoleArn=role, RoleSessionName="reader"
+        )
+        assert assumed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{account}:assumed-role/only-reader/")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            nobody.client("sts", endpoint_url=server, region_name="us-east-1").assume_role(
+                RoleArn=role, RoleSessionName="nobody"
+            )
+        reader_s3 = reader.client("s3", endpoint_url=server, region_name="us-east-1")
+        assert reader_s3.list_objects_v2(Bucket="tls-only")["KeyCount"] == 0  # https: the Deny does not apply
+    finally:
+        _set_auth(server, "inf")
+
+
+def test_a_tls_only_bucket_policy_denies_exactly_the_requests_without_tls() -> None:
+    """The server serves only https, so the http side is the evaluation itself (moto_fixes fix 11)."""
+    from tests.rehearsal.moto_iam import conditions_hold
+
+    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
+    assert conditions_hold(tls_only, {"aws:securetransport": "false"})
+    assert not conditions_hold(tls_only, {"aws:securetransport": "true"})
+    assert not conditions_hold(tls_only, {})  # a key the request does not carry: the condition does not hold
+    assert not conditions_hold({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, {"aws:multifactorauthage": "1"})
