@@ -25,7 +25,6 @@ from org_backup.config import DEFAULT_CONFIG
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
 
-
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
