@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from org_backup.config import BackupConfig
 from org_backup.errors import InputError, Problem
-from org_backup.naming import Naming
+from org_backup.naming import STACKSET_EXECUTION_ROLE, Naming
 from org_backup.policy_docs import POLICIES_DIR, dumps, render_template
 
 MAX_SCP_CHARS = 5_120  # AWS Organizations quotas: maximum size of a service control policy document.
@@ -25,9 +25,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
     naming = Naming(config)
     guardrails = config.guardrails
     protected = [
-        f"arn:{naming.partition}:iam::*:role/{name}"
-        for name in (config.names.deploy_role, config.names.break_glass_role)
-        if name
+        naming.any_account_role_arn(name) for name in (config.names.deploy_role, config.names.break_glass_role) if name
     ]
     scps: list[RenderedScp] = []
     copy = guardrails.copy_restriction
@@ -53,6 +51,8 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
             )
         )
     if guardrails.deny_backup_tampering.enabled:
+        names = config.names
+        role = naming.any_account_role_arn
         scps.append(
             RenderedScp(
                 "org-backup-deny-backup-tampering",
@@ -62,6 +62,16 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
                         "scp/deny-backup-tampering.json",
                         protected_principals=protected,
                         backup_key_aliases=sorted({config.names.member_key_alias, config.names.central_key_alias}),
+                        # Roles that a member administrator must neither create (squatting a name an exemption
+                        # trusts), nor re-trust, nor re-permission: the StackSet's roles (its execution role manages
+                        # them), that execution role itself (created by a service-linked role, which SCPs do not
+                        # restrict), and the roles the deploy role manages.
+                        pipeline_roles=[
+                            role(n) for n in (names.deploy_role, names.plan_role, names.break_glass_role) if n
+                        ],
+                        stackset_execution_role=role(STACKSET_EXECUTION_ROLE),
+                        workload_roles=[role(names.backup_role), role(names.tag_reapply_role)],
+                        deploy_role=role(names.deploy_role),
                     )
                 ),
                 config.ous_of(guardrails.deny_backup_tampering.target_ous),

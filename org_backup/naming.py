@@ -18,6 +18,11 @@ BOOTSTRAP_PREFIX = "bootstrap-"
 # The pipeline's CodeBuild roles in the home account; the deploy and plan roles trust exactly these.
 BUILDER_ROLES = {"validate": "org-backup-validate", "plan": "org-backup-plan", "deploy": "org-backup-deploy"}
 DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
+# The role a service-managed StackSet runs as in each target account: "By default, StackSets with service-managed
+# permissions creates an execution role named stacksets-exec-* in each target account" (CloudFormation User Guide,
+# "Configure a custom execution role template for StackSets"). It is created by the service-linked role
+# AWSServiceRoleForCloudFormationStackSetsOrgMember, which SCPs do not restrict.
+STACKSET_EXECUTION_ROLE = "stacksets-exec-*"
 STATE_KEY_ALIAS = "alias/org-backup/terraform-state"  # the state bucket's key (bootstrap-home)
 ENROLMENT_RULE = "org-backup-account-enrolment"
 ENROLMENT_FORWARDER_ROLE = "org-backup-enrolment-forwarder"
@@ -75,6 +80,10 @@ class Naming:
 
     def role_arn(self, account_id: str, role_name: str) -> str:
         return f"arn:{self.partition}:iam::{account_id}:role/{role_name}"
+
+    def any_account_role_arn(self, role_name: str) -> str:
+        """A role of this name in any account: for SCPs, which apply across the accounts of their OUs."""
+        return f"arn:{self.partition}:iam::*:role/{role_name}"
 
     def account_root_arn(self, account_id: str) -> str:
         return f"arn:{self.partition}:iam::{account_id}:root"
