@@ -9,7 +9,7 @@ field path, the bad value, the AWS rule and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, ValidationError
 
@@ -238,6 +238,54 @@ class TagReapply(Model):
     )
 
 
+# The resource types of AWS Backup's Region settings, as hashicorp/aws 5.100.0 documents aws_backup_region_settings
+# (opt-in: every type; full management: the types that support it, AWS Backup "Feature availability by resource").
+BackupResourceType = Literal[
+    "Aurora",
+    "CloudFormation",
+    "DocumentDB",
+    "DSQL",
+    "DynamoDB",
+    "EBS",
+    "EC2",
+    "EFS",
+    "FSx",
+    "Neptune",
+    "RDS",
+    "Redshift",
+    "Redshift Serverless",
+    "S3",
+    "SAP HANA on Amazon EC2",
+    "Storage Gateway",
+    "VirtualMachine",
+]
+FullManagementType = Literal["CloudFormation", "DSQL", "DynamoDB", "EFS"]
+
+
+class RegionSettings(Model):
+    """AWS Backup's opt-in settings in every member account and Region. AWS applies them to tag-based selections:
+    "If resource assignments are only based on tags, then service opt-in settings are applied" (UpdateRegionSettings,
+    AWS Backup API reference), so a tagged resource of a type not opted in is silently never backed up."""
+
+    enabled: bool = Field(default=True, description="Manage the Region settings in every member account and Region.")
+    opt_out: tuple[BackupResourceType, ...] = Field(
+        default=(),
+        description="Resource types not to back up even when tagged; every other type is opted in (the backup "
+        "policies select by tag, so by default every type they can reach).",
+    )
+    full_management: tuple[FullManagementType, ...] = Field(
+        default=("DynamoDB", "EFS"),
+        description="Types whose backups AWS Backup fully manages (own encryption with the vault key, cross-account "
+        "copy; for DynamoDB the advanced backup features). Types listed here are not opted out.",
+    )
+
+    def opt_in_preference(self) -> dict[str, bool]:
+        return {kind: kind not in self.opt_out for kind in get_args(BackupResourceType)}
+
+    def management_preference(self) -> dict[str, bool]:
+        return {kind: kind in self.full_management for kind in get_args(FullManagementType)}
+
+
 OuSelection = Literal["all"] | tuple[OuId, ...]
 
 
@@ -320,6 +368,7 @@ class BackupConfig(Model):
     )
     guardrails: Guardrails = Field(default_factory=Guardrails)
     tag_reapply: TagReapply = Field(default_factory=TagReapply)
+    region_settings: RegionSettings = Field(default_factory=RegionSettings)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -593,6 +642,16 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                             "those or 'all'.",
                         )
                     )
+    settings = config.region_settings
+    for index, kind in enumerate(settings.full_management):
+        if kind in settings.opt_out:
+            problems.append(
+                Problem(
+                    f"region_settings.full_management[{index}]",
+                    f"{kind!r} is also in region_settings.opt_out; AWS Backup does not back up a type that is not "
+                    "opted in, so full management of it would do nothing. Fix: remove it from one of the two lists.",
+                )
+            )
     backend = config.state_backend
     if isinstance(backend, S3Backend) and backend.region != config.pipeline_region:
         problems.append(

@@ -267,4 +267,9 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
         return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
     if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
         return Problem(field, err["msg"])
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return Problem(
+            field, f"{value!r} is not one of the allowed values. Fix: use one of {expected} (spelled exactly so)."
+        )
     return Problem(field, f"{value!r}: {err['msg']}.")

@@ -1,9 +1,11 @@
-"""A member account: in every target Region a CMK-encrypted vault protected by its access policy; once per account
-the IAM role AWS Backup uses. Backup plans come from the organization's backup policies, not from here."""
+"""A member account: in every target Region a CMK-encrypted vault protected by its access policy and AWS Backup's
+Region settings (which resource types a tag-based plan may back up); once per account the IAM role AWS Backup
+uses. Backup plans come from the organization's backup policies, not from here."""
 
 from __future__ import annotations
 
 from cdktf import AssetType, TerraformAsset, TerraformStack
+from cdktf_cdktf_provider_aws.backup_region_settings import BackupRegionSettings
 from constructs import Construct
 
 from org_backup import deploy_roles
@@ -49,7 +51,16 @@ class MemberAccountStack(TerraformStack):
             )
             # One copy of the function's zip per stack, shared by its Regions.
             code_path = TerraformAsset(self, "tag-reapply-code", path=str(tag_reapply.path), type=AssetType.FILE).path
+        settings = config.region_settings
         for region, provider in providers.items():
+            if settings.enabled:
+                BackupRegionSettings(
+                    self,
+                    f"region-settings-{region}",
+                    provider=provider,
+                    resource_type_opt_in_preference=settings.opt_in_preference(),
+                    resource_type_management_preference=settings.management_preference(),
+                )
             EncryptedVault(
                 self,
                 f"member-vault-{region}",

@@ -152,7 +152,23 @@ CASES: list[tuple[str, str, str]] = [
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
         "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, names, "
-        "organization, pipeline, state_backend, tag_reapply, tags, target_ous, target_regions, vault_lock.",
+        "organization, pipeline, region_settings, state_backend, tag_reapply, tags, target_ous, target_regions, "
+        "vault_lock.",
+    ),
+    (
+        "unknown-backup-resource-type",
+        _mutated(_set("region_settings", {"opt_out": ["EBS", "Glacier"]})),
+        "has 1 problem:\n  - region_settings.opt_out[1]: 'Glacier' is not one of the allowed values. Fix: use one of "
+        "'Aurora', 'CloudFormation', 'DocumentDB', 'DSQL', 'DynamoDB', 'EBS', 'EC2', 'EFS', 'FSx', 'Neptune', 'RDS', "
+        "'Redshift', 'Redshift Serverless', 'S3', 'SAP HANA on Amazon EC2', 'Storage Gateway' or 'VirtualMachine' "
+        "(spelled exactly so).",
+    ),
+    (
+        "fully-managed-type-opted-out",
+        _mutated(_set("region_settings", {"opt_out": ["EFS"], "full_management": ["EFS"]})),
+        "has 1 problem:\n  - region_settings.full_management[0]: 'EFS' is also in region_settings.opt_out; AWS Backup "
+        "does not back up a type that is not opted in, so full management of it would do nothing. Fix: remove it "
+        "from one of the two lists.",
     ),
     (
         "ou-without-accounts",

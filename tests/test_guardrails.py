@@ -105,3 +105,28 @@ def test_the_principals_that_manage_those_roles_still_can(tampering: list[dict[s
         assert _denied(tampering, ADMIN, action, f"arn:aws:iam::{MEMBER}:role/SomeWorkloadRole") == []
     # The deploy role cannot change itself (nor could an attacker holding it widen its own trust).
     assert _denied(tampering, deploy, "iam:UpdateAssumeRolePolicy", deploy)
+
+
+def test_region_settings_the_scp_reserves_to_the_deploy_role_are_what_the_deploy_role_may_do(
+    tampering: list[dict[str, Any]],
+) -> None:
+    """The member stacks manage aws_backup_region_settings: the deploy role can, a member administrator cannot."""
+    from org_backup import deploy_roles
+
+    config = BackupConfig.load(EXAMPLE_CONFIG)
+    deploy = f"arn:aws:iam::{MEMBER}:role/OrgBackupDeployRole"
+    assert _denied(tampering, ADMIN, "backup:UpdateRegionSettings", "*")
+    assert _denied(tampering, deploy, "backup:UpdateRegionSettings", "*") == []
+    template = json.loads(deploy_roles.stackset_template(config))["Resources"]
+    granted = {
+        f"{role}:{action}"
+        for role in ("DeployRole", "PlanRole")
+        for statement in template[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+        if "RegionSettings" in action
+    }
+    assert granted == {
+        "DeployRole:backup:DescribeRegionSettings",
+        "DeployRole:backup:UpdateRegionSettings",
+        "PlanRole:backup:DescribeRegionSettings",
+    }

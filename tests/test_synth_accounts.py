@@ -88,6 +88,7 @@ def test_member_resource_counts(example: Synthesized) -> None:
         "aws_backup_vault": per_region,
         "aws_backup_vault_policy": per_region,
         "aws_backup_vault_lock_configuration": per_region,
+        "aws_backup_region_settings": per_region,
         "aws_iam_role_policy_attachment": 4,
         # vault key + tag re-application key per Region; the backup role + the tag re-application role
         "aws_kms_key": 2 * per_region,
@@ -179,6 +180,44 @@ def test_member_backup_role_trusts_aws_backup_with_managed_policies(example: Syn
         "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
         "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
     ]
+
+
+ALL_TYPES = [
+    "Aurora", "CloudFormation", "DocumentDB", "DSQL", "DynamoDB", "EBS", "EC2", "EFS", "FSx", "Neptune", "RDS",
+    "Redshift", "Redshift Serverless", "S3", "SAP HANA on Amazon EC2", "Storage Gateway", "VirtualMachine",
+]  # fmt: skip
+
+
+def test_member_region_settings_opt_in_every_type_and_fully_manage_dynamodb_and_efs(example: Synthesized) -> None:
+    """AWS applies a Region's opt-in settings to tag-based selections (UpdateRegionSettings): a tagged resource of
+    a type not opted in is never backed up. Every type in every member Region by default."""
+    for account in ("444444444444", "555555555555", "666666666666"):
+        settings = _by_provider(example.resources(f"member-{account}", "aws_backup_region_settings"))
+        assert sorted(settings) == ["eu-central-1", "eu-west-1", "us-east-1"]
+        for region_settings in settings.values():
+            assert region_settings["resource_type_opt_in_preference"] == dict.fromkeys(ALL_TYPES, True)
+            assert region_settings["resource_type_management_preference"] == {
+                "CloudFormation": False,
+                "DSQL": False,
+                "DynamoDB": True,
+                "EFS": True,
+            }
+    assert "aws_backup_region_settings" not in example.stack("central-backup")["resource"]
+
+
+def test_region_settings_follow_config_and_can_be_left_alone(synth: Any) -> None:
+    settings = synth("central_is_member").resources("member-200000000004", "aws_backup_region_settings").values()
+    assert len(settings) == 2  # Regions
+    opted_out = {"SAP HANA on Amazon EC2", "VirtualMachine"}
+    for region_settings in settings:
+        assert region_settings["resource_type_opt_in_preference"] == {t: t not in opted_out for t in ALL_TYPES}
+        assert region_settings["resource_type_management_preference"]["EFS"] is False
+    connection = synth("connection_source")
+    assert all(
+        "aws_backup_region_settings" not in connection.stack(name)["resource"]
+        for name in connection.stack_names
+        if name.startswith("member-")
+    )
 
 
 def test_member_vault_lock_is_governance(example: Synthesized) -> None:

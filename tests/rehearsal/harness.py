@@ -371,9 +371,14 @@ class RehearsalJob:
                     backup = session.client("backup", endpoint_url=endpoint, region_name=region)
                     vault = backup.describe_backup_vault(BackupVaultName=config["names"]["member_vault"])
                     policy = backup.get_backup_vault_access_policy(BackupVaultName=config["names"]["member_vault"])
+                    settings = backup.describe_region_settings()
                     regions[region] = {
                         "key_account": vault["EncryptionKeyArn"].split(":")[4],
                         "policy_statements": len(json.loads(policy["Policy"])["Statement"]),
+                        "opted_in": sorted(k for k, v in settings["ResourceTypeOptInPreference"].items() if v),
+                        "fully_managed": sorted(
+                            k for k, v in settings["ResourceTypeManagementPreference"].items() if v
+                        ),
                     }
                 iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
                 roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}

@@ -19,7 +19,9 @@ Found by the re-plan check (a perpetual diff):
 Missing APIs, added as AWS's API references describe them:
 6. Backup vault access policies: Put/Get/DeleteBackupVaultAccessPolicy (``/backup-vaults/{name}/access-policy``).
    The policy is stored on the vault; Get on a vault without one answers ResourceNotFoundException.
-7. Backup global settings: Describe/UpdateGlobalSettings (``/global-settings``), the three flags AWS reports.
+7. Backup global settings: Describe/UpdateGlobalSettings (``/global-settings``), the three flags AWS reports; and
+   the Region settings: Describe/UpdateRegionSettings (``/account-settings``), two maps of resource type to
+   boolean, per account and Region; an update sets the types it names and keeps the others.
 8. Organizations: policies of type BACKUP_POLICY (moto knew the type but had no ARN format for it) and
    backup.amazonaws.com as a delegated-administrator service.
 9. CodeBuild: CODEPIPELINE sources and artifacts without a location (AWS requires none), and report groups
@@ -228,6 +230,23 @@ def _describe_global_settings(self: BackupResponse) -> str:
 def _update_global_settings(self: BackupResponse) -> str:
     _global_settings(self.backup_backend).update(json.loads(self.body).get("GlobalSettings") or {})
     self.backup_backend.global_settings_updated = time.time()
+    return ""
+
+
+def _region_settings(backend: BackupBackend) -> dict[str, dict[str, bool]]:  # fix 7
+    if not hasattr(backend, "region_settings"):
+        backend.region_settings = {"ResourceTypeOptInPreference": {}, "ResourceTypeManagementPreference": {}}
+    return backend.region_settings
+
+
+def _describe_region_settings(self: BackupResponse) -> str:
+    return json.dumps(_region_settings(self.backup_backend))
+
+
+def _update_region_settings(self: BackupResponse) -> str:
+    request = json.loads(self.body or "{}")
+    for key, settings in _region_settings(self.backup_backend).items():
+        settings.update(request.get(key) or {})
     return ""
 
 
@@ -503,8 +522,11 @@ def install() -> None:
     BackupResponse.delete_backup_vault_access_policy = _delete_vault_policy  # type: ignore[attr-defined]
     BackupResponse.describe_global_settings = _describe_global_settings  # type: ignore[attr-defined]
     BackupResponse.update_global_settings = _update_global_settings  # type: ignore[attr-defined]
+    BackupResponse.describe_region_settings = _describe_region_settings  # type: ignore[attr-defined]
+    BackupResponse.update_region_settings = _update_region_settings  # type: ignore[attr-defined]
     backup_urls.url_paths["{0}/backup-vaults/(?P<name>[^/]+)/access-policy$"] = backup_urls.response.dispatch
     backup_urls.url_paths["{0}/global-settings$"] = backup_urls.response.dispatch
+    backup_urls.url_paths["{0}/account-settings$"] = backup_urls.response.dispatch
     FakePolicy.__init__ = _policy_init_with_backup_policies  # type: ignore[method-assign]
     if "backup.amazonaws.com" not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
         FakeDelegatedAdministrator.SUPPORTED_SERVICES.append("backup.amazonaws.com")

@@ -101,10 +101,11 @@ def test_deploy_runs_three_phases_with_the_cdktf_cli(rehearsal: Rehearsal) -> No
 def test_member_vaults_land_in_their_own_account_and_regions_with_their_access_policy(rehearsal: Rehearsal) -> None:
     for account in rehearsal.members:
         found = rehearsal.verified[account]
-        assert found["regions"] == {
-            region: {"key_account": account, "policy_statements": found["regions"][region]["policy_statements"]}
-            for region in rehearsal.config["target_regions"]
-        }
+        assert sorted(found["regions"]) == sorted(rehearsal.config["target_regions"])
+        for region in found["regions"].values():
+            assert region["key_account"] == account
+            assert len(region["opted_in"]) == 17, region  # every resource type (region_settings defaults)
+            assert region["fully_managed"] == ["DynamoDB", "EFS"], region
         assert all(r["policy_statements"] >= 1 for r in found["regions"].values())
         assert {"OrgBackupDeployRole", "OrgBackupPlanRole"} <= found["roles"]  # from the StackSet of bootstrap
 
@@ -322,3 +323,22 @@ def test_a_tls_only_bucket_policy_denies_exactly_the_requests_without_tls() -> N
     assert not conditions_hold(tls_only, {"aws:securetransport": "true"})
     assert not conditions_hold(tls_only, {})  # a key the request does not carry: the condition does not hold
     assert not conditions_hold({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, {"aws:multifactorauthage": "1"})
+
+
+def test_region_settings_api_behaves_as_documented(server: str) -> None:
+    """DescribeRegionSettings / UpdateRegionSettings (GET/PUT /account-settings), added to moto (moto_fixes fix 7):
+    an update sets the types it names, per account and Region."""
+    backup = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "backup", endpoint_url=server, region_name="eu-central-1"
+    )
+    backup.update_region_settings(
+        ResourceTypeOptInPreference={"EBS": True, "RDS": False}, ResourceTypeManagementPreference={"DynamoDB": True}
+    )
+    backup.update_region_settings(ResourceTypeOptInPreference={"RDS": True})
+    got = backup.describe_region_settings()
+    assert got["ResourceTypeOptInPreference"] == {"EBS": True, "RDS": True}
+    assert got["ResourceTypeManagementPreference"] == {"DynamoDB": True}
+    other_region = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "backup", endpoint_url=server, region_name="us-west-2"
+    )
+    assert other_region.describe_region_settings()["ResourceTypeOptInPreference"] == {}
