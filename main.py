@@ -74,7 +74,9 @@ def main() -> int:
     for name in stacks:
         print(f"  {name}")
     for policy in inputs.split_policies:
-        print(f"Note: plan {policy.plan} exceeds 10,000 characters as one policy; split per rule: {policy.name}")
+        print(
+            f"Note: plan {policy.plan} exceeds 10,000 characters as one policy; split ({policy.split}): {policy.name}"
+        )
     return 0
 
 

@@ -23,6 +23,7 @@ Every rule the validator applies, with its source:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,6 +48,9 @@ COLD_MIN_DAYS = 90  # AWS Backup: recovery points stay in cold storage at least 
 MAX_CONTINUOUS_DAYS = 35  # AWS Backup: continuous backups (PITR) are kept at most 35 days.
 MAX_RULES = 10
 MAX_COPY_ACTIONS = 5
+# AWS Backup Developer Guide, creating a backup copy: "For Amazon RDS and Aurora snapshots, AWS Backup only supports
+# automating either cross-account or cross-Region copies", not both in one copy.
+CROSS_ACCOUNT_OR_REGION_ONLY = "Amazon RDS and Aurora snapshots"
 MAX_SELECTIONS = 10
 MAX_TAG_VALUES = 30
 
@@ -136,7 +140,7 @@ class RenderedPolicy:
     content: str
     target_ous: tuple[str, ...]
     plan: str
-    split_rule: str | None = None
+    split: str | None = None  # how a plan too large for one policy was split: "Region ...", "rule ...", or both
 
 
 def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
@@ -155,7 +159,7 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
     problems = _plan_problems(plans, config)
     if not problems:
         naming = Naming(config)
-        copy_targets = {naming.central_vault_arn()} | {
+        copy_targets = {naming.central_vault_arn(region) for region in config.central_regions} | {
             naming.vault_arn("$account", region, config.names.member_vault) for region in config.target_regions
         }
         for policy in render_policies(plans, config):
@@ -171,7 +175,8 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
                 problems.append(
                     Problem(
                         f"plans.{policy.plan}",
-                        f"the rendered policy {policy.name} is {len(policy.content)} characters even with one rule; "
+                        f"the rendered policy {policy.name} is {len(policy.content)} characters even split to one rule "
+                        "(and one Region); "
                         f"AWS Organizations allows {MAX_POLICY_CHARS}. Fix: fewer tags, selections or copy actions.",
                     )
                 )
@@ -298,6 +303,19 @@ def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
                 )
         for rule_name, rule in plan.rules.items():
             problems += _rule_problems(f"{at}.rules.{rule_name}", rule, regions, config)
+            missing = [r for r in regions if r in config.target_regions and r not in config.central_regions]
+            if rule.copy_to_central and missing:
+                problems.append(
+                    Problem(
+                        f"{at}.rules.{rule_name}.copy_to_central",
+                        f"backs up in {', '.join(missing)}, where the central account has no vault "
+                        f"(central_backup.regions: {', '.join(config.central_regions)}); a copy from there would be "
+                        "cross-account and cross-Region at once, which AWS Backup does not support for "
+                        f'{CROSS_ACCOUNT_OR_REGION_ONLY} ("only supports automating either cross-account or '
+                        'cross-Region copies"). Fix: add those Regions to central_backup.regions, or remove the '
+                        "setting to get a central vault in every target Region.",
+                    )
+                )
     return problems
 
 
@@ -399,7 +417,26 @@ def _tags(tags: dict[str, str]) -> dict[str, Any]:
 
 
 def render_plan(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -> dict[str, Any]:
-    """The BACKUP_POLICY document of one plan, as a dict (serialise with ``policy_docs.dumps``)."""
+    """The BACKUP_POLICY document of one plan, as a dict (serialise with ``policy_docs.dumps``).
+
+    A plan that copies to the central vault becomes one backup plan per Region, ``<plan>-<region>``, each copying
+    to the central vault of its own Region: a same-Region cross-account copy works for every resource type, while
+    a copy that is cross-account and cross-Region at once is not: "For Amazon RDS and Aurora snapshots, AWS Backup
+    only supports automating either cross-account or cross-Region copies" (AWS Backup Developer Guide, creating a
+    backup copy). Backup policies have no Region variable for a cross-account copy target: "Use $account for
+    same-account copies, use actual account ID for cross-account copies" (AWS Organizations User Guide, backup
+    policy syntax, copy_actions).
+    """
+    if _per_region(plan, regions):
+        return {"plans": {f"{plan_name}-{region}": _plan_document(plan, config, (region,)) for region in regions}}
+    return {"plans": {plan_name: _plan_document(plan, config, regions)}}
+
+
+def _per_region(plan: Plan, regions: tuple[str, ...]) -> bool:
+    return len(regions) > 1 and any(rule.copy_to_central for rule in plan.rules.values())
+
+
+def _plan_document(plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -> dict[str, Any]:
     naming = Naming(config)
     rules: dict[str, Any] = {}
     for rule_name, rule in plan.rules.items():
@@ -416,7 +453,8 @@ def render_plan(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple
             body["recovery_point_tags"] = _tags(rule.recovery_point_tags)
         copies: dict[str, Any] = {}
         if rule.copy_to_central:
-            arn = naming.central_vault_arn()
+            (region,) = regions  # render_plan gives a plan that copies to the central vault a single Region
+            arn = naming.central_vault_arn(region)
             copies[arn] = {
                 "target_backup_vault_arn": _assign(arn),
                 "lifecycle": _lifecycle(rule.copy_to_central.lifecycle),
@@ -445,33 +483,80 @@ def render_plan(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple
         document["backup_plan_tags"] = _tags(plan.backup_plan_tags)
     if plan.windows_vss:
         document["advanced_backup_settings"] = {"ec2": {"windows_vss": _assign("enabled")}}
-    return {"plans": {plan_name: document}}
+    return document
 
 
 def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPolicy]:
-    """One policy per plan. A plan whose document exceeds 10,000 characters becomes one policy per rule, each plan
-    renamed ``<plan>-<rule>`` with the same Regions and selections: the same backups, in documents that fit."""
+    """One policy per plan. A plan whose document exceeds 10,000 characters is split until every part fits: a
+    per-Region plan into one policy per Region (``<policy>-<region>``), then into one per rule
+    (``<policy>[-<region>]-<rule>``, plan ``<plan>[-<region>]-<rule>``), each with the same selections: the same
+    backups, in documents that fit."""
     rendered = []
     for plan_name, plan in plans.plans.items():
         regions = plan_regions(plan, config)
         ous = plan_ous(plan, config)
-        content = dumps(render_plan(plan_name, plan, config, regions))
-        if len(content) <= MAX_POLICY_CHARS or len(plan.rules) == 1:
-            rendered.append(RenderedPolicy(plan.policy_name, plan.description, content, ous, plan_name))
-            continue
-        for rule_name, rule in plan.rules.items():
-            single = plan.model_copy(update={"rules": {rule_name: rule}})
+        for part in _smallest_split_that_fits(plan_name, plan, config, regions):
             rendered.append(
                 RenderedPolicy(
-                    f"{plan.policy_name}-{rule_name}",
-                    f"{plan.description} (rule {rule_name})".strip(),
-                    dumps(render_plan(f"{plan_name}-{rule_name}", single, config, regions)),
+                    plan.policy_name + part.suffix,
+                    f"{plan.description} ({part.split})" if part.split else plan.description,
+                    part.content,
                     ous,
                     plan_name,
-                    split_rule=rule_name,
+                    split=part.split,
                 )
             )
     return rendered
+
+
+@dataclass(frozen=True)
+class _Part:
+    suffix: str
+    split: str | None
+    content: str
+
+
+def _smallest_split_that_fits(
+    plan_name: str, plan: Plan, config: BackupConfig, regions: tuple[str, ...]
+) -> list[_Part]:
+    """The coarsest of: the whole plan, one part per Region, one part per (Region and) rule, whose every part fits
+    (the finest when none does; validation then reports the part that is too large)."""
+    per_region = _per_region(plan, regions)
+    scopes = (
+        [(f"-{region}", (region,), f"Region {region}") for region in regions] if per_region else [("", regions, "")]
+    )
+    levels = [[_Part("", None, dumps(render_plan(plan_name, plan, config, regions)))]]
+    if per_region:
+        levels.append(
+            [
+                _Part(suffix, split, dumps({"plans": {plan_name + suffix: _plan_document(plan, config, scope)}}))
+                for suffix, scope, split in scopes
+            ]
+        )
+    if len(plan.rules) > 1:
+        levels.append(
+            [
+                _Part(
+                    f"{suffix}-{rule_name}",
+                    ", ".join(filter(None, (split, f"rule {rule_name}"))),
+                    dumps(
+                        {
+                            "plans": {
+                                f"{plan_name}{suffix}-{rule_name}": _plan_document(
+                                    plan.model_copy(update={"rules": {rule_name: rule}}), config, scope
+                                )
+                            }
+                        }
+                    ),
+                )
+                for suffix, scope, split in scopes
+                for rule_name, rule in plan.rules.items()
+            ]
+        )
+    for level in levels:
+        if all(len(part.content) <= MAX_POLICY_CHARS for part in level):
+            return level
+    return levels[-1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -480,6 +565,7 @@ def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPo
 # ---------------------------------------------------------------------------------------------------------------
 
 _OPERATORS = {"@@assign", "@@append", "@@remove"}
+_BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 _CHILD_CONTROL = "@@operators_allowed_for_child_policies"
 _PLAN_KEYS = {"regions", "rules", "selections", "advanced_backup_settings", "backup_plan_tags", "scan_settings"}
 _RULE_KEYS = {
@@ -566,6 +652,15 @@ def validate_policy_document(
         if not isinstance(plan, dict):
             problems.append(Problem(at, "must be an object."))
             continue
+        if not _BACKUP_NAME.fullmatch(plan_name):
+            problems.append(
+                Problem(
+                    at,
+                    f"{plan_name!r} is not a valid backup plan name (AWS Backup: 1-50 letters, digits, '-', '_' or "
+                    "'.'; org-backup appends '-<region>' and '-<rule>' when it splits a plan). Fix: shorten the plan "
+                    "or rule name.",
+                )
+            )
         for key in sorted(set(plan) - _PLAN_KEYS - {_CHILD_CONTROL}):
             problems.append(Problem(f"{at}.{key}", f"unknown plan element. Allowed: {', '.join(sorted(_PLAN_KEYS))}."))
         regions = _leaf(plan["regions"], f"{at}.regions", problems) if "regions" in plan else None

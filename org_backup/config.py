@@ -54,9 +54,11 @@ class Organization(Model):
 
 class CentralBackup(Model):
     account_id: AccountId = Field(description="The isolated account holding the central vault that receives copies.")
-    regions: tuple[Region, ...] = Field(
+    regions: tuple[Region, ...] | None = Field(
+        default=None,
         min_length=1,
-        description="Regions with a central vault. The first is where member backups are copied to.",
+        description="Regions with a central vault (default: every target Region). Each member Region's backups are "
+        "copied to the central vault in that same Region, so every Region a plan copies from needs one.",
     )
 
 
@@ -374,6 +376,11 @@ class BackupConfig(Model):
     )
 
     @property
+    def central_regions(self) -> tuple[str, ...]:
+        """Regions with a central vault: central_backup.regions, else every target Region."""
+        return self.central_backup.regions or self.target_regions
+
+    @property
     def partition(self) -> str:
         """The ARN partition of every configured Region (validation guarantees they agree)."""
         return partition_of(self.target_regions[0]) or "aws"
@@ -557,7 +564,7 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
     for field in ("target_regions",):
         for index, region in _duplicates(getattr(config, field)):
             problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
-    for index, region in _duplicates(config.central_backup.regions):
+    for index, region in _duplicates(config.central_backup.regions or ()):
         problems.append(
             Problem(f"central_backup.regions[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate.")
         )
@@ -588,7 +595,7 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
                     )
                 )
 
-    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_backup.regions)}
+    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_regions)}
     if len(partitions) > 1:
         problems.append(
             Problem(

@@ -41,7 +41,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
             )
         )
     elif copy.mode == "central_vault":
-        arns = [naming.central_vault_arn(region) for region in config.central_backup.regions]
+        arns = [naming.central_vault_arn(region) for region in config.central_regions]
         scps.append(
             RenderedScp(
                 "org-backup-deny-copy-outside-central-vault",

@@ -25,4 +25,4 @@ class Inputs:
 
     @property
     def split_policies(self) -> list[RenderedPolicy]:
-        return [p for p in self.backup_policies if p.split_rule]
+        return [p for p in self.backup_policies if p.split]

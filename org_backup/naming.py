@@ -98,17 +98,9 @@ class Naming:
     def vault_arn(self, account_id: str, region: str, vault_name: str) -> str:
         return f"arn:{self.partition}:backup:{region}:{account_id}:backup-vault:{vault_name}"
 
-    @property
-    def copy_target_region(self) -> str:
-        """Member backups are copied to the central vault in the first central Region."""
-        return self._config.central_backup.regions[0]
-
-    def central_vault_arn(self, region: str | None = None) -> str:
-        return self.vault_arn(
-            self._config.central_backup.account_id,
-            region or self.copy_target_region,
-            self._config.names.central_vault,
-        )
+    def central_vault_arn(self, region: str) -> str:
+        """The central vault in ``region``: the copy target of member backups made in that same Region."""
+        return self.vault_arn(self._config.central_backup.account_id, region, self._config.names.central_vault)
 
     def builder_role_arn(self, kind: str) -> str:
         return self.role_arn(self._config.pipeline.home_account_id, BUILDER_ROLES[kind])

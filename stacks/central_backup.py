@@ -18,7 +18,7 @@ class CentralBackupStack(TerraformStack):
         super().__init__(scope, stack_id)
         naming = Naming(config)
         account_id = config.central_backup.account_id
-        regions = config.central_backup.regions
+        regions = config.central_regions
         configure_backend(self, config=config, stack_name=stack_id)
         providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
 

@@ -24,7 +24,6 @@ from tests.conftest import EXAMPLE_CONFIG, FIXTURES
 
 CONFIG = BackupConfig.load(EXAMPLE_CONFIG)
 DEFAULT = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
-CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
 AWS_EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
 
 
@@ -32,17 +31,26 @@ def a(value: Any) -> dict[str, Any]:
     return {"@@assign": value}
 
 
+REGIONS = ["eu-west-1", "eu-central-1", "us-east-1"]
+
+
+def central(region: str) -> str:
+    return f"arn:aws:backup:{region}:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+
+
 def reference_plan(plan: str, rule: str, selection: str, schedule: str, days: str, tag_value: str) -> dict[str, Any]:
     """The reference solution's aws-backup-org-policy.yaml, parameter defaults filled in, written out by hand.
 
-    Two deliberate differences: "regions" uses @@assign (the reference uses @@append, which lets an inherited
-    policy widen the Regions; every leaf here is an @@assign), and the monthly selection is named for its plan
-    (the reference reuses OrgDailyBackupSelection there).
+    Three deliberate differences: "regions" uses @@assign (the reference uses @@append, which lets an inherited
+    policy widen the Regions; every leaf here is an @@assign); the monthly selection is named for its plan (the
+    reference reuses OrgDailyBackupSelection there); and the reference's one plan over three Regions, copying
+    everything to the central vault in eu-west-1, is one plan per Region copying to the central vault of that
+    Region (cross-account and cross-Region at once fails for RDS and Aurora).
     """
     project = {"project": {"tag_key": a("project"), "tag_value": a("aws-backup")}}
     return {
         "plans": {
-            plan: {
+            f"{plan}-{region}": {
                 "rules": {
                     rule: {
                         "schedule_expression": a(schedule),
@@ -52,15 +60,15 @@ def reference_plan(plan: str, rule: str, selection: str, schedule: str, days: st
                         "target_backup_vault_name": a("AWSBackupSolutionVault"),
                         "recovery_point_tags": project,
                         "copy_actions": {
-                            CENTRAL: {
-                                "target_backup_vault_arn": a(CENTRAL),
+                            central(region): {
+                                "target_backup_vault_arn": a(central(region)),
                                 "lifecycle": {"delete_after_days": a(days)},
                             }
                         },
                     }
                 },
                 "backup_plan_tags": project,
-                "regions": a(["eu-west-1", "eu-central-1", "us-east-1"]),
+                "regions": a([region]),
                 "selections": {
                     "tags": {
                         selection: {
@@ -71,6 +79,7 @@ def reference_plan(plan: str, rule: str, selection: str, schedule: str, days: st
                     }
                 },
             }
+            for region in REGIONS
         }
     }
 
@@ -123,11 +132,52 @@ def test_a_too_large_plan_is_split_per_rule_into_policies_that_fit() -> None:
         for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
         if p.plan == "OrgBackupPlanDaily"
     ]
-    assert [p.name for p in rendered] == [f"org-daily-backup-policy-Rule{i}" for i in range(4)]
-    assert all(len(p.content) <= 10_000 for p in rendered)
-    assert [list(json.loads(p.content)["plans"]) for p in rendered] == [
-        [f"OrgBackupPlanDaily-Rule{i}"] for i in range(4)
+    # One Region's four rules do not fit one policy either, so: one policy per Region and rule.
+    assert [p.name for p in rendered] == [
+        f"org-daily-backup-policy-{region}-Rule{i}" for region in REGIONS for i in range(4)
     ]
+    assert all(len(p.content) <= 10_000 for p in rendered)
+    assert [p.split for p in rendered] == [f"Region {region}, rule Rule{i}" for region in REGIONS for i in range(4)]
+    for policy in rendered:
+        ((key, document),) = json.loads(policy.content)["plans"].items()
+        region, rule = policy.split.removeprefix("Region ").split(", rule ")
+        assert key == f"OrgBackupPlanDaily-{region}-{rule}"
+        assert document["regions"] == a([region])
+        assert list(document["rules"][rule]["copy_actions"]) == [central(region)]
+
+
+def test_a_plan_that_fits_per_region_is_split_per_region_only() -> None:
+    plans = copy.deepcopy(DEFAULT)
+    tags = {f"cost-allocation-tag-{i:02d}": f"value-that-is-fairly-long-{i:02d}" for i in range(25)}
+    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["recovery_point_tags"] = tags
+    rendered = [
+        p
+        for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
+        if p.plan == "OrgBackupPlanDaily"
+    ]
+    assert [(p.name, p.split) for p in rendered] == [
+        (f"org-daily-backup-policy-{region}", f"Region {region}") for region in REGIONS
+    ]
+    assert [list(json.loads(p.content)["plans"]) for p in rendered] == [
+        [f"OrgBackupPlanDaily-{region}"] for region in REGIONS
+    ]
+
+
+def test_a_plan_in_a_region_without_a_central_vault_is_refused_naming_the_types_it_would_fail() -> None:
+    config = CONFIG.model_copy(
+        update={"central_backup": CONFIG.central_backup.model_copy(update={"regions": ("eu-west-1",)})}
+    )
+    with pytest.raises(InputError) as raised:
+        validate_plans(copy.deepcopy(DEFAULT), config=config, source="plans.yaml")
+    messages = [p.render() for p in raised.value.problems]
+    assert len(messages) == 2  # both plans
+    assert messages[0] == (
+        "plans.OrgBackupPlanDaily.rules.OrgDailyBackupRule.copy_to_central: backs up in eu-central-1, us-east-1, "
+        "where the central account has no vault (central_backup.regions: eu-west-1); a copy from there would be "
+        "cross-account and cross-Region at once, which AWS Backup does not support for Amazon RDS and Aurora "
+        'snapshots ("only supports automating either cross-account or cross-Region copies"). Fix: add those Regions '
+        "to central_backup.regions, or remove the setting to get a central vault in every target Region."
+    )
 
 
 def _broken(path: str, value: Any, *more: tuple[str, Any]) -> dict[str, Any]:
@@ -401,3 +451,17 @@ def test_plans_file_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_model_is_exported_for_editors() -> None:
     assert "plans" in BackupPlans.model_json_schema()["properties"]
+
+
+def test_a_plan_name_too_long_once_its_region_is_appended_is_refused() -> None:
+    plans = copy.deepcopy(DEFAULT)
+    plans["plans"]["OrgBackupPlanDailyWithAVeryLongDescriptiveName"] = plans["plans"].pop("OrgBackupPlanDaily")
+    with pytest.raises(InputError) as raised:
+        validate_plans(plans, config=CONFIG, source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        f"org-daily-backup-policy: plans.OrgBackupPlanDailyWithAVeryLongDescriptiveName-{region}: "
+        f"'OrgBackupPlanDailyWithAVeryLongDescriptiveName-{region}' is not a valid backup plan name (AWS Backup: 1-50 "
+        "letters, digits, '-', '_' or '.'; org-backup appends '-<region>' and '-<rule>' when it splits a plan). Fix: "
+        "shorten the plan or rule name."
+        for region in ("eu-central-1", "eu-west-1", "us-east-1")  # 46 + 10 or more characters each
+    ]

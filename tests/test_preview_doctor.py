@@ -21,27 +21,36 @@ from org_backup.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 from tests.rehearsal.moto import seed_organization, session_in
 
-CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+REGIONS = ("eu-west-1", "eu-central-1", "us-east-1")
 
 
-def test_every_member_account_gets_both_default_plans_with_its_own_role() -> None:
+def _per_region(plan: str) -> list[str]:
+    return sorted(f"{plan}-{region}" for region in REGIONS)
+
+
+def test_every_member_account_gets_both_default_plans_per_region_with_its_own_role() -> None:
+    """Each Region's plan copies to the central vault of that same Region (README, Backup policies)."""
     inputs = Inputs.load(EXAMPLE_CONFIG)
     previews = {p.account_id: p for p in preview(inputs.config, inputs.backup_policies)}
     assert sorted(previews) == ["444444444444", "555555555555", "666666666666"]
     for account, item in previews.items():
         plans = item.effective["plans"]
-        assert sorted(plans) == ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"]
-        daily = plans["OrgBackupPlanDaily"]
-        assert daily["regions"] == ["eu-west-1", "eu-central-1", "us-east-1"]
-        rule = daily["rules"]["OrgDailyBackupRule"]
-        assert rule["schedule_expression"] == "cron(0 5 ? * * *)"
-        assert rule["lifecycle"] == {"delete_after_days": "35"}
-        assert rule["copy_actions"][CENTRAL]["lifecycle"] == {"delete_after_days": "35"}
-        selection = daily["selections"]["tags"]["OrgDailyBackupSelection"]
-        assert selection["iam_role_arn"] == f"arn:aws:iam::{account}:role/AWSBackupSolutionRole"
-        assert plans["OrgBackupPlanMonthly"]["rules"]["OrgMonthlyBackupRule"]["lifecycle"] == {
-            "delete_after_days": "366"
-        }
+        assert sorted(plans) == sorted(_per_region("OrgBackupPlanDaily") + _per_region("OrgBackupPlanMonthly"))
+        for region in REGIONS:
+            daily = plans[f"OrgBackupPlanDaily-{region}"]
+            assert daily["regions"] == [region]
+            rule = daily["rules"]["OrgDailyBackupRule"]
+            assert rule["schedule_expression"] == "cron(0 5 ? * * *)"
+            assert rule["lifecycle"] == {"delete_after_days": "35"}
+            central = f"arn:aws:backup:{region}:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+            assert rule["copy_actions"] == {
+                central: {"target_backup_vault_arn": central, "lifecycle": {"delete_after_days": "35"}}
+            }
+            selection = daily["selections"]["tags"]["OrgDailyBackupSelection"]
+            assert selection["iam_role_arn"] == f"arn:aws:iam::{account}:role/AWSBackupSolutionRole"
+            assert plans[f"OrgBackupPlanMonthly-{region}"]["rules"]["OrgMonthlyBackupRule"]["lifecycle"] == {
+                "delete_after_days": "366"
+            }
         assert item.refused == ()
 
 
@@ -54,10 +63,11 @@ def test_a_plan_targeted_at_one_ou_reaches_only_its_accounts(tmp_path: Any) -> N
     (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
     inputs = Inputs.load(tmp_path / "backup.yaml")
     reach = {p.account_id: sorted(p.effective["plans"]) for p in preview(inputs.config, inputs.backup_policies)}
+    both = sorted(_per_region("OrgBackupPlanDaily") + _per_region("OrgBackupPlanMonthly"))
     assert reach == {
-        "444444444444": ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"],
-        "555555555555": ["OrgBackupPlanDaily", "OrgBackupPlanMonthly"],
-        "666666666666": ["OrgBackupPlanDaily"],
+        "444444444444": both,
+        "555555555555": both,
+        "666666666666": _per_region("OrgBackupPlanDaily"),
     }
 
 

@@ -228,20 +228,24 @@ def test_member_vault_lock_is_governance(example: Synthesized) -> None:
 
 
 def test_central_stack(example: Synthesized) -> None:
+    """A central vault in every target Region (central_backup.regions defaults to them): each Region's member
+    backups are copied to the central vault of that same Region."""
     stack = example.stack("central-backup")
-    (provider,) = stack["provider"]["aws"]
-    assert provider["alias"] == "eu-west-1"
-    assert provider["assume_role"][0]["role_arn"] == DEPLOY.format("222222222222")
+    providers = stack["provider"]["aws"]
+    assert sorted(p["alias"] for p in providers) == ["eu-central-1", "eu-west-1", "us-east-1"]
+    assert {p["assume_role"][0]["role_arn"] for p in providers} == {DEPLOY.format("222222222222")}
     counts = {kind: len(items) for kind, items in stack["resource"].items()}
     assert counts == {
-        "aws_kms_key": 1,
-        "aws_kms_alias": 1,
-        "aws_backup_vault": 1,
-        "aws_backup_vault_policy": 1,
-        "aws_backup_vault_lock_configuration": 1,
+        "aws_kms_key": 3,
+        "aws_kms_alias": 3,
+        "aws_backup_vault": 3,
+        "aws_backup_vault_policy": 3,
+        "aws_backup_vault_lock_configuration": 3,
         "aws_iam_role": 1,
         "aws_iam_role_policy_attachment": 4,
     }
+    vaults = _by_provider(example.resources("central-backup", "aws_backup_vault"))
+    assert sorted(vaults) == ["eu-central-1", "eu-west-1", "us-east-1"]
     text = example.text("central-backup")
     assert cdktf.Testing.to_have_resource_with_properties(
         text, "aws_backup_vault", {"name": "AWSBackupSolutionCentralVault", "force_destroy": False}
@@ -254,13 +258,14 @@ def test_central_stack(example: Synthesized) -> None:
 
 
 def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example: Synthesized) -> None:
-    (key,) = example.resources("central-backup", "aws_kms_key").values()
-    statements = _statements(key["policy"])
-    use = statements["OrganizationCopiesThroughAwsBackup"]
-    assert use["Principal"] == {"AWS": "*"}
-    assert use["Condition"] == {
-        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": "backup.eu-west-1.amazonaws.com"}
-    }
+    keys = _by_provider(example.resources("central-backup", "aws_kms_key"))
+    for region, key in keys.items():
+        use = _statements(key["policy"])["OrganizationCopiesThroughAwsBackup"]
+        assert use["Principal"] == {"AWS": "*"}
+        assert use["Condition"] == {
+            "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": f"backup.{region}.amazonaws.com"}
+        }
+    statements = _statements(keys["eu-west-1"]["policy"])
     grants = statements["OrganizationGrantsOnlyForAwsResources"]
     assert grants["Action"] == ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
     assert grants["Condition"] == {
@@ -270,8 +275,9 @@ def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example
 
 
 def test_central_vault_policy_accepts_copies_only_from_the_organization(example: Synthesized) -> None:
-    (policy,) = example.resources("central-backup", "aws_backup_vault_policy").values()
-    statements = _statements(policy["policy"])
+    policies = _by_provider(example.resources("central-backup", "aws_backup_vault_policy"))
+    assert len({p["policy"] for p in policies.values()}) == 1  # the same in every Region
+    statements = _statements(policies["eu-west-1"]["policy"])
     allow = statements["AllowCopyIntoOnlyFromOrganization"]
     assert allow["Action"] == "backup:CopyIntoBackupVault"
     assert allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}

@@ -489,7 +489,7 @@ class RehearsalJob:
         central.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(weakened))
         try:
             stack = json.loads((result.repo / "cdktf.out" / "stacks" / "central-backup" / "cdk.tf.json").read_text())
-            (key,) = stack["resource"]["aws_kms_key"]
+            key = sorted(stack["resource"]["aws_kms_key"])[0]  # one per central Region: any shows it
             denied = self._terraform(
                 result, "central-backup", deploy_env, "apply", "-input=false", "-no-color", "-auto-approve",
                 f"-target=aws_kms_key.{key}",
