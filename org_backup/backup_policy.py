@@ -12,12 +12,13 @@ Every rule the validator applies, with its source:
 | days <= 36,500 | AWS Backup Lifecycle: maximum 100 years |
 | continuous backup retention 1-35 days, no cold storage | AWS Backup point-in-time recovery: continuous backups are kept up to 35 days |
 | <= 10 rules a plan, <= 5 copy actions a rule, <= 10 tag selections a plan, <= 30 values a selection | org-backup limits that keep every plan inside AWS Backup quotas and the 10,000-character policy limit |
-| rule, plan and selection names: 1-50 of letters, digits, '-_.' | AWS Backup API BackupRuleInput RuleName pattern |
+| rule, plan and selection names: 1-50 of letters, digits, '-_.' (plan names also as rendered, with their suffixes) | AWS Backup API BackupRuleInput RuleName pattern |
 | Regions real and among target_regions; copy Regions not among the plan's own Regions | backup.yaml; a copy into the vault it came from fails at run time |
-| copy targets are vaults this project creates | the central vault (computed ARN) or the member vault in another target Region |
+| copy targets are vaults this project creates | the central vault of the backup's own Region (computed ARN) or the member vault in another target Region |
+| a central vault in every Region a plan copies to the central vault from | AWS Backup, creating a backup copy: for RDS and Aurora snapshots "either cross-account or cross-Region copies", not both |
 | target OUs among backup.yaml target_ous | backup.yaml |
 | retention inside the vault lock bounds | a copy or backup outside Vault Lock's min/max retention fails at run time |
-| minified document <= 10,000 characters (else split per rule) | AWS Organizations quotas: backup policy maximum size |
+| minified document <= 10,000 characters (else split per Region, then per rule) | AWS Organizations quotas: backup policy maximum size |
 """
 
 from __future__ import annotations
