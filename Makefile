@@ -65,7 +65,7 @@ lint: install ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
+test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~8 min)
 	$(PYTHON) -m pytest
 
 test-fast: install ## Every test that needs no terraform, checkov or local AWS API (< 1 min)
