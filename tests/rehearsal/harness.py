@@ -365,10 +365,10 @@ class RehearsalJob:
         try:
             found: dict[str, Any] = {}
             for account in result.members:
-                session = session_in(endpoint, account)
+                member = session_in(endpoint, account)
                 regions = {}
                 for region in config["target_regions"]:
-                    backup = session.client("backup", endpoint_url=endpoint, region_name=region)
+                    backup = member.client("backup", endpoint_url=endpoint, region_name=region)
                     vault = backup.describe_backup_vault(BackupVaultName=config["names"]["member_vault"])
                     policy = backup.get_backup_vault_access_policy(BackupVaultName=config["names"]["member_vault"])
                     settings = backup.describe_region_settings()
@@ -380,7 +380,7 @@ class RehearsalJob:
                             k for k, v in settings["ResourceTypeManagementPreference"].items() if v
                         ),
                     }
-                iam = session.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+                iam = member.client("iam", endpoint_url=endpoint, region_name="us-east-1")
                 roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
                 found[account] = {"regions": regions, "roles": roles}
             org = session_in(endpoint, config["organization"]["management_account_id"]).client(
@@ -450,7 +450,7 @@ class RehearsalJob:
             ["management"],
         ):
             result.state_after_destroy.update(_in_parallel(destroy(deploy_env), group))
-        self._negative_controls(result, deploy_env, base, accounts, profiles)
+        self._negative_controls(result, deploy_env, accounts)
         administrators = {"pipeline": "home", "bootstrap-central": "central", "bootstrap-management": "management"}
         result.state_after_destroy.update(
             _in_parallel(
@@ -467,14 +467,7 @@ class RehearsalJob:
         listed = self._terraform(result, stack, env, "state", "list")
         return sorted(line for line in listed.stdout.splitlines() if line.strip())
 
-    def _negative_controls(
-        self,
-        result: Rehearsal,
-        deploy_env: dict[str, str],
-        base: dict[str, str],
-        accounts: dict[str, str],
-        profiles: dict[str, str],
-    ) -> None:
+    def _negative_controls(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
         """1. The deploy role without kms:CreateKey: the central stack's apply fails naming that call.
         2. A trust policy naming a role that does not exist: IAM refuses it ("Invalid principal in policy")."""
         self.progress("negative controls ...")
