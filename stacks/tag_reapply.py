@@ -30,7 +30,6 @@ from cdktf_cdktf_provider_aws.lambda_function_event_invoke_config import LambdaF
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from org_backup import deploy_roles
@@ -137,15 +136,12 @@ class TagReapplyFunction(Construct):
             name=TAG_REAPPLY_DLQ,
             kms_master_key_id=key_arn,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-        )
-        dlq_token_arn = dlq.arn
-        SqsQueuePolicy(
-            self,
-            "dlq-policy",
-            provider=provider,
-            queue_url=dlq.url,
+            # On the queue, not an aws_sqs_queue_policy: the provider waits ~25 s for every change of a queue's
+            # attributes to propagate (three equal reads 7 s apart), so a separate policy resource adds a second
+            # wait to every deploy and every destroy of a member stack, per Region.
             policy=dumps(render_template("sqs/tag-reapply-dlq.json", dlq_arn=dlq_arn, rule_arn=rule_arn)),
         )
+        dlq_token_arn = dlq.arn
         permissions = IamRolePolicy(
             self,
             "permissions",

@@ -40,7 +40,7 @@ def test_every_kind_of_policy_document_is_linted(synth: Any) -> None:
         "aws_kms_key.policy",
         "aws_backup_vault_policy.policy",
         "aws_s3_bucket_policy.policy",
-        "aws_sqs_queue_policy.policy",
+        "aws_sqs_queue.policy",
         "aws_sns_topic_policy.policy",
         "aws_organizations_policy.content",
         "aws_cloudformation_stack_set.template_body.Resources.DeployRole.Properties.Policies[0].PolicyDocument",

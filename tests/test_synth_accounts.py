@@ -97,8 +97,7 @@ def test_member_resource_counts(example: Synthesized) -> None:
         # tag re-application, per Region
         "aws_iam_role_policy": per_region,
         "aws_cloudwatch_log_group": per_region,
-        "aws_sqs_queue": per_region,
-        "aws_sqs_queue_policy": per_region,
+        "aws_sqs_queue": per_region,  # with its policy (see stacks/tag_reapply.py)
         "aws_lambda_function": per_region,
         "aws_lambda_function_event_invoke_config": per_region,
         "aws_cloudwatch_event_rule": per_region,

@@ -69,6 +69,12 @@ def test_logs_and_dead_letters_are_encrypted_and_kept(example: Synthesized) -> N
     for queue in example.resources(STACK, "aws_sqs_queue").values():
         assert queue["kms_master_key_id"].startswith("${aws_kms_key.")
         assert queue["message_retention_seconds"] == 1209600
+        send, tls = json.loads(queue["policy"])["Statement"]
+        assert send["Principal"] == {"Service": "events.amazonaws.com"} and send["Action"] == "sqs:SendMessage"
+        assert send["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":rule/org-backup-restore-completed")
+        assert send["Resource"] == tls["Resource"] and send["Resource"].endswith(":org-backup-tag-reapply-dlq")
+        assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert "aws_sqs_queue_policy" not in example.stack(STACK)["resource"]  # the policy is the queue's: one wait
 
 
 def test_rule_matches_completed_restores_and_target_retries_into_the_dlq(example: Synthesized) -> None:
