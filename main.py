@@ -4,6 +4,8 @@ Only this file reads the environment:
 - BACKUP_CONFIG: path of the config file (default: backup.yaml);
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
+- ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth_cache.py; default
+  build/synth-cache), or "off" to synthesize every time (benchmarks, tests that compare two synths);
 - ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
   address Terraform then takes from AWS_ENDPOINT_URL, which must then name this machine.
 Exit codes: 0 ok, 2 invalid input (nothing written).
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from org_backup.config import DEFAULT_CONFIG
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
+from org_backup.synth_cache import SynthCache
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -37,10 +40,6 @@ def main() -> int:
     except InputError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
-
-    # Imported only after the config is valid: loading the CDKTF bindings costs seconds.
-    from stacks.app import SynthError, synthesize
-    from stacks.common import SynthOptions
 
     role = os.environ.get("ORG_BACKUP_ROLE", "deploy")
     if role not in ("deploy", "plan"):
@@ -61,17 +60,33 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    options = SynthOptions(local_api=local_api == "1", role=role)
-    if options.local_api:
+    if local_api == "1":
         print("TEST MODE: providers take the local API from AWS_ENDPOINT_URL; prevent_destroy lifted.", file=sys.stderr)
-    try:
-        stacks = synthesize(inputs=inputs, outdir=outdir, options=options)
-    except SynthError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    cache_setting = os.environ.get("ORG_BACKUP_SYNTH_CACHE", "")
+    cache = None if cache_setting == "off" else SynthCache(Path(cache_setting)) if cache_setting else SynthCache()
+    key = cache.key(inputs, role=role, local_api=local_api == "1") if cache is not None else ""
+    names = cache.install(key, outdir) if cache is not None else None
+    how = "copied from the synth cache (inputs unchanged)"
+    if names is None:
+        how = "synthesized"
+        # Imported only now: loading the CDKTF bindings costs seconds, which a valid cache entry saves.
+        from stacks.app import SynthError, synthesize
+        from stacks.common import SynthOptions
+
+        options = SynthOptions(local_api=local_api == "1", role=role)  # type: ignore[arg-type]
+        try:
+            names = synthesize(
+                inputs=inputs,
+                outdir=outdir,
+                options=options,
+                checked=(lambda staging: cache.store(key, staging)) if cache is not None else None,
+            )
+        except SynthError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
     elapsed = time.monotonic() - started
-    print(f"Synthesized {len(stacks)} stacks from {config_path} into {outdir}/stacks in {elapsed:.1f} s:")
-    for name in stacks:
+    print(f"{len(names)} stacks (role {role}) from {config_path} {how} into {outdir}/stacks in {elapsed:.1f} s:")
+    for name in names:
         print(f"  {name}")
     for policy in inputs.split_policies:
         print(

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from cdktf import App, TerraformStack
 
-from org_backup import lambda_package, synth_rules
+from org_backup import lambda_package, synth_output, synth_rules
 from org_backup.inputs import Inputs
 from org_backup.naming import (
     BACKUP_POLICIES_STACK,
@@ -61,70 +57,36 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     return app
 
 
-def synthesize(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> list[str]:
-    """Synthesize the organization into ``outdir``; returns the stack names."""
-    return synth_atomically(lambda staging: build_app(inputs=inputs, outdir=staging, options=options), outdir)
+def synthesize(
+    *, inputs: Inputs, outdir: Path, options: SynthOptions, checked: Callable[[Path], None] | None = None
+) -> list[str]:
+    """Synthesize the organization into ``outdir``; returns the stack names. ``checked`` sees the staged output
+    once it passed every check, before it is swapped in (the synth cache keeps a copy then)."""
+    return synth_atomically(
+        lambda staging: build_app(inputs=inputs, outdir=staging, options=options), outdir, checked=checked
+    )
 
 
-def synth_atomically(build: Callable[[Path], App], outdir: Path) -> list[str]:
-    """Synthesize into a staging directory beside ``outdir``, check it, then swap it in; on any error ``outdir``
-    is untouched.
+def synth_atomically(
+    build: Callable[[Path], App], outdir: Path, *, checked: Callable[[Path], None] | None = None
+) -> list[str]:
+    """Synthesize into a staging directory beside ``outdir``, check it, then swap it in (``synth_output``); on
+    any error ``outdir`` is untouched.
 
     cdktf writes its output before it raises on error annotations, so writing in place would leave a
     half-valid cdktf.out behind. The org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON.
-    Terraform state and working files inside the previous output's stack folders move into the new one.
     """
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.staging-", dir=outdir.parent))
-    previous = outdir.with_name(f".{outdir.name}.previous-{os.getpid()}")
-    try:
+
+    def fill(staging: Path) -> list[str]:
         app = build(staging)
         _synth_or_raise(app, staging)
         names = sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
         _check_rules(staging, names)
-        if outdir.exists():
-            outdir.rename(previous)
-        staging.rename(outdir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    if previous.exists():
-        # Deleted only once its Terraform state is safe in the new output: if moving fails, it stays on disk.
-        _carry_over_terraform_state(previous, outdir)
-        shutil.rmtree(previous)
-    return names
+        if checked is not None:
+            checked(staging)
+        return names
 
-
-# What Terraform keeps inside a stack's folder: local state (bootstrap stacks, state_backend local), the working
-# directory (.terraform: backend settings, providers) and the provider lock file.
-TERRAFORM_WORKING_FILES = ("terraform.tfstate", "terraform.tfstate.backup", ".terraform", ".terraform.lock.hcl")
-RETIRED_STACKS = "retired-stacks"
-
-
-def _carry_over_terraform_state(previous: Path, outdir: Path) -> None:
-    """Move every stack's Terraform files from the previous output into the new one: synth must never lose state.
-
-    A stack that is no longer synthesized but has local state (say bootstrap-central once the central account
-    joins a target OU) moves whole, its old cdk.tf.json included, to ``cdktf.out/retired-stacks/<stack>``, so
-    its resources can still be destroyed or migrated from there; nothing runs it by accident.
-    """
-    for directories in (previous / "stacks", previous / RETIRED_STACKS):
-        if not directories.is_dir():
-            continue
-        for old in sorted(p for p in directories.iterdir() if p.is_dir()):
-            found = [old / name for name in TERRAFORM_WORKING_FILES if (old / name).exists()]
-            new = outdir / "stacks" / old.name
-            if new.is_dir():  # still synthesized (or synthesized again after being retired)
-                for item in found:
-                    item.rename(new / item.name)
-            elif any(item.name.startswith("terraform.tfstate") for item in found):
-                (outdir / RETIRED_STACKS).mkdir(exist_ok=True)
-                old.rename(outdir / RETIRED_STACKS / old.name)
-                print(
-                    f"Note: {old.name} is no longer synthesized but has Terraform state; kept in "
-                    f"{outdir / RETIRED_STACKS / old.name}. Destroy or migrate its resources from there.",
-                    file=sys.stderr,
-                )
+    return synth_output.replace(outdir, fill)
 
 
 # cdktf's level for Annotations.add_error in the manifest it writes (cdktf 0.21).

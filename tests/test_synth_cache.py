@@ -1,0 +1,127 @@
+"""The synth cache (org_backup/synth_cache.py): `python main.py` with inputs it has synthesized before copies that
+output in instead of synthesizing; anything a synth reads changes the key; a damaged entry is never used."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from org_backup.inputs import Inputs
+from org_backup.synth_cache import FILES, KEEP, SynthCache
+from tests.conftest import FIXTURES, ROOT
+
+CONFIG = FIXTURES / "minimal.yaml"
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _main(
+    cache: Path | str,
+    outdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    role: str = "deploy",
+    config: Path = CONFIG,
+) -> str:
+    import main
+
+    monkeypatch.setenv("BACKUP_CONFIG", str(config))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(outdir))
+    monkeypatch.setenv("ORG_BACKUP_ROLE", role)
+    monkeypatch.setenv("ORG_BACKUP_SYNTH_CACHE", str(cache))
+    monkeypatch.delenv("ORG_BACKUP_LOCAL_API", raising=False)
+    code = main.main()
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def test_an_unchanged_synth_is_a_copy_and_keeps_terraform_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache, outdir = tmp_path / "cache", tmp_path / "cdktf.out"
+    first = _main(cache, outdir, monkeypatch, capsys)
+    assert " synthesized into " in first
+    synthesized = _files(outdir)
+    state = outdir / "stacks" / "bootstrap-home" / "terraform.tfstate"
+    state.write_text('{"serial": 7}')
+
+    plan = _main(cache, outdir, monkeypatch, capsys, role="plan")  # another role: another key
+    assert " synthesized into " in plan and "(role plan)" in plan
+    again = _main(cache, outdir, monkeypatch, capsys)
+
+    assert "copied from the synth cache (inputs unchanged)" in again
+    assert state.read_text() == '{"serial": 7}'  # carried over, as after a synth
+    state.unlink()
+    assert _files(outdir) == synthesized
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_a_damaged_entry_is_removed_and_the_synth_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache, outdir = tmp_path / "cache", tmp_path / "cdktf.out"
+    _main(cache, outdir, monkeypatch, capsys)
+    (entry,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    stack = next((entry / "stacks").iterdir()) / "cdk.tf.json"
+    stack.write_text(stack.read_text().replace("org-backup", "edited"))
+
+    out = _main(cache, outdir, monkeypatch, capsys)
+
+    assert " synthesized into " in out
+    assert "edited" not in "".join(p.read_text() for p in (outdir / "stacks").rglob("cdk.tf.json"))
+    assert (entry / FILES).is_file()  # stored again, from the new synth
+
+
+def test_off_synthesizes_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(SynthCache, "store", lambda *_: pytest.fail("off stores nothing"))
+    _main("off", tmp_path / "cdktf.out", monkeypatch, capsys)
+    assert " synthesized into " in _main("off", tmp_path / "cdktf.out", monkeypatch, capsys)
+
+
+def test_the_key_covers_inputs_options_and_every_code_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for name in ("main.py", "cdktf.json", "Pipfile.lock"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, root / name)
+    for name in ("org_backup", "stacks", "policies", "lambda_src"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    cache = SynthCache(tmp_path / "cache", root=root)
+    inputs = Inputs.load(CONFIG)
+    base = cache.key(inputs, role="deploy", local_api=False)
+
+    assert cache.key(Inputs.load(CONFIG), role="deploy", local_api=False) == base  # deterministic
+    assert cache.key(inputs, role="plan", local_api=False) != base
+    assert cache.key(inputs, role="deploy", local_api=True) != base
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(CONFIG.read_text().replace('accounts: ["100000000004"]', 'accounts: ["100000000005"]'))
+    assert Inputs.load(changed).config != inputs.config
+    assert cache.key(Inputs.load(changed), role="deploy", local_api=False) != base
+    for code in ("policies/kms/operations-key.json", "lambda_src/tag_reapply/handler.py", "stacks/member_account.py"):
+        original = (root / code).read_bytes()
+        (root / code).write_bytes(original + b"\n")
+        assert cache.key(inputs, role="deploy", local_api=False) != base, code
+        (root / code).write_bytes(original)
+    (root / "stacks" / "__pycache__").mkdir(exist_ok=True)
+    (root / "stacks" / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # not an input
+    assert cache.key(inputs, role="deploy", local_api=False) == base
+
+
+def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
+    cache = SynthCache(tmp_path / "cache")
+    staging = tmp_path / "staging"
+    (staging / "stacks" / "one").mkdir(parents=True)
+    (staging / "stacks" / "one" / "cdk.tf.json").write_text("{}")
+    for number in range(KEEP + 2):
+        cache.store(f"key{number}", staging)
+        os.utime(cache.directory / f"key{number}", (number, number))
+    kept = sorted(p.name for p in cache.directory.iterdir())
+    assert kept == [f"key{n}" for n in range(2, KEEP + 2)]
