@@ -170,11 +170,14 @@ class Names(Model):
         default="alias/org-backup/operations",
         description="KMS alias of the per-Region key for the function's logs, environment and dead-letter queue.",
     )
-    break_glass_role: RoleName | None = Field(
-        default=None,
-        description="Optional role (same name in every account) that, like the deploy role, may delete recovery "
-        "points or change vault policies.",
-    )
+
+    # Keys that existed once, with what to do instead (validation.py reports them in place of "unknown key").
+    retired_keys: ClassVar[dict[str, str]] = {
+        "break_glass_role": "is no longer supported: nothing created that role, so its exemption from the vault "
+        "policies and the anti-tampering SCP protected nobody but whoever could create a role of that name. Only the "
+        "deploy role is exempt now. Fix: delete the line; make emergency changes through the pipeline's deploy role "
+        "(README, Guardrails).",
+    }
 
 
 class VaultLock(Model):
@@ -314,7 +317,7 @@ class Guardrails(Model):
     deny_backup_tampering: Guardrail = Field(
         default_factory=Guardrail,
         description="Deny deleting or weakening backups (recovery points, vaults, plans, policies) except for the "
-        "deploy and break-glass roles.",
+        "deploy role.",
     )
     deny_leave_organization: Guardrail = Field(
         default_factory=Guardrail, description="Deny organizations:LeaveOrganization (would escape backup policies)."
@@ -611,8 +614,6 @@ def _cross_field_problems(config: BackupConfig) -> list[Problem]:
         "names.tag_reapply_role": config.names.tag_reapply_role,
         "names.plan_role": config.names.plan_role,
     }
-    if config.names.break_glass_role is not None:
-        roles["names.break_glass_role"] = config.names.break_glass_role
     seen_roles: dict[str, str] = {}
     for field, name in roles.items():
         if name in seen_roles:

@@ -24,9 +24,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
     """The enabled SCPs, each checked against the 5,120-character limit."""
     naming = Naming(config)
     guardrails = config.guardrails
-    protected = [
-        naming.any_account_role_arn(name) for name in (config.names.deploy_role, config.names.break_glass_role) if name
-    ]
+    protected = [naming.any_account_role_arn(config.names.deploy_role)]
     scps: list[RenderedScp] = []
     copy = guardrails.copy_restriction
     if copy.mode == "organization":
@@ -56,7 +54,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
         scps.append(
             RenderedScp(
                 "org-backup-deny-backup-tampering",
-                "Deny deleting or weakening backups except for the deploy and break-glass roles (org-backup)",
+                "Deny deleting or weakening backups except for the deploy role (org-backup)",
                 dumps(
                     render_template(
                         "scp/deny-backup-tampering.json",
@@ -66,9 +64,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
                         # trusts), nor re-trust, nor re-permission: the StackSet's roles (its execution role manages
                         # them), that execution role itself (created by a service-linked role, which SCPs do not
                         # restrict), and the roles the deploy role manages.
-                        pipeline_roles=[
-                            role(n) for n in (names.deploy_role, names.plan_role, names.break_glass_role) if n
-                        ],
+                        pipeline_roles=[role(names.deploy_role), role(names.plan_role)],
                         stackset_execution_role=role(STACKSET_EXECUTION_ROLE),
                         workload_roles=[role(names.backup_role), role(names.tag_reapply_role)],
                         deploy_role=role(names.deploy_role),

@@ -89,11 +89,9 @@ class Naming:
         return f"arn:{self.partition}:iam::{account_id}:root"
 
     def protected_principals(self, account_id: str) -> list[str]:
-        """Roles that may delete recovery points or change vault policies: the deploy role and the break-glass role."""
-        names = [self._config.names.deploy_role]
-        if self._config.names.break_glass_role:
-            names.append(self._config.names.break_glass_role)
-        return [self.role_arn(account_id, name) for name in names]
+        """Roles that may delete recovery points or change vault policies: the deploy role, which the anti-tampering
+        SCP keeps anyone in the account from creating, re-trusting or re-permissioning."""
+        return [self.role_arn(account_id, self._config.names.deploy_role)]
 
     def vault_arn(self, account_id: str, region: str, vault_name: str) -> str:
         return f"arn:{self.partition}:backup:{region}:{account_id}:backup-vault:{vault_name}"

@@ -253,6 +253,9 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
         return Problem(field, f"is required but missing. Fix: {fix}")
     if kind == "extra_forbidden":
         owner = _model_at(root, loc[:-1])
+        retired = getattr(owner, "retired_keys", {}).get(loc[-1]) if owner else None
+        if retired:
+            return Problem(field, retired)
         allowed = ", ".join(sorted(owner.model_fields)) if owner else "see backup.schema.json"
         return Problem(
             field, f"unknown key {loc[-1]!r}. Fix: remove it or correct the spelling; allowed keys here: {allowed}."

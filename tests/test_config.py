@@ -156,6 +156,14 @@ CASES: list[tuple[str, str, str]] = [
         "vault_lock.",
     ),
     (
+        "retired-break-glass-role",
+        _mutated(_set("names", {"break_glass_role": "OrgBackupBreakGlass"})),
+        "has 1 problem:\n  - names.break_glass_role: is no longer supported: nothing created that role, so its "
+        "exemption from the vault policies and the anti-tampering SCP protected nobody but whoever could create a role "
+        "of that name. Only the deploy role is exempt now. Fix: delete the line; make emergency changes through the "
+        "pipeline's deploy role (README, Guardrails).",
+    ),
+    (
         "unknown-backup-resource-type",
         _mutated(_set("region_settings", {"opt_out": ["EBS", "Glacier"]})),
         "has 1 problem:\n  - region_settings.opt_out[1]: 'Glacier' is not one of the allowed values. Fix: use one of "

@@ -74,7 +74,6 @@ def test_no_role_an_exemption_trusts_can_be_created_by_a_member_administrator(
     exempted = _exempted_principals(tampering)
     assert exempted == {
         "arn:aws:iam::*:role/OrgBackupDeployRole",
-        "arn:aws:iam::*:role/OrgBackupBreakGlass",
         "arn:aws:iam::*:role/stacksets-exec-*",
     }
     for pattern in exempted:

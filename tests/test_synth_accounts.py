@@ -15,7 +15,6 @@ from cdktf import App
 from tests.conftest import Synthesized
 
 DEPLOY = "arn:aws:iam::{}:role/OrgBackupDeployRole"
-BREAK_GLASS = "arn:aws:iam::{}:role/OrgBackupBreakGlass"
 DESTRUCTIVE = [
     "backup:DeleteBackupVault",
     "backup:DeleteBackupVaultAccessPolicy",
@@ -143,17 +142,15 @@ def test_member_key_policy_lets_the_central_account_copy(example: Synthesized) -
         assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
-def test_member_vault_policy_denies_destruction_except_deploy_and_break_glass(example: Synthesized) -> None:
+def test_member_vault_policy_denies_destruction_except_the_deploy_role(example: Synthesized) -> None:
     policies = example.resources("member-555555555555", "aws_backup_vault_policy")
     assert len(policies) == 3
     for policy in policies.values():
         statements = _statements(policy["policy"])
-        deny = statements["DenyBackupDestructionExceptDeployAndBreakGlass"]
+        deny = statements["DenyBackupDestructionExceptDeployRole"]
         assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == "*"
         assert deny["Action"] == DESTRUCTIVE
-        assert deny["Condition"] == {
-            "ArnNotLike": {"aws:PrincipalArn": [DEPLOY.format("555555555555"), BREAK_GLASS.format("555555555555")]}
-        }
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [DEPLOY.format("555555555555")]}}
         copy_back = statements["AllowCopyBackFromCentralAccountForRecovery"]
         assert copy_back["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
         assert copy_back["Action"] == "backup:CopyIntoBackupVault"
@@ -280,12 +277,9 @@ def test_central_vault_policy_accepts_copies_only_from_the_organization(example:
     allow = statements["AllowCopyIntoOnlyFromOrganization"]
     assert allow["Action"] == "backup:CopyIntoBackupVault"
     assert allow["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
-    deny = statements["DenyBackupDestructionExceptDeployAndBreakGlass"]
+    deny = statements["DenyBackupDestructionExceptDeployRole"]
     assert deny["Action"] == DESTRUCTIVE
-    assert deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
-        DEPLOY.format("222222222222"),
-        BREAK_GLASS.format("222222222222"),
-    ]
+    assert deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [DEPLOY.format("222222222222")]
     allows = [s for s in statements.values() if s["Effect"] == "Allow"]
     assert allows == [allow], "the central vault must allow nothing but org-scoped copies"
 
@@ -312,7 +306,7 @@ def test_minimal_config_has_no_lock_no_tags_and_only_the_deploy_role_exempt(synt
     assert "aws_backup_vault_lock_configuration" not in member["resource"]
     assert "default_tags" not in member["provider"]["aws"][0]
     (policy,) = minimal.resources("member-100000000004", "aws_backup_vault_policy").values()
-    deny = _statements(policy["policy"])["DenyBackupDestructionExceptDeployAndBreakGlass"]
+    deny = _statements(policy["policy"])["DenyBackupDestructionExceptDeployRole"]
     assert deny["Condition"] == {
         "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::100000000004:role/OrgBackupDeployRole"]}
     }
