@@ -18,6 +18,7 @@ PHASE ?=
 PLANNED ?= $(PLANS)/changed-stacks.json
 DISCOVER_FLAGS ?=
 BOOTSTRAP_FLAGS ?=
+READINESS_FLAGS ?=
 
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -30,7 +31,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools bootstrap discover plan deploy pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools bootstrap discover plan deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,7 +70,7 @@ test: install cli ## Run every test: config, synth, terraform validate, checkov,
 	$(PYTHON) -m pytest
 
 test-fast: install ## Every test that needs no terraform, checkov or local AWS API (< 1 min)
-	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal"
+	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal and not server"
 
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
 
@@ -106,6 +107,9 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \
 	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
 	done
+
+readiness: install ## Read-only: tagged resources that will not be backed up or copied as their plans say (plan role; exit 1 if any)
+	$(PYTHON) -m org_backup readiness $(READINESS_FLAGS)
 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
 	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md

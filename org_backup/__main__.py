@@ -43,6 +43,22 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.main(BackupConfig.load(args.config))
 
 
+def _readiness(args: argparse.Namespace) -> int:
+    from org_backup import readiness
+    from org_backup.inputs import Inputs
+
+    inputs = Inputs.load(args.config)
+    return readiness.main(
+        inputs.config,
+        inputs.backup_policies,
+        as_json=args.json,
+        accounts=args.account,
+        regions=args.region,
+        role_name=args.role_name,
+        no_assume_role=args.no_assume_role,
+    )
+
+
 def _bootstrap(args: argparse.Namespace) -> int:
     from org_backup import bootstrap
 
@@ -184,6 +200,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"
     ).set_defaults(run=_doctor)
+    ready = sub.add_parser(
+        "readiness",
+        help="read-only: tagged resources that will not be backed up or copied as their plans say (exit 1 if any)",
+    )
+    ready.add_argument("--json", action="store_true", help="machine-readable output")
+    ready.add_argument("--account", action="append", help="only this member account (repeatable)")
+    ready.add_argument("--region", action="append", help="only this target Region (repeatable)")
+    ready.add_argument(
+        "--role-name", help="role to assume in each account (default: the plan role, which trusts the plan builder)"
+    )
+    ready.add_argument(
+        "--no-assume-role", action="store_true", help="read with the current credentials (one --account, theirs)"
+    )
+    ready.set_defaults(run=_readiness)
     boot = sub.add_parser(
         "bootstrap",
         help="first-time setup in order: prerequisites, state bucket, deploy/plan roles, pipeline (see README)",

@@ -9,9 +9,10 @@ principals that run them, against a moto server that enforces IAM (tests/rehears
    as): every deployable stack is new, so every one is planned with the read-only plan roles.
 4. The Deploy stage: ``make deploy`` with the deploy builder's credentials, phase 1, 2, 3 with the pinned cdktf CLI;
    phase 1's StackSet (moto deploys its template) gives the member accounts their deploy roles.
-5. Again: ``make plan`` finds nothing changed; ``terraform plan`` of every stack shows no changes; ``make bootstrap``
+5. ``make readiness`` as the plan builder, over workloads seeded in a member account (one at risk).
+6. Again: ``make plan`` finds nothing changed; ``terraform plan`` of every stack shows no changes; ``make bootstrap``
    skips every step.
-6. Negative controls, then tear-down in reverse order (deploy builder, then administrators).
+7. Negative controls, then tear-down in reverse order (deploy builder, then administrators).
 
 Everything runs in a scratch copy of the repository (build/rehearsal/repo) with this checkout's .venv and
 node_modules linked in, so cdktf.out and build/ here are never touched. What moto cannot show is listed in the
@@ -63,6 +64,7 @@ class Rehearsal:
     drift: dict[str, int] = field(default_factory=dict)  # stack -> terraform plan -detailed-exitcode after deploy
     state_after_destroy: dict[str, list[str]] = field(default_factory=dict)
     negative: dict[str, str] = field(default_factory=dict)
+    seeded: dict[str, str] = field(default_factory=dict)  # what _seed_workloads made, for the readiness step
     failure: str | None = None
     seconds: float = 0.0
     log: list[str] = field(default_factory=list)
@@ -218,6 +220,10 @@ class RehearsalJob:
             result, "deploy stage: make deploy", ["deploy", "PLANNED=build/plans/changed-stacks.json"], deploy_env
         )
         result.verified = self._verify(result)
+        result.seeded = self._seed_workloads(result)
+        self._make(
+            result, "readiness as the plan builder", ["readiness", "READINESS_FLAGS=--json"], plan_env, expect_ok=False
+        )
 
         self._make(result, "plan stage again: make plan", ["plan"], plan_env)
         result.planned["again"] = self._changed(result)
@@ -398,6 +404,49 @@ class RehearsalJob:
             return found
         finally:
             _set_auth(endpoint, "0")
+
+    def _seed_workloads(self, result: Rehearsal) -> dict[str, str]:
+        """In the first member account and Region, as its administrator would: a DynamoDB table and an EBS volume
+        on a customer key that only its own account may use, both tagged for the daily plan. After the deploy, the
+        table is protected (Region settings opt DynamoDB in, with advanced features); the volume's copies to the
+        central account are not: `readiness` must say so, reading through the plan role with IAM enforced."""
+        endpoint, config = result.endpoint, result.config
+        account, region = result.members[0], config["target_regions"][0]
+        _set_auth(endpoint, "inf")
+        try:
+            member = session_in(endpoint, account)
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                ],
+            }
+            key = member.client("kms", endpoint_url=endpoint, region_name=region).create_key(Policy=json.dumps(policy))[
+                "KeyMetadata"
+            ]["Arn"]
+            daily = [{"Key": "backup", "Value": "daily"}]
+            volume = member.client("ec2", endpoint_url=endpoint, region_name=region).create_volume(
+                AvailabilityZone=f"{region}a",
+                Size=8,
+                Encrypted=True,
+                KmsKeyId=key,
+                TagSpecifications=[{"ResourceType": "volume", "Tags": daily}],
+            )["VolumeId"]
+            table = member.client("dynamodb", endpoint_url=endpoint, region_name=region).create_table(
+                TableName="orders",
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+                Tags=daily,
+            )["TableDescription"]["TableArn"]
+        finally:
+            _set_auth(endpoint, "0")
+        return {"account": account, "region": region, "key": key, "volume": volume, "table": table}
 
     def _drift(
         self, result: Rehearsal, plan_env: dict[str, str], base: dict[str, str], profiles: dict[str, str]

@@ -30,6 +30,10 @@ Missing APIs, added as AWS's API references describe them:
     CreateRepository, so GetRepository never returned it), and approval rule templates with their repository
     associations.
 
+12. KMS: the keys behind AWS managed aliases (alias/aws/ebs, alias/aws/rds, ...), which moto creates on first use,
+    reported KeyManager CUSTOMER; AWS reports AWS for them ("AWS managed keys", KMS developer guide, key types), and
+    ``readiness`` tells them apart by it.
+
 And one condition moto evaluated without its context:
 11. S3 bucket policies: conditions saw no request context, so a TLS-only policy (Deny when aws:SecureTransport is
     false, on every org-backup bucket) denied every object request. aws:SecureTransport now says whether the
@@ -67,6 +71,7 @@ from moto.codepipeline.models import CodePipeline
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.iam.access_control import PermissionResult
+from moto.kms.models import KmsBackend
 from moto.organizations.models import FakeDelegatedAdministrator, FakePolicy
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
@@ -504,7 +509,18 @@ def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
     return decision
 
 
+_generate_default_keys = KmsBackend._generate_default_keys
+
+
+def _aws_managed_default_keys(self: KmsBackend, alias_name: str) -> str | None:  # fix 12
+    key_id = _generate_default_keys(self, alias_name)
+    if key_id is not None:
+        self.keys[key_id].key_manager = "AWS"
+    return key_id
+
+
 def install() -> None:
+    KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
     BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
     LambdaFunction.__init__ = _lambda_function_init  # type: ignore[method-assign]
     LambdaFunction.update_configuration = _lambda_update_configuration  # type: ignore[method-assign]

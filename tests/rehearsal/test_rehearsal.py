@@ -34,7 +34,9 @@ def _output(rehearsal: Rehearsal, step: str) -> str:
 
 def test_every_step_succeeded_in_the_order_the_readme_gives(rehearsal: Rehearsal) -> None:
     failed = {
-        name: s.output[-3000:] for name, s in rehearsal.steps.items() if s.returncode and name != "cli: cdktf diff"
+        name: s.output[-3000:]
+        for name, s in rehearsal.steps.items()
+        if s.returncode and name not in ("cli: cdktf diff", "readiness as the plan builder")  # these must fail
     }
     assert not failed, failed
     assert [name for name in rehearsal.steps if not name.startswith("cli:")] == [
@@ -42,6 +44,7 @@ def test_every_step_succeeded_in_the_order_the_readme_gives(rehearsal: Rehearsal
         "plan stage: discover",
         "plan stage: make plan",
         "deploy stage: make deploy",
+        "readiness as the plan builder",
         "plan stage again: make plan",
         "bootstrap again",
     ]
@@ -115,6 +118,20 @@ def test_backup_policies_and_guardrails_are_attached_to_every_target_ou(rehearsa
         attached = rehearsal.verified["policies"][ou["id"]]
         assert attached["BACKUP_POLICY"], ou["id"]
         assert attached["SERVICE_CONTROL_POLICY"], ou["id"]
+
+
+def test_readiness_reads_every_member_through_the_plan_role_and_names_the_unshared_key(rehearsal: Rehearsal) -> None:
+    """`make readiness` as the plan builder, IAM enforced: every member account and Region read (none unreadable),
+    the seeded table protected, the seeded volume's copies to the central account reported."""
+    step = rehearsal.steps["readiness as the plan builder"]
+    assert step.returncode != 0, step.output[-3000:]
+    report = json.loads(step.output[step.output.index("{") :])
+    assert report["unreadable"] == [], report["unreadable"]
+    seeded = rehearsal.seeded
+    volume_arn = f"arn:aws:ec2:{seeded['region']}:{seeded['account']}:volume/{seeded['volume']}"
+    assert [(f["resource"], f["problem"]) for f in report["findings"]] == [(volume_arn, "key-not-shared")]
+    assert seeded["key"] in report["findings"][0]["detail"]
+    assert report["checked"] == 2  # the volume and the table
 
 
 def test_the_next_plan_finds_nothing_changed_and_terraform_no_drift(rehearsal: Rehearsal) -> None:

@@ -1,0 +1,253 @@
+"""`python -m org_backup readiness` against the project's moto server: a member account with resources tagged for
+the default plans (which copy every recovery point to the central account), some of which will not be protected
+as the plans say. moto is stricter here than its release: the keys behind alias/aws/* are AWS managed (moto
+fix 12), as in AWS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from org_backup import readiness
+from org_backup.__main__ import main as cli
+from tests.conftest import FIXTURES
+from tests.rehearsal.moto import MotoServer, seed_organization, session_in
+
+pytestmark = pytest.mark.server
+
+REGION = "us-east-1"
+DAILY = [{"Key": "backup", "Value": "daily"}]
+
+
+def _key_policy(owner: str, *extra: dict[str, Any]) -> str:
+    own = {
+        "Sid": "Owner",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{owner}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [own, *extra]})
+
+
+def _shared(account: str) -> dict[str, Any]:
+    return {
+        "Sid": "CentralCopies",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+        "Resource": "*",
+    }
+
+
+@pytest.fixture(scope="module")
+def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The minimal fixture's member account with: volumes on aws/ebs, on an unshared and on a shared customer key
+    and one untagged; an RDS instance on aws/rds; a DynamoDB table; an EC2 instance; Region settings that opt
+    every type in but EC2 and leave DynamoDB without advanced features."""
+    workdir = tmp_path_factory.mktemp("readiness")
+    moto = MotoServer(workdir / "moto.log")
+    try:
+        # moto's own ids: the server accepts a key policy naming an account only if that account exists.
+        config = seed_organization(moto.url, yaml.safe_load((FIXTURES / "minimal.yaml").read_text()), FIXTURES)
+        (workdir / "backup.yaml").write_text(yaml.safe_dump(config))
+        member_id, central = config["target_ous"][0]["accounts"][0], config["central_backup"]["account_id"]
+        member = session_in(moto.url, member_id)
+        ec2 = member.client("ec2", endpoint_url=moto.url, region_name=REGION)
+        kms = member.client("kms", endpoint_url=moto.url, region_name=REGION)
+        unshared = kms.create_key(Policy=_key_policy(member_id))["KeyMetadata"]["Arn"]
+        shared = kms.create_key(Policy=_key_policy(member_id, _shared(central)))["KeyMetadata"]["Arn"]
+        volumes = {}
+        for name, key, tags in (
+            ("aws-managed", "alias/aws/ebs", DAILY),
+            ("unshared", unshared, DAILY),
+            ("shared", shared, DAILY),
+            ("untagged", "alias/aws/ebs", [{"Key": "team", "Value": "x"}]),
+        ):
+            volumes[name] = "arn:aws:ec2:{}:{}:volume/{}".format(
+                REGION,
+                member_id,
+                ec2.create_volume(
+                    AvailabilityZone=f"{REGION}a",
+                    Size=8,
+                    Encrypted=True,
+                    KmsKeyId=key,
+                    TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+                )["VolumeId"],
+            )
+        instance = (
+            f"arn:aws:ec2:{REGION}:{member_id}:instance/"
+            + ec2.run_instances(
+                ImageId="ami-12c6146b",
+                MinCount=1,
+                MaxCount=1,
+                TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "backup", "Value": "monthly"}]}],
+            )["Instances"][0]["InstanceId"]
+        )
+        rds = member.client("rds", endpoint_url=moto.url, region_name=REGION)
+        database = rds.create_db_instance(
+            DBInstanceIdentifier="orders",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="admin",
+            MasterUserPassword="password1234",
+            AllocatedStorage=20,
+            StorageEncrypted=True,
+            KmsKeyId="alias/aws/rds",
+            Tags=[{"Key": "backup", "Value": "monthly"}],
+        )["DBInstance"]["DBInstanceArn"]
+        table = member.client("dynamodb", endpoint_url=moto.url, region_name=REGION).create_table(
+            TableName="carts",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=DAILY,
+        )["TableDescription"]["TableArn"]
+        member.client("backup", endpoint_url=moto.url, region_name=REGION).update_region_settings(
+            ResourceTypeOptInPreference={"EBS": True, "EC2": False, "RDS": True, "Aurora": True, "DynamoDB": True},
+            ResourceTypeManagementPreference={"DynamoDB": False, "EFS": True},
+        )
+        yield {
+            "url": moto.url,
+            "config": workdir / "backup.yaml",
+            "member": member_id,
+            "central": central,
+            "organization_id": config["organization"]["id"],
+            "volumes": volumes,
+            "instance": instance,
+            "database": database,
+            "table": table,
+            "keys": {"unshared": unshared, "shared": shared},
+            "workdir": workdir,
+        }
+    finally:
+        moto.stop()
+
+
+@pytest.fixture(scope="module")
+def report(organization: dict[str, Any]) -> dict[str, Any]:
+    return _run_cli(organization, ["readiness", "--json"])
+
+
+def _run_cli(organization: dict[str, Any], args: list[str]) -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", organization["url"])
+        patch.setenv("AWS_ACCESS_KEY_ID", "test")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        for unset in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):  # readiness names every Region itself
+            patch.delenv(unset, raising=False)
+        import io
+        from contextlib import redirect_stdout
+
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = cli(["--config", str(organization["config"]), *args])
+    return {"code": code, "output": out.getvalue()}
+
+
+def _findings(report: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for finding in json.loads(report["output"])["findings"]:
+        found.setdefault(finding["resource"], []).append(finding["problem"])
+    return found
+
+
+def test_exit_1_with_every_resource_at_risk_named(report: dict[str, Any], organization: dict[str, Any]) -> None:
+    volumes = organization["volumes"]
+    assert report["code"] == 1
+    assert _findings(report) == {
+        volumes["aws-managed"]: [readiness.AWS_MANAGED_KEY],
+        volumes["unshared"]: [readiness.KEY_NOT_SHARED],
+        organization["instance"]: [readiness.NOT_OPTED_IN],
+        organization["database"]: [readiness.AWS_MANAGED_KEY],
+        organization["table"]: [readiness.DYNAMODB_NOT_FULLY_MANAGED],
+    }
+    assert (
+        json.loads(report["output"])["checked"] == 6
+    )  # the shared-key volume passes; the untagged one is not looked at
+
+
+def test_findings_name_the_plan_the_key_and_the_fix(report: dict[str, Any], organization: dict[str, Any]) -> None:
+    by_resource = {f["resource"]: f for f in json.loads(report["output"])["findings"]}
+    unshared = by_resource[organization["volumes"]["unshared"]]
+    assert unshared["plans"] == ["OrgBackupPlanDaily"]
+    assert unshared["account"] == organization["member"] and unshared["region"] == REGION
+    assert unshared["kind"] == "EBS"
+    assert organization["keys"]["unshared"] in unshared["detail"] and organization["central"] in unshared["detail"]
+    assert f"arn:aws:iam::{organization['central']}:root" in unshared["fix"]
+    database = by_resource[organization["database"]]
+    assert database["plans"] == ["OrgBackupPlanMonthly"] and "AWS managed key" in database["detail"]
+
+
+def test_text_report_and_input_errors(organization: dict[str, Any]) -> None:
+    text = _run_cli(organization, ["readiness", "--region", REGION, "--account", organization["member"]])
+    assert text["code"] == 1
+    assert text["output"].splitlines()[-1] == "readiness: 5 of 6 tagged resources at risk."
+    assert "Fix: " in text["output"]
+    assert _run_cli(organization, ["readiness", "--account", "999999999999"])["code"] == 2
+    assert _run_cli(organization, ["readiness", "--region", "ap-south-1"])["code"] == 2
+
+
+def test_an_account_that_cannot_be_read_is_listed_not_passed() -> None:
+    def no_session(account: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole")
+
+    from org_backup.inputs import Inputs
+
+    inputs = Inputs.load(FIXTURES / "minimal.yaml")
+    result = readiness.run(inputs.config, inputs.backup_policies, no_session)
+    assert result.exit_code == 3
+    assert [(u.account, u.region) for u in result.unreadable] == [("100000000004", REGION)]
+    assert "NOT CHECKED" in result.render()
+
+
+CENTRAL = "100000000002"
+SHARED = _shared(CENTRAL)
+EVERY = list(readiness.SHARED_KEY_ACTIONS)
+
+
+@pytest.mark.parametrize(
+    ("statement", "missing"),
+    [
+        (SHARED, []),
+        ({**SHARED, "Action": "kms:*"}, []),
+        ({**SHARED, "Principal": {"AWS": CENTRAL}}, []),
+        ({**SHARED, "Action": ["kms:Decrypt", "kms:DescribeKey"]}, ["kms:CreateGrant"]),
+        ({**SHARED, "Principal": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-minimal0001"}}}, []),
+        ({**SHARED, "Principal": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-other"}}}, EVERY),
+        ({**SHARED, "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}, EVERY),
+        ({**SHARED, "Principal": {"AWS": "arn:aws:iam::333333333333:root"}}, EVERY),
+    ],
+    ids=[
+        "shared",
+        "kms-star",
+        "account-id",
+        "no-grant",
+        "org-condition",
+        "other-org",
+        "unread-condition",
+        "other-account",
+    ],
+)
+def test_key_policy_reading(statement: dict[str, Any], missing: list[str]) -> None:
+    policy = json.loads(_key_policy("100000000004", statement))
+    assert readiness.shares_with(policy, CENTRAL, "o-minimal0001") == missing
+
+
+def test_a_deny_on_the_central_account_wins() -> None:
+    deny = {"Effect": "Deny", "Principal": {"AWS": CENTRAL}, "Action": "kms:CreateGrant", "Resource": "*"}
+    policy = json.loads(_key_policy("100000000004", SHARED, deny))
+    assert readiness.shares_with(policy, CENTRAL, "o-minimal0001") == ["kms:CreateGrant"]
+
+
+def test_the_fixture_plans_copy_to_the_central_account() -> None:
+    """What the findings above rest on: the minimal config's plans copy every recovery point cross-account."""
+    plans = yaml.safe_load((Path(__file__).parents[1] / "policies" / "backup_plans.yaml").read_text())["plans"]
+    assert all(rule.get("copy_to_central") for plan in plans.values() for rule in plan["rules"].values())
