@@ -37,6 +37,12 @@ class CentralBackupStack(TerraformStack):
                 provider=provider,
                 vault_name=config.names.central_vault,
                 key_alias=config.names.central_key_alias,
+                # Copies into this vault are encrypted with this key ("AWS Backup encrypts your copy with the customer
+                # managed key of your destination vault"); copying one back to a member account makes that account
+                # the destination, and "the source AWS KMS key policy [must allow] the destination account" (AWS
+                # re:Post Knowledge Center, troubleshoot AWS Backup cross-account copy). For EBS and RDS snapshots
+                # the destination account's side of that copy is EC2's or RDS's, not AWS Backup's, so organization
+                # principals may use the key through those two services as well, in this Region only.
                 key_policy=deploy_roles.key_policy(
                     "kms/central-vault-key.json",
                     config,
@@ -44,6 +50,7 @@ class CentralBackupStack(TerraformStack):
                     account_root_arn=naming.account_root_arn(account_id),
                     organization_id=config.organization.id,
                     backup_service_host=naming.backup_service_host(region),
+                    copy_back_service_hosts=[naming.service_host(s, region) for s in ("ec2", "rds")],
                 ),
                 access_policy=render_template(
                     "vault/central-vault-access.json",

@@ -261,6 +261,15 @@ def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example
         assert use["Condition"] == {
             "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": f"backup.{region}.amazonaws.com"}
         }
+    for region, key in keys.items():
+        copy_back = _statements(key["policy"])["OrganizationCopyBackThroughEc2AndRds"]
+        assert copy_back["Principal"] == {"AWS": "*"} and "kms:CreateGrant" not in copy_back["Action"]
+        assert copy_back["Condition"] == {
+            "StringEquals": {
+                "aws:PrincipalOrgID": "o-a1b2c3d4e5",
+                "kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"],
+            }
+        }
     statements = _statements(keys["eu-west-1"]["policy"])
     grants = statements["OrganizationGrantsOnlyForAwsResources"]
     assert grants["Action"] == ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
