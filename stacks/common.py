@@ -65,8 +65,9 @@ def aws_providers(
             local = {
                 "skip_metadata_api_check": "true",  # credentials come from the environment, never from IMDS
                 "s3_use_path_style": True,  # moto serves buckets by path, not by virtual host
-                # 2, not 1: moto's dev server sometimes drops a connection under load; more would stall on a moto 5xx.
-                "max_retries": 2,
+                # Not 1: moto's dev server sometimes drops a connection under load (twice in a row was seen: a
+                # ListAliases during the re-plan); not many more: each would stall on a moto 5xx.
+                "max_retries": 3,
             }
         providers[region] = AwsProvider(
             scope,

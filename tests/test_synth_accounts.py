@@ -357,7 +357,7 @@ def test_s3_backend_has_one_encrypted_locked_key_per_stack(synth: Any) -> None:
         }
 
 
-TEST_MODE_PROVIDER_SETTINGS = {"skip_metadata_api_check": "true", "s3_use_path_style": True, "max_retries": 2}
+TEST_MODE_PROVIDER_SETTINGS = {"skip_metadata_api_check": "true", "s3_use_path_style": True, "max_retries": 3}
 
 
 def _without_test_mode(node: Any) -> Any:

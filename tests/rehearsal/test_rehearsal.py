@@ -125,7 +125,7 @@ def test_readiness_reads_every_member_through_the_plan_role_and_names_the_unshar
     the seeded table protected, the seeded volume's copies to the central account reported."""
     step = rehearsal.steps["readiness as the plan builder"]
     assert step.returncode != 0, step.output[-3000:]
-    report = json.loads(step.output[step.output.index("{") :])
+    report = json.loads(step.output[step.output.index("{") : step.output.rindex("}") + 1])  # make adds its error line
     assert report["unreadable"] == [], report["unreadable"]
     seeded = rehearsal.seeded
     volume_arn = f"arn:aws:ec2:{seeded['region']}:{seeded['account']}:volume/{seeded['volume']}"
