@@ -17,11 +17,7 @@ plan role by default; ``--role-name`` for another, e.g. a role an administrator 
 Read: EBS volumes, EC2 instances (through their volumes), RDS DB instances (not Aurora members), Aurora DB
 clusters, DynamoDB tables, and the Region settings. Not read (say so when they matter): the other types AWS
 Backup supports (EFS and S3 are fully managed: they take the vault's key; FSx, Neptune, DocumentDB, Redshift,
-Storage Gateway and others are not inspected). The key-policy reading is literal: Allow statements naming the
-destination account (its root, one of its roles, the account id, or ``*`` limited only by ``aws:PrincipalOrgID``,
-``aws:PrincipalAccount`` or ``aws:SourceAccount``), minus explicit Deny statements on the same actions. Grants and
-conditions beyond those are not evaluated: a key that relies on them is reported, which errs towards a false alarm,
-never towards silence.
+Storage Gateway and others are not inspected). Key policies are read literally (``org_backup.key_policy``).
 
 Exit codes: 0 nothing at risk, 1 something at risk, 3 an account or Region could not be read (listed; nothing
 is claimed for it), 2 invalid input.
@@ -29,7 +25,6 @@ is claimed for it), 2 invalid input.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -41,15 +36,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
+from org_backup.key_policy import SHARED_KEY_ACTIONS, shares_with
 from org_backup.naming import Naming
 
 SESSION_NAME = "org-backup-readiness"
-# Actions a destination account needs on the source key to copy a snapshot encrypted with it (and to restore it
-# back): the grant the copy creates, decrypting the snapshot's data keys, reading the key.
-SHARED_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
-# The conditions under which a "*" principal still means "accounts of this organization" (or one account).
-_NARROWING_KEYS = ("aws:principalorgid", "aws:principalaccount", "aws:sourceaccount")
-
 NOT_OPTED_IN = "not-opted-in"
 AWS_MANAGED_KEY = "aws-managed-key"
 KEY_NOT_SHARED = "key-not-shared"
@@ -225,56 +215,6 @@ class Key:
     aws_managed: bool
     policy: dict[str, Any] | None  # None: not readable
     error: str = ""
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _names_account(principal: Any, account: str, partition: str) -> bool:
-    if principal == "*":
-        return True
-    aws = principal.get("AWS", []) if isinstance(principal, dict) else []
-    return any(
-        p == "*"
-        or p == account
-        or p == f"arn:{partition}:iam::{account}:root"
-        or p.startswith(f"arn:{partition}:iam::{account}:")
-        for p in _as_list(aws)
-    )
-
-
-def _covers(statement: dict[str, Any], action: str) -> bool:
-    patterns = [a.lower() for a in _as_list(statement.get("Action", []))]
-    return any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in patterns)
-
-
-def _narrowed_to_the_account(statement: dict[str, Any], account: str, organization_id: str) -> bool:
-    """Whether the statement's conditions, if any, still admit ``account`` and go no further than we can read."""
-    for operator, conditions in statement.get("Condition", {}).items():
-        for key, values in conditions.items():
-            if key.lower() not in _NARROWING_KEYS or not operator.startswith("StringEquals"):
-                return False  # a condition we do not evaluate: not counted as sharing
-            if organization_id not in _as_list(values) and account not in _as_list(values):
-                return False
-    return True
-
-
-def shares_with(policy: dict[str, Any], account: str, organization_id: str, partition: str = "aws") -> list[str]:
-    """The actions of SHARED_KEY_ACTIONS the key policy does *not* let ``account`` use (empty: shared)."""
-    missing = []
-    for action in SHARED_KEY_ACTIONS:
-        allowed = denied = False
-        for statement in _as_list(policy.get("Statement", [])):
-            if not _names_account(statement.get("Principal", {}), account, partition) or not _covers(statement, action):
-                continue
-            if statement.get("Effect") == "Deny":
-                denied = True
-            elif _narrowed_to_the_account(statement, account, organization_id):
-                allowed = True
-        if denied or not allowed:
-            missing.append(action)
-    return missing
 
 
 class Keys:

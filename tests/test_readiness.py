@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import readiness
+from org_backup import key_policy, readiness
 from org_backup.__main__ import main as cli
 from tests.conftest import FIXTURES
 from tests.rehearsal.moto import MotoServer, seed_organization, session_in
@@ -210,7 +210,7 @@ def test_an_account_that_cannot_be_read_is_listed_not_passed() -> None:
 
 CENTRAL = "100000000002"
 SHARED = _shared(CENTRAL)
-EVERY = list(readiness.SHARED_KEY_ACTIONS)
+EVERY = list(key_policy.SHARED_KEY_ACTIONS)
 
 
 @pytest.mark.parametrize(
@@ -238,13 +238,13 @@ EVERY = list(readiness.SHARED_KEY_ACTIONS)
 )
 def test_key_policy_reading(statement: dict[str, Any], missing: list[str]) -> None:
     policy = json.loads(_key_policy("100000000004", statement))
-    assert readiness.shares_with(policy, CENTRAL, "o-minimal0001") == missing
+    assert key_policy.shares_with(policy, CENTRAL, "o-minimal0001") == missing
 
 
 def test_a_deny_on_the_central_account_wins() -> None:
     deny = {"Effect": "Deny", "Principal": {"AWS": CENTRAL}, "Action": "kms:CreateGrant", "Resource": "*"}
     policy = json.loads(_key_policy("100000000004", SHARED, deny))
-    assert readiness.shares_with(policy, CENTRAL, "o-minimal0001") == ["kms:CreateGrant"]
+    assert key_policy.shares_with(policy, CENTRAL, "o-minimal0001") == ["kms:CreateGrant"]
 
 
 def test_the_fixture_plans_copy_to_the_central_account() -> None:
