@@ -13,6 +13,11 @@ pipeline creates those builders; the pipeline's state lives in the bucket of ste
 deploy and plan roles from step 3's StackSet, so the pipeline's first run can plan and deploy every stack
 (README, Deploy it).
 
+With ``--auto-approve`` (automation), steps 3-5 run side by side once step 2 is done: each needs only the state
+bucket of step 2 (their policies name roles by ARN condition, never as principals that must exist), and step 5
+alone waits ~1 minute for its artifact bucket's lifecycle rule to settle. Their output lines carry the stack's
+name. Without it, every apply asks for confirmation, one step at a time.
+
 Each step runs with the credentials of its own account: an AWS profile per account kind, from
 ``--profile-<kind>`` or ``ORG_BACKUP_<KIND>_PROFILE``; static credentials in the environment are ignored for
 them. Before a step runs, its credentials must belong to its account. Completed steps are recorded with the
@@ -26,8 +31,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,34 +146,55 @@ class Bootstrap:
             self.say(
                 f"  {number}. {step.name:<21} {step.kind} {step.account_id} [{self.profiles[step.kind]}]: {step.what}"
             )
-        for number, step in enumerate(plan, 1):
-            if step.name == PIPELINE_STACK and not isinstance(self.config.state_backend, S3Backend):
-                bucket = Naming(self.config).state_bucket()
-                self.say(
-                    f"Stopped before step {number} ({step.name}): state_backend is local, but the pipeline's builds "
-                    f"need the state in S3. Fix: set state_backend to type: s3, bucket: {bucket}, region: "
-                    f"{self.config.pipeline_region} (made in step 2), run `make synth`, then `make bootstrap` "
-                    "again: done steps are skipped."
-                )
-                return 1
-            self._check_account(number, step)
-            if not step.applies_a_stack:
-                self._prerequisites(number, step)
-                continue
-            content = incremental.stack_hash(self.outdir / "stacks" / step.name)
-            done = record.get(step.name)
-            if done and done["hash"] == content:
-                self.say(f"[{number}/{len(plan)}] {step.name}: done at {done['at']}, unchanged; skipped")
-                continue
-            self._apply(number, len(plan), step)
-            record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            _write_record(self.record_path, record)
+        numbered = list(enumerate(plan, 1))
+        # Prerequisites and the state bucket first, one at a time; the rest side by side when nothing asks.
+        waves = [[n] for n in numbered[:2]] + ([numbered[2:]] if self.auto_approve else [[n] for n in numbered[2:]])
+        for wave in waves:
+            for number, step in wave:
+                if step.name == PIPELINE_STACK and not isinstance(self.config.state_backend, S3Backend):
+                    bucket = Naming(self.config).state_bucket()
+                    self.say(
+                        f"Stopped before step {number} ({step.name}): state_backend is local, but the pipeline's "
+                        f"builds need the state in S3. Fix: set state_backend to type: s3, bucket: {bucket}, region: "
+                        f"{self.config.pipeline_region} (made in step 2), run `make synth`, then `make bootstrap` "
+                        "again: done steps are skipped."
+                    )
+                    return 1
+                self._check_account(number, step)
+            self._run_wave(wave, len(plan), record)
         self.say(
             "Bootstrap complete. Next: push this repository to the pipeline's source; its first run plans every "
             "stack, then deploys the management stack, then central-backup and every member-<id>, then the backup "
             "policies (README, Deploy it)."
         )
         return 0
+
+    def _run_wave(self, wave: list[tuple[int, Step]], total: int, record: dict[str, dict[str, str]]) -> None:
+        """Apply the wave's steps (side by side when there are several); record each one that succeeds, and once
+        all have finished, raise for the first that failed."""
+        to_apply = []
+        for number, step in wave:
+            if not step.applies_a_stack:
+                self._prerequisites(number, step)
+                continue
+            content = incremental.stack_hash(self.outdir / "stacks" / step.name)
+            done = record.get(step.name)
+            if done and done["hash"] == content:
+                self.say(f"[{number}/{total}] {step.name}: done at {done['at']}, unchanged; skipped")
+                continue
+            to_apply.append((number, step, content))
+        lock = threading.Lock()
+
+        def apply(number: int, step: Step, content: str) -> None:
+            self._apply(number, total, step, prefixed=len(to_apply) > 1)
+            with lock:
+                record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                _write_record(self.record_path, record)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(to_apply))) as pool:
+            futures = [pool.submit(apply, *item) for item in to_apply]
+        for future in futures:
+            future.result()  # the first failure, once every step of the wave has finished
 
     def _check_account(self, number: int, step: Step) -> None:
         profile = self.profiles[step.kind]
@@ -197,7 +225,7 @@ class Bootstrap:
                 "its fix. Nothing was applied."
             )
 
-    def _apply(self, number: int, total: int, step: Step) -> None:
+    def _apply(self, number: int, total: int, step: Step, *, prefixed: bool = False) -> None:
         stack_dir = self.outdir / "stacks" / step.name
         env = TerraformEnv.prepare(AWS_PROFILE=self.profiles[step.kind])
         environ = {k: v for k, v in env.environ().items() if k not in _STATIC_CREDENTIALS}
@@ -207,11 +235,20 @@ class Bootstrap:
             ["terraform", "apply", "-input=false", "-no-color", *(["-auto-approve"] if self.auto_approve else [])],
         ]
         for command in commands:
-            # Output goes to the terminal as it comes: apply shows its plan and, without --auto-approve, asks.
-            completed = subprocess.run(command, cwd=stack_dir, env=environ, check=False)
-            if completed.returncode != 0:
+            if prefixed:  # side by side: each line as it comes, with its stack's name
+                process = subprocess.Popen(
+                    command, cwd=stack_dir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                )
+                assert process.stdout is not None
+                for line in process.stdout:
+                    self.say(f"{step.name} | {line.rstrip()}")
+                returncode = process.wait()
+            else:
+                # Output goes to the terminal as it comes: apply shows its plan and, without --auto-approve, asks.
+                returncode = subprocess.run(command, cwd=stack_dir, env=environ, check=False).returncode
+            if returncode != 0:
                 raise BootstrapError(
-                    f"step {number} ({step.name}): `{' '.join(command[:2])}` failed (exit {completed.returncode}); "
+                    f"step {number} ({step.name}): `{' '.join(command[:2])}` failed (exit {returncode}); "
                     "its output is above. Fix that, then run `make bootstrap` again: completed steps are skipped."
                 )
 
