@@ -43,7 +43,7 @@ $(VENV)/.synced: Pipfile.lock
 
 install: $(VENV)/.synced ## Install the pinned Python environment (.venv) from Pipfile.lock
 
-synth: install ## Validate backup.yaml (or $$BACKUP_CONFIG) and synthesize every stack into cdktf.out/
+synth: install ## Validate backup.yaml (or $BACKUP_CONFIG) and synthesize every stack into cdktf.out/
 	$(SYNTH)
 	$(PYTHON) -m org_backup.terraform lock $(OUTDIR)
 
@@ -77,7 +77,7 @@ cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
-ci-tools: ## CodeBuild only: install Terraform $(TERRAFORM_VERSION), checked against HashiCorp's SHA256SUMS
+ci-tools: ## CodeBuild only: install the pinned Terraform, checked against HashiCorp's SHA256SUMS
 	bash .ci/install-terraform $(TERRAFORM_VERSION)
 
 bootstrap: synth ## First-time setup in order (README, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
@@ -114,7 +114,7 @@ readiness: install ## Read-only: tagged resources that will not be backed up or 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
 	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md
 
-clean: ## Remove generated output (refuses while $(OUTDIR) holds local Terraform state)
+clean: ## Remove generated output (refuses while cdktf.out holds local Terraform state)
 	@state=$$(find $(OUTDIR) -path '*/.terraform' -prune -o -name 'terraform.tfstate*' -print 2>/dev/null); \
 	if [ -n "$$state" ]; then \
 	  echo "Nothing removed: $(OUTDIR) holds local Terraform state; move it to safety first:" >&2; \

@@ -1,6 +1,6 @@
 """Entry point of `cdktf synth` / `make synth`: validate the config, then synthesize one stack per account.
 
-Only this file reads the environment:
+Of the synth path (main.py, stacks/, what they import), only this file reads the environment:
 - BACKUP_CONFIG: path of the config file (default: backup.yaml);
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
