@@ -35,11 +35,9 @@ from org_backup.config import BackupConfig
 from org_backup.cron import cron_problems
 from org_backup.errors import InputError, Problem
 from org_backup.naming import Naming
-from org_backup.policy_docs import POLICIES_DIR, dumps
+from org_backup.policy_docs import dumps
 from org_backup.validation import Model, OuId, Region, Tags, problems_from_validation_error, with_pattern
 from org_backup.yaml_io import load_yaml
-
-DEFAULT_PLANS_FILE = POLICIES_DIR / "backup_plans.yaml"
 
 MAX_POLICY_CHARS = 10_000  # AWS Organizations: maximum size of a backup policy document.
 MAX_WINDOW_MINUTES = 52_560_000  # AWS Backup: start/complete windows are at most 100 years.
@@ -48,6 +46,7 @@ MAX_DAYS = 36_500  # AWS Backup lifecycle: at most 100 years.
 COLD_MIN_DAYS = 90  # AWS Backup: recovery points stay in cold storage at least 90 days.
 MAX_CONTINUOUS_DAYS = 35  # AWS Backup: continuous backups (PITR) are kept at most 35 days.
 MAX_RULES = 10
+POLICY_TOO_LARGE = "policy-too-large"  # Problem.code of a document over MAX_POLICY_CHARS
 MAX_COPY_ACTIONS = 5
 # AWS Backup Developer Guide, creating a backup copy: "For Amazon RDS and Aurora snapshots, AWS Backup only supports
 # automating either cross-account or cross-Region copies", not both in one copy.
@@ -170,7 +169,7 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
                 for p in validate_policy_document(
                     json.loads(policy.content), allowed_regions=config.target_regions, allowed_copy_targets=copy_targets
                 )
-                if "characters minified" not in p.message
+                if p.code != POLICY_TOO_LARGE  # reported below, with what to do about it
             ]
             if len(policy.content) > MAX_POLICY_CHARS:
                 problems.append(
@@ -644,7 +643,11 @@ def validate_policy_document(
     problems: list[Problem] = []
     size = len(dumps(document))
     if size > MAX_POLICY_CHARS:
-        problems.append(Problem("", f"is {size} characters minified; AWS Organizations allows {MAX_POLICY_CHARS}."))
+        problems.append(
+            Problem(
+                "", f"is {size} characters minified; AWS Organizations allows {MAX_POLICY_CHARS}.", POLICY_TOO_LARGE
+            )
+        )
     plans = document.get("plans") if isinstance(document, dict) else None
     if not isinstance(plans, dict) or not plans:
         return [*problems, Problem("plans", "is missing or empty: a backup policy holds at least one plan.")]

@@ -13,7 +13,9 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, ValidationError
 
+from org_backup import accounts_lock
 from org_backup.errors import InputError, Problem
+from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
     AccountId,
@@ -394,8 +396,6 @@ class BackupConfig(Model):
 
     def backup_plans_path(self, config_dir: Path) -> Path:
         if self.backup_plans_file is None:
-            from org_backup.backup_policy import DEFAULT_PLANS_FILE
-
             return DEFAULT_PLANS_FILE
         return config_dir / self.backup_plans_file
 
@@ -441,8 +441,6 @@ class BackupConfig(Model):
             raise InputError(source, problems)
         if config.accounts_file is None or not with_accounts_file:
             return config
-        from org_backup import accounts_lock
-
         return accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
 
     def accounts_path(self, config_dir: Path) -> Path:

@@ -11,6 +11,7 @@ class Problem:
 
     field: str
     message: str
+    code: str = ""  # which rule, for callers that must tell problems apart (never by their wording)
 
     def render(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

@@ -6,7 +6,7 @@ would make CDKTF couple the stacks' states, and every ARN here is deterministic 
 
 from __future__ import annotations
 
-from org_backup.config import BackupConfig
+from org_backup.config import BackupConfig, S3Backend
 from org_backup.regions import dns_suffix
 
 CENTRAL_STACK = "central-backup"
@@ -105,8 +105,6 @@ class Naming:
 
     def state_bucket(self) -> str:
         """The state bucket: the configured S3 backend's, or the name bootstrap uses before one is configured."""
-        from org_backup.config import S3Backend
-
         backend = self._config.state_backend
         if isinstance(backend, S3Backend):
             return backend.bucket

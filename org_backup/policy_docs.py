@@ -17,6 +17,7 @@ from typing import Any
 from org_backup.errors import InputError, Problem
 
 POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
+DEFAULT_PLANS_FILE = POLICIES_DIR / "backup_plans.yaml"  # when backup.yaml names no backup_plans_file
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 
 

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from org_backup.backup_policy import (
-    DEFAULT_PLANS_FILE,
     BackupPlans,
     render_policies,
     validate_plans,
@@ -20,6 +19,7 @@ from org_backup.backup_policy import (
 )
 from org_backup.config import BackupConfig
 from org_backup.errors import InputError
+from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES
 
 CONFIG = BackupConfig.load(EXAMPLE_CONFIG)
