@@ -31,7 +31,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint test test-fast cli ci-tools bootstrap discover plan deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast cli ci-tools bootstrap discover plan deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,9 +62,13 @@ scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipe
 	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
 
-lint: install ## ruff
+lint: install ## ruff check and format check (what CI runs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+fmt: install ## Fix what ruff can fix, then format every file
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~8 min)
 	$(PYTHON) -m pytest
