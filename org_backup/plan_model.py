@@ -1,0 +1,160 @@
+"""The data model of ``policies/backup_plans.yaml`` (plans, rules, selections) and its limits; the rules that check
+it are in ``plan_rules``, the renderer in ``plan_render`` (``backup_policy`` says where each rule comes from)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from org_backup.config import BackupConfig
+from org_backup.errors import Problem
+from org_backup.validation import Model, OuId, Region, Tags, with_pattern
+
+MAX_POLICY_CHARS = 10_000  # AWS Organizations: maximum size of a backup policy document.
+MAX_WINDOW_MINUTES = 52_560_000  # AWS Backup: start/complete windows are at most 100 years.
+MIN_START_WINDOW = 60  # AWS Backup: a start window must be at least 60 minutes.
+MAX_DAYS = 36_500  # AWS Backup lifecycle: at most 100 years.
+COLD_MIN_DAYS = 90  # AWS Backup: recovery points stay in cold storage at least 90 days.
+MAX_CONTINUOUS_DAYS = 35  # AWS Backup: continuous backups (PITR) are kept at most 35 days.
+MAX_RULES = 10
+POLICY_TOO_LARGE = "policy-too-large"  # Problem.code of a document over MAX_POLICY_CHARS
+MAX_COPY_ACTIONS = 5
+# AWS Backup Developer Guide, creating a backup copy: "For Amazon RDS and Aurora snapshots, AWS Backup only supports
+# automating either cross-account or cross-Region copies", not both in one copy.
+CROSS_ACCOUNT_OR_REGION_ONLY = "Amazon RDS and Aurora snapshots"
+MAX_SELECTIONS = 10
+MAX_TAG_VALUES = 30
+
+BackupName = Annotated[
+    str,
+    with_pattern(
+        r"[A-Za-z0-9_.-]{1,50}",
+        "a valid AWS Backup name",
+        "AWS Backup: 1-50 letters, digits, '-', '_' or '.'",
+        "rename it.",
+        "OrgDailyBackupRule",
+    ),
+]
+PolicyName = Annotated[
+    str,
+    with_pattern(
+        r"[\w+=,.@-]{1,128}",
+        "a valid Organizations policy name",
+        "AWS Organizations: 1-128 letters, digits and '+=,.@_-'",
+        "rename it.",
+        "org-daily-backup-policy",
+    ),
+]
+
+
+class Lifecycle(Model):
+    delete_after_days: int | None = Field(default=None, description="Delete recovery points after this many days.")
+    move_to_cold_storage_after_days: int | None = Field(
+        default=None, description="Move to cold storage after this many days (stays there at least 90 days)."
+    )
+    opt_in_to_archive_for_supported_resources: bool = Field(
+        default=False, description="Also archive supported resources (S3, ...) to cold storage."
+    )
+
+
+class CopyAction(Model):
+    lifecycle: Lifecycle = Field(description="Lifecycle of the copy: always explicit, never inherited.")
+
+
+class Rule(Model):
+    schedule: str = Field(description="AWS cron expression in UTC, e.g. cron(0 5 ? * * *).")
+    start_window_minutes: int = Field(description="Minutes after the scheduled time a job may still start (>= 60).")
+    complete_window_minutes: int = Field(description="Minutes after the scheduled time a job must be done.")
+    lifecycle: Lifecycle = Field(description="Retention of the recovery points in the member vault.")
+    enable_continuous_backup: bool = Field(default=False, description="Continuous backup (PITR, <= 35 days).")
+    recovery_point_tags: Tags = Field(default_factory=dict, description="Tags put on every recovery point.")
+    copy_to_central: CopyAction | None = Field(
+        default=None, description="Copy every recovery point to the central vault (the ARN is computed)."
+    )
+    copy_to_regions: dict[Region, CopyAction] = Field(
+        default_factory=dict, description="Extra copies to the member vault of the same account in these Regions."
+    )
+
+
+class Selection(Model):
+    tag_key: str = Field(min_length=1, max_length=128, description="Resources with this tag key ...")
+    tag_values: tuple[str, ...] = Field(min_length=1, description="... and one of these values are backed up.")
+
+
+class Plan(Model):
+    policy_name: PolicyName = Field(description="Name of the AWS Organizations policy that carries this plan.")
+    description: str = Field(default="", max_length=512, description="Description of that policy.")
+    target_ous: Literal["all"] | tuple[OuId, ...] = Field(
+        default="all", description="'all' target OUs of backup.yaml, or a list of their ids."
+    )
+    regions: Literal["all"] | tuple[Region, ...] = Field(
+        default="all", description="'all' target Regions of backup.yaml, or a subset."
+    )
+    rules: dict[BackupName, Rule] = Field(min_length=1, description="Backup rules of the plan.")
+    selections: dict[BackupName, Selection] = Field(min_length=1, description="Tag selections of the plan.")
+    backup_plan_tags: Tags = Field(default_factory=dict, description="Tags on the backup plan itself.")
+    windows_vss: bool = Field(default=False, description="Windows VSS for EC2 instances (advanced backup setting).")
+
+
+class BackupPlans(Model):
+    """The organization's backup plans; each plan becomes one BACKUP_POLICY (or one per Region when split)."""
+
+    plans: dict[BackupName, Plan] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class RenderedPolicy:
+    """One AWS Organizations BACKUP_POLICY ready for the management stack."""
+
+    name: str
+    description: str
+    content: str
+    target_ous: tuple[str, ...]
+    plan: str
+    split: str | None = None  # how a plan too large for one policy was split: "Region ...", "rule ...", or both
+
+
+def plan_regions(plan: Plan, config: BackupConfig) -> tuple[str, ...]:
+    return config.target_regions if plan.regions == "all" else plan.regions
+
+
+def plan_ous(plan: Plan, config: BackupConfig) -> tuple[str, ...]:
+    return tuple(ou.id for ou in config.target_ous) if plan.target_ous == "all" else plan.target_ous
+
+
+def lifecycle_problems(where: str, lifecycle: Lifecycle, *, continuous: bool) -> list[Problem]:
+    problems = []
+    delete, cold = lifecycle.delete_after_days, lifecycle.move_to_cold_storage_after_days
+    for name, days in (("delete_after_days", delete), ("move_to_cold_storage_after_days", cold)):
+        if days is not None and not 1 <= days <= MAX_DAYS:
+            problems.append(
+                Problem(f"{where}.{name}", f"{days} is outside AWS Backup's range 1-{MAX_DAYS} days. Fix: adjust it.")
+            )
+    if delete is not None and cold is not None and delete < cold + COLD_MIN_DAYS:
+        problems.append(
+            Problem(
+                f"{where}.delete_after_days",
+                f"{delete} must be at least move_to_cold_storage_after_days ({cold}) + {COLD_MIN_DAYS} (AWS Backup keeps "
+                f"cold storage at least {COLD_MIN_DAYS} days). Fix: raise it to {cold + COLD_MIN_DAYS} or move to cold "
+                "storage earlier.",
+            )
+        )
+    if continuous:
+        if cold is not None:
+            problems.append(
+                Problem(
+                    f"{where}.move_to_cold_storage_after_days",
+                    "continuous backups cannot move to cold storage (AWS Backup). Fix: remove it.",
+                )
+            )
+        if delete is None or not 1 <= delete <= MAX_CONTINUOUS_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}.delete_after_days",
+                    f"{delete} is not allowed with enable_continuous_backup: AWS Backup keeps continuous backups "
+                    f"1-{MAX_CONTINUOUS_DAYS} days. Fix: set 1-{MAX_CONTINUOUS_DAYS}.",
+                )
+            )
+    return problems

@@ -1,0 +1,239 @@
+"""Validation of the backup plans against the config, then of every policy rendered from them (the rule table with
+its AWS sources is in ``backup_policy``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from org_backup.config import BackupConfig
+from org_backup.cron import cron_problems
+from org_backup.errors import InputError, Problem
+from org_backup.naming import Naming
+from org_backup.plan_model import (
+    CROSS_ACCOUNT_OR_REGION_ONLY,
+    MAX_COPY_ACTIONS,
+    MAX_POLICY_CHARS,
+    MAX_RULES,
+    MAX_SELECTIONS,
+    MAX_TAG_VALUES,
+    MAX_WINDOW_MINUTES,
+    MIN_START_WINDOW,
+    POLICY_TOO_LARGE,
+    BackupPlans,
+    Rule,
+    lifecycle_problems,
+    plan_regions,
+)
+from org_backup.plan_render import render_policies
+from org_backup.policy_document import validate_policy_document
+from org_backup.validation import problems_from_validation_error
+from org_backup.yaml_io import load_yaml
+
+
+def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
+    """Read and validate a plans file against the config; raise InputError listing every problem."""
+    raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(str(path), [Problem("", "must be a YAML mapping with a 'plans' key.")])
+    return validate_plans(raw, config=config, source=str(path))
+
+
+def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) -> BackupPlans:
+    try:
+        plans = BackupPlans.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(source, problems_from_validation_error(exc, BackupPlans)) from None
+    problems = _plan_problems(plans, config)
+    if not problems:
+        naming = Naming(config)
+        copy_targets = {naming.central_vault_arn(region) for region in config.central_regions} | {
+            naming.vault_arn("$account", region, config.names.member_vault) for region in config.target_regions
+        }
+        for policy in render_policies(plans, config):
+            # Renderer output checked against AWS's rules once more: a renderer bug must not reach AWS either.
+            problems += [
+                Problem(f"{policy.name}: {p.field}", p.message)
+                for p in validate_policy_document(
+                    json.loads(policy.content), allowed_regions=config.target_regions, allowed_copy_targets=copy_targets
+                )
+                if p.code != POLICY_TOO_LARGE  # reported below, with what to do about it
+            ]
+            if len(policy.content) > MAX_POLICY_CHARS:
+                problems.append(
+                    Problem(
+                        f"plans.{policy.plan}",
+                        f"the rendered policy {policy.name} is {len(policy.content)} characters even split to one rule "
+                        "(and one Region); "
+                        f"AWS Organizations allows {MAX_POLICY_CHARS}. Fix: fewer tags, selections or copy actions.",
+                    )
+                )
+    if problems:
+        raise InputError(source, problems)
+    return plans
+
+
+def _lock_problem(where: str, days: int | None, lock: Any, vault: str) -> list[Problem]:
+    if lock is None:
+        return []
+    if days is None:
+        return [
+            Problem(
+                f"{where}.delete_after_days",
+                f"is required: the {vault} vault has a vault lock, which rejects recovery points kept forever "
+                f"(max_retention_days {lock.max_retention_days}). Fix: set a retention within "
+                f"{lock.min_retention_days}-{lock.max_retention_days}.",
+            )
+        ]
+    if not lock.min_retention_days <= days <= lock.max_retention_days:
+        return [
+            Problem(
+                f"{where}.delete_after_days",
+                f"{days} is outside the {vault} vault lock's retention bounds {lock.min_retention_days}-"
+                f"{lock.max_retention_days} days in backup.yaml; AWS Backup would fail those jobs. Fix: adjust the "
+                "retention or vault_lock.",
+            )
+        ]
+    return []
+
+
+def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    configured_ous = {ou.id for ou in config.target_ous}
+    policy_names: dict[str, str] = {}
+    for plan_name, plan in plans.plans.items():
+        at = f"plans.{plan_name}"
+        if plan.policy_name in policy_names:
+            problems.append(
+                Problem(
+                    f"{at}.policy_name",
+                    f"{plan.policy_name!r} is also used by plans.{policy_names[plan.policy_name]}; Organizations policy "
+                    "names are unique. Fix: rename one.",
+                )
+            )
+        policy_names.setdefault(plan.policy_name, plan_name)
+        if plan.target_ous != "all":
+            for index, ou in enumerate(plan.target_ous):
+                if ou not in configured_ous:
+                    problems.append(
+                        Problem(
+                            f"{at}.target_ous[{index}]",
+                            f"{ou!r} is not one of backup.yaml's target_ous ({', '.join(sorted(configured_ous))}). "
+                            "Fix: add it there or use one of those.",
+                        )
+                    )
+        regions = plan_regions(plan, config)
+        if plan.regions != "all":
+            for index, region in enumerate(plan.regions):
+                if region not in config.target_regions:
+                    problems.append(
+                        Problem(
+                            f"{at}.regions[{index}]",
+                            f"{region!r} is not one of backup.yaml's target_regions "
+                            f"({', '.join(config.target_regions)}); member vaults exist only there. Fix: add it to "
+                            "target_regions or remove it.",
+                        )
+                    )
+        if len(plan.rules) > MAX_RULES:
+            problems.append(
+                Problem(f"{at}.rules", f"{len(plan.rules)} rules; at most {MAX_RULES}. Fix: split the plan.")
+            )
+        if len(plan.selections) > MAX_SELECTIONS:
+            problems.append(
+                Problem(
+                    f"{at}.selections",
+                    f"{len(plan.selections)} tag selections; at most {MAX_SELECTIONS}. Fix: merge values or split the plan.",
+                )
+            )
+        for sel_name, selection in plan.selections.items():
+            if len(selection.tag_values) > MAX_TAG_VALUES:
+                problems.append(
+                    Problem(
+                        f"{at}.selections.{sel_name}.tag_values",
+                        f"{len(selection.tag_values)} values; at most {MAX_TAG_VALUES}. Fix: split the selection.",
+                    )
+                )
+        for rule_name, rule in plan.rules.items():
+            problems += _rule_problems(f"{at}.rules.{rule_name}", rule, regions, config)
+            missing = [r for r in regions if r in config.target_regions and r not in config.central_regions]
+            if rule.copy_to_central and missing:
+                problems.append(
+                    Problem(
+                        f"{at}.rules.{rule_name}.copy_to_central",
+                        f"backs up in {', '.join(missing)}, where the central account has no vault "
+                        f"(central_backup.regions: {', '.join(config.central_regions)}); a copy from there would be "
+                        "cross-account and cross-Region at once, which AWS Backup does not support for "
+                        f'{CROSS_ACCOUNT_OR_REGION_ONLY} ("only supports automating either cross-account or '
+                        'cross-Region copies"). Fix: add those Regions to central_backup.regions, or remove the '
+                        "setting to get a central vault in every target Region.",
+                    )
+                )
+    return problems
+
+
+def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: BackupConfig) -> list[Problem]:
+    problems = [
+        Problem(f"{at}.schedule", f"{p}. Fix: see the AWS cron reference.") for p in cron_problems(rule.schedule)
+    ]
+    if not MIN_START_WINDOW <= rule.start_window_minutes <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(
+                f"{at}.start_window_minutes",
+                f"{rule.start_window_minutes} is outside AWS Backup's range {MIN_START_WINDOW}-{MAX_WINDOW_MINUTES} "
+                f"minutes. Fix: use at least {MIN_START_WINDOW}.",
+            )
+        )
+    if not rule.start_window_minutes < rule.complete_window_minutes <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(
+                f"{at}.complete_window_minutes",
+                f"{rule.complete_window_minutes} must be greater than start_window_minutes "
+                f"({rule.start_window_minutes}) and at most {MAX_WINDOW_MINUTES}: AWS Backup counts it from the "
+                "scheduled time, not from the start. Fix: raise it.",
+            )
+        )
+    continuous = rule.enable_continuous_backup
+    problems += lifecycle_problems(f"{at}.lifecycle", rule.lifecycle, continuous=continuous)
+    problems += _lock_problem(f"{at}.lifecycle", rule.lifecycle.delete_after_days, config.vault_lock.member, "member")
+    copies = len(rule.copy_to_regions) + (1 if rule.copy_to_central else 0)
+    if copies > MAX_COPY_ACTIONS:
+        problems.append(Problem(f"{at}", f"{copies} copy actions; at most {MAX_COPY_ACTIONS}. Fix: remove some."))
+    if rule.copy_to_central:
+        where = f"{at}.copy_to_central.lifecycle"
+        lifecycle = rule.copy_to_central.lifecycle
+        problems += lifecycle_problems(where, lifecycle, continuous=False)
+        problems += _lock_problem(where, lifecycle.delete_after_days, config.vault_lock.central, "central")
+    for region, copy in rule.copy_to_regions.items():
+        where = f"{at}.copy_to_regions.{region}"
+        if config.guardrails.copy_restriction.mode == "central_vault":
+            problems.append(
+                Problem(
+                    where,
+                    "guardrails.copy_restriction.mode is central_vault, whose SCP denies copies to any vault but the "
+                    "central one. Fix: remove the copy or use mode: organization.",
+                )
+            )
+        elif region not in config.target_regions:
+            problems.append(
+                Problem(
+                    where,
+                    f"{region!r} has no member vault (not in backup.yaml target_regions). Fix: use one of "
+                    f"{', '.join(config.target_regions)}.",
+                )
+            )
+        elif region in regions:
+            problems.append(
+                Problem(
+                    where,
+                    f"{region!r} is also a Region this plan backs up in; a copy into the vault it came from fails. "
+                    "Fix: copy to a Region outside the plan's regions.",
+                )
+            )
+        problems += lifecycle_problems(f"{where}.lifecycle", copy.lifecycle, continuous=False)
+        problems += _lock_problem(
+            f"{where}.lifecycle", copy.lifecycle.delete_after_days, config.vault_lock.member, "member"
+        )
+    return problems

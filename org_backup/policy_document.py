@@ -1,0 +1,208 @@
+"""Document-level validation: the rules of ``plan_rules`` applied to raw BACKUP_POLICY JSON (AWS's syntax), so
+hand-written or AWS-documented policies can be checked too, and every rendered document is checked once more
+before synth."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from org_backup.cron import cron_problems
+from org_backup.errors import Problem
+from org_backup.plan_model import (
+    MAX_COPY_ACTIONS,
+    MAX_POLICY_CHARS,
+    MAX_RULES,
+    MAX_SELECTIONS,
+    MAX_TAG_VALUES,
+    MAX_WINDOW_MINUTES,
+    MIN_START_WINDOW,
+    POLICY_TOO_LARGE,
+    Lifecycle,
+    lifecycle_problems,
+)
+from org_backup.policy_docs import dumps
+
+_OPERATORS = {"@@assign", "@@append", "@@remove"}
+_BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
+_CHILD_CONTROL = "@@operators_allowed_for_child_policies"
+_PLAN_KEYS = {"regions", "rules", "selections", "advanced_backup_settings", "backup_plan_tags", "scan_settings"}
+_RULE_KEYS = {
+    "schedule_expression",
+    "schedule_expression_timezone",
+    "start_backup_window_minutes",
+    "complete_backup_window_minutes",
+    "lifecycle",
+    "target_backup_vault_name",
+    "target_logically_air_gapped_backup_vault_arn",
+    "recovery_point_tags",
+    "copy_actions",
+    "enable_continuous_backup",
+    "index_actions",
+    "scan_actions",
+}
+
+
+def _leaf(node: Any, where: str, problems: list[Problem]) -> Any:
+    """The value an inheritance operator sets; a bare value is an error (AWS requires an operator on every leaf)."""
+    if isinstance(node, dict) and node.keys() & _OPERATORS:
+        for operator in ("@@assign", "@@append"):
+            if operator in node:
+                return node[operator]
+        return None  # only @@remove: nothing set here
+    if isinstance(node, dict) and set(node) == {_CHILD_CONTROL}:
+        return None
+    problems.append(
+        Problem(
+            where, f'{node!r} is not wrapped in an inheritance operator. Fix: write {{"@@assign": {json.dumps(node)}}}.'
+        )
+    )
+    return None
+
+
+def _number(node: Any, where: str, problems: list[Problem]) -> int | None:
+    value = _leaf(node, where, problems)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        problems.append(Problem(where, f"{value!r} is not a whole number (AWS expects a number as a string)."))
+        return None
+    return int(value)
+
+
+def _doc_lifecycle(node: Any, where: str, problems: list[Problem], *, continuous: bool) -> int | None:
+    if not isinstance(node, dict):
+        problems.append(Problem(where, "must be an object."))
+        return None
+    delete = (
+        _number(node["delete_after_days"], f"{where}.delete_after_days", problems)
+        if "delete_after_days" in node
+        else None
+    )
+    cold_node = node.get("move_to_cold_storage_after_days")
+    cold = _number(cold_node, f"{where}.move_to_cold_storage_after_days", problems) if cold_node is not None else None
+    lifecycle = Lifecycle(delete_after_days=delete, move_to_cold_storage_after_days=cold)
+    problems += lifecycle_problems(where, lifecycle, continuous=continuous)
+    return delete
+
+
+def validate_policy_document(
+    document: Any,
+    *,
+    allowed_regions: tuple[str, ...] | None = None,
+    allowed_copy_targets: set[str] | None = None,
+) -> list[Problem]:
+    """Problems of one BACKUP_POLICY document in AWS syntax (empty when valid).
+
+    ``allowed_regions`` / ``allowed_copy_targets`` add this project's context (target Regions, vaults it
+    creates); without them only AWS's own rules apply.
+    """
+    from org_backup.regions import partition_of
+
+    problems: list[Problem] = []
+    size = len(dumps(document))
+    if size > MAX_POLICY_CHARS:
+        problems.append(
+            Problem(
+                "", f"is {size} characters minified; AWS Organizations allows {MAX_POLICY_CHARS}.", POLICY_TOO_LARGE
+            )
+        )
+    plans = document.get("plans") if isinstance(document, dict) else None
+    if not isinstance(plans, dict) or not plans:
+        return [*problems, Problem("plans", "is missing or empty: a backup policy holds at least one plan.")]
+    for plan_name, plan in plans.items():
+        at = f"plans.{plan_name}"
+        if not isinstance(plan, dict):
+            problems.append(Problem(at, "must be an object."))
+            continue
+        if not _BACKUP_NAME.fullmatch(plan_name):
+            problems.append(
+                Problem(
+                    at,
+                    f"{plan_name!r} is not a valid backup plan name (AWS Backup: 1-50 letters, digits, '-', '_' or "
+                    "'.'; org-backup appends '-<region>' and '-<rule>' when it splits a plan). Fix: shorten the plan "
+                    "or rule name.",
+                )
+            )
+        for key in sorted(set(plan) - _PLAN_KEYS - {_CHILD_CONTROL}):
+            problems.append(Problem(f"{at}.{key}", f"unknown plan element. Allowed: {', '.join(sorted(_PLAN_KEYS))}."))
+        regions = _leaf(plan["regions"], f"{at}.regions", problems) if "regions" in plan else None
+        for region in regions or []:
+            if partition_of(region) is None and region != "$region":
+                problems.append(Problem(f"{at}.regions", f"{region!r} is not an AWS Region code."))
+            elif allowed_regions is not None and region not in allowed_regions:
+                problems.append(
+                    Problem(f"{at}.regions", f"{region!r} is not a target Region ({', '.join(allowed_regions)}).")
+                )
+        rules = plan.get("rules", {})
+        if len(rules) > MAX_RULES:
+            problems.append(Problem(f"{at}.rules", f"{len(rules)} rules; at most {MAX_RULES}."))
+        for rule_name, rule in rules.items():
+            problems += _doc_rule_problems(f"{at}.rules.{rule_name}", rule, allowed_copy_targets)
+        tags = plan.get("selections", {}).get("tags", {})
+        if len(tags) > MAX_SELECTIONS:
+            problems.append(Problem(f"{at}.selections.tags", f"{len(tags)} tag selections; at most {MAX_SELECTIONS}."))
+        for sel_name, selection in tags.items():
+            values = _leaf(selection.get("tag_value"), f"{at}.selections.tags.{sel_name}.tag_value", problems)
+            if values is not None and len(values) > MAX_TAG_VALUES:
+                problems.append(
+                    Problem(
+                        f"{at}.selections.tags.{sel_name}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."
+                    )
+                )
+    return problems
+
+
+def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None) -> list[Problem]:
+    problems: list[Problem] = []
+    if not isinstance(rule, dict):
+        return [Problem(at, "must be an object.")]
+    for key in sorted(set(rule) - _RULE_KEYS - {_CHILD_CONTROL}):
+        problems.append(Problem(f"{at}.{key}", "unknown rule element (see AWS's backup policy syntax)."))
+    if "schedule_expression" in rule:
+        schedule = _leaf(rule["schedule_expression"], f"{at}.schedule_expression", problems)
+        if schedule is not None:
+            problems += [Problem(f"{at}.schedule_expression", p) for p in cron_problems(str(schedule))]
+    start = (
+        _number(rule["start_backup_window_minutes"], f"{at}.start_backup_window_minutes", problems)
+        if "start_backup_window_minutes" in rule
+        else None
+    )
+    complete = (
+        _number(rule["complete_backup_window_minutes"], f"{at}.complete_backup_window_minutes", problems)
+        if "complete_backup_window_minutes" in rule
+        else None
+    )
+    if start is not None and not MIN_START_WINDOW <= start <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(f"{at}.start_backup_window_minutes", f"{start} is outside {MIN_START_WINDOW}-{MAX_WINDOW_MINUTES}.")
+        )
+    if complete is not None and not (start or MIN_START_WINDOW) < complete <= MAX_WINDOW_MINUTES:
+        problems.append(
+            Problem(
+                f"{at}.complete_backup_window_minutes",
+                f"{complete} must exceed the start window ({start or MIN_START_WINDOW}) and be at most {MAX_WINDOW_MINUTES}.",
+            )
+        )
+    continuous = (
+        "enable_continuous_backup" in rule
+        and str(_leaf(rule["enable_continuous_backup"], f"{at}.enable_continuous_backup", problems)).lower() == "true"
+    )
+    if "lifecycle" in rule:
+        _doc_lifecycle(rule["lifecycle"], f"{at}.lifecycle", problems, continuous=continuous)
+    copies = rule.get("copy_actions", {})
+    if len(copies) > MAX_COPY_ACTIONS:
+        problems.append(Problem(f"{at}.copy_actions", f"{len(copies)} copy actions; at most {MAX_COPY_ACTIONS}."))
+    for key, copy in copies.items():
+        where = f"{at}.copy_actions.{key}"
+        target = _leaf(copy.get("target_backup_vault_arn"), f"{where}.target_backup_vault_arn", problems)
+        if target is not None and target != key:
+            problems.append(
+                Problem(where, f"key differs from target_backup_vault_arn {target!r}; AWS requires them to be equal.")
+            )
+        if allowed_copy_targets is not None and key not in allowed_copy_targets:
+            problems.append(Problem(where, "is not a vault org-backup creates (central vault or a member vault)."))
+        if "lifecycle" in copy:
+            _doc_lifecycle(copy["lifecycle"], f"{where}.lifecycle", problems, continuous=False)
+    return problems
