@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.naming import DEPLOY_PHASES, deploy_phase
 
@@ -40,7 +41,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from org_backup import doctor
 
-    return doctor.main(BackupConfig.load(args.config))
+    return doctor.main(load_config(args.config))
 
 
 def _readiness(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
     flags = {"home": args.profile_home, "management": args.profile_management, "central": args.profile_central}
     return bootstrap.main(
-        BackupConfig.load(args.config), args.outdir, flags, auto_approve=args.auto_approve, again=args.again
+        load_config(args.config), args.outdir, flags, auto_approve=args.auto_approve, again=args.again
     )
 
 
@@ -73,7 +74,7 @@ def _wait_roles(args: argparse.Namespace) -> int:
     from org_backup.incremental import read_stack_list
 
     stacks = read_stack_list(args.stacks_file)
-    return deploy_wait.main(BackupConfig.load(args.config), stacks, role=args.role, timeout=args.timeout)
+    return deploy_wait.main(load_config(args.config), stacks, role=args.role, timeout=args.timeout)
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -96,7 +97,7 @@ def _records(args: argparse.Namespace) -> Any:
 
     if args.records:
         return incremental.LocalRecords(args.records)
-    backend = BackupConfig.load(args.config, with_accounts_file=False).state_backend
+    backend = load_config(args.config, with_accounts_file=False).state_backend
     if isinstance(backend, S3Backend):
         import boto3
 

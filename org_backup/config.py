@@ -1,20 +1,19 @@
-"""The one configuration model: loaded and validated once in ``main.py``, then passed down as typed objects.
+"""The one configuration model: loaded and validated once (``config_loader.load_config``, from ``main.py`` and the
+CLI), then passed down as typed objects. The model reads no file.
 
 Validation has two passes. Pydantic checks each field (ids, Regions, names, bounds) and reports every field error
-at once. Only when every field is well-formed do the cross-field rules run (duplicates, which account may be
-what), again collecting every problem. Either pass ends in one ``InputError`` listing them all, each naming the
-field path, the bad value, the AWS rule and the fix.
+at once. Only when every field is well-formed do the cross-field rules run (``config_rules``: duplicates, which
+account may be what), again collecting every problem. Either pass ends in one ``InputError`` listing them all,
+each naming the field path, the bad value, the AWS rule and the fix.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from org_backup import accounts_lock
-from org_backup.errors import InputError, Problem
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -28,9 +27,7 @@ from org_backup.validation import (
     RoleName,
     Tags,
     VaultName,
-    problems_from_validation_error,
 )
-from org_backup.yaml_io import load_yaml
 
 DEFAULT_CONFIG = "backup.yaml"
 
@@ -408,314 +405,8 @@ class BackupConfig(Model):
         """Every member account id, in config order."""
         return tuple(account for ou in self.target_ous for account in ou.accounts)
 
-    @classmethod
-    def load(cls, path: str | Path, *, with_accounts_file: bool = True) -> BackupConfig:
-        """Read, parse and validate a config file; raise InputError listing every problem.
-
-        ``with_accounts_file=False`` leaves the accounts snapshot unread (discover, which is about to rewrite it)."""
-        path = Path(path)
-        raw = load_yaml(path)
-        if not isinstance(raw, dict):
-            raise InputError(
-                str(path),
-                [
-                    Problem(
-                        "", f"must be a YAML mapping at the top level, got {type(raw).__name__}. Fix: see backup.yaml."
-                    )
-                ],
-            )
-        return cls.from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)
-
-    @classmethod
-    def from_dict(
-        cls, raw: dict[str, Any], *, source: str, base_dir: Path | None = None, with_accounts_file: bool = True
-    ) -> BackupConfig:
-        """Validate ``raw``; with ``accounts_file`` set, also load that snapshot (relative to ``base_dir``, default
-        the directory of ``source``) and take every target OU's accounts from it."""
-        try:
-            config = cls.model_validate(raw)
-        except ValidationError as exc:
-            raise InputError(source, problems_from_validation_error(exc, cls)) from None
-        problems = _cross_field_problems(config)
-        if problems:
-            raise InputError(source, problems)
-        if config.accounts_file is None or not with_accounts_file:
-            return config
-        return accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
-
     def accounts_path(self, config_dir: Path) -> Path:
         """Where discover writes, and synth reads, the accounts snapshot."""
         if self.accounts_file is None:
             raise ValueError("accounts_file is not set")
         return config_dir / self.accounts_file
-
-
-def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
-    if lock is None:
-        return []
-    problems = []
-    for name in ("min_retention_days", "max_retention_days"):
-        days = getattr(lock, name)
-        if not 1 <= days <= LOCK_MAX_DAYS:
-            problems.append(
-                Problem(
-                    f"{where}.{name}",
-                    f"{days} is outside AWS Backup vault lock's range 1-{LOCK_MAX_DAYS} days. Fix: pick a value in range.",
-                )
-            )
-    if lock.min_retention_days > lock.max_retention_days:
-        problems.append(
-            Problem(
-                where,
-                f"min_retention_days {lock.min_retention_days} is greater than max_retention_days "
-                f"{lock.max_retention_days} (AWS Backup requires min <= max). Fix: swap or correct them.",
-            )
-        )
-    if lock.mode == "governance" and lock.changeable_for_days is not None:
-        problems.append(
-            Problem(
-                f"{where}.changeable_for_days",
-                f"{lock.changeable_for_days} is only valid in compliance mode (setting it makes AWS lock the vault in "
-                "compliance mode). Fix: remove it, or set mode: compliance.",
-            )
-        )
-    if lock.mode == "compliance":
-        days = lock.changeable_for_days
-        if days is None:
-            problems.append(
-                Problem(
-                    f"{where}.changeable_for_days",
-                    "is required in compliance mode (the grace period before the lock becomes immutable). "
-                    f"Fix: set it to at least {LOCK_MIN_CHANGEABLE_DAYS}.",
-                )
-            )
-        elif not LOCK_MIN_CHANGEABLE_DAYS <= days <= LOCK_MAX_DAYS:
-            problems.append(
-                Problem(
-                    f"{where}.changeable_for_days",
-                    f"{days} is outside AWS Backup's range {LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days. "
-                    f"Fix: use at least {LOCK_MIN_CHANGEABLE_DAYS}.",
-                )
-            )
-    return problems
-
-
-def _duplicates(items: tuple[str, ...]) -> list[tuple[int, str]]:
-    seen: set[str] = set()
-    dups = []
-    for index, item in enumerate(items):
-        if item in seen:
-            dups.append((index, item))
-        seen.add(item)
-    return dups
-
-
-def _account_source_problems(config: BackupConfig) -> list[Problem]:
-    """Member accounts come from exactly one place: target_ous[].accounts, or the discovered accounts_file."""
-    problems = []
-    discovered = config.accounts_file is not None
-    for index, ou in enumerate(config.target_ous):
-        if discovered and ou.accounts:
-            problems.append(
-                Problem(
-                    f"target_ous[{index}].accounts",
-                    f"is set, but so is accounts_file ({config.accounts_file!r}), which then supplies every OU's "
-                    "accounts. Fix: remove the list, or remove accounts_file to list accounts by hand.",
-                )
-            )
-        if not discovered and not ou.accounts:
-            problems.append(
-                Problem(
-                    f"target_ous[{index}].accounts",
-                    f"is empty: OU {ou.id!r} protects no account. Fix: list its accounts, or set accounts_file: "
-                    "accounts.lock.yaml and run `python -m org_backup discover`.",
-                )
-            )
-    exclusions = config.discovery.exclude_accounts or config.discovery.exclude_ous
-    if exclusions and not discovered:
-        problems.append(
-            Problem(
-                "discovery",
-                "exclusions apply to discovered accounts, but accounts_file is not set, so nothing is discovered. "
-                "Fix: set accounts_file, or drop the account from target_ous[].accounts instead.",
-            )
-        )
-    target_ous = {ou.id for ou in config.target_ous}
-    for index, ou in enumerate(config.discovery.exclude_ous):
-        if ou.id in target_ous:
-            problems.append(
-                Problem(
-                    f"discovery.exclude_ous[{index}].id",
-                    f"{ou.id!r} is a target OU itself. Fix: remove it from target_ous instead.",
-                )
-            )
-    for field, ids in (
-        ("exclude_accounts", tuple(a.id for a in config.discovery.exclude_accounts)),
-        ("exclude_ous", tuple(o.id for o in config.discovery.exclude_ous)),
-    ):
-        for index, item in _duplicates(ids):
-            problems.append(
-                Problem(f"discovery.{field}[{index}].id", f"{item!r} is listed twice. Fix: remove the duplicate.")
-            )
-    return problems
-
-
-def _cross_field_problems(config: BackupConfig) -> list[Problem]:
-    problems: list[Problem] = []
-    for field in ("target_regions",):
-        for index, region in _duplicates(getattr(config, field)):
-            problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
-    for index, region in _duplicates(config.central_backup.regions or ()):
-        problems.append(
-            Problem(f"central_backup.regions[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate.")
-        )
-    for index, ou_id in _duplicates(tuple(ou.id for ou in config.target_ous)):
-        problems.append(Problem(f"target_ous[{index}].id", f"{ou_id!r} is listed twice. Fix: merge the two entries."))
-
-    problems += _account_source_problems(config)
-    first_seen: dict[str, str] = {}
-    for ou_index, ou in enumerate(config.target_ous):
-        for acc_index, account in enumerate(ou.accounts):
-            here = f"target_ous[{ou_index}].accounts[{acc_index}]"
-            if account in first_seen:
-                problems.append(
-                    Problem(
-                        here,
-                        f"account {account!r} is already listed at {first_seen[account]}; an account sits in exactly "
-                        "one OU. Fix: keep only the entry for the OU it is in.",
-                    )
-                )
-                continue
-            first_seen[account] = here
-            if account == config.organization.management_account_id:
-                problems.append(
-                    Problem(
-                        here,
-                        f"{account!r} is the management account, which is never in an OU and is not governed by "
-                        "backup policies or SCPs. Fix: remove it from target_ous.",
-                    )
-                )
-
-    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_regions)}
-    if len(partitions) > 1:
-        problems.append(
-            Problem(
-                "target_regions",
-                f"Regions span several partitions ({', '.join(sorted(p or '?' for p in partitions))}); AWS Organizations "
-                "and cross-account copies stay within one partition. Fix: use Regions of one partition.",
-            )
-        )
-
-    roles = {
-        "names.backup_role": config.names.backup_role,
-        "names.deploy_role": config.names.deploy_role,
-        "names.tag_reapply_role": config.names.tag_reapply_role,
-        "names.plan_role": config.names.plan_role,
-    }
-    seen_roles: dict[str, str] = {}
-    for field, name in roles.items():
-        if name in seen_roles:
-            problems.append(
-                Problem(field, f"{name!r} is also used for {seen_roles[name]}; each role has one job. Fix: rename one.")
-            )
-        seen_roles.setdefault(name, field)
-    if config.names.member_key_alias == config.names.central_key_alias:
-        problems.append(
-            Problem(
-                "names.central_key_alias",
-                f"{config.names.central_key_alias!r} equals names.member_key_alias; the central account may also be a "
-                "member, and an alias is unique per account and Region. Fix: use different aliases.",
-            )
-        )
-    if config.names.member_vault == config.names.central_vault:
-        problems.append(
-            Problem(
-                "names.central_vault",
-                f"{config.names.central_vault!r} equals names.member_vault; vault names are unique per account and "
-                "Region. Fix: use different names.",
-            )
-        )
-    configured_ous = {ou.id for ou in config.target_ous}
-    for name in ("copy_restriction", "deny_backup_tampering", "deny_leave_organization"):
-        selection = getattr(config.guardrails, name).target_ous
-        if selection != "all":
-            for index, ou in enumerate(selection):
-                if ou not in configured_ous:
-                    problems.append(
-                        Problem(
-                            f"guardrails.{name}.target_ous[{index}]",
-                            f"{ou!r} is not one of target_ous ({', '.join(sorted(configured_ous))}). Fix: use one of "
-                            "those or 'all'.",
-                        )
-                    )
-    settings = config.region_settings
-    for index, kind in enumerate(settings.full_management):
-        if kind in settings.opt_out:
-            problems.append(
-                Problem(
-                    f"region_settings.full_management[{index}]",
-                    f"{kind!r} is also in region_settings.opt_out; AWS Backup does not back up a type that is not "
-                    "opted in, so full management of it would do nothing. Fix: remove it from one of the two lists.",
-                )
-            )
-    backend = config.state_backend
-    if isinstance(backend, S3Backend) and backend.region != config.pipeline_region:
-        problems.append(
-            Problem(
-                "state_backend.region",
-                f"{backend.region!r} is not the pipeline's Region ({config.pipeline_region!r}), where bootstrap-home "
-                "creates the state bucket and the KMS key that encrypts it (SSE-KMS needs the key in the bucket's "
-                f"Region). Fix: set state_backend.region to {config.pipeline_region!r}, or pipeline.region to "
-                f"{backend.region!r}.",
-            )
-        )
-    delegated = config.organization.backup_delegated_admin_account_id
-    if delegated is not None and delegated == config.organization.management_account_id:
-        problems.append(
-            Problem(
-                "organization.backup_delegated_admin_account_id",
-                f"{delegated!r} is the management account, which cannot be its own delegated administrator. "
-                "Fix: use a member account (often the central backup account) or remove it.",
-            )
-        )
-    if config.pipeline.log_retention_days not in LOG_RETENTION_DAYS:
-        problems.append(
-            Problem(
-                "pipeline.log_retention_days",
-                f"{config.pipeline.log_retention_days} is not a retention CloudWatch Logs accepts "
-                f"({', '.join(map(str, LOG_RETENTION_DAYS))}). Fix: pick one of those.",
-            )
-        )
-    reapply = config.tag_reapply
-    if reapply.log_retention_days not in LOG_RETENTION_DAYS:
-        problems.append(
-            Problem(
-                "tag_reapply.log_retention_days",
-                f"{reapply.log_retention_days} is not a retention CloudWatch Logs accepts "
-                f"({', '.join(map(str, LOG_RETENTION_DAYS))}). Fix: pick one of those (365 or more keeps a year).",
-            )
-        )
-    if reapply.reserved_concurrency is not None and not 1 <= reapply.reserved_concurrency <= 100:
-        problems.append(
-            Problem(
-                "tag_reapply.reserved_concurrency",
-                f"{reapply.reserved_concurrency} is outside 1-100 (restores are rare; a larger reservation takes "
-                "capacity from the account's other functions). Fix: use 1-100.",
-            )
-        )
-    for index, key in enumerate(reapply.excluded_tag_keys):
-        if not 1 <= len(key) <= 128:
-            problems.append(
-                Problem(f"tag_reapply.excluded_tag_keys[{index}]", f"{key!r} is not a tag key (1-128 characters).")
-            )
-    if config.names.operations_key_alias in (config.names.member_key_alias, config.names.central_key_alias):
-        problems.append(
-            Problem(
-                "names.operations_key_alias",
-                f"{config.names.operations_key_alias!r} is already a vault key alias; an alias names one key per "
-                "account and Region. Fix: use a different alias.",
-            )
-        )
-    problems += _lock_problems("vault_lock.member", config.vault_lock.member)
-    problems += _lock_problems("vault_lock.central", config.vault_lock.central)
-    return problems

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_backup import accounts_lock
 from org_backup.accounts_lock import AccountsLock, LockedAccount, LockedOu, SkippedAccount, SkippedOu
 from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.errors import InputError, Problem
 
 EXIT_STALE = 1  # --check: the committed snapshot differs from the organization
@@ -218,7 +219,7 @@ def main(
     AWS, after checking it against backup.yaml; ``also_write`` writes the same bytes to a second place (the Plan
     stage's artifact); ``if_configured`` makes a config without ``accounts_file`` a no-op instead of an error.
     """
-    config = BackupConfig.load(config_path, with_accounts_file=False)  # the snapshot is what gets rewritten
+    config = load_config(config_path, with_accounts_file=False)  # the snapshot is what gets rewritten
     if config.accounts_file is None:
         if if_configured:
             print("accounts_file is not set: member accounts come from backup.yaml; nothing to discover.")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from org_backup.backup_policy import RenderedPolicy, load_plans, render_policies
 from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.guardrails import RenderedScp, render_scps
 
 
@@ -19,7 +20,7 @@ class Inputs:
     @classmethod
     def load(cls, config_path: Path) -> Inputs:
         """Validate backup.yaml, then the plans file it names, then render; raise InputError on any problem."""
-        config = BackupConfig.load(config_path)
+        config = load_config(config_path)
         plans = load_plans(config.backup_plans_path(config_path.parent), config)
         return cls(config, tuple(render_policies(plans, config)), tuple(render_scps(config)))
 

@@ -17,12 +17,12 @@ from org_backup.backup_policy import (
     validate_plans,
     validate_policy_document,
 )
-from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES
 
-CONFIG = BackupConfig.load(EXAMPLE_CONFIG)
+CONFIG = load_config(EXAMPLE_CONFIG)
 DEFAULT = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
 AWS_EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
 

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 
 BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
 
 
 def test_example_config_loads_with_expected_shape() -> None:
-    config = BackupConfig.load(EXAMPLE_CONFIG)
+    config = load_config(EXAMPLE_CONFIG)
     assert config.member_accounts == ("444444444444", "555555555555", "666666666666")
     assert config.target_regions == ("eu-west-1", "eu-central-1", "us-east-1")
     assert len(config.target_ous) == 2
@@ -30,7 +30,7 @@ def test_example_config_loads_with_expected_shape() -> None:
 
 
 def test_defaults_are_the_reference_solution_names() -> None:
-    config = BackupConfig.load(FIXTURES / "minimal.yaml")
+    config = load_config(FIXTURES / "minimal.yaml")
     assert config.names.member_vault == "AWSBackupSolutionVault"
     assert config.names.central_vault == "AWSBackupSolutionCentralVault"
     assert config.names.member_key_alias == "alias/AWSBackupSolutionKey"
@@ -39,7 +39,7 @@ def test_defaults_are_the_reference_solution_names() -> None:
 
 
 def test_config_is_frozen() -> None:
-    config = BackupConfig.load(FIXTURES / "minimal.yaml")
+    config = load_config(FIXTURES / "minimal.yaml")
     with pytest.raises(Exception, match="frozen"):
         config.target_regions = ("eu-west-1",)  # type: ignore[misc]
 

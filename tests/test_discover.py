@@ -12,7 +12,7 @@ import yaml
 from moto import mock_aws
 
 from org_backup import accounts_lock, discover
-from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from tests.rehearsal.moto import session_in
 
@@ -127,7 +127,7 @@ def test_discover_walks_nested_ous_and_writes_a_sorted_snapshot(org: Org) -> Non
 
 def test_small_pages_and_a_second_run_give_the_same_bytes(org: Org) -> None:
     config_path = org.config()
-    config = BackupConfig.load(config_path, with_accounts_file=False)
+    config = load_config(config_path, with_accounts_file=False)
     paged = discover.discover(config, org.client, page_size=3).render()
     assert org.run(config_path) == 0
     assert (org.tmp / "accounts.lock.yaml").read_text() == paged
@@ -137,7 +137,7 @@ def test_small_pages_and_a_second_run_give_the_same_bytes(org: Org) -> None:
 def test_synth_config_takes_accounts_from_the_snapshot(org: Org) -> None:
     config_path = org.config()
     assert org.run(config_path) == 0
-    config = BackupConfig.load(config_path)
+    config = load_config(config_path)
     assert len(config.member_accounts) == 48
     assert org.accounts["prod-legacy"] not in config.member_accounts
     assert MANAGEMENT not in config.member_accounts
@@ -235,7 +235,7 @@ def _snapshot(tmp: Path, **changes: Any) -> Path:
 
 
 def test_a_matching_snapshot_supplies_the_accounts(tmp_path: Path) -> None:
-    assert BackupConfig.load(_snapshot(tmp_path)).member_accounts == ("100000000004",)
+    assert load_config(_snapshot(tmp_path)).member_accounts == ("100000000004",)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +276,7 @@ def test_a_snapshot_that_disagrees_with_backup_yaml_stops_synth(
     tmp_path: Path, changes: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InputError) as raised:
-        BackupConfig.load(_snapshot(tmp_path, **changes))
+        load_config(_snapshot(tmp_path, **changes))
     assert raised.value.source == str(tmp_path / "accounts.lock.yaml")
     assert message in raised.value.render()
     assert "python -m org_backup discover" in raised.value.render()
@@ -286,7 +286,7 @@ def test_a_missing_snapshot_says_how_to_make_one(tmp_path: Path) -> None:
     config = _snapshot(tmp_path)
     (tmp_path / "accounts.lock.yaml").unlink()
     with pytest.raises(InputError) as raised:
-        BackupConfig.load(config)
+        load_config(config)
     assert raised.value.render() == (
         f"{tmp_path / 'accounts.lock.yaml'} has 1 problem:\n  - does not exist. Fix: run `python -m org_backup discover` "
         "(management-account credentials) and commit the result."
@@ -299,7 +299,7 @@ def test_inline_accounts_and_a_snapshot_together_are_refused(tmp_path: Path) -> 
     raw["target_ous"][0]["accounts"] = ["100000000004"]
     config.write_text(yaml.safe_dump(raw))
     with pytest.raises(InputError, match=r"target_ous\[0\]\.accounts: is set, but so is accounts_file"):
-        BackupConfig.load(config)
+        load_config(config)
 
 
 def test_plan_stage_hands_its_snapshot_to_deploy(org: Org, tmp_path: Path) -> None:

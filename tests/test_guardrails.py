@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from org_backup.config import BackupConfig
+from org_backup.config_loader import load_config
 from org_backup.guardrails import render_scps
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -30,7 +30,7 @@ ROLE_WRITES = (
 
 @pytest.fixture(scope="module")
 def tampering() -> list[dict[str, Any]]:
-    config = BackupConfig.load(EXAMPLE_CONFIG)
+    config = load_config(EXAMPLE_CONFIG)
     (scp,) = (s for s in render_scps(config) if s.name == "org-backup-deny-backup-tampering")
     return json.loads(scp.content)["Statement"]
 
@@ -112,7 +112,7 @@ def test_region_settings_the_scp_reserves_to_the_deploy_role_are_what_the_deploy
     """The member stacks manage aws_backup_region_settings: the deploy role can, a member administrator cannot."""
     from org_backup import deploy_roles
 
-    config = BackupConfig.load(EXAMPLE_CONFIG)
+    config = load_config(EXAMPLE_CONFIG)
     deploy = f"arn:aws:iam::{MEMBER}:role/OrgBackupDeployRole"
     assert _denied(tampering, ADMIN, "backup:UpdateRegionSettings", "*")
     assert _denied(tampering, deploy, "backup:UpdateRegionSettings", "*") == []

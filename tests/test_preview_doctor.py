@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from org_backup.config import BackupConfig
+from org_backup.config_loader import config_from_dict
 from org_backup.doctor import Clients, run_checks
 from org_backup.effective import effective_policy, preview
 from org_backup.inputs import Inputs
@@ -175,7 +176,7 @@ class StubbedClients(Clients):
 def organization() -> Iterator[tuple[BackupConfig, boto3.Session]]:
     with mock_aws():
         raw = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
-        config = BackupConfig.from_dict(raw, source="seeded")
+        config = config_from_dict(raw, source="seeded")
         management = session_in(None, config.organization.management_account_id)
         # What bootstrap-management (its roles and the StackSet of member roles) creates.
         iam = management.client("iam")

@@ -1,0 +1,49 @@
+"""The one way to load a configuration: YAML -> model (every field error at once) -> cross-field rules (every
+problem at once) -> the accounts snapshot, when ``accounts_file`` is set. The model (``config``) never reads a
+file; this module does, and raises ``InputError`` naming the file and every problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from org_backup import accounts_lock
+from org_backup.config import BackupConfig
+from org_backup.config_rules import cross_field_problems
+from org_backup.errors import InputError, Problem
+from org_backup.validation import problems_from_validation_error
+from org_backup.yaml_io import load_yaml
+
+
+def load_config(path: str | Path, *, with_accounts_file: bool = True) -> BackupConfig:
+    """Read, parse and validate a config file; raise InputError listing every problem.
+
+    ``with_accounts_file=False`` leaves the accounts snapshot unread (discover, which is about to rewrite it)."""
+    path = Path(path)
+    raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(
+            str(path),
+            [Problem("", f"must be a YAML mapping at the top level, got {type(raw).__name__}. Fix: see backup.yaml.")],
+        )
+    return config_from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)
+
+
+def config_from_dict(
+    raw: dict[str, Any], *, source: str, base_dir: Path | None = None, with_accounts_file: bool = True
+) -> BackupConfig:
+    """Validate ``raw``; with ``accounts_file`` set, also load that snapshot (relative to ``base_dir``, default the
+    directory of ``source``) and take every target OU's accounts from it."""
+    try:
+        config = BackupConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(source, problems_from_validation_error(exc, BackupConfig)) from None
+    problems = cross_field_problems(config)
+    if problems:
+        raise InputError(source, problems)
+    if config.accounts_file is None or not with_accounts_file:
+        return config
+    return accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
