@@ -16,6 +16,10 @@ PIPELINE_STACK = "pipeline"
 BOOTSTRAP_PREFIX = "bootstrap-"
 
 # The pipeline's CodeBuild roles in the home account; the deploy and plan roles trust exactly these.
+# The pipelines in the home account: the deploy branch's, and (with a connection source) the pull requests'.
+PIPELINE = "org-backup"
+PR_PIPELINE = "org-backup-pull-requests"
+PIPELINE_TOPIC = "org-backup-pipeline"  # failures and approvals of both
 BUILDER_ROLES = {"validate": "org-backup-validate", "plan": "org-backup-plan", "deploy": "org-backup-deploy"}
 DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
 # The role a service-managed StackSet runs as in each target account: "By default, StackSets with service-managed
