@@ -1,7 +1,7 @@
-"""The import contract of `org_backup/`: no cycle among its modules, lazy imports included (a cycle hidden behind
-an import inside a function still breaks the day someone moves it to the top), and no import of the CDKTF layer
-(`stacks`, `cdktf`, `constructs`, the provider bindings): everything in `org_backup/` runs without jsii.
-Imports under `if TYPE_CHECKING:` are not runtime edges and do not count."""
+"""The structure contract of the code: no import cycle among `org_backup/` modules, lazy imports included (a cycle
+hidden behind an import inside a function still breaks the day someone moves it to the top); no import of the
+CDKTF layer (`stacks`, `cdktf`, `constructs`, the provider bindings) from `org_backup/`, which runs without jsii;
+no Python file over 450 lines. Imports under `if TYPE_CHECKING:` are not runtime edges and do not count."""
 
 from __future__ import annotations
 
@@ -86,3 +86,13 @@ def test_org_backup_never_imports_the_cdktf_layer() -> None:
         path.name: sorted(m for m in _imports(path) if m.split(".")[0] in CDKTF_LAYER) for path in PACKAGE.glob("*.py")
     }
     assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_no_python_file_over_450_lines() -> None:
+    """A module a newcomer can read in one sitting; declarative data would be the exception, and there is none."""
+    lengths = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for folder in ("stacks", "org_backup", "lambda_src")
+        for path in (ROOT / folder).rglob("*.py")
+    }
+    assert {name: n for name, n in lengths.items() if n > 450} == {}
