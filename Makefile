@@ -62,9 +62,10 @@ scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipe
 	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
 
-lint: install ## ruff check and format check (what CI runs)
+lint: install ## ruff check, format check and mypy --strict on org_backup/ and lambda_src/ (what CI runs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 fmt: install ## Fix what ruff can fix, then format every file
 	$(VENV)/bin/ruff check --fix .

@@ -72,7 +72,7 @@ class AccountsLock(Model):
             "skipped_accounts": [a.model_dump() for a in sorted(self.skipped_accounts, key=lambda a: a.id)],
             "skipped_ous": [o.model_dump() for o in sorted(self.skipped_ous, key=lambda o: o.id)],
         }
-        return HEADER + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120)
+        return HEADER + str(yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120))
 
     def accounts_of(self, ou_id: str) -> tuple[str, ...]:
         return next((tuple(a.id for a in ou.accounts) for ou in self.target_ous if ou.id == ou_id), ())
@@ -137,19 +137,20 @@ def consistency_problems(config: BackupConfig, lock: AccountsLock) -> list[Probl
         )
     configured = [ou.id for ou in config.target_ous]
     locked = [ou.id for ou in lock.target_ous]
-    for ou in configured:
-        if ou not in locked:
+    for ou_id in configured:
+        if ou_id not in locked:
             problems.append(
                 Problem(
-                    "target_ous", f"{ou!r} is a target OU in backup.yaml but not in the snapshot. Fix: {RUN_DISCOVER}."
+                    "target_ous",
+                    f"{ou_id!r} is a target OU in backup.yaml but not in the snapshot. Fix: {RUN_DISCOVER}.",
                 )
             )
-    for index, ou in enumerate(locked):
-        if ou not in configured:
+    for index, ou_id in enumerate(locked):
+        if ou_id not in configured:
             problems.append(
                 Problem(
                     f"target_ous[{index}].id",
-                    f"{ou!r} is no longer a target OU in backup.yaml. Fix: {RUN_DISCOVER}.",
+                    f"{ou_id!r} is no longer a target OU in backup.yaml. Fix: {RUN_DISCOVER}.",
                 )
             )
     excluded = {e.id: e.reason for e in config.discovery.exclude_accounts}

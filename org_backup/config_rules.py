@@ -106,12 +106,12 @@ def _account_source_problems(config: BackupConfig) -> list[Problem]:
             )
         )
     target_ous = {ou.id for ou in config.target_ous}
-    for index, ou in enumerate(config.discovery.exclude_ous):
-        if ou.id in target_ous:
+    for index, excluded_ou in enumerate(config.discovery.exclude_ous):
+        if excluded_ou.id in target_ous:
             problems.append(
                 Problem(
                     f"discovery.exclude_ous[{index}].id",
-                    f"{ou.id!r} is a target OU itself. Fix: remove it from target_ous instead.",
+                    f"{excluded_ou.id!r} is a target OU itself. Fix: remove it from target_ous instead.",
                 )
             )
     for field, ids in (

@@ -16,7 +16,7 @@ _MONTHS = {
     m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
 }
 _DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minutes", 0, 59, {}),
     ("hours", 0, 23, {}),
     ("day-of-month", 1, 31, {}),
@@ -69,8 +69,8 @@ def _item_problem(item: str, name: str, low: int, high: int, names: dict[str, in
         day = item.rstrip("W")
         return None if day in ("L", "") or low <= int(day) <= high else f"{item!r} is outside {low}-{high}"
     if name == "day-of-week" and re.fullmatch(r"(\w{1,3})(L|#[1-5])", item):
-        base = re.match(r"\w+?(?=L$|#)", item)
-        return _value_problem(base.group(0) if base else item, low, high, names)
+        named = re.match(r"\w+?(?=L$|#)", item)
+        return _value_problem(named.group(0) if named else item, low, high, names)
     base, _, step = item.partition("/")
     if step and not (step.isdigit() and int(step) > 0):
         return f"step {step!r} must be a positive number"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
@@ -102,7 +102,7 @@ def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]]) -> Merge:
 
 def for_account(document: dict[str, Any], account_id: str) -> dict[str, Any]:
     """Resolve ``$account`` as AWS does when it creates the plan in the account."""
-    return json.loads(json.dumps(document).replace("$account", account_id))
+    return cast(dict[str, Any], json.loads(json.dumps(document).replace("$account", account_id)))
 
 
 @dataclass(frozen=True)

@@ -33,4 +33,4 @@ def batch_buildspec(shards: int, source: Path = DEPLOY_BUILDSPEC) -> str:
             for index in range(1, shards + 1)
         ],
     }
-    return yaml.safe_dump(spec, sort_keys=False, width=200)
+    return str(yaml.safe_dump(spec, sort_keys=False, width=200))

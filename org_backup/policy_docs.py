@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from org_backup.errors import InputError, Problem
 
@@ -76,7 +76,7 @@ def render_template(name: str, root: Path = POLICIES_DIR, **values: Any) -> dict
         problems.append(Problem("", "contains '${', which Terraform would interpolate."))
     if problems:
         raise InputError(str(root / name), problems)
-    return document
+    return cast(dict[str, Any], document)  # a template is a JSON object (render_template's contract)
 
 
 def dumps(document: Any) -> str:

@@ -157,9 +157,12 @@ class Workloads:
     """The tagged resources of one account and Region that readiness reads, with their keys."""
 
     def __init__(self, session: boto3.Session, account: str, region: str, tag_keys: list[str], partition: str) -> None:
-        self.client = lambda service: session.client(service, region_name=region)
+        self.session, self.region = session, region
         self.tag_keys = tag_keys
         self.ec2_arn = f"arn:{partition}:ec2:{region}:{account}"
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.region)
 
     def resources(self) -> Iterator[Resource]:
         yield from self._volumes_and_instances()

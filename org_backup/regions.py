@@ -30,4 +30,4 @@ def partition_of(region: str) -> str | None:
 def dns_suffix(partition: str) -> str:
     """DNS suffix of service endpoints in a partition (e.g. ``amazonaws.com.cn`` in China), for kms:ViaService."""
     data = create_loader().load_data("endpoints")
-    return next(p["dnsSuffix"] for p in data["partitions"] if p["partition"] == partition)
+    return str(next(p["dnsSuffix"] for p in data["partitions"] if p["partition"] == partition))

@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from org_backup import scan_set
 
@@ -189,7 +190,7 @@ class TerraformEnv:
         result = self.run(
             stack_dir, "validate", "-json", "-no-color", check=False, data_dir=self.shared_providers(stack_dir)
         )
-        return json.loads(result.stdout)
+        return cast(dict[str, object], json.loads(result.stdout))
 
 
 def _required_providers(stack_dir: Path) -> dict[str, object]:
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'valid  ' if validation.valid else 'INVALID'} {name}{shape}")
         if validation.same_shape_as:
             continue
-        for diag in validation.result.get("diagnostics", []):  # type: ignore[union-attr]
+        for diag in cast(list[dict[str, str]], validation.result.get("diagnostics", [])):
             print(f"    {diag.get('severity')}: {diag.get('summary')} {diag.get('detail', '')}")
     print(f"{len(results) - failed} valid, {failed} invalid")
     return 1 if failed else 0

@@ -60,7 +60,8 @@ def parse_event(event: Any) -> RestoreCompleted:
         value = detail.get(key)
         return value if isinstance(value, str) and value else None
 
-    resources = event.get("resources") if isinstance(event.get("resources"), list) else []
+    listed = event.get("resources")
+    resources = listed if isinstance(listed, list) else []
     snapshots = tuple(
         r for r in resources if isinstance(r, str) and (":snapshot" in r or ":image/" in r or ":cluster-snapshot:" in r)
     )

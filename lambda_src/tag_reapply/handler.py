@@ -159,7 +159,12 @@ def _reapply(restore: RestoreCompleted, clients: Clients, settings: Settings) ->
     targets = [(created, adapter)]
     try:
         if adapter.related:
-            targets += [(arn, adapter_for(arn)) for arn in adapter.related(clients, created)]
+            for arn in adapter.related(clients, created):
+                related = adapter_for(arn)
+                if related is None:  # not reached with today's adapters (an instance's volumes); never silent
+                    log(logging.WARNING, "related resource of an unsupported type: not re-tagged", arn=arn)
+                    continue
+                targets.append((arn, related))
         for arn, target in targets:
             results.append(_tag_one(clients, arn, target, original))
     except NotFound:
