@@ -43,13 +43,6 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
-from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
-from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
-from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
-    S3BucketServerSideEncryptionConfigurationA,
-    S3BucketServerSideEncryptionConfigurationRuleA,
-    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
-)
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
@@ -57,7 +50,7 @@ from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.naming import DEPLOY_ROLES_STACKSET, STATE_KEY_ALIAS, Naming
 from org_backup.policy_docs import dumps, render_template
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers
 
 NONCURRENT_STATE_DAYS = 90
@@ -198,38 +191,3 @@ class StateBucket(Construct):
                 )
             ],
         )
-
-
-def secure_bucket(scope: Construct, provider: AwsProvider, bucket: S3Bucket, key_arn: str, bucket_arn: str) -> None:
-    """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets."""
-    S3BucketServerSideEncryptionConfigurationA(
-        scope,
-        "encryption",
-        provider=provider,
-        bucket=bucket.id,
-        rule=[
-            S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                    sse_algorithm="aws:kms", kms_master_key_id=key_arn
-                ),
-                bucket_key_enabled=True,
-            )
-        ],
-    )
-    S3BucketPublicAccessBlock(
-        scope,
-        "public-access-block",
-        provider=provider,
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-    )
-    S3BucketPolicy(
-        scope,
-        "tls-only",
-        provider=provider,
-        bucket=bucket.id,
-        policy=dumps(render_template("s3/tls-only.json", bucket_arn=bucket_arn)),
-    )

@@ -1,4 +1,5 @@
-"""Constructs used by more than one account kind: an encrypted, policy-protected vault and the backup role."""
+"""Constructs used by more than one account kind: an encrypted, policy-protected vault, the backup role, and the
+settings every org-backup bucket gets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
 from constructs import Construct
 
 from org_backup.config import VaultLock
@@ -110,3 +119,38 @@ class BackupServiceRole(Construct):
                 role=self.role.name,
                 policy_arn=f"arn:{partition}:iam::aws:policy/{policy}",
             )
+
+
+def secure_bucket(scope: Construct, provider: AwsProvider, bucket: S3Bucket, key_arn: str, bucket_arn: str) -> None:
+    """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets."""
+    S3BucketServerSideEncryptionConfigurationA(
+        scope,
+        "encryption",
+        provider=provider,
+        bucket=bucket.id,
+        rule=[
+            S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default=S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                    sse_algorithm="aws:kms", kms_master_key_id=key_arn
+                ),
+                bucket_key_enabled=True,
+            )
+        ],
+    )
+    S3BucketPublicAccessBlock(
+        scope,
+        "public-access-block",
+        provider=provider,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    S3BucketPolicy(
+        scope,
+        "tls-only",
+        provider=provider,
+        bucket=bucket.id,
+        policy=dumps(render_template("s3/tls-only.json", bucket_arn=bucket_arn)),
+    )

@@ -69,8 +69,7 @@ from org_backup.naming import (
     enrolment_event_pattern,
 )
 from org_backup.policy_docs import dumps, render_template
-from stacks.bootstrap import secure_bucket
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.pipeline_builds import add_builders, add_pipeline_role
 from stacks.pipeline_codecommit import add_approval_rules, add_codecommit_triggers
