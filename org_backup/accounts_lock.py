@@ -104,9 +104,9 @@ def changes(before: AccountsLock | None, after: AccountsLock) -> Changes:
 
 
 def load(path: Path) -> AccountsLock:
-    if not path.is_file():
+    if not path.exists():
         raise InputError(str(path), [Problem("", f"does not exist. Fix: {RUN_DISCOVER}.")])
-    raw = load_yaml(path)
+    raw = load_yaml(path, named_by="accounts_file in backup.yaml")
     try:
         return AccountsLock.model_validate(raw)
     except ValidationError as exc:

@@ -36,7 +36,7 @@ from org_backup.yaml_io import load_yaml
 
 def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
     """Read and validate a plans file against the config; raise InputError listing every problem."""
-    raw = load_yaml(path)
+    raw = load_yaml(path, named_by="backup_plans_file in backup.yaml")
     if not isinstance(raw, dict):
         raise InputError(str(path), [Problem("", "must be a YAML mapping with a 'plans' key.")])
     return validate_plans(raw, config=config, source=str(path))

@@ -32,21 +32,69 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file or raise InputError naming the file, line and column."""
+# What the parser says, and what it means to someone editing the file (PyYAML's wording, matched on its problem).
+_TRANSLATIONS = (
+    ("found character '\\t'", "a tab: YAML indents with spaces only", "replace the tab with spaces"),
+    (
+        "expected <block end>",
+        "the indentation does not line up with the keys above",
+        "indent the line like its siblings",
+    ),
+    (
+        "mapping values are not allowed here",
+        "a ':' where YAML does not expect a key",
+        "quote the value, or fix the indentation",
+    ),
+    ("expected ',' or ']'", "a '[' list is not closed", "close the list with ']' on the same line"),
+    ("expected ',' or '}'", "a '{' mapping is not closed", "close it with '}'"),
+    ("found unexpected end of stream", "a quoted string is not closed", "close the quote"),
+    (
+        "could not find expected ':'",
+        "a line that is neither a key nor a list item",
+        "add the missing ':' or quote the text",
+    ),
+    ("duplicate key", "a key appears twice in one mapping", "remove one of them (YAML would keep only the last)"),
+)
+
+
+def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> Any:
+    """Parse a YAML file or raise InputError naming the file, line and column, what is wrong in the words of someone
+    editing it, and the fix. ``named_by`` is the setting that names this file, for the fix of a missing one."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        raise InputError(str(path), [Problem("", f"file not found. Fix: create it, or correct {named_by}.")]) from None
+    except IsADirectoryError:
+        raise InputError(str(path), [Problem("", f"is a directory, not a file. Fix: correct {named_by}.")]) from None
+    except UnicodeDecodeError:
         raise InputError(
-            str(path), [Problem("", "file not found. Fix: create it or point BACKUP_CONFIG at it.")]
+            str(path), [Problem("", f"is not UTF-8 text (a binary file?). Fix: correct {named_by}.")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), [Problem("", f"cannot be read ({exc}).")]) from None
+    except OSError as exc:
+        raise InputError(
+            str(path), [Problem("", f"cannot be read ({exc.strerror}). Fix: check its permissions.")]
+        ) from None
+    if not text.strip():
+        raise InputError(
+            str(path), [Problem("", "is empty. Fix: start from the example (backup.yaml in the repository).")]
+        )
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise InputError(str(path), [Problem("", f"is not valid YAML at {where}: {exc.problem}.")]) from None
+        problem = str(exc.problem)
+        found = next(((meaning, fix) for match, meaning, fix in _TRANSLATIONS if match in problem), None)
+        lines = text.splitlines()
+        line = lines[mark.line].strip() if mark and mark.line < len(lines) else ""
+        shown = f" ({line[:60]!r})" if line else ""
+        opened = exc.context_mark  # where an unclosed bracket or quote began, when the parser knows
+        if opened is not None and opened.line != (mark.line if mark else -1) and opened.line < len(lines):
+            shown += f", begun at line {opened.line + 1} ({lines[opened.line].strip()[:60]!r})"
+        if found:
+            message = f"is not valid YAML at {where}{shown}: {found[0]} ({problem}). Fix: {found[1]}."
+        else:
+            message = f"is not valid YAML at {where}{shown}: {problem}. Fix: correct the YAML there."
+        raise InputError(str(path), [Problem("", message)]) from None
     except yaml.YAMLError as exc:
-        raise InputError(str(path), [Problem("", f"is not valid YAML: {exc}.")]) from None
+        raise InputError(str(path), [Problem("", f"is not valid YAML: {exc}. Fix: correct the YAML.")]) from None

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from org_backup.config_loader import load_config
+from org_backup.errors import InputError
+from org_backup.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 
 BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
@@ -264,13 +266,40 @@ CASES: list[tuple[str, str, str]] = [
     (
         "unreadable-yaml",
         "organization:\n  id: o-minimal0001\n  management_account_id: [unclosed\n",
-        "has 1 problem:\n  - is not valid YAML at line 4, column 1: expected ',' or ']', but got '<stream end>'.",
+        "has 1 problem:\n  - is not valid YAML at line 4, column 1, begun at line 3 ('management_account_id: "
+        "[unclosed'): a '[' list is not closed (expected ',' or ']', but got '<stream end>'). Fix: close the list with "
+        "']' on the same line.",
     ),
     (
         "duplicate-yaml-key",
         "organization:\n  id: o-minimal0001\n  id: o-minimal0002\n",
-        "has 1 problem:\n  - is not valid YAML at line 3, column 3: duplicate key 'id' (first defined on line 2); YAML "
-        "would silently keep only the last one.",
+        "has 1 problem:\n  - is not valid YAML at line 3, column 3 ('id: o-minimal0002'): a key appears twice in one "
+        "mapping (duplicate key 'id' (first defined on line 2); YAML would silently keep only the last one). Fix: "
+        "remove one of them (YAML would keep only the last).",
+    ),
+    (
+        "yaml-tab",
+        "organization:\n\tid: o-minimal0001\n",
+        "has 1 problem:\n  - is not valid YAML at line 2, column 1 ('id: o-minimal0001'): a tab: YAML indents with "
+        "spaces only (found character '\\t' that cannot start any token). Fix: replace the tab with spaces.",
+    ),
+    (
+        "yaml-misindented-key",
+        "organization:\n  id: o-minimal0001\n   management_account_id: '100000000001'\n",
+        "has 1 problem:\n  - is not valid YAML at line 3, column 25 (\"management_account_id: '100000000001'\"): a ':' "
+        "where YAML does not expect a key (mapping values are not allowed here). Fix: quote the value, or fix the "
+        "indentation.",
+    ),
+    (
+        "yaml-unclosed-quote",
+        'organization:\n  id: "o-minimal0001\n',
+        "has 1 problem:\n  - is not valid YAML at line 3, column 1, begun at line 2 ('id: \"o-minimal0001'): a quoted "
+        "string is not closed (found unexpected end of stream). Fix: close the quote.",
+    ),
+    (
+        "empty-file",
+        "\n  \n",
+        "has 1 problem:\n  - is empty. Fix: start from the example (backup.yaml in the repository).",
     ),
     (
         "not-a-mapping",
@@ -350,7 +379,8 @@ def test_missing_config_file_names_the_file(
     code, _, err = _main_in_process(tmp_path / "nope.yaml", tmp_path / "cdktf.out", monkeypatch, capsys)
     assert code == 2
     assert err == (
-        f"{tmp_path / 'nope.yaml'} has 1 problem:\n  - file not found. Fix: create it or point BACKUP_CONFIG at it.\n"
+        f"{tmp_path / 'nope.yaml'} has 1 problem:\n  - file not found. Fix: create it, or correct BACKUP_CONFIG (or "
+        "--config).\n"
     )
     assert not (tmp_path / "cdktf.out").exists()
 
@@ -388,3 +418,33 @@ def test_test_mode_refuses_an_endpoint_that_is_not_this_machine(
         f"not {endpoint or ''!r}. Fix: unset ORG_BACKUP_LOCAL_API (it is for tests only) or start the local API.\n"
     )
     assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "named_by"),
+    [("backup_plans_file", "backup_plans_file in backup.yaml"), ("accounts_file", "accounts_file in backup.yaml")],
+)
+def test_a_missing_or_unreadable_referenced_file_names_the_setting_that_names_it(
+    tmp_path: Path, setting: str, named_by: str
+) -> None:
+    """Each file's fix names the setting that points at it (the plans file's once said BACKUP_CONFIG)."""
+    data = dict(BASE)
+    data[setting] = "missing.yaml"
+    if setting == "accounts_file":
+        data["target_ous"] = [{k: v for k, v in ou.items() if k != "accounts"} for ou in data["target_ous"]]
+    config = tmp_path / "backup.yaml"
+    config.write_text(yaml.safe_dump(data))
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(InputError) as missing:
+        Inputs.load(config)
+    data[setting] = "folder.yaml"
+    config.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as directory:
+        Inputs.load(config)
+    expected = (
+        "does not exist. Fix: run"
+        if setting == "accounts_file"
+        else f"file not found. Fix: create it, or correct {named_by}."
+    )
+    assert expected in missing.value.render()
+    assert f"is a directory, not a file. Fix: correct {named_by}." in directory.value.render()
