@@ -194,14 +194,21 @@ def main(argv: list[str] | None = None) -> int:
         help="config file (default: $BACKUP_CONFIG or backup.yaml)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("schema", help="print the JSON Schema of backup.yaml").set_defaults(run=_schema)
-    preview = sub.add_parser("preview", help="effective backup policy of every OU and member account, before deploy")
+    # --config also after the command (`preview --config x`); given there, it wins over the one before it.
+    anywhere = argparse.ArgumentParser(add_help=False)
+    anywhere.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file (as before the command)")
+
+    def command(name: str, *, parents: tuple[argparse.ArgumentParser, ...] = (), **kwargs: Any) -> Any:
+        return sub.add_parser(name, parents=[*parents, anywhere], **kwargs)
+
+    command("schema", help="print the JSON Schema of backup.yaml").set_defaults(run=_schema)
+    preview = command("preview", help="effective backup policy of every OU and member account, before deploy")
     preview.add_argument("--json", action="store_true", help="machine-readable output")
     preview.set_defaults(run=_preview)
-    sub.add_parser(
+    command(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"
     ).set_defaults(run=_doctor)
-    ready = sub.add_parser(
+    ready = command(
         "readiness",
         help="read-only: tagged resources that will not be backed up or copied as their plans say (exit 1 if any)",
     )
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-assume-role", action="store_true", help="read with the current credentials (one --account, theirs)"
     )
     ready.set_defaults(run=_readiness)
-    boot = sub.add_parser(
+    boot = command(
         "bootstrap",
         help="first-time setup in order: prerequisites, state bucket, deploy/plan roles, pipeline (see README)",
     )
@@ -227,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--again", action="store_true", help="apply every step, also those recorded as done")
     boot.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="synthesized output (cdktf.out)")
     boot.set_defaults(run=_bootstrap)
-    discover = sub.add_parser(
+    discover = command(
         "discover",
         help="read the target OUs' accounts from AWS Organizations into accounts_file (read-only calls)",
     )
@@ -246,16 +253,16 @@ def main(argv: list[str] | None = None) -> int:
     outdir = argparse.ArgumentParser(add_help=False)
     outdir.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="synthesized output (cdktf.out)")
     outdir.add_argument("--records", type=Path, help="local directory of deployed-stack hashes (default: see README)")
-    changed = sub.add_parser(
-        "changed", parents=[outdir], help="print the deployable stacks whose content changed since the last deploy"
+    changed = command(
+        "changed", parents=(outdir,), help="print the deployable stacks whose content changed since the last deploy"
     )
     changed.add_argument("--out", type=Path, help="also write the list here, and their hashes beside it (.json)")
     changed.set_defaults(run=_changed)
-    record = sub.add_parser("record", parents=[outdir], help="record the listed stacks as deployed (after success)")
+    record = command("record", parents=(outdir,), help="record the listed stacks as deployed (after success)")
     record.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     record.set_defaults(run=_record)
-    shard = sub.add_parser(
-        "shard", parents=[outdir], help="print shard I/N of the planned stacks, after checking they are unchanged"
+    shard = command(
+        "shard", parents=(outdir,), help="print shard I/N of the planned stacks, after checking they are unchanged"
     )
     shard.add_argument("shard", help="I/N, 1-based")
     shard.add_argument("--planned", type=Path, required=True, help="the hashes `changed --out` wrote (.json)")
@@ -263,9 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "--phase", type=int, choices=DEPLOY_PHASES, help="only the planned stacks of this deploy phase (naming.py)"
     )
     shard.set_defaults(run=_shard)
-    wait = sub.add_parser(
-        "wait-roles", help="wait until the plan or deploy role of every listed stack's account is assumable"
-    )
+    wait = command("wait-roles", help="wait until the plan or deploy role of every listed stack's account is assumable")
     wait.add_argument("--role", choices=("plan", "deploy"), required=True)
     wait.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most (default 900)")

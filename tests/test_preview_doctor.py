@@ -141,6 +141,21 @@ def test_preview_cli_prints_every_account_as_json() -> None:
     assert sorted(json.loads(result.stdout)) == ["444444444444", "555555555555", "666666666666"]
 
 
+def test_config_option_is_accepted_after_the_command_too(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m org_backup preview --config x` as people type it; given after the command, it wins."""
+    from org_backup.__main__ import main
+
+    monkeypatch.delenv("BACKUP_CONFIG", raising=False)
+    assert main(["preview", "--json", "--config", str(FIXTURES / "minimal.yaml")]) == 0
+    assert sorted(json.loads(capsys.readouterr().out)) == ["100000000004"]  # the accounts of minimal.yaml
+    assert (
+        main(["--config", str(tmp_path / "missing.yaml"), "preview", "--config", str(FIXTURES / "minimal.yaml")]) == 0
+    )
+    assert "100000000004" in capsys.readouterr().out
+
+
 def test_preview_cli_reports_a_bad_config_with_exit_2(tmp_path: Any) -> None:
     bad = tmp_path / "backup.yaml"
     bad.write_text("organization: {}\n")
