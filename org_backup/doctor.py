@@ -12,11 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from org_backup.config import BackupConfig
 from org_backup.naming import DEPLOY_ROLES_STACKSET
 
+# Short connect/read timeouts and one retry: without a network, botocore's defaults (60 s timeouts, retries per
+# call) made a run of every check take minutes before saying anything useful.
+FAST_FAIL = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
 # Service-managed StackSets (the deploy and plan roles in every target account) need this trusted access.
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
@@ -44,7 +55,28 @@ class Clients:
         self._region = region
 
     def client(self, service: str, region: str | None = None) -> Any:
-        return self._session.client(service, region_name=region or self._region)
+        return self._session.client(service, region_name=region or self._region, config=FAST_FAIL)
+
+
+def credentials_problem(clients: Clients) -> str | None:
+    """One call before any check: no credentials, no network and refused credentials are each one message with
+    the fix, instead of one FAIL per check with a fix that does not apply."""
+    try:
+        clients.client("sts").get_caller_identity()
+    except NoCredentialsError:
+        return (
+            "no AWS credentials found (environment, AWS_PROFILE, config files). Fix: sign in as the management "
+            "account, e.g. `aws sso login --profile <management profile>` then `export AWS_PROFILE=<that profile>`."
+        )
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        return f"cannot reach AWS ({exc}). Fix: check the network, HTTPS_PROXY, or AWS_ENDPOINT_URL if one is set."
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return (
+            f"the credentials were refused ({error.get('Code')}: {error.get('Message')}). Fix: refresh them "
+            "(e.g. `aws sso login`) or use another profile of the management account."
+        )
+    return None
 
 
 def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
@@ -230,7 +262,12 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
 
 
 def main(config: BackupConfig) -> int:
-    checks = run_checks(config, Clients())
+    clients = Clients()
+    problem = credentials_problem(clients)
+    if problem:
+        print(f"doctor: {problem} Nothing was checked.")
+        return 1
+    checks = run_checks(config, clients)
     for check in checks:
         print(check.render())
     failed = sum(not c.ok for c in checks)

@@ -287,3 +287,36 @@ def test_doctor_flags_a_member_account_without_its_roles(organization: Any) -> N
         f"FAIL  roles in {account}: no stack set instance\n"
         "      Fix: deploy the management stack, then check the stack set's operations in the CloudFormation console"
     )
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        (
+            {},
+            "doctor: no AWS credentials found (environment, AWS_PROFILE, config files). Fix: sign in as the management",
+        ),
+        (
+            {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+            'doctor: cannot reach AWS (Could not connect to the endpoint URL: "http://127.0.0.1:9/"). Fix: check the',
+        ),
+    ],
+    ids=["no-credentials", "no-network"],
+)
+def test_doctor_without_credentials_or_network_says_so_once(environment: dict[str, str], message: str) -> None:
+    """One message with its fix, nothing else, exit 1 (it printed 33 FAIL lines with fixes that did not apply, and
+    without a network took minutes). The timeout only guards against a hang."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/nonexistent",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **environment,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "org_backup", "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.count("\n") == 1 and done.stdout.startswith(message), done.stdout
+    assert done.stdout.rstrip().endswith("Nothing was checked."), done.stdout
