@@ -6,6 +6,7 @@ Of the synth path (main.py, stacks/, what they import), only this file reads the
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
 - ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth_cache.py; default
   build/synth-cache), or "off" to synthesize every time (benchmarks, tests that compare two synths);
+- ORG_BACKUP_SYNTH_LIST: "1" lists every stack after the summary;
 - ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
   address Terraform then takes from AWS_ENDPOINT_URL, which must then name this machine.
 Exit codes: 0 ok, 2 invalid input (nothing written).
@@ -27,6 +28,7 @@ from org_backup.config import DEFAULT_CONFIG
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
 from org_backup.synth_cache import SynthCache
+from org_backup.synth_summary import summary
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -86,8 +88,11 @@ def main() -> int:
             return 2
     elapsed = time.monotonic() - started
     print(f"{len(names)} stacks (role {role}) from {config_path} {how} into {outdir}/stacks in {elapsed:.1f} s:")
-    for name in names:
-        print(f"  {name}")
+    for line in summary(inputs, outdir, names):
+        print(line)
+    if os.environ.get("ORG_BACKUP_SYNTH_LIST") == "1":
+        for name in names:
+            print(f"  {name}")
     for policy in inputs.split_policies:
         print(
             f"Note: plan {policy.plan} exceeds 10,000 characters as one policy; split ({policy.split}): {policy.name}"

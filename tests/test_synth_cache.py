@@ -3,6 +3,7 @@ output in instead of synthesizing; anything a synth reads changes the key; a dam
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -125,3 +126,26 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
         os.utime(cache.directory / f"key{number}", (number, number))
     kept = sorted(p.name for p in cache.directory.iterdir())
     assert kept == [f"key{n}" for n in range(2, KEEP + 2)]
+
+
+def test_synth_prints_a_summary_and_lists_stacks_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = _main("off", tmp_path / "cdktf.out", monkeypatch, capsys)
+    lines = out.splitlines()
+    assert lines[1:] == [
+        "  stacks: 1 member, 3 bootstrap, backup-policies, central-backup, management, pipeline",
+        "  accounts: 1 members in 1 target OUs; Regions: 1 target, 1 with a central vault",
+        "  backup plans: 2 in 2 policies (0 split); SCPs: 0",
+        lines[4],  # resources and size: counted below, not copied from the output
+    ]
+    stacks = tmp_path / "cdktf.out" / "stacks"
+    resources = sum(
+        len(items)
+        for p in stacks.iterdir()
+        for items in json.loads((p / "cdk.tf.json").read_text())["resource"].values()
+    )
+    assert lines[4].startswith(f"  resources: {resources}; output: ")
+    monkeypatch.setenv("ORG_BACKUP_SYNTH_LIST", "1")
+    listed = _main("off", tmp_path / "cdktf.out", monkeypatch, capsys).splitlines()
+    assert listed[5:] == [f"  {p.name}" for p in sorted(stacks.iterdir())]
