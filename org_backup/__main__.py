@@ -31,6 +31,12 @@ def _preview(args: argparse.Namespace) -> int:
 
     inputs = Inputs.load(args.config)
     previews = preview(inputs.config, inputs.backup_policies)
+    if args.account:
+        unknown = sorted(set(args.account) - {p.account_id for p in previews})
+        if unknown:
+            print(f"preview: {', '.join(unknown)} not a member account of {args.config}.", file=sys.stderr)
+            return 2
+        previews = [p for p in previews if p.account_id in args.account]
     if args.json:
         print(json.dumps({p.account_id: p.effective for p in previews}, indent=2, sort_keys=True))
     else:
@@ -204,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     command("schema", help="print the JSON Schema of backup.yaml").set_defaults(run=_schema)
     preview = command("preview", help="effective backup policy of every OU and member account, before deploy")
     preview.add_argument("--json", action="store_true", help="machine-readable output")
+    preview.add_argument("--account", action="append", help="only this member account (repeatable)")
     preview.set_defaults(run=_preview)
     command(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"

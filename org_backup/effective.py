@@ -127,41 +127,66 @@ def preview(config: BackupConfig, policies: tuple[RenderedPolicy, ...]) -> list[
     return previews
 
 
+def _lifecycle_text(lifecycle: dict[str, Any]) -> str:
+    """Every lifecycle setting AWS Backup has, rules and copies alike."""
+    text = f"keep {lifecycle.get('delete_after_days', 'forever')} days"
+    if lifecycle.get("move_to_cold_storage_after_days"):
+        text += f", cold storage after {lifecycle['move_to_cold_storage_after_days']}"
+    if str(lifecycle.get("opt_in_to_archive_for_supported_resources", "")).lower() == "true":
+        text += ", archive for supported resources"
+    return text
+
+
+def _plan_lines(effective: dict[str, Any]) -> list[str]:
+    lines = []
+    plans = effective.get("plans", {})
+    if not plans:
+        lines.append("    no backup plans")
+    for plan_name, plan in sorted(plans.items()):
+        lines.append(f"    plan {plan_name}  regions: {', '.join(plan.get('regions', []))}")
+        for rule_name, rule in sorted(plan.get("rules", {}).items()):
+            continuous = ", continuous" if str(rule.get("enable_continuous_backup", "")).lower() == "true" else ""
+            lines.append(
+                f"      rule {rule_name}: {rule.get('schedule_expression')}, start within "
+                f"{rule.get('start_backup_window_minutes')} min, complete within "
+                f"{rule.get('complete_backup_window_minutes')} min, {_lifecycle_text(rule.get('lifecycle', {}))}"
+                f"{continuous}, vault {rule.get('target_backup_vault_name')}"
+            )
+            for target, action in sorted(rule.get("copy_actions", {}).items()):
+                lines.append(f"        copy to {target}, {_lifecycle_text(action.get('lifecycle', {}))}")
+        for selection_name, selection in sorted(plan.get("selections", {}).get("tags", {}).items()):
+            values = ", ".join(selection.get("tag_value", []))
+            lines.append(
+                f"      selection {selection_name}: tag {selection.get('tag_key')} in [{values}], role "
+                f"{selection.get('iam_role_arn')}"
+            )
+    return lines
+
+
 def render_text(previews: list[AccountPreview]) -> str:
+    """Per OU, accounts whose effective policies are the same but for their own account id are shown once, with
+    ``<account>`` where each has its own id (thousands of accounts are a few blocks, not thousands)."""
     lines = [
         "Effective backup policies (org-backup's own policies only; policies attached outside org-backup are not "
         "included)."
     ]
-    current_ou = None
+    groups: dict[tuple[str, str, str], list[AccountPreview]] = {}
     for item in previews:
-        if item.ou_id != current_ou:
-            current_ou = item.ou_id
-            lines.append(f"\nOU {item.ou_name} ({item.ou_id})")
-        lines.append(f"  account {item.account_id}")
-        plans = item.effective.get("plans", {})
-        if not plans:
-            lines.append("    no backup plans")
-        for plan_name, plan in sorted(plans.items()):
-            lines.append(f"    plan {plan_name}  regions: {', '.join(plan.get('regions', []))}")
-            for rule_name, rule in sorted(plan.get("rules", {}).items()):
-                keep = rule.get("lifecycle", {}).get("delete_after_days", "forever")
-                cold = rule.get("lifecycle", {}).get("move_to_cold_storage_after_days")
-                lines.append(
-                    f"      rule {rule_name}: {rule.get('schedule_expression')}, start within "
-                    f"{rule.get('start_backup_window_minutes')} min, complete within "
-                    f"{rule.get('complete_backup_window_minutes')} min, keep {keep} days"
-                    + (f" (cold after {cold})" if cold else "")
-                    + f", vault {rule.get('target_backup_vault_name')}"
-                )
-                for target, action in sorted(rule.get("copy_actions", {}).items()):
-                    copy_keep = action.get("lifecycle", {}).get("delete_after_days", "forever")
-                    lines.append(f"        copy to {target}, keep {copy_keep} days")
-            for selection_name, selection in sorted(plan.get("selections", {}).get("tags", {}).items()):
-                values = ", ".join(selection.get("tag_value", []))
-                lines.append(
-                    f"      selection {selection_name}: tag {selection.get('tag_key')} in [{values}], role "
-                    f"{selection.get('iam_role_arn')}"
-                )
-        for refused in item.refused:
+        shape = json.dumps(item.effective, sort_keys=True).replace(item.account_id, "<account>")
+        groups.setdefault((item.ou_id, shape, "\n".join(item.refused)), []).append(item)
+    current_ou = None
+    for items in groups.values():
+        first = items[0]
+        if first.ou_id != current_ou:
+            current_ou = first.ou_id
+            lines.append(f"\nOU {first.ou_name} ({first.ou_id})")
+        if len(items) == 1:
+            lines.append(f"  account {first.account_id}")
+            lines += _plan_lines(first.effective)
+        else:
+            lines.append(f"  {len(items)} accounts, the same policy each with its own id as <account>:")
+            lines.append(f"    {', '.join(i.account_id for i in items)}")
+            lines += _plan_lines(json.loads(json.dumps(first.effective).replace(first.account_id, "<account>")))
+        for refused in first.refused:
             lines.append(f"    refused: {refused}")
     return "\n".join(lines)

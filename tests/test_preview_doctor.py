@@ -320,3 +320,30 @@ def test_doctor_without_credentials_or_network_says_so_once(environment: dict[st
     assert done.returncode == 1, done.stderr
     assert done.stdout.count("\n") == 1 and done.stdout.startswith(message), done.stdout
     assert done.stdout.rstrip().endswith("Nothing was checked."), done.stdout
+
+
+def test_preview_groups_identical_accounts_and_shows_every_lifecycle_setting(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from org_backup.__main__ import main
+
+    plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
+    rule = plans["plans"]["OrgBackupPlanMonthly"]["rules"]["OrgMonthlyBackupRule"]
+    rule["copy_to_central"]["lifecycle"] = {"delete_after_days": 400, "move_to_cold_storage_after_days": 30}
+    rule["lifecycle"]["opt_in_to_archive_for_supported_resources"] = True
+    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    config["backup_plans_file"] = str(tmp_path / "plans.yaml")
+    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.delenv("BACKUP_CONFIG", raising=False)
+
+    assert main(["preview", "--config", str(tmp_path / "backup.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "  2 accounts, the same policy each with its own id as <account>:\n    444444444444, 555555555555\n" in text
+    assert "role arn:aws:iam::<account>:role/AWSBackupSolutionRole" in text
+    assert "keep 366 days, archive for supported resources, vault AWSBackupSolutionVault" in text
+    assert "AWSBackupSolutionCentralVault, keep 400 days, cold storage after 30\n" in text
+    assert main(["preview", "--config", str(tmp_path / "backup.yaml"), "--account", "666666666666"]) == 0
+    one = capsys.readouterr().out
+    assert "  account 666666666666\n" in one and "444444444444" not in one
+    assert main(["preview", "--config", str(tmp_path / "backup.yaml"), "--account", "999999999999"]) == 2
