@@ -17,6 +17,15 @@ class Problem:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+MAX_SHOWN = 50  # problems printed; the rest are counted (5,000 unquoted ids once printed 5,000 lines)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A bad value as a message quotes it: its repr, cut to ``limit`` characters with the full length said."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
 class InputError(Exception):
     """Raised with every problem found in one input file, never just the first."""
 
@@ -29,5 +38,7 @@ class InputError(Exception):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"{self.source} has {count} {noun}:"]
-        lines += [f"  - {p.render()}" for p in self.problems]
+        lines += [f"  - {p.render()}" for p in self.problems[:MAX_SHOWN]]
+        if count > MAX_SHOWN:
+            lines.append(f"  ... and {count - MAX_SHOWN} more (fix these, then run again to see the rest)")
         return "\n".join(lines)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-from org_backup.errors import Problem
+from org_backup.errors import Problem, shown
 from org_backup.regions import partition_of
 
 MAX_TAGS = 50  # Most AWS resources accept at most 50 user tags.
@@ -23,7 +23,7 @@ def _quoted_string(value: Any, what: str, example: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str):
         raise _fail(
             "not_string",
-            f"{value!r} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
+            f"{shown(value)} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
             f'leading zeros. Fix: write it in quotes, e.g. "{example}".',
         )
     return value
@@ -35,7 +35,7 @@ def with_pattern(regex: str, what: str, rule: str, fix: str, example: str) -> An
     def check(value: Any) -> str:
         text = _quoted_string(value, what, example)
         if not compiled.fullmatch(text):
-            raise _fail("pattern", f"{text!r} is not {what} ({rule}). Fix: {fix}")
+            raise _fail("pattern", f"{shown(text)} is not {what} ({rule}). Fix: {fix}")
         return text
 
     return BeforeValidator(check)
@@ -78,7 +78,7 @@ def _check_region(value: Any) -> str:
     if partition_of(text) is None:
         raise _fail(
             "region",
-            f"{text!r} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
+            f"{shown(text)} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
             "Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.",
         )
     return text
@@ -103,13 +103,13 @@ def _check_alias(value: Any) -> str:
     if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", text):
         raise _fail(
             "kms_alias",
-            f"{text!r} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
+            f"{shown(text)} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
             "Fix: e.g. 'alias/org-backup/vault'.",
         )
     if text.startswith("alias/aws/"):
         raise _fail(
             "kms_alias",
-            f"{text!r} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
+            f"{shown(text)} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
             "Fix: choose another prefix, e.g. 'alias/org-backup/'.",
         )
     return text
@@ -148,11 +148,13 @@ def check_tags(value: dict[str, str]) -> dict[str, str]:
         problems.append(f"{len(value)} tags given; AWS allows at most {MAX_TAGS} per resource")
     for key, tag_value in value.items():
         if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
-            problems.append(f"key {key!r} must be 1-128 letters, digits, spaces or '_.:/=+-@'")
+            problems.append(f"key {shown(key)} must be 1-128 letters, digits, spaces or '_.:/=+-@'")
         elif key.lower().startswith("aws:"):
-            problems.append(f"key {key!r} uses the prefix 'aws:' that AWS reserves")
+            problems.append(f"key {shown(key)} uses the prefix 'aws:' that AWS reserves")
         if len(tag_value) > 256 or not _TAG_CHARS.fullmatch(tag_value):
-            problems.append(f"value {tag_value!r} of {key!r} must be 0-256 letters, digits, spaces or '_.:/=+-@'")
+            problems.append(
+                f"value {shown(tag_value)} of {shown(key)} must be 0-256 letters, digits, spaces or '_.:/=+-@'"
+            )
     if problems:
         raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
     return value
@@ -262,10 +264,10 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
         )
     if kind == "too_short":
         need = err.get("ctx", {}).get("min_length", 1)
-        return Problem(field, f"{value!r} is too short: at least {need} required. Fix: add the missing entries.")
+        return Problem(field, f"{shown(value)} is too short: at least {need} required. Fix: add the missing entries.")
     if kind == "too_long":
         limit = err.get("ctx", {}).get("max_length")
-        return Problem(field, f"{value!r} is too long: at most {limit} allowed. Fix: shorten it.")
+        return Problem(field, f"{shown(value)} is too long: at most {limit} allowed. Fix: shorten it.")
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
         return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
     if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
@@ -273,6 +275,6 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return Problem(
-            field, f"{value!r} is not one of the allowed values. Fix: use one of {expected} (spelled exactly so)."
+            field, f"{shown(value)} is not one of the allowed values. Fix: use one of {expected} (spelled exactly so)."
         )
-    return Problem(field, f"{value!r}: {err['msg']}.")
+    return Problem(field, f"{shown(value)}: {err['msg']}.")

@@ -448,3 +448,20 @@ def test_a_missing_or_unreadable_referenced_file_names_the_setting_that_names_it
     )
     assert expected in missing.value.render()
     assert f"is a directory, not a file. Fix: correct {named_by}." in directory.value.render()
+
+
+def test_long_values_are_cut_and_many_problems_capped(tmp_path: Path) -> None:
+    """A 400-character value is quoted in 60 with its length; 120 bad account ids print 50 problems and a count."""
+    data = copy.deepcopy(BASE)
+    data["organization"]["id"] = "o-" + "x" * 400
+    data["target_ous"][0]["accounts"] = [str(i).zfill(11) for i in range(120)]  # 11 digits: not account ids
+    config = tmp_path / "backup.yaml"
+    config.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as raised:
+        load_config(config)
+    lines = raised.value.render().splitlines()
+    assert lines[0] == f"{config} has 121 problems:"
+    assert len(lines) == 1 + 50 + 1
+    assert lines[-1] == "  ... and 71 more (fix these, then run again to see the rest)"
+    organization = next(line for line in lines if line.startswith("  - organization.id: "))
+    assert f"'o-{'x' * 57}... (402 characters) is not an AWS Organizations id" in organization
