@@ -37,8 +37,12 @@ def _preview(args: argparse.Namespace) -> int:
             print(f"preview: {', '.join(unknown)} not a member account of {args.config}.", file=sys.stderr)
             return 2
         previews = [p for p in previews if p.account_id in args.account]
-    if args.json:
+    if args.json or args.format == "json":
         print(json.dumps({p.account_id: p.effective for p in previews}, indent=2, sort_keys=True))
+    elif args.format == "mermaid":
+        from org_backup.topology import mermaid
+
+        print(mermaid(inputs, previews), end="")
     else:
         print(render_text(previews))
     return 0
@@ -209,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
 
     command("schema", help="print the JSON Schema of backup.yaml").set_defaults(run=_schema)
     preview = command("preview", help="effective backup policy of every OU and member account, before deploy")
-    preview.add_argument("--json", action="store_true", help="machine-readable output")
+    preview.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
+    preview.add_argument(
+        "--format", choices=("text", "json", "mermaid"), default="text", help="mermaid: a diagram of the topology"
+    )
     preview.add_argument("--account", action="append", help="only this member account (repeatable)")
     preview.set_defaults(run=_preview)
     command(

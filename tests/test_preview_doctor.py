@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -347,3 +348,41 @@ def test_preview_groups_identical_accounts_and_shows_every_lifecycle_setting(
     one = capsys.readouterr().out
     assert "  account 666666666666\n" in one and "444444444444" not in one
     assert main(["preview", "--config", str(tmp_path / "backup.yaml"), "--account", "999999999999"]) == 2
+
+
+_MERMAID_LINE = re.compile(
+    r"^(flowchart LR"
+    r"|  (?:  )?subgraph (?P<subgraph>\w+)\[\"[^\"]*\"\]"
+    r"|  (?:  )?end"
+    r"|    (?P<node>\w+)(?:\[\(\"[^\"]*\"\)\]|\[\"[^\"]*\"\])"
+    r"|  (?P<hexagon>\w+)\{\{\"[^\"]*\"\}\}"
+    r"|  (?P<source>\w+) (?:-- \"[^\"]*\" -->|-\. attached \.->) (?P<target>\w+))$"
+)
+
+
+def test_preview_mermaid_is_a_well_formed_flowchart_of_the_topology(capsys: pytest.CaptureFixture[str]) -> None:
+    """A structural check (the Mermaid CLI needs a headless browser, which this machine cannot fetch): every line is
+    one of the flowchart forms used, subgraphs are balanced, every edge joins declared ids, and the diagram holds
+    each OU with its accounts, every central vault, one copy flow per OU and Region, and the SCP attachments."""
+    from org_backup.__main__ import main
+
+    assert main(["--config", str(EXAMPLE_CONFIG), "preview", "--format", "mermaid"]) == 0
+    text = capsys.readouterr().out
+    declared, depth = set(), 0
+    for line in text.splitlines():
+        match = _MERMAID_LINE.match(line)
+        assert match, line
+        depth += bool(match["subgraph"]) - (line.strip() == "end")
+        assert depth >= 0, line
+        declared |= {match[g] for g in ("subgraph", "node", "hexagon") if match[g]}
+        if match["source"]:
+            assert {match["source"], match["target"]} <= declared, line
+    assert depth == 0
+    assert (
+        '"2 accounts: 444444444444, 555555555555<br/>AWSBackupSolutionVault in eu-west-1, eu-central-1, us-east-1"'
+        in text
+    )
+    copies = [line for line in text.splitlines() if " --> cv_" in line]
+    assert len(copies) == 2 * 3  # two OUs x three Regions, each labelled with both plans
+    assert all('"OrgBackupPlanDaily, OrgBackupPlanMonthly"' in line for line in copies)
+    assert text.count("-. attached .->") == 5  # copy and tampering SCPs on both OUs, leave-organization on one
