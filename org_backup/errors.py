@@ -42,3 +42,14 @@ class InputError(Exception):
         if count > MAX_SHOWN:
             lines.append(f"  ... and {count - MAX_SHOWN} more (fix these, then run again to see the rest)")
         return "\n".join(lines)
+
+
+class InputErrors(InputError):
+    """Problems in several input files found in one run (the config and the plans file), each file's listed."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        super().__init__(errors[0].source, [p for e in errors for p in e.problems])
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in getattr(self, "errors", []))

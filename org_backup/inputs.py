@@ -8,7 +8,11 @@ from pathlib import Path
 from org_backup.backup_policy import RenderedPolicy, load_plans, render_policies
 from org_backup.config import BackupConfig
 from org_backup.config_loader import load_config
+from org_backup.errors import InputError, InputErrors
 from org_backup.guardrails import RenderedScp, render_scps
+from org_backup.plan_rules import plans_schema_problems
+from org_backup.policy_docs import DEFAULT_PLANS_FILE
+from org_backup.yaml_io import load_yaml
 
 
 @dataclass(frozen=True)
@@ -20,10 +24,24 @@ class Inputs:
     @classmethod
     def load(cls, config_path: Path) -> Inputs:
         """Validate backup.yaml, then the plans file it names, then render; raise InputError on any problem."""
-        config = load_config(config_path)
+        try:
+            config = load_config(config_path)
+        except InputError as config_error:
+            also = plans_schema_problems(_plans_path_of_raw(config_path))
+            raise (InputErrors([config_error, also]) if also else config_error) from None
         plans = load_plans(config.backup_plans_path(config_path.parent), config)
         return cls(config, tuple(render_policies(plans, config)), tuple(render_scps(config)))
 
     @property
     def split_policies(self) -> list[RenderedPolicy]:
         return [p for p in self.backup_policies if p.split]
+
+
+def _plans_path_of_raw(config_path: Path) -> Path:
+    """Where an invalid config points for its plans file, as far as its YAML says (else the default)."""
+    try:
+        raw = load_yaml(config_path)
+    except InputError:
+        return DEFAULT_PLANS_FILE
+    named = raw.get("backup_plans_file") if isinstance(raw, dict) else None
+    return config_path.parent / named if isinstance(named, str) and named else DEFAULT_PLANS_FILE

@@ -4,7 +4,7 @@ it are in ``plan_rules``, the renderer in ``plan_render`` (``backup_policy`` say
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -101,6 +101,7 @@ class Plan(Model):
 class BackupPlans(Model):
     """The organization's backup plans; each plan becomes one BACKUP_POLICY (or one per Region when split)."""
 
+    example_file: ClassVar[str] = "policies/backup_plans.yaml"  # named in the fix of a missing key
     plans: dict[BackupName, Plan] = Field(min_length=1)
 
 

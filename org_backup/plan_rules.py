@@ -42,6 +42,22 @@ def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
     return validate_plans(raw, config=config, source=str(path))
 
 
+def plans_schema_problems(path: Path) -> InputError | None:
+    """The plans file checked on its own (YAML and field rules, nothing that needs the config), so that a config
+    with problems does not hide the plans file's: both are reported in one run."""
+    try:
+        raw = load_yaml(path, named_by="backup_plans_file in backup.yaml")
+    except InputError as error:
+        return error
+    if not isinstance(raw, dict):
+        return InputError(str(path), [Problem("", "must be a YAML mapping with a 'plans' key.")])
+    try:
+        BackupPlans.model_validate(raw)
+    except ValidationError as exc:
+        return InputError(str(path), problems_from_validation_error(exc, BackupPlans))
+    return None
+
+
 def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) -> BackupPlans:
     try:
         plans = BackupPlans.model_validate(raw)

@@ -251,7 +251,8 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
     kind = err["type"]
     value = err.get("input")
     if kind == "missing":
-        fix = getattr(root, "missing_fixes", {}).get(field) or f"add '{loc[-1]}' (see backup.yaml for an example)."
+        example = getattr(root, "example_file", "backup.yaml")  # the file that shows this model filled in
+        fix = getattr(root, "missing_fixes", {}).get(field) or f"add '{loc[-1]}' (see {example} for an example)."
         return Problem(field, f"is required but missing. Fix: {fix}")
     if kind == "extra_forbidden":
         owner = _model_at(root, loc[:-1])

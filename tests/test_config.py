@@ -465,3 +465,27 @@ def test_long_values_are_cut_and_many_problems_capped(tmp_path: Path) -> None:
     assert lines[-1] == "  ... and 71 more (fix these, then run again to see the rest)"
     organization = next(line for line in lines if line.startswith("  - organization.id: "))
     assert f"'o-{'x' * 57}... (402 characters) is not an AWS Organizations id" in organization
+
+
+def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One run reports both files (the plans file on its own rules: it cannot be checked against a broken config)."""
+    plans = tmp_path / "plans.yaml"
+    plans.write_text("plans:\n  Daily:\n    policy_name: daily\n    rules: {}\n")
+    data = copy.deepcopy(BASE)
+    data["organization"]["id"] = "org-1"
+    data["backup_plans_file"] = "plans.yaml"
+    config = tmp_path / "backup.yaml"
+    config.write_text(yaml.safe_dump(data))
+
+    code, out, err = _main_in_process(config, tmp_path / "cdktf.out", monkeypatch, capsys)
+
+    assert code == 2 and out == ""
+    config_part, plans_part = err.split(f"{plans} has ")
+    assert config_part.startswith(
+        f"{config} has 1 problem:\n  - organization.id: 'org-1' is not an AWS Organizations id"
+    )
+    assert "plans.Daily.rules:" in plans_part and "plans.Daily.selections: is required but missing" in plans_part
+    assert "(see policies/backup_plans.yaml for an example)" in plans_part  # not backup.yaml
+    assert not (tmp_path / "cdktf.out").exists()
