@@ -245,6 +245,21 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
+# pydantic's type errors, as someone editing YAML reads them, each with its fix.
+_TYPE_FIXES = {
+    "list_type": "must be a list. Fix: write it as [a, b] or as lines starting with '- '.",
+    "tuple_type": "must be a list. Fix: write it as [a, b] or as lines starting with '- '.",
+    "dict_type": "must be a mapping of keys to values. Fix: write 'key: value' lines indented under it.",
+    "model_type": "must be a mapping of keys to values. Fix: write 'key: value' lines indented under it.",
+    "int_parsing": "is not a whole number. Fix: write digits only, e.g. 35.",
+    "int_type": "is not a whole number. Fix: write digits only, e.g. 35.",
+    "int_from_float": "is not a whole number. Fix: drop the fraction, e.g. 35.",
+    "bool_parsing": "is not true or false. Fix: write true or false.",
+    "bool_type": "is not true or false. Fix: write true or false.",
+    "string_type": "is not text. Fix: quote it.",
+}
+
+
 def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
     loc = tuple(p for p in err["loc"] if not _is_union_member(p))
     field = _path(loc)
@@ -278,4 +293,15 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
         return Problem(
             field, f"{shown(value)} is not one of the allowed values. Fix: use one of {expected} (spelled exactly so)."
         )
-    return Problem(field, f"{shown(value)}: {err['msg']}.")
+    bounds = err.get("ctx", {})
+    if kind == "greater_than_equal":
+        return Problem(
+            field, f"{shown(value)} is below the minimum {bounds.get('ge')}. Fix: use {bounds.get('ge')} or more."
+        )
+    if kind == "less_than_equal":
+        return Problem(
+            field, f"{shown(value)} is above the maximum {bounds.get('le')}. Fix: use {bounds.get('le')} or less."
+        )
+    if kind in _TYPE_FIXES:
+        return Problem(field, f"{shown(value)} {_TYPE_FIXES[kind]}")
+    return Problem(field, f"{shown(value)}: {err['msg']}. Fix: see backup.schema.json for what this field takes.")

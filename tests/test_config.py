@@ -46,9 +46,10 @@ def test_config_is_frozen() -> None:
         config.target_regions = ("eu-west-1",)  # type: ignore[misc]
 
 
-def _mutated(change: Callable[[dict[str, Any]], None]) -> str:
+def _mutated(*changes: Callable[[dict[str, Any]], None]) -> str:
     data = copy.deepcopy(BASE)
-    change(data)
+    for change in changes:
+        change(data)
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -295,6 +296,17 @@ CASES: list[tuple[str, str, str]] = [
         'organization:\n  id: "o-minimal0001\n',
         "has 1 problem:\n  - is not valid YAML at line 3, column 1, begun at line 2 ('id: \"o-minimal0001'): a quoted "
         "string is not closed (found unexpected end of stream). Fix: close the quote.",
+    ),
+    (
+        "type-errors",
+        _mutated(
+            _set("target_regions", "us-east-1"),
+            _set("pipeline.deploy_shards", "eight"),
+            _set("tag_reapply", {"log_retention_days": 365, "enabled": "sometimes"}),
+        ),
+        "has 3 problems:\n  - pipeline.deploy_shards: 'eight' is not a whole number. Fix: write digits only, e.g. "
+        "35.\n  - target_regions: 'us-east-1' must be a list. Fix: write it as [a, b] or as lines starting with '- '."
+        "\n  - tag_reapply.enabled: 'sometimes' is not true or false. Fix: write true or false.",
     ),
     (
         "empty-file",
