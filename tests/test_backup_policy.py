@@ -465,3 +465,34 @@ def test_a_plan_name_too_long_once_its_region_is_appended_is_refused() -> None:
         "shorten the plan or rule name."
         for region in ("eu-central-1", "eu-west-1", "us-east-1")  # 46 + 10 or more characters each
     ]
+
+
+@pytest.mark.parametrize(("plans", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_plans_file_through_the_entry_point(
+    plans: dict[str, Any],
+    expected: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As `make synth` meets them: exit 2, the plans file named, each problem with its fix, output untouched."""
+    import main
+
+    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    config["backup_plans_file"] = "plans.yaml"
+    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "cdktf.out").mkdir()
+    (tmp_path / "cdktf.out" / "kept").write_text("the last good synth")
+    monkeypatch.setenv("BACKUP_CONFIG", str(tmp_path / "backup.yaml"))
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "cdktf.out"))
+    monkeypatch.delenv("ORG_BACKUP_LOCAL_API", raising=False)
+
+    code = main.main()
+    err = capsys.readouterr().err
+
+    assert code == 2
+    assert err.startswith(f"{tmp_path / 'plans.yaml'} has ") and "Traceback" not in err
+    assert [line.removeprefix("  - ") for line in err.splitlines()[1:]] == expected
+    assert all("Fix:" in line for line in err.splitlines()[1:])
+    assert [p.name for p in (tmp_path / "cdktf.out").iterdir()] == ["kept"]
