@@ -1,4 +1,4 @@
-"""Command-line tools: ``python -m org_backup <command>``. Run with ``--help`` for the list."""
+"""Command-line tools: python -m org_backup <command> [options]; each command's --help says what it takes."""
 
 from __future__ import annotations
 
@@ -196,7 +196,17 @@ def _shard(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m org_backup", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m org_backup",
+        description="org-backup's command-line tools. --config (default: $BACKUP_CONFIG or backup.yaml) may come "
+        "before or after the command.",
+        epilog="examples:\n"
+        "  python -m org_backup preview --account 444444444444\n"
+        "  python -m org_backup preview --format mermaid > topology.md\n"
+        "  python -m org_backup doctor --config prod/backup.yaml\n"
+        "  python -m org_backup readiness --json > readiness.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--config",
         type=Path,

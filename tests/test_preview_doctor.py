@@ -386,3 +386,17 @@ def test_preview_mermaid_is_a_well_formed_flowchart_of_the_topology(capsys: pyte
     assert len(copies) == 2 * 3  # two OUs x three Regions, each labelled with both plans
     assert all('"OrgBackupPlanDaily, OrgBackupPlanMonthly"' in line for line in copies)
     assert text.count("-. attached .->") == 5  # copy and tampering SCPs on both OUs, leave-organization on one
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["preview"], ["doctor"], ["readiness"], ["bootstrap"], ["discover"], ["changed"], ["wait-roles"]]
+)
+def test_help_is_plain_text(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from org_backup.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert done.value.code == 0 and text.startswith("usage: python -m org_backup")
+    assert "``" not in text  # no reStructuredText left over from docstrings
+    assert "--config" in text  # accepted before and after the command
