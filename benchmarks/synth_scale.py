@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from org_backup.yaml_io import dump_yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2"]
@@ -62,7 +64,7 @@ def config_for(accounts: int, directory: Path) -> Path:
     raw["target_ous"][0]["accounts"] = ids[:half]
     raw["target_ous"][1]["accounts"] = ids[half:]
     path = directory / f"backup-{accounts}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(dump_yaml(raw, sort_keys=False))
     return path
 
 

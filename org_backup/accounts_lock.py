@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
 from pydantic import Field, ValidationError
 
 from org_backup.errors import InputError, Problem
 from org_backup.validation import AccountId, Model, OrgId, OuId, problems_from_validation_error
-from org_backup.yaml_io import load_yaml
+from org_backup.yaml_io import dump_yaml, load_yaml
 
 if TYPE_CHECKING:
     from org_backup.config import BackupConfig
@@ -72,7 +71,7 @@ class AccountsLock(Model):
             "skipped_accounts": [a.model_dump() for a in sorted(self.skipped_accounts, key=lambda a: a.id)],
             "skipped_ous": [o.model_dump() for o in sorted(self.skipped_ous, key=lambda o: o.id)],
         }
-        return HEADER + str(yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=120))
+        return HEADER + str(dump_yaml(document, sort_keys=False, default_flow_style=False, width=120))
 
     def accounts_of(self, ou_id: str) -> tuple[str, ...]:
         return next((tuple(a.id for a in ou.accounts) for ou in self.target_ous if ou.id == ou_id), ())

@@ -24,7 +24,7 @@ def _quoted_string(value: Any, what: str, example: str) -> str:
         raise _fail(
             "not_string",
             f"{shown(value)} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
-            f'leading zeros. Fix: write it in quotes, e.g. "{example}".',
+            f'leading zeros. Fix: write it in quotes: "{getattr(value, "yaml_text", None) or example}".',
         )
     return value
 

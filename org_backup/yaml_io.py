@@ -1,7 +1,15 @@
-"""Strict YAML reading: a duplicated key is an error, not a silent "last one wins"."""
+"""Strict YAML reading: a duplicated key is an error, not a silent "last one wins"; every unquoted run of digits is
+a number, as YAML 1.2 reads it.
+
+PyYAML follows YAML 1.1, where an unquoted ``123456789012`` is an integer but ``012345678901`` (a leading zero and
+an 8 or 9: not octal) is a string, so an unquoted account id was refused or accepted depending on its digits. Here
+both are integers, which the id fields refuse, and the number remembers how it was written, so the fix can show
+the quoted form of exactly that text.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +38,28 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_DIGITS = re.compile(r"^[-+]?[0-9]+$")
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+class YamlInt(int):
+    """An integer read from an unquoted scalar, with the text it was written as (leading zeros included)."""
+
+    yaml_text: str
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if not _DIGITS.match(text):
+        return cast(int, loader.construct_yaml_int(node))  # 0x.., 1_000, and the other YAML 1.1 forms
+    number = YamlInt(int(text, 10))
+    number.yaml_text = text
+    return number
+
+
+_StrictLoader.add_implicit_resolver(_INT_TAG, _DIGITS, list("-+0123456789"))
+_StrictLoader.add_constructor(_INT_TAG, _construct_int)
 
 
 # What the parser says, and what it means to someone editing the file (PyYAML's wording, matched on its problem).
@@ -98,3 +128,15 @@ def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> A
         raise InputError(str(path), [Problem("", message)]) from None
     except yaml.YAMLError as exc:
         raise InputError(str(path), [Problem("", f"is not valid YAML: {exc}. Fix: correct the YAML.")]) from None
+
+
+class _StrictDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no type information
+    """Writes what ``load_yaml`` reads back unchanged: a string of digits is quoted, or it would come back a number."""
+
+
+_StrictDumper.add_implicit_resolver(_INT_TAG, _DIGITS, list("-+0123456789"))
+
+
+def dump_yaml(data: Any, **options: Any) -> str:
+    """``yaml.safe_dump`` with the reading rules of ``load_yaml`` (every file org-backup writes for itself)."""
+    return str(yaml.dump(data, Dumper=_StrictDumper, **options))

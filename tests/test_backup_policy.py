@@ -20,6 +20,7 @@ from org_backup.backup_policy import (
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES
 
 CONFIG = load_config(EXAMPLE_CONFIG)
@@ -478,10 +479,10 @@ def test_broken_plans_file_through_the_entry_point(
     """As `make synth` meets them: exit 2, the plans file named, each problem with its fix, output untouched."""
     import main
 
-    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    (tmp_path / "plans.yaml").write_text(dump_yaml(plans))
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["backup_plans_file"] = "plans.yaml"
-    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "backup.yaml").write_text(dump_yaml(config))
     (tmp_path / "cdktf.out").mkdir()
     (tmp_path / "cdktf.out" / "kept").write_text("the last good synth")
     monkeypatch.setenv("BACKUP_CONFIG", str(tmp_path / "backup.yaml"))

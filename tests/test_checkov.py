@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import ROOT
 
 CHECKOV = Path(sys.executable).parent / "checkov"
@@ -61,7 +62,7 @@ def verdicts(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     settings = yaml.safe_load((ROOT / ".checkov.yaml").read_text())
     settings.pop("quiet")
     config = root / "checkov.yaml"
-    config.write_text(yaml.safe_dump(settings))
+    config.write_text(dump_yaml(settings))
     report = run_checkov(root / "scan", config)
     checks: dict[str, list[tuple[str, str, str, str]]] = {scenario: [] for scenario in SCENARIOS}
     for outcome in ("passed_checks", "failed_checks", "skipped_checks"):

@@ -17,6 +17,7 @@ import yaml
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 
 BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
@@ -50,7 +51,7 @@ def _mutated(*changes: Callable[[dict[str, Any]], None]) -> str:
     data = copy.deepcopy(BASE)
     for change in changes:
         change(data)
-    return yaml.safe_dump(data, sort_keys=False)
+    return dump_yaml(data, sort_keys=False)
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -83,7 +84,13 @@ CASES: list[tuple[str, str, str]] = [
         "unquoted-account-id",
         _mutated(_set("central_backup.account_id", 100000000002)),
         "has 1 problem:\n  - central_backup.account_id: 100000000002 must be a quoted string (an AWS account id). YAML "
-        'reads an unquoted number as an integer and drops leading zeros. Fix: write it in quotes, e.g. "012345678901".',
+        'reads an unquoted number as an integer and drops leading zeros. Fix: write it in quotes: "100000000002".',
+    ),
+    (
+        "unquoted-account-id-with-a-leading-zero",  # YAML 1.1 read this one as a string: now refused like the others
+        _mutated(_set("central_backup.account_id", "012345678901")).replace("'012345678901'", "012345678901"),
+        "has 1 problem:\n  - central_backup.account_id: 12345678901 must be a quoted string (an AWS account id). YAML "
+        'reads an unquoted number as an integer and drops leading zeros. Fix: write it in quotes: "012345678901".',
     ),
     (
         "short-account-id",
@@ -445,12 +452,12 @@ def test_a_missing_or_unreadable_referenced_file_names_the_setting_that_names_it
     if setting == "accounts_file":
         data["target_ous"] = [{k: v for k, v in ou.items() if k != "accounts"} for ou in data["target_ous"]]
     config = tmp_path / "backup.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config.write_text(dump_yaml(data))
     (tmp_path / "folder.yaml").mkdir()
     with pytest.raises(InputError) as missing:
         Inputs.load(config)
     data[setting] = "folder.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config.write_text(dump_yaml(data))
     with pytest.raises(InputError) as directory:
         Inputs.load(config)
     expected = (
@@ -468,7 +475,7 @@ def test_long_values_are_cut_and_many_problems_capped(tmp_path: Path) -> None:
     data["organization"]["id"] = "o-" + "x" * 400
     data["target_ous"][0]["accounts"] = [str(i).zfill(11) for i in range(120)]  # 11 digits: not account ids
     config = tmp_path / "backup.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config.write_text(dump_yaml(data))
     with pytest.raises(InputError) as raised:
         load_config(config)
     lines = raised.value.render().splitlines()
@@ -489,7 +496,7 @@ def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
     data["organization"]["id"] = "org-1"
     data["backup_plans_file"] = "plans.yaml"
     config = tmp_path / "backup.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config.write_text(dump_yaml(data))
 
     code, out, err = _main_in_process(config, tmp_path / "cdktf.out", monkeypatch, capsys)
 
@@ -501,3 +508,15 @@ def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
     assert "plans.Daily.rules:" in plans_part and "plans.Daily.selections: is required but missing" in plans_part
     assert "(see policies/backup_plans.yaml for an example)" in plans_part  # not backup.yaml
     assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_what_org_backup_writes_it_reads_back_unchanged(tmp_path: Path) -> None:
+    """Digit strings are quoted on the way out (the accounts snapshot, configs the tests write), because on the way
+    in every unquoted run of digits is a number."""
+    from org_backup.yaml_io import dump_yaml, load_yaml
+
+    data = {"ids": ["012345678901", "123456789012", "0049"], "n": 35}
+    path = tmp_path / "round.yaml"
+    path.write_text(dump_yaml(data))
+    assert "'012345678901'" in path.read_text()
+    assert load_yaml(path) == data

@@ -14,6 +14,7 @@ from moto import mock_aws
 from org_backup import accounts_lock, discover
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError
+from org_backup.yaml_io import dump_yaml
 from tests.rehearsal.moto import session_in
 
 MANAGEMENT = "123456789012"  # moto's default account: the one that creates the organization
@@ -49,7 +50,7 @@ class Org:
         }
         raw.update(overrides)
         path = self.tmp / "backup.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        path.write_text(dump_yaml(raw, sort_keys=False))
         return path
 
     def run(self, config: Path, *, check: bool = False) -> int:
@@ -166,7 +167,7 @@ def test_a_vanished_ou_is_a_clear_error_and_the_old_snapshot_stays(org: Org) -> 
     gone = "ou-zzzz-00000000"
     raw = yaml.safe_load(config.read_text())
     raw["target_ous"].append({"id": gone, "name": "gone"})
-    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config.write_text(dump_yaml(raw, sort_keys=False))
     organization = raw["organization"]["id"]
     with pytest.raises(InputError) as raised:
         org.run(config)
@@ -226,11 +227,11 @@ def _snapshot(tmp: Path, **changes: Any) -> Path:
         "skipped_ous": [],
     }
     lock.update(changes)
-    (tmp / "accounts.lock.yaml").write_text(yaml.safe_dump(lock))
+    (tmp / "accounts.lock.yaml").write_text(dump_yaml(lock))
     raw = yaml.safe_load((Path(__file__).parent / "fixtures" / "minimal.yaml").read_text())
     del raw["target_ous"][0]["accounts"]
     raw["accounts_file"] = "accounts.lock.yaml"
-    (tmp / "backup.yaml").write_text(yaml.safe_dump(raw))
+    (tmp / "backup.yaml").write_text(dump_yaml(raw))
     return tmp / "backup.yaml"
 
 
@@ -297,7 +298,7 @@ def test_inline_accounts_and_a_snapshot_together_are_refused(tmp_path: Path) -> 
     config = _snapshot(tmp_path)
     raw = yaml.safe_load(config.read_text())
     raw["target_ous"][0]["accounts"] = ["100000000004"]
-    config.write_text(yaml.safe_dump(raw))
+    config.write_text(dump_yaml(raw))
     with pytest.raises(InputError, match=r"target_ous\[0\]\.accounts: is set, but so is accounts_file"):
         load_config(config)
 
@@ -320,7 +321,7 @@ def test_deploy_refuses_a_planned_snapshot_that_no_longer_fits_backup_yaml(org: 
     assert discover.main(config, also_write=artifact, organizations=org.client) == 0
     raw = yaml.safe_load(config.read_text())
     raw["target_ous"] = raw["target_ous"][:1]
-    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    config.write_text(dump_yaml(raw, sort_keys=False))
     with pytest.raises(InputError, match=r"is no longer a target OU in backup\.yaml"):
         discover.main(config, from_file=artifact)
 

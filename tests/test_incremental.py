@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from org_backup import incremental, lambda_package
 from org_backup.__main__ import main as cli
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 MEMBERS = ["member-444444444444", "member-555555555555", "member-666666666666"]
@@ -52,7 +53,7 @@ def _example(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     raw["backup_plans_file"] = str(ROOT / raw["backup_plans_file"])
     change(raw)
     path = tmp_path / "backup.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(dump_yaml(raw, sort_keys=False))
     return path
 
 
@@ -93,7 +94,7 @@ def test_a_backup_policy_change_touches_only_the_backup_policies_stack(
 ) -> None:
     plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
     plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["lifecycle"]["delete_after_days"] = 36
-    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans, sort_keys=False))
+    (tmp_path / "plans.yaml").write_text(dump_yaml(plans, sort_keys=False))
     config = _example(tmp_path, lambda raw: raw.update(backup_plans_file=str(tmp_path / "plans.yaml")))
     assert _changed(baseline, synthesize(config)) == ("backup-policies",)
 

@@ -20,6 +20,7 @@ from org_backup.config_loader import config_from_dict
 from org_backup.doctor import Clients, run_checks
 from org_backup.effective import effective_policy, preview
 from org_backup.inputs import Inputs
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 from tests.rehearsal.moto import seed_organization, session_in
 
@@ -59,10 +60,10 @@ def test_every_member_account_gets_both_default_plans_per_region_with_its_own_ro
 def test_a_plan_targeted_at_one_ou_reaches_only_its_accounts(tmp_path: Any) -> None:
     plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
     plans["plans"]["OrgBackupPlanMonthly"]["target_ous"] = ["ou-ab12-prod0001"]
-    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    (tmp_path / "plans.yaml").write_text(dump_yaml(plans))
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["backup_plans_file"] = "plans.yaml"
-    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "backup.yaml").write_text(dump_yaml(config))
     inputs = Inputs.load(tmp_path / "backup.yaml")
     reach = {p.account_id: sorted(p.effective["plans"]) for p in preview(inputs.config, inputs.backup_policies)}
     both = sorted(_per_region("OrgBackupPlanDaily") + _per_region("OrgBackupPlanMonthly"))
@@ -332,10 +333,10 @@ def test_preview_groups_identical_accounts_and_shows_every_lifecycle_setting(
     rule = plans["plans"]["OrgBackupPlanMonthly"]["rules"]["OrgMonthlyBackupRule"]
     rule["copy_to_central"]["lifecycle"] = {"delete_after_days": 400, "move_to_cold_storage_after_days": 30}
     rule["lifecycle"]["opt_in_to_archive_for_supported_resources"] = True
-    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plans))
+    (tmp_path / "plans.yaml").write_text(dump_yaml(plans))
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["backup_plans_file"] = str(tmp_path / "plans.yaml")
-    (tmp_path / "backup.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "backup.yaml").write_text(dump_yaml(config))
     monkeypatch.delenv("BACKUP_CONFIG", raising=False)
 
     assert main(["preview", "--config", str(tmp_path / "backup.yaml")]) == 0

@@ -15,6 +15,7 @@ import yaml
 
 from org_backup import key_policy, readiness
 from org_backup.__main__ import main as cli
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import FIXTURES
 from tests.rehearsal.moto import MotoServer, seed_organization, session_in
 
@@ -55,7 +56,7 @@ def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     try:
         # moto's own ids: the server accepts a key policy naming an account only if that account exists.
         config = seed_organization(moto.url, yaml.safe_load((FIXTURES / "minimal.yaml").read_text()), FIXTURES)
-        (workdir / "backup.yaml").write_text(yaml.safe_dump(config))
+        (workdir / "backup.yaml").write_text(dump_yaml(config))
         member_id, central = config["target_ous"][0]["accounts"][0], config["central_backup"]["account_id"]
         member = session_in(moto.url, member_id)
         ec2 = member.client("ec2", endpoint_url=moto.url, region_name=REGION)

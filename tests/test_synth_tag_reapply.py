@@ -15,6 +15,7 @@ import cdktf
 import pytest
 
 from org_backup import lambda_package
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import ROOT, Synthesized
 
 sys.path.insert(0, str(ROOT / "lambda_src" / "tag_reapply"))
@@ -171,7 +172,7 @@ def test_disabled_function_synthesizes_nothing_of_it(synth: Any, tmp_path: Path)
     config = yaml.safe_load((ROOT / "tests" / "fixtures" / "minimal.yaml").read_text())
     config["tag_reapply"] = {"enabled": False}
     path = tmp_path / "no-reapply.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(dump_yaml(config))
     out = synth(path)
     stack = out.stack("member-100000000004")["resource"]
     assert "aws_lambda_function" not in stack and "aws_cloudwatch_event_rule" not in stack

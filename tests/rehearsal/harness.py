@@ -39,6 +39,7 @@ import pytest
 import yaml
 
 from org_backup.terraform import BUILD_DIR, PROJECT_ROOT, TerraformEnv
+from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG
 from tests.rehearsal.moto import CA_BUNDLES, MotoServer, seed_organization, session, session_in, warm_iam
 
@@ -165,7 +166,7 @@ class RehearsalJob:
             "region": region,
             "key_prefix": "org-backup",
         }
-        (self.workdir / "backup.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
         self._result = Rehearsal(endpoint=self._server.url, config=config, repo=repo)
         self._thread = threading.Thread(target=self._run, args=(self._result,), name="rehearsal", daemon=True)
         self._thread.start()
