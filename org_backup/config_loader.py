@@ -15,7 +15,7 @@ from org_backup.config import BackupConfig
 from org_backup.config_rules import cross_field_problems
 from org_backup.errors import InputError, Problem
 from org_backup.validation import problems_from_validation_error
-from org_backup.yaml_io import load_yaml
+from org_backup.yaml_io import load_yaml_with_lines
 
 
 def load_config(path: str | Path, *, with_accounts_file: bool = True) -> BackupConfig:
@@ -23,13 +23,18 @@ def load_config(path: str | Path, *, with_accounts_file: bool = True) -> BackupC
 
     ``with_accounts_file=False`` leaves the accounts snapshot unread (discover, which is about to rewrite it)."""
     path = Path(path)
-    raw = load_yaml(path)
+    raw, lines = load_yaml_with_lines(path)
     if not isinstance(raw, dict):
         raise InputError(
             str(path),
             [Problem("", f"must be a YAML mapping at the top level, got {type(raw).__name__}. Fix: see backup.yaml.")],
         )
-    return config_from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)
+    try:
+        return config_from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)
+    except InputError as error:
+        if error.source != str(path):  # the accounts snapshot's problems: lines of another file
+            raise
+        raise InputError(error.source, [p.at_line(lines) for p in error.problems]) from None
 
 
 def config_from_dict(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -12,9 +12,18 @@ class Problem:
     field: str
     message: str
     code: str = ""  # which rule, for callers that must tell problems apart (never by their wording)
+    line: int | None = None  # where the field is in its file, when known
 
     def render(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        where = f"{self.field} (line {self.line})" if self.line else self.field
+        return f"{where}: {self.message}" if where else self.message
+
+    def at_line(self, lines: dict[str, int]) -> Problem:
+        """This problem with the line of its field (or of the nearest enclosing one the file has)."""
+        path = self.field
+        while path and path not in lines:
+            path = path.rsplit(".", 1)[0] if "." in path else path.rsplit("[", 1)[0] if "[" in path else ""
+        return replace(self, line=lines.get(path)) if path else self
 
 
 MAX_SHOWN = 50  # problems printed; the rest are counted (5,000 unquoted ids once printed 5,000 lines)
@@ -38,7 +47,8 @@ class InputError(Exception):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         lines = [f"{self.source} has {count} {noun}:"]
-        lines += [f"  - {p.render()}" for p in self.problems[:MAX_SHOWN]]
+        ordered = sorted(self.problems, key=lambda p: p.line or 0)  # by line where known (stable otherwise)
+        lines += [f"  - {p.render()}" for p in ordered[:MAX_SHOWN]]
         if count > MAX_SHOWN:
             lines.append(f"  ... and {count - MAX_SHOWN} more (fix these, then run again to see the rest)")
         return "\n".join(lines)

@@ -90,6 +90,10 @@ _TRANSLATIONS = (
 def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> Any:
     """Parse a YAML file or raise InputError naming the file, line and column, what is wrong in the words of someone
     editing it, and the fix. ``named_by`` is the setting that names this file, for the fix of a missing one."""
+    return _parse(path, _read(path, named_by))[0]
+
+
+def _read(path: Path, named_by: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -108,19 +112,46 @@ def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> A
         raise InputError(
             str(path), [Problem("", "is empty. Fix: start from the example (backup.yaml in the repository).")]
         )
+    return text
+
+
+def load_yaml_with_lines(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> tuple[Any, dict[str, int]]:
+    """``load_yaml``, and the line of every key and list item by its path as problems name fields
+    (``target_ous[0].accounts[2]``), so a problem can say where it is."""
+    return _parse(path, _read(path, named_by))
+
+
+def _lines(node: Any, path: str, found: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = f"{path}.{key.value}" if path else str(key.value)
+            found[here] = key.start_mark.line + 1
+            _lines(value, here, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found[f"{path}[{index}]"] = item.start_mark.line + 1
+            _lines(item, f"{path}[{index}]", found)
+
+
+def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
+    loader = _StrictLoader(text)
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader derives from SafeLoader
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        lines: dict[str, int] = {}
+        _lines(node, "", lines)
+        return data, lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = str(exc.problem)
         found = next(((meaning, fix) for match, meaning, fix in _TRANSLATIONS if match in problem), None)
-        lines = text.splitlines()
-        line = lines[mark.line].strip() if mark and mark.line < len(lines) else ""
+        text_lines = text.splitlines()
+        line = text_lines[mark.line].strip() if mark and mark.line < len(text_lines) else ""
         shown = f" ({line[:60]!r})" if line else ""
         opened = exc.context_mark  # where an unclosed bracket or quote began, when the parser knows
-        if opened is not None and opened.line != (mark.line if mark else -1) and opened.line < len(lines):
-            shown += f", begun at line {opened.line + 1} ({lines[opened.line].strip()[:60]!r})"
+        if opened is not None and opened.line != (mark.line if mark else -1) and opened.line < len(text_lines):
+            shown += f", begun at line {opened.line + 1} ({text_lines[opened.line].strip()[:60]!r})"
         if found:
             message = f"is not valid YAML at {where}{shown}: {found[0]} ({problem}). Fix: {found[1]}."
         else:
@@ -128,6 +159,8 @@ def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> A
         raise InputError(str(path), [Problem("", message)]) from None
     except yaml.YAMLError as exc:
         raise InputError(str(path), [Problem("", f"is not valid YAML: {exc}. Fix: correct the YAML.")]) from None
+    finally:
+        loader.dispose()
 
 
 class _StrictDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no type information

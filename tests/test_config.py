@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -374,9 +375,34 @@ def test_malformed_config_fails_with_exact_message_and_writes_nothing(
     code, out, err = _main_in_process(config, outdir, monkeypatch, capsys)
 
     assert code == 2, err
-    assert err == f"{config} {expected}\n"
+    assert _without_lines(err, content) == _by_line(f"{config} {expected}\n", err)
     assert out == ""
     assert _snapshot(tmp_path) == before
+
+
+_AT_LINE = re.compile(r"^  - (?P<field>[^ :]+) \(line (?P<line>\d+)\): ", re.MULTILINE)
+
+
+def _without_lines(err: str, content: str) -> str:
+    """The message without its "(line N)" annotations, each checked first against the YAML that was written: that
+    line holds the field's key (or, for a missing field, an enclosing one), or is the list item it indexes."""
+    numbers = []
+    for match in _AT_LINE.finditer(err):
+        text = content.splitlines()[int(match["line"]) - 1]
+        keys = [k for k in re.split(r"[.\[\]]", match["field"]) if k and not k.isdigit()]
+        # the field's own key, or (a missing field) the nearest enclosing one, or the list item it indexes
+        assert text.lstrip().startswith("-") or any(f"{key}:" in text for key in keys), (match["field"], text)
+        numbers.append(int(match["line"]))
+    assert numbers == sorted(numbers), "problems are listed by line"
+    return re.sub(r" \(line \d+\)", "", err)
+
+
+def _by_line(expected: str, err: str) -> str:
+    """The expected problems in the order the output lists them (by line): the same lines, compared exactly."""
+    head, *problems = expected.rstrip("\n").split("\n  - ")
+    order = [re.sub(r" \(line \d+\)", "", line.removeprefix("  - ")) for line in err.splitlines()[1:]]
+    ranked = sorted(problems, key=lambda p: order.index(p) if p in order else len(order))
+    return "\n  - ".join([head, *ranked]) + "\n"
 
 
 def test_entry_point_exits_2_with_the_message_on_stderr_and_writes_nothing(tmp_path: Path) -> None:
@@ -387,7 +413,7 @@ def test_entry_point_exits_2_with_the_message_on_stderr_and_writes_nothing(tmp_p
     result = _run_main(config, outdir)
 
     assert result.returncode == 2, result.stderr
-    assert result.stderr == f"{config} {CASES[0][2]}\n"
+    assert _without_lines(result.stderr, CASES[0][1]) == f"{config} {CASES[0][2]}\n"
     assert result.stdout == ""
     assert _snapshot(tmp_path) == before
 
@@ -478,7 +504,7 @@ def test_long_values_are_cut_and_many_problems_capped(tmp_path: Path) -> None:
     config.write_text(dump_yaml(data))
     with pytest.raises(InputError) as raised:
         load_config(config)
-    lines = raised.value.render().splitlines()
+    lines = _without_lines(raised.value.render(), config.read_text()).splitlines()
     assert lines[0] == f"{config} has 121 problems:"
     assert len(lines) == 1 + 50 + 1
     assert lines[-1] == "  ... and 71 more (fix these, then run again to see the rest)"
@@ -501,7 +527,7 @@ def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
     code, out, err = _main_in_process(config, tmp_path / "cdktf.out", monkeypatch, capsys)
 
     assert code == 2 and out == ""
-    config_part, plans_part = err.split(f"{plans} has ")
+    config_part, plans_part = _without_lines(err, config.read_text()).split(f"{plans} has ")
     assert config_part.startswith(
         f"{config} has 1 problem:\n  - organization.id: 'org-1' is not an AWS Organizations id"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,8 +300,12 @@ def test_inline_accounts_and_a_snapshot_together_are_refused(tmp_path: Path) -> 
     raw = yaml.safe_load(config.read_text())
     raw["target_ous"][0]["accounts"] = ["100000000004"]
     config.write_text(dump_yaml(raw))
-    with pytest.raises(InputError, match=r"target_ous\[0\]\.accounts: is set, but so is accounts_file"):
+    with pytest.raises(
+        InputError, match=r"target_ous\[0\]\.accounts \(line (\d+)\): is set, but so is accounts_file"
+    ) as raised:
         load_config(config)
+    line = int(re.search(r"\(line (\d+)\)", raised.value.render())[1])
+    assert config.read_text().splitlines()[line - 1].strip().removeprefix("- ") == "accounts:"  # the list's own key
 
 
 def test_plan_stage_hands_its_snapshot_to_deploy(org: Org, tmp_path: Path) -> None:
