@@ -240,6 +240,17 @@ def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
     assert [c for c in roles.values() if c.skipped] == [central]
 
 
+def test_doctor_lists_each_target_ou_once_instead_of_asking_for_every_account(organization: Any) -> None:
+    """1,000 accounts were 2,000 calls; now one paginated listing per OU, and single lookups only for the accounts
+    outside the target OUs (central, home) or missing from their OU."""
+    config, session = organization
+    calls: list[str] = []
+    session._session.register("before-call.organizations.*", lambda model, **_: calls.append(model.name))
+    run_checks(config, StubbedClients(session))
+    assert calls.count("ListAccountsForParent") == len(config.target_ous)
+    assert calls.count("DescribeAccount") == 2 and calls.count("ListParents") == 2  # central and home
+
+
 def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any) -> None:
     config, session = organization
     org = session.client("organizations", region_name="us-east-1")
