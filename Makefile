@@ -96,6 +96,7 @@ plan: install ## terraform plan (read-only plan role) of the stacks changed sinc
 	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
+	$(PYTHON) -m org_backup preview --format mermaid > $(PLANS)/topology.md
 
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)
@@ -117,7 +118,7 @@ readiness: install ## Read-only: tagged resources that will not be backed up or 
 	$(PYTHON) -m org_backup readiness $(READINESS_FLAGS)
 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
-	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md
+	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md --topology $(PLANS)/topology.md
 
 clean: ## Remove generated output (refuses while cdktf.out holds local Terraform state)
 	@state=$$(find $(OUTDIR) -path '*/.terraform' -prune -o -name 'terraform.tfstate*' -print 2>/dev/null); \

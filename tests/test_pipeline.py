@@ -426,3 +426,10 @@ def test_a_connection_is_used_with_the_action_of_its_own_service_prefix(synth: A
     (source,) = [s for s in policy["Statement"] if s.get("Sid") == "Source"]
     assert source["Action"] == "codeconnections:UseConnection"
     assert source["Resource"].startswith("arn:aws:codeconnections:")
+
+
+def test_the_pull_request_comment_draws_the_topology_when_it_fits() -> None:
+    drawn = pr_feedback.comment(True, "# plan", "flowchart LR\n  a --> b\n")
+    assert drawn.endswith("What the configuration deploys:\n\n```mermaid\nflowchart LR\n  a --> b\n```\n")
+    too_long = pr_feedback.comment(True, "x" * (pr_feedback.MAX_COMMENT - 100), "flowchart LR\n" + "  a --> b\n" * 50)
+    assert too_long.endswith("(topology diagram omitted: too long)") and len(too_long) <= pr_feedback.MAX_COMMENT

@@ -87,6 +87,10 @@ def test_bootstrap_prints_its_steps_with_the_profile_of_each_account(rehearsal: 
 
 def test_the_first_plan_plans_every_deployable_stack(rehearsal: Rehearsal) -> None:
     assert rehearsal.planned["first"] == sorted(rehearsal.deployable())
+    topology = (rehearsal.repo / "build" / "plans" / "topology.md").read_text()  # drawn into the PR comment
+    assert topology.startswith("flowchart LR\n") and all(
+        f"members_{ou['id']}".replace("-", "_") in topology for ou in rehearsal.config["target_ous"]
+    )
 
 
 def test_deploy_runs_three_phases_with_the_cdktf_cli(rehearsal: Rehearsal) -> None:
