@@ -31,8 +31,8 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -218,7 +218,9 @@ class Validation:
         return bool(self.result.get("valid"))
 
 
-def validate_all(outdirs: Iterable[Path]) -> dict[Path, dict[str, Validation]]:
+def validate_all(
+    outdirs: Iterable[Path], progress: Callable[[str], None] | None = None
+) -> dict[Path, dict[str, Validation]]:
     """Validate every synthesized stack of each output directory, one Terraform process per core.
 
     A member stack that is byte-identical to another once each one's own account id is replaced by a placeholder
@@ -228,8 +230,15 @@ def validate_all(outdirs: Iterable[Path]) -> dict[Path, dict[str, Validation]]:
     env = TerraformEnv.prepare()
     groups = {outdir: scan_set.representatives(outdir) for outdir in outdirs}
     jobs = [outdir / "stacks" / stack for outdir, group in groups.items() for stack in group]
+    results: dict[Path, dict[str, object]] = {}
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        results = dict(zip(jobs, pool.map(env.validate, jobs), strict=True))
+        futures = {pool.submit(env.validate, job): job for job in jobs}
+        for done, future in enumerate(as_completed(futures), 1):
+            job = futures[future]
+            results[job] = future.result()
+            if progress is not None:  # one line per stack as it finishes: minutes at hundreds of accounts
+                verdict = "valid" if results[job].get("valid") else "INVALID"
+                progress(f"[{done}/{len(jobs)}] {job.name}: {verdict}")
     report: dict[Path, dict[str, Validation]] = {}
     for outdir, group in groups.items():
         report[outdir] = {}
@@ -323,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         print((args.out / "summary.md").read_text(encoding="utf-8"))
         return 0
     outdir = Path(args.outdir)
-    results = validate_all([outdir])[outdir]
+    results = validate_all([outdir], progress=lambda line: print(line, flush=True))[outdir]
     failed = 0
     for name, validation in results.items():
         failed += not validation.valid
