@@ -1,9 +1,10 @@
 """Reading a KMS key policy literally: which of the actions a cross-account copy needs it lets another account use.
 
-Allow statements count when they name the account (its root, one of its roles, the account id, or ``*``) and
-their conditions, if any, only narrow to that account or its organization (``aws:PrincipalOrgID``,
-``aws:PrincipalAccount``, ``aws:SourceAccount`` with StringEquals); an explicit Deny naming the account on the
-same action wins. Grants, other conditions and IAM policies of the destination account are not evaluated: a key
+Allow statements count when they name the whole account (its root, the account id, or ``*``) and their
+conditions, if any, only narrow to that account or its organization (``aws:PrincipalOrgID``,
+``aws:PrincipalAccount``, ``aws:SourceAccount`` with StringEquals); an Allow for one role of the account does not
+count (which principal of the destination account does the copy is AWS Backup's business). An explicit Deny
+naming the account or any principal in it, on the same action, wins. Grants, other conditions and IAM policies of the destination account are not evaluated: a key
 that relies on them reads as not shared, which errs towards a false alarm, never towards silence. Used by
 ``org_backup.readiness``.
 """
@@ -24,15 +25,13 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _names_account(principal: Any, account: str, partition: str) -> bool:
+def _names_account(principal: Any, account: str, partition: str, *, or_one_of_its_principals: bool) -> bool:
     if principal == "*":
         return True
     aws = principal.get("AWS", []) if isinstance(principal, dict) else []
     return any(
-        p == "*"
-        or p == account
-        or p == f"arn:{partition}:iam::{account}:root"
-        or p.startswith(f"arn:{partition}:iam::{account}:")
+        p in ("*", account, f"arn:{partition}:iam::{account}:root")
+        or (or_one_of_its_principals and p.startswith(f"arn:{partition}:iam::{account}:"))
         for p in _as_list(aws)
     )
 
@@ -59,9 +58,12 @@ def shares_with(policy: dict[str, Any], account: str, organization_id: str, part
     for action in SHARED_KEY_ACTIONS:
         allowed = denied = False
         for statement in _as_list(policy.get("Statement", [])):
-            if not _names_account(statement.get("Principal", {}), account, partition) or not _covers(statement, action):
+            if not _covers(statement, action):
                 continue
-            if statement.get("Effect") == "Deny":
+            deny = statement.get("Effect") == "Deny"
+            if not _names_account(statement.get("Principal", {}), account, partition, or_one_of_its_principals=deny):
+                continue
+            if deny:
                 denied = True
             elif _narrowed_to_the_account(statement, account, organization_id):
                 allowed = True

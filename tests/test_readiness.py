@@ -225,6 +225,7 @@ EVERY = list(key_policy.SHARED_KEY_ACTIONS)
         ({**SHARED, "Principal": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-other"}}}, EVERY),
         ({**SHARED, "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}, EVERY),
         ({**SHARED, "Principal": {"AWS": "arn:aws:iam::333333333333:root"}}, EVERY),
+        ({**SHARED, "Principal": {"AWS": f"arn:aws:iam::{CENTRAL}:role/AWSBackupSolutionRole"}}, EVERY),
     ],
     ids=[
         "shared",
@@ -235,6 +236,7 @@ EVERY = list(key_policy.SHARED_KEY_ACTIONS)
         "other-org",
         "unread-condition",
         "other-account",
+        "one-role-only",
     ],
 )
 def test_key_policy_reading(statement: dict[str, Any], missing: list[str]) -> None:
@@ -242,8 +244,9 @@ def test_key_policy_reading(statement: dict[str, Any], missing: list[str]) -> No
     assert key_policy.shares_with(policy, CENTRAL, "o-minimal0001") == missing
 
 
-def test_a_deny_on_the_central_account_wins() -> None:
-    deny = {"Effect": "Deny", "Principal": {"AWS": CENTRAL}, "Action": "kms:CreateGrant", "Resource": "*"}
+@pytest.mark.parametrize("denied", [CENTRAL, f"arn:aws:iam::{CENTRAL}:role/AWSBackupSolutionRole"])
+def test_a_deny_on_the_central_account_or_one_of_its_roles_wins(denied: str) -> None:
+    deny = {"Effect": "Deny", "Principal": {"AWS": denied}, "Action": "kms:CreateGrant", "Resource": "*"}
     policy = json.loads(_key_policy("100000000004", SHARED, deny))
     assert key_policy.shares_with(policy, CENTRAL, "o-minimal0001") == ["kms:CreateGrant"]
 
