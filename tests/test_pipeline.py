@@ -433,3 +433,39 @@ def test_the_pull_request_comment_draws_the_topology_when_it_fits() -> None:
     assert drawn.endswith("What the configuration deploys:\n\n```mermaid\nflowchart LR\n  a --> b\n```\n")
     too_long = pr_feedback.comment(True, "x" * (pr_feedback.MAX_COMMENT - 100), "flowchart LR\n" + "  a --> b\n" * 50)
     assert too_long.endswith("(topology diagram omitted: too long)") and len(too_long) <= pr_feedback.MAX_COMMENT
+
+
+def test_make_pr_feedback_entry_point_posts_summary_and_topology(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m org_backup.pr_feedback --succeeded 1 --summary ... --topology ...`, as `make pr-feedback` runs it
+    in the pull-request build: the files it is given end up in the comment (CodeCommit stubbed)."""
+    import boto3
+
+    client = boto3.client("codecommit", region_name="eu-west-1")
+    stub = Stubber(client)
+    (tmp_path / "summary.md").write_text("# plan\n")
+    (tmp_path / "topology.md").write_text("flowchart LR\n  a --> b\n")
+    stub.add_response(
+        "post_comment_for_pull_request",
+        {},
+        {
+            "pullRequestId": "7", "repositoryName": "org-backup", "beforeCommitId": "b" * 40,
+            "afterCommitId": "a" * 40,
+            "content": "org-backup validation passed: tests, checkov and plan.\n\n# plan\n\n\n"
+            "What the configuration deploys:\n\n```mermaid\nflowchart LR\n  a --> b\n```\n",
+        },
+    )  # fmt: skip
+    stub.add_response(
+        "update_pull_request_approval_state", {}, {"pullRequestId": "7", "revisionId": "r", "approvalState": "APPROVE"}
+    )
+    for name, value in {
+        "PULL_REQUEST_ID": "7", "REVISION_ID": "r", "REPOSITORY_NAME": "org-backup",
+        "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "client", lambda service, **_: client)
+    with stub:
+        args = ["--succeeded", "1", "--summary", str(tmp_path / "summary.md")]
+        assert pr_feedback.main([*args, "--topology", str(tmp_path / "topology.md")]) == 0
+        stub.assert_no_pending_responses()
