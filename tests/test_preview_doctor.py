@@ -245,7 +245,7 @@ def test_doctor_lists_each_target_ou_once_instead_of_asking_for_every_account(or
     outside the target OUs (central, home) or missing from their OU."""
     config, session = organization
     calls: list[str] = []
-    session._session.register("before-call.organizations.*", lambda model, **_: calls.append(model.name))
+    session.events.register("before-call.organizations.*", lambda model, **_: calls.append(model.name))
     run_checks(config, StubbedClients(session))
     assert calls.count("ListAccountsForParent") == len(config.target_ous)
     assert calls.count("DescribeAccount") == 2 and calls.count("ListParents") == 2  # central and home
