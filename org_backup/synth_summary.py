@@ -14,7 +14,12 @@ from org_backup.naming import BOOTSTRAP_PREFIX, MEMBER_STACK_PREFIX
 
 
 def _size(outdir: Path) -> int:
-    return sum(p.stat().st_size for p in outdir.rglob("*") if p.is_file() and ".terraform" not in p.parts)
+    """What synth wrote: not the Terraform working files and state that live beside it (synth_output)."""
+    return sum(
+        p.stat().st_size
+        for p in outdir.rglob("*")
+        if p.is_file() and ".terraform" not in p.parts and not p.name.startswith("terraform.tfstate")
+    )
 
 
 def _resources(stack_dir: Path) -> int:
