@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
+from org_backup.config_monitoring import Monitoring
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -373,6 +374,7 @@ class BackupConfig(Model):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     tag_reapply: TagReapply = Field(default_factory=TagReapply)
     region_settings: RegionSettings = Field(default_factory=RegionSettings)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -381,6 +383,22 @@ class BackupConfig(Model):
     def central_regions(self) -> tuple[str, ...]:
         """Regions with a central vault: central_backup.regions, else every target Region."""
         return self.central_backup.regions or self.target_regions
+
+    @property
+    def monitoring_account_id(self) -> str:
+        """The account of the alert bus and topic: monitoring.account_id, else the central account."""
+        return self.monitoring.account_id or self.central_backup.account_id
+
+    @property
+    def monitoring_regions(self) -> tuple[str, ...]:
+        """The Regions of the stack that deploys the monitoring account (central or member)."""
+        if self.monitoring_account_id == self.central_backup.account_id:
+            return self.central_regions
+        return self.target_regions
+
+    @property
+    def monitoring_region(self) -> str:
+        return self.monitoring.region or self.monitoring_regions[0]
 
     @property
     def partition(self) -> str:

@@ -281,6 +281,31 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "account and Region. Fix: use a different alias.",
             )
         )
+    problems += _monitoring_problems(config)
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
+    return problems
+
+
+def _monitoring_problems(config: BackupConfig) -> list[Problem]:
+    """The monitoring account must be one a stack deploys (its deploy role exists there), in one of its Regions."""
+    problems = []
+    account = config.monitoring.account_id
+    if account is not None and account not in (config.central_backup.account_id, *config.member_accounts):
+        problems.append(
+            Problem(
+                "monitoring.account_id",
+                f"{account!r} is neither the central backup account nor a member account, so no org-backup stack "
+                "(and no deploy role) reaches it. Fix: use the central account (the default: remove the line) or an "
+                "account of a target OU, e.g. a dedicated monitoring account moved into one.",
+            )
+        )
+    elif config.monitoring.region is not None and config.monitoring.region not in config.monitoring_regions:
+        problems.append(
+            Problem(
+                "monitoring.region",
+                f"{config.monitoring.region!r} is not a Region of the monitoring account's stack "
+                f"({', '.join(config.monitoring_regions)}). Fix: pick one of those, or remove the line for the first.",
+            )
+        )
     return problems

@@ -13,6 +13,14 @@ from typing import Any
 
 from org_backup.config import BackupConfig
 from org_backup.naming import (
+    ALERT_BUS,
+    ALERT_DLQ,
+    ALERT_FORWARD_DLQ,
+    ALERT_FORWARD_RULE,
+    ALERT_FORWARDER_ROLE,
+    ALERT_KEY_ALIAS,
+    ALERT_RULE_PREFIX,
+    ALERT_TOPIC,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
     TAG_REAPPLY_DLQ,
@@ -32,10 +40,18 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
     organizations = f"arn:{p}:organizations::{config.organization.management_account_id}"
     return {
         "vault_arns": [f"arn:{p}:backup:*:*:backup-vault:{v}" for v in (names.member_vault, names.central_vault)],
-        "role_arns": [f"arn:{p}:iam::*:role/{r}" for r in (names.backup_role, names.tag_reapply_role)],
+        "role_arns": [
+            f"arn:{p}:iam::*:role/{r}" for r in (names.backup_role, names.tag_reapply_role, ALERT_FORWARDER_ROLE)
+        ],
         "function_arn": f"arn:{p}:lambda:*:*:function:{TAG_REAPPLY_FUNCTION}",
-        "rule_arn": f"arn:{p}:events:*:*:rule/{TAG_REAPPLY_RULE}",
-        "queue_arn": f"arn:{p}:sqs:*:*:{TAG_REAPPLY_DLQ}",
+        "rule_arns": [
+            f"arn:{p}:events:*:*:rule/{TAG_REAPPLY_RULE}",
+            f"arn:{p}:events:*:*:rule/{ALERT_FORWARD_RULE}",
+            f"arn:{p}:events:*:*:rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*",
+        ],
+        "queue_arns": [f"arn:{p}:sqs:*:*:{q}" for q in (TAG_REAPPLY_DLQ, ALERT_FORWARD_DLQ, ALERT_DLQ)],
+        "alert_bus_arn": f"arn:{p}:events:*:*:event-bus/{ALERT_BUS}",
+        "alert_topic_arn": f"arn:{p}:sns:*:*:{ALERT_TOPIC}",
         "log_group_arns": [
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}",
             f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}:*",
@@ -62,14 +78,17 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         vault_arns=arns["vault_arns"],
         alias_arns=[
             f"arn:{p}:kms:*:*:{a}"
-            for a in (names.member_key_alias, names.central_key_alias, names.operations_key_alias)
+            for a in (names.member_key_alias, names.central_key_alias, names.operations_key_alias, ALERT_KEY_ALIAS)
         ],
         key_tag_keys=sorted(config.tags),
         role_arns=arns["role_arns"],
         tag_reapply_role_arn=f"arn:{p}:iam::*:role/{names.tag_reapply_role}",
         function_arn=arns["function_arn"],
-        rule_arn=arns["rule_arn"],
-        queue_arn=arns["queue_arn"],
+        rule_arns=arns["rule_arns"],
+        alert_forwarder_role_arn=f"arn:{p}:iam::*:role/{ALERT_FORWARDER_ROLE}",
+        alert_bus_arn=arns["alert_bus_arn"],
+        alert_topic_arn=arns["alert_topic_arn"],
+        queue_arns=arns["queue_arns"],
         log_group_arns=arns["log_group_arns"],
     )
     if not config.tags:  # no tags: keys are created without any, and IAM rejects a condition with no values
@@ -115,8 +134,10 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         vault_arns=arns["vault_arns"],
         role_arns=arns["role_arns"] + [arns["forwarder_role_arn"]],
         function_arn=arns["function_arn"],
-        rule_arns=[arns["rule_arn"], arns["enrolment_rule_arn"]],
-        queue_arn=arns["queue_arn"],
+        rule_arns=[*arns["rule_arns"], arns["enrolment_rule_arn"]],
+        queue_arns=arns["queue_arns"],
+        alert_bus_arn=arns["alert_bus_arn"],
+        alert_topic_arn=arns["alert_topic_arn"],
         log_group_arns=arns["log_group_arns"],
         organization_arns=arns["organization_policy_arns"]
         + arns["organization_target_arns"]

@@ -52,6 +52,17 @@ TAG_REAPPLY_RULE = "org-backup-restore-completed"
 TAG_REAPPLY_DLQ = "org-backup-tag-reapply-dlq"
 TAG_REAPPLY_LOG_GROUP = f"/aws/lambda/{TAG_REAPPLY_FUNCTION}"
 
+# Job-failure alerts. Every member account (and the central account) forwards failed job events from its default bus
+# in each Region to one bus in the monitoring account and Region, where one rule per job kind publishes to a topic.
+ALERT_FORWARD_RULE = "org-backup-job-failures"
+ALERT_FORWARDER_ROLE = "org-backup-alert-forwarder"
+ALERT_FORWARD_DLQ = "org-backup-alert-forward-dlq"
+ALERT_BUS = "org-backup-alerts"
+ALERT_TOPIC = "org-backup-job-failures"
+ALERT_DLQ = "org-backup-alerts-dlq"
+ALERT_KEY_ALIAS = "alias/org-backup/alerts"
+ALERT_RULE_PREFIX = "org-backup-failed-"  # + backup / copy / restore
+
 
 def member_stack(account_id: str) -> str:
     return f"{MEMBER_STACK_PREFIX}{account_id}"
@@ -103,6 +114,13 @@ class Naming:
     def central_vault_arn(self, region: str) -> str:
         """The central vault in ``region``: the copy target of member backups made in that same Region."""
         return self.vault_arn(self._config.central_backup.account_id, region, self._config.names.central_vault)
+
+    def alert_bus_arn(self) -> str:
+        """The bus every account's failed job events are forwarded to (monitoring account and Region)."""
+        config = self._config
+        return self.regional_arn(
+            "events", config.monitoring_region, config.monitoring_account_id, f"event-bus/{ALERT_BUS}"
+        )
 
     def builder_role_arn(self, kind: str) -> str:
         return self.role_arn(self._config.pipeline.home_account_id, BUILDER_ROLES[kind])

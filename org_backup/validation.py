@@ -142,6 +142,28 @@ BucketName = Annotated[
 _TAG_CHARS = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
 
 
+EmailAddress = Annotated[
+    str,
+    with_pattern(
+        r"[^@\s]+@[^@\s]+\.[^@\s]+",
+        "an email address",
+        "one '@' and a domain with a dot, no spaces",
+        "write the full address, e.g. backup-alerts@example.com.",
+        "backup-alerts@example.com",
+    ),
+]
+HttpsUrl = Annotated[
+    str,
+    with_pattern(
+        r"https://[^\s/?#]+[^\s]*",
+        "an HTTPS URL",
+        "Amazon SNS https subscriptions: 'https://' and a host",
+        "use the https:// address of the endpoint (plain http is refused: alerts name resources and accounts).",
+        "https://hooks.example.com/backup-alerts",
+    ),
+]
+
+
 def check_tags(value: dict[str, str]) -> dict[str, str]:
     problems = []
     if len(value) > MAX_TAGS:

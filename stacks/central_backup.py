@@ -9,6 +9,7 @@ from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
 from org_backup.policy_docs import render_template
+from stacks.alerts import AlertHub, add_forwarding
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
 
@@ -22,13 +23,21 @@ class CentralBackupStack(TerraformStack):
         configure_backend(self, config=config, stack_name=stack_id)
         providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
 
-        if central_stack_owns_backup_role(config):
+        global_provider = providers[iam_region(regions)]
+        if central_stack_owns_backup_role(config):  # else the account's member stack owns its global resources
             BackupServiceRole(
                 self,
                 "backup-role",
-                provider=providers[iam_region(regions)],
+                provider=global_provider,
                 role_name=config.names.backup_role,
                 partition=naming.partition,
+            )
+            add_forwarding(
+                self, providers=providers, global_provider=global_provider, config=config, account_id=account_id
+            )
+        if config.monitoring.alerts.active and config.monitoring_account_id == account_id:
+            AlertHub(
+                self, "alert-hub", provider=providers[config.monitoring_region], config=config, account_id=account_id
             )
         for region, provider in providers.items():
             EncryptedVault(

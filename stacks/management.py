@@ -98,7 +98,7 @@ class ManagementStack(TerraformStack):
             provider=provider,
             role=role.name,
             name=ENROLMENT_FORWARDER_ROLE,
-            policy=dumps(render_template("events/forward-to-home.json", home_bus_arn=home_bus)),
+            policy=dumps(render_template("events/forward-to-bus.json", bus_arn=home_bus)),
         )
         rule = CloudwatchEventRule(
             self,

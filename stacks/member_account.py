@@ -13,6 +13,7 @@ from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, iam_region
 from org_backup.policy_docs import render_template
+from stacks.alerts import AlertHub, add_forwarding
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.tag_reapply import TagReapplyFunction, TagReapplyRole
@@ -44,6 +45,14 @@ class MemberAccountStack(TerraformStack):
             role_name=config.names.backup_role,
             partition=naming.partition,
         )
+        add_forwarding(self, providers=providers, global_provider=global_provider, config=config, account_id=account_id)
+        if (
+            config.monitoring.alerts.active
+            and account_id == config.monitoring_account_id != config.central_backup.account_id
+        ):
+            AlertHub(
+                self, "alert-hub", provider=providers[config.monitoring_region], config=config, account_id=account_id
+            )
         reapply_role, code_path = None, ""
         if tag_reapply:
             reapply_role = TagReapplyRole(

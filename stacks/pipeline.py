@@ -205,7 +205,7 @@ class PipelineStack(TerraformStack):
             arn=self.topic.arn,
             policy=dumps(
                 render_template(
-                    "sns/pipeline-topic.json",
+                    "sns/rules-publish.json",
                     topic_arn=self.arn("sns", PIPELINE_TOPIC),
                     rule_arn_pattern=self.arn("events", "rule/org-backup-*"),
                 )

@@ -139,7 +139,7 @@ class TagReapplyFunction(Construct):
             # On the queue, not an aws_sqs_queue_policy: the provider waits ~25 s for every change of a queue's
             # attributes to propagate (three equal reads 7 s apart), so a separate policy resource adds a second
             # wait to every deploy and every destroy of a member stack, per Region.
-            policy=dumps(render_template("sqs/tag-reapply-dlq.json", dlq_arn=dlq_arn, rule_arn=rule_arn)),
+            policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=[rule_arn])),
         )
         dlq_token_arn = dlq.arn
         permissions = IamRolePolicy(

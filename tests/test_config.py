@@ -159,12 +159,34 @@ CASES: list[tuple[str, str, str]] = [
         "an example).",
     ),
     (
+        "monitoring-account-that-no-stack-deploys",
+        _mutated(_set("monitoring", {"account_id": "100000000003", "alerts": {"emails": ["ops@example.com"]}})),
+        "has 1 problem:\n  - monitoring.account_id: '100000000003' is neither the central backup account nor a member "
+        "account, so no org-backup stack (and no deploy role) reaches it. Fix: use the central account (the default: "
+        "remove the line) or an account of a target OU, e.g. a dedicated monitoring account moved into one.",
+    ),
+    (
+        "monitoring-region-outside-its-stack",
+        _mutated(_set("monitoring", {"region": "eu-west-1"})),
+        "has 1 problem:\n  - monitoring.region: 'eu-west-1' is not a Region of the monitoring account's stack "
+        "(us-east-1). Fix: pick one of those, or remove the line for the first.",
+    ),
+    (
+        "alert-recipients-that-are-not-addresses",
+        _mutated(_set("monitoring", {"alerts": {"emails": ["ops"], "https_endpoints": ["http://hooks.example.com"]}})),
+        "has 2 problems:\n  - monitoring.alerts.emails[0]: 'ops' is not an email address (one '@' and a domain with a "
+        "dot, no spaces). Fix: write the full address, e.g. backup-alerts@example.com.\n  - "
+        "monitoring.alerts.https_endpoints[0]: 'http://hooks.example.com' is not an HTTPS URL (Amazon SNS https "
+        "subscriptions: 'https://' and a host). Fix: use the https:// address of the endpoint (plain http is refused: "
+        "alerts name resources and accounts).",
+    ),
+    (
         "unknown-key",
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
-        "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, names, "
-        "organization, pipeline, region_settings, state_backend, tag_reapply, tags, target_ous, target_regions, "
-        "vault_lock.",
+        "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, monitoring, "
+        "names, organization, pipeline, region_settings, state_backend, tag_reapply, tags, target_ous, "
+        "target_regions, vault_lock.",
     ),
     (
         "retired-break-glass-role",

@@ -89,19 +89,21 @@ def test_member_resource_counts(example: Synthesized) -> None:
         "aws_backup_vault_lock_configuration": per_region,
         "aws_backup_region_settings": per_region,
         "aws_iam_role_policy_attachment": 4,
-        # vault key + tag re-application key per Region; the backup role + the tag re-application role
+        # vault key + tag re-application key per Region; the backup, tag re-application and alert forwarder roles
         "aws_kms_key": 2 * per_region,
         "aws_kms_alias": 2 * per_region,
-        "aws_iam_role": 2,
+        "aws_iam_role": 3,
         # tag re-application, per Region
-        "aws_iam_role_policy": per_region,
         "aws_cloudwatch_log_group": per_region,
-        "aws_sqs_queue": per_region,  # with its policy (see stacks/tag_reapply.py)
         "aws_lambda_function": per_region,
         "aws_lambda_function_event_invoke_config": per_region,
-        "aws_cloudwatch_event_rule": per_region,
-        "aws_cloudwatch_event_target": per_region,
         "aws_lambda_permission": per_region,
+        # job-failure alerts (test_alerts.py): a forwarding rule, its target and DLQ per Region; the forwarder role
+        # (counted above) with its inline policy
+        "aws_cloudwatch_event_rule": 2 * per_region,
+        "aws_cloudwatch_event_target": 2 * per_region,
+        "aws_sqs_queue": 2 * per_region,
+        "aws_iam_role_policy": per_region + 1,
     }
 
 
@@ -232,13 +234,25 @@ def test_central_stack(example: Synthesized) -> None:
     assert {p["assume_role"][0]["role_arn"] for p in providers} == {DEPLOY.format("222222222222")}
     counts = {kind: len(items) for kind, items in stack["resource"].items()}
     assert counts == {
-        "aws_kms_key": 3,
-        "aws_kms_alias": 3,
+        "aws_kms_key": 3 + 1,  # + the alert topic's key
+        "aws_kms_alias": 3 + 1,
         "aws_backup_vault": 3,
         "aws_backup_vault_policy": 3,
         "aws_backup_vault_lock_configuration": 3,
-        "aws_iam_role": 1,
         "aws_iam_role_policy_attachment": 4,
+        # the alert forwarding of the central account's own jobs (test_alerts.py): a rule, target and DLQ per Region
+        # and the forwarder role; the backup role is the other
+        "aws_iam_role": 2,
+        "aws_iam_role_policy": 1,
+        "aws_cloudwatch_event_rule": 3 + 3,  # + the alert hub's three rules (one per job kind)
+        "aws_cloudwatch_event_target": 3 + 3,
+        "aws_sqs_queue": 3 + 1,  # + the hub's DLQ
+        # the alert hub in the monitoring account (the central account by default), first Region
+        "aws_cloudwatch_event_bus": 1,
+        "aws_cloudwatch_event_bus_policy": 1,
+        "aws_sns_topic": 1,
+        "aws_sns_topic_policy": 1,
+        "aws_sns_topic_subscription": 1,
     }
     vaults = _by_provider(example.resources("central-backup", "aws_backup_vault"))
     assert sorted(vaults) == ["eu-central-1", "eu-west-1", "us-east-1"]

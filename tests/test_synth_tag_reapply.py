@@ -67,19 +67,22 @@ def test_logs_and_dead_letters_are_encrypted_and_kept(example: Synthesized) -> N
         assert group["name"] == "/aws/lambda/org-backup-tag-reapply"
         assert group["retention_in_days"] == 365
         assert group["kms_key_id"].startswith("${aws_kms_key.")
-    for queue in example.resources(STACK, "aws_sqs_queue").values():
+    queues = [q for q in example.resources(STACK, "aws_sqs_queue").values() if "tag-reapply" in q["name"]]
+    assert len(queues) == 3
+    for queue in queues:
         assert queue["kms_master_key_id"].startswith("${aws_kms_key.")
         assert queue["message_retention_seconds"] == 1209600
         send, tls = json.loads(queue["policy"])["Statement"]
         assert send["Principal"] == {"Service": "events.amazonaws.com"} and send["Action"] == "sqs:SendMessage"
-        assert send["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":rule/org-backup-restore-completed")
+        (rule_arn,) = send["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert rule_arn.endswith(":rule/org-backup-restore-completed")
         assert send["Resource"] == tls["Resource"] and send["Resource"].endswith(":org-backup-tag-reapply-dlq")
         assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert "aws_sqs_queue_policy" not in example.stack(STACK)["resource"]  # the policy is the queue's: one wait
 
 
 def test_rule_matches_completed_restores_and_target_retries_into_the_dlq(example: Synthesized) -> None:
-    rules = example.resources(STACK, "aws_cloudwatch_event_rule")
+    rules = {n: r for n, r in example.resources(STACK, "aws_cloudwatch_event_rule").items() if "tag-reapply" in n}
     assert len(rules) == 3
     for rule in rules.values():
         assert json.loads(rule["event_pattern"]) == {
@@ -87,7 +90,9 @@ def test_rule_matches_completed_restores_and_target_retries_into_the_dlq(example
             "detail-type": ["Restore Job State Change"],
             "detail": {"status": ["COMPLETED"]},
         }
-    for target in example.resources(STACK, "aws_cloudwatch_event_target").values():
+    targets = [t for n, t in example.resources(STACK, "aws_cloudwatch_event_target").items() if "tag-reapply" in n]
+    assert len(targets) == 3
+    for target in targets:
         assert target["retry_policy"] == {"maximum_retry_attempts": 24, "maximum_event_age_in_seconds": 21600}
         assert target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.")
     for permission in example.resources(STACK, "aws_lambda_permission").values():

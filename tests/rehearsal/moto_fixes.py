@@ -34,6 +34,15 @@ Missing APIs, added as AWS's API references describe them:
     reported KeyManager CUSTOMER; AWS reports AWS for them ("AWS managed keys", KMS developer guide, key types), and
     ``readiness`` tells them apart by it.
 
+13. EventBridge targets that are SNS topics: moto 5.2.5 raised NotImplementedError. The (transformed) event is
+    published to the topic: a JSON string template's text as it is, anything else as JSON.
+14. EventBridge targets that are event buses: moto re-created the event in the receiving bus's account and Region,
+    so an alert named the central account instead of the one whose job failed. AWS delivers the event as it was
+    sent, account and Region included (EventBridge User Guide, "Sending and receiving events between AWS accounts").
+    And, stricter than moto: a bus in another account receives only what its resource policy allows: an Allow of
+    events:PutEvents for "*" or the sender's account, whose ``aws:PrincipalOrgID`` condition, if any, names the
+    organization moto has the sender in.
+
 And one condition moto evaluated without its context:
 11. S3 bucket policies: conditions saw no request context, so a TLS-only policy (Deny when aws:SecureTransport is
     false, on every org-backup bucket) denied every object request. aws:SecureTransport now says whether the
@@ -47,8 +56,10 @@ And one condition moto evaluated without its context:
 from __future__ import annotations
 
 import contextvars
+import copy
 import hashlib
 import json
+import sys
 import time
 import uuid
 from typing import Any
@@ -70,14 +81,19 @@ from moto.codecommit.responses import CodeCommitResponse
 from moto.codepipeline.models import CodePipeline
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+from moto.events.models import Rule, events_backends
+from moto.events.utils import EventTemplateParser
 from moto.iam.access_control import PermissionResult
 from moto.kms.models import KmsBackend
 from moto.organizations.models import FakeDelegatedAdministrator, FakePolicy
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
+from moto.sns.models import sns_backends
+from moto.utilities.arns import parse_arn
 
 from tests.rehearsal.moto_iam import as_list, check_vault_policy, conditions_hold, matches
 
+_moto_send_to_targets = Rule.send_to_targets
 BACKUP_POLICY_ARN_FORMAT = "arn:{0}:organizations::{1}:policy/{2}/backup_policy/{3}"
 
 
@@ -519,7 +535,73 @@ def _aws_managed_default_keys(self: KmsBackend, alias_name: str) -> str | None: 
     return key_id
 
 
+def _sender_organization(account_id: str) -> str | None:
+    from moto.organizations.models import organizations_backends
+
+    master = organizations_backends.master_accounts.get(account_id)
+    if master is None:
+        return None
+    org = organizations_backends[master[0]][master[1]].org
+    return None if org is None else str(org.id)
+
+
+def _bus_admits(bus: Any, sender_account: str) -> bool:  # fix 14
+    if bus.account_id == sender_account:
+        return True
+    for statement in json.loads(bus.policy or '{"Statement": []}')["Statement"]:
+        principal = statement.get("Principal")
+        principals = as_list(principal.get("AWS") if isinstance(principal, dict) else principal)
+        if statement.get("Effect") != "Allow" or "events:PutEvents" not in as_list(statement.get("Action")):
+            continue
+        if not any(p in ("*", sender_account, f"arn:aws:iam::{sender_account}:root") for p in principals):
+            continue
+        org_condition = statement.get("Condition", {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+        if org_condition is None or org_condition == _sender_organization(sender_account):
+            return True
+    return False
+
+
+def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    """Fixes 13 and 14; every other kind of target goes to moto's own delivery."""
+    if not self.event_pattern.matches_event(original_event):
+        return
+    others = []
+    for target in self.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "sns":
+            transformer = target.get("InputTransformer", {})
+            message = EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=original_event,
+            )
+            text = message if isinstance(message, str) else json.dumps(message)
+            sns_backends[arn.account][arn.region].publish(text, arn=target["Arn"])
+        elif arn.service == "events" and arn.resource_type == "event-bus":
+            receiver = events_backends[arn.account][arn.region]
+            bus = receiver.describe_event_bus(arn.resource_id)
+            if not _bus_admits(bus, self.account_id):
+                print(f"moto_fixes: {bus.arn} refused an event from {self.account_id}", file=sys.stderr, flush=True)
+                continue
+            for rule in bus.rules.values():
+                rule.send_to_targets(copy.deepcopy(original_event))
+        else:
+            others.append(target)
+    if others:
+        mine, self.targets = self.targets, others
+        try:
+            _moto_send_to_targets(self, original_event, transform_input)
+        finally:
+            self.targets = mine
+
+
+def install_events() -> None:
+    """Fixes 13 and 14 alone: for in-process moto (``mock_aws``) tests of event delivery."""
+    Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+
+
 def install() -> None:
+    install_events()
     KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
     BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
     LambdaFunction.__init__ = _lambda_function_init  # type: ignore[method-assign]

@@ -1,0 +1,349 @@
+"""Job-failure alerts: every account forwards AWS Backup's failed job events to one bus, which tells people.
+
+- ``AlertForwarderRole`` (global, once per account) and ``FailureForwarding`` (per Region): a rule on the default
+  bus matching failed, aborted, expired and partial backup, copy and restore jobs, whose target is the alert bus in
+  the monitoring account and Region. EventBridge routes to an event bus in another account and Region with an
+  execution role in the sending account (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html,
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-restrict-rule.html).
+- ``AlertHub`` (the monitoring account and Region): the alert bus, whose policy admits principals of the organization
+  only (``aws:PrincipalOrgID``); one rule per job kind whose input transformer turns the event into a message a
+  person can act on; a KMS-encrypted SNS topic that only those rules may publish to, with the configured email and
+  HTTPS subscriptions.
+
+Undeliverable events are never dropped silently: each forwarding rule and each alert rule has a dead-letter queue
+(EventBridge retries for up to a day first).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
+from cdktf_cdktf_provider_aws.cloudwatch_event_bus_policy import CloudwatchEventBusPolicy
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
+    CloudwatchEventTarget,
+    CloudwatchEventTargetDeadLetterConfig,
+    CloudwatchEventTargetInputTransformer,
+    CloudwatchEventTargetRetryPolicy,
+)
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from constructs import Construct
+
+from org_backup import deploy_roles
+from org_backup.config import BackupConfig
+from org_backup.naming import (
+    ALERT_BUS,
+    ALERT_DLQ,
+    ALERT_FORWARD_DLQ,
+    ALERT_FORWARD_RULE,
+    ALERT_FORWARDER_ROLE,
+    ALERT_KEY_ALIAS,
+    ALERT_RULE_PREFIX,
+    ALERT_TOPIC,
+    Naming,
+)
+from org_backup.policy_docs import dumps, render_template
+from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+
+# The end states of a job that did not do what it should (AWS Backup API: BackupJob.State, CopyJob.State,
+# RestoreJob.Status). EXPIRED: the backup window closed before the job ran; PARTIAL: some resources were not backed up.
+FAILED_STATES = ("ABORTED", "EXPIRED", "FAILED", "PARTIAL")
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
+MAX_EVENT_AGE_SECONDS = 24 * 3600
+EVENTBRIDGE_RETRIES = 185  # EventBridge's maximum: retry for the whole day before dead-lettering
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job as its EventBridge events describe it. Restore jobs report ``status`` where backup and copy
+    jobs report ``state`` (AWS Backup Developer Guide, "Monitoring AWS Backup events using Amazon EventBridge")."""
+
+    name: str
+    detail_type: str
+    state_field: str
+    job_id_field: str
+    resource_path: str
+
+    @property
+    def rule_name(self) -> str:
+        return f"{ALERT_RULE_PREFIX}{self.name}"
+
+
+JOB_KINDS = (
+    JobKind("backup", "Backup Job State Change", "state", "backupJobId", "$.detail.resourceArn"),
+    JobKind("copy", "Copy Job State Change", "state", "copyJobId", "$.detail.resourceArn"),
+    # A restore event names the restored-from recovery point or snapshot in ``resources``, not a resourceArn.
+    JobKind("restore", "Restore Job State Change", "status", "restoreJobId", "$.resources[0]"),
+)
+
+# Console hosts per partition; a partition without one gets no console line rather than a wrong link.
+_CONSOLE_HOSTS = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+
+def forward_pattern() -> dict[str, object]:
+    """Failed jobs of every kind, as the forwarding rule on each account's default bus matches them."""
+    states = list(FAILED_STATES)
+    return {
+        "source": ["aws.backup"],
+        "detail-type": [kind.detail_type for kind in JOB_KINDS],
+        "$or": [{"detail": {"state": states}}, {"detail": {"status": states}}],
+    }
+
+
+def alert_pattern(kind: JobKind) -> dict[str, object]:
+    """Failed jobs of one kind, as the alert rule on the alert bus matches them (again: the bus admits any
+    principal of the organization, so it does not trust senders to have filtered)."""
+    return {
+        "source": ["aws.backup"],
+        "detail-type": [kind.detail_type],
+        "detail": {kind.state_field: list(FAILED_STATES)},
+    }
+
+
+def alert_transformer(kind: JobKind, partition: str) -> tuple[dict[str, str], str]:
+    """The input paths and the text template of one kind's alert: what failed, where, why, and where to look."""
+    paths = {
+        "account": "$.account",
+        "region": "$.region",
+        "time": "$.time",
+        "state": f"$.detail.{kind.state_field}",
+        "job": f"$.detail.{kind.job_id_field}",
+        "resource": kind.resource_path,
+        "type": "$.detail.resourceType",
+        "reason": "$.detail.statusMessage",
+    }
+    lines = [
+        f"AWS Backup {kind.name} job <state> in account <account>, Region <region>.",
+        "Resource: <resource> (<type>)",
+        "Job id: <job>",
+        "Reason: <reason>",
+        "Time: <time>",
+    ]
+    host = _CONSOLE_HOSTS.get(partition)
+    if host:
+        lines.append(f"Jobs in the AWS Backup console: https://<region>.{host}/backup/home?region=<region>#/jobs")
+    # A template that is a JSON string makes EventBridge deliver text, not JSON (EventBridge User Guide,
+    # "Amazon EventBridge input transformation").
+    return paths, json.dumps("\n".join(lines))
+
+
+class AlertForwarderRole(Construct):
+    """The role EventBridge assumes to put this account's failed job events on the alert bus (and nowhere else)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, provider: AwsProvider, config: BackupConfig, account_id: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        role = IamRole(
+            self,
+            "role",
+            provider=provider,
+            name=ALERT_FORWARDER_ROLE,
+            description="Forwards failed AWS Backup job events to the org-backup alert bus",
+            assume_role_policy=dumps(
+                render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=account_id)
+            ),
+        )
+        IamRolePolicy(
+            self,
+            "put-events",
+            provider=provider,
+            name="forward-to-alert-bus",
+            role=role.name,
+            policy=dumps(render_template("events/forward-to-bus.json", bus_arn=Naming(config).alert_bus_arn())),
+        )
+        self.arn = role.arn
+
+
+class FailureForwarding(Construct):
+    """In one Region: the rule on the default bus that sends failed job events to the alert bus, and its DLQ.
+
+    The DLQ uses SQS-managed encryption (SSE-SQS), not a customer managed key: it holds only event metadata, and a
+    key per account and Region would add a key policy that every sender's service must be named in."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        provider: AwsProvider,
+        config: BackupConfig,
+        account_id: str,
+        region: str,
+        role_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        naming = Naming(config)
+        rule_arn = naming.regional_arn("events", region, account_id, f"rule/{ALERT_FORWARD_RULE}")
+        dlq_arn = naming.regional_arn("sqs", region, account_id, ALERT_FORWARD_DLQ)
+        dlq = SqsQueue(
+            self,
+            "dlq",
+            provider=provider,
+            name=ALERT_FORWARD_DLQ,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=[rule_arn])),
+        )
+        rule = CloudwatchEventRule(
+            self,
+            "rule",
+            provider=provider,
+            name=ALERT_FORWARD_RULE,
+            description="Failed AWS Backup jobs, forwarded to the org-backup alert bus",
+            event_pattern=dumps(forward_pattern()),
+        )
+        CloudwatchEventTarget(
+            self,
+            "target",
+            provider=provider,
+            rule=rule.name,
+            arn=naming.alert_bus_arn(),
+            role_arn=role_arn,
+            retry_policy=CloudwatchEventTargetRetryPolicy(
+                maximum_retry_attempts=EVENTBRIDGE_RETRIES, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
+            ),
+            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.arn),
+        )
+
+
+class AlertHub(Construct):
+    """The alert bus, its rules, the encrypted topic and its subscriptions, in the monitoring account and Region."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, provider: AwsProvider, config: BackupConfig, account_id: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        naming = Naming(config)
+        region = config.monitoring_region
+        bus_arn = naming.alert_bus_arn()
+        rule_arns = [
+            naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{kind.rule_name}")
+            for kind in JOB_KINDS
+        ]
+        rule_arn_pattern = naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*")
+        topic_arn = naming.regional_arn("sns", region, account_id, ALERT_TOPIC)
+        dlq_arn = naming.regional_arn("sqs", region, account_id, ALERT_DLQ)
+
+        key = KmsKey(
+            self,
+            "key",
+            provider=provider,
+            description="Encrypts the org-backup job-failure alert topic and its dead-letter queue",
+            enable_key_rotation=True,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            policy=dumps(
+                deploy_roles.key_policy(
+                    "kms/alerts-key.json",
+                    config,
+                    account_id,
+                    account_root_arn=naming.account_root_arn(account_id),
+                    rule_arn_pattern=rule_arn_pattern,
+                )
+            ),
+        )
+        key_arn = key.arn
+        KmsAlias(self, "alias", provider=provider, name=ALERT_KEY_ALIAS, target_key_id=key.key_id)
+        topic = SnsTopic(self, "topic", provider=provider, name=ALERT_TOPIC, kms_master_key_id=key_arn)
+        topic_ref = topic.arn
+        SnsTopicPolicy(
+            self,
+            "topic-policy",
+            provider=provider,
+            arn=topic_ref,
+            policy=dumps(
+                render_template("sns/rules-publish.json", topic_arn=topic_arn, rule_arn_pattern=rule_arn_pattern)
+            ),
+        )
+        alerts = config.monitoring.alerts
+        for index, email in enumerate(alerts.emails):
+            SnsTopicSubscription(
+                self, f"email-{index}", provider=provider, topic_arn=topic_ref, protocol="email", endpoint=email
+            )
+        for index, url in enumerate(alerts.https_endpoints):
+            SnsTopicSubscription(
+                self, f"https-{index}", provider=provider, topic_arn=topic_ref, protocol="https", endpoint=url
+            )
+        dlq = SqsQueue(
+            self,
+            "dlq",
+            provider=provider,
+            name=ALERT_DLQ,
+            kms_master_key_id=key_arn,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=rule_arns)),
+        )
+        dlq_ref = dlq.arn
+        bus = CloudwatchEventBus(self, "bus", provider=provider, name=ALERT_BUS)
+        bus_name = bus.name
+        CloudwatchEventBusPolicy(
+            self,
+            "bus-policy",
+            provider=provider,
+            event_bus_name=bus_name,
+            policy=dumps(
+                render_template("events/alert-bus.json", bus_arn=bus_arn, organization_id=config.organization.id)
+            ),
+        )
+        for kind in JOB_KINDS:
+            rule = CloudwatchEventRule(
+                self,
+                f"rule-{kind.name}",
+                provider=provider,
+                name=kind.rule_name,
+                event_bus_name=bus_name,
+                description=f"Failed AWS Backup {kind.name} jobs of the organization, to the alert topic",
+                event_pattern=dumps(alert_pattern(kind)),
+            )
+            paths, template = alert_transformer(kind, naming.partition)
+            CloudwatchEventTarget(
+                self,
+                f"target-{kind.name}",
+                provider=provider,
+                rule=rule.name,
+                event_bus_name=bus_name,
+                arn=topic_ref,
+                input_transformer=CloudwatchEventTargetInputTransformer(input_paths=paths, input_template=template),
+                retry_policy=CloudwatchEventTargetRetryPolicy(
+                    maximum_retry_attempts=EVENTBRIDGE_RETRIES, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
+                ),
+                dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq_ref),
+            )
+
+
+def add_forwarding(
+    scope: Construct,
+    *,
+    providers: dict[str, AwsProvider],
+    global_provider: AwsProvider,
+    config: BackupConfig,
+    account_id: str,
+) -> None:
+    """The forwarder role and one forwarding rule per Region of the stack (no-op with alerts off)."""
+    if not config.monitoring.alerts.active:
+        return
+    role = AlertForwarderRole(scope, "alert-forwarder", provider=global_provider, config=config, account_id=account_id)
+    for region, provider in providers.items():
+        FailureForwarding(
+            scope,
+            f"alert-forwarding-{region}",
+            provider=provider,
+            config=config,
+            account_id=account_id,
+            region=region,
+            role_arn=role.arn,
+        )
