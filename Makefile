@@ -66,6 +66,7 @@ lint: install ## ruff check, format check and mypy --strict on org_backup/ and l
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy lambda_src/restore_validation  # a second run: each function has its own handler module
 
 fmt: install ## Fix what ruff can fix, then format every file
 	$(VENV)/bin/ruff check --fix .

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
-from org_backup.config_monitoring import Monitoring
+from org_backup.config_monitoring import Monitoring, RestoreTesting
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -375,6 +375,7 @@ class BackupConfig(Model):
     tag_reapply: TagReapply = Field(default_factory=TagReapply)
     region_settings: RegionSettings = Field(default_factory=RegionSettings)
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    restore_testing: RestoreTesting = Field(default_factory=RestoreTesting)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -399,6 +400,13 @@ class BackupConfig(Model):
     @property
     def monitoring_region(self) -> str:
         return self.monitoring.region or self.monitoring_regions[0]
+
+    @property
+    def restore_testing_regions(self) -> tuple[str, ...]:
+        """Central Regions that run restore tests (none when no selection is configured)."""
+        if not self.restore_testing.active:
+            return ()
+        return self.restore_testing.regions or self.central_regions[:1]
 
     @property
     def partition(self) -> str:

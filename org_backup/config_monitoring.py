@@ -1,4 +1,5 @@
-"""The ``monitoring`` section of the configuration: who hears about failed backup, copy and restore jobs.
+"""The ``monitoring`` and ``restore_testing`` sections of the configuration: who hears about failed jobs, and
+which restores are tested.
 
 Kept beside ``config.py`` (which imports it) so that file stays readable; like the rest of the model it reads no
 file and holds no rule that needs another section (those are in ``config_rules``).
@@ -6,9 +7,11 @@ file and holds no rule that needs another section (those are in ``config_rules``
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field
 
-from org_backup.validation import AccountId, EmailAddress, HttpsUrl, Model, Region
+from org_backup.validation import AccountId, EmailAddress, HttpsUrl, Model, Region, with_pattern
 
 
 class Alerts(Model):
@@ -48,3 +51,75 @@ class Monitoring(Model):
         "(the first central Region for the central account, the first target Region for a member account).",
     )
     alerts: Alerts = Field(default_factory=Alerts)
+
+
+# The types a restore testing selection accepts (AWS Backup API reference, RestoreTestingSelectionForCreate,
+# ProtectedResourceType).
+RestoreTestType = Literal["Aurora", "DocumentDB", "DynamoDB", "EBS", "EC2", "EFS", "FSx", "Neptune", "RDS", "S3"]
+# AWS Backup: restore testing plan and selection names are "alphanumeric characters and underscores", at most 50.
+RestoreTestName = Annotated[
+    str,
+    with_pattern(
+        r"[A-Za-z0-9_]{1,50}",
+        "a restore testing name",
+        "AWS Backup: 1-50 letters, digits and underscores",
+        "replace '-' and spaces with '_'.",
+        "daily_ebs",
+    ),
+]
+
+
+class RestoreTestSelection(Model):
+    """Which protected resources of one type a restore test may pick (AWS Backup chooses one per run)."""
+
+    name: RestoreTestName = Field(description="Selection name (letters, digits, underscores; unique in the plan).")
+    resource_type: RestoreTestType = Field(description="Protected resource type to restore.")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Only resources with all of these tags (empty: every protected resource of the type).",
+    )
+    validation_window_hours: int = Field(
+        default=4,
+        ge=0,
+        le=168,
+        description="How long the restored resource is kept for the validation function before AWS Backup deletes "
+        "it (0-168 hours).",
+    )
+    restore_metadata_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Restore metadata AWS Backup should not infer, e.g. {subnetId: subnet-...} for EC2 or "
+        "{dbSubnetGroupName: ...} for RDS (AWS Backup, 'Restore testing inferred metadata').",
+    )
+
+
+class RestoreTesting(Model):
+    """Scheduled restore tests in the central account: AWS Backup restores the latest recovery point of a selected
+    resource from the central vault, the validation function checks the restored resource and reports the result,
+    and AWS Backup deletes it after the validation window. On when at least one selection is given."""
+
+    regions: tuple[Region, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="Central Regions that run restore tests (default: the first central Region). Each restores from "
+        "the central vault of its Region.",
+    )
+    schedule: str = Field(
+        default="cron(0 5 ? * SAT *)",
+        pattern=r"(cron|rate)\(.+\)",
+        description="When tests start: an AWS Backup schedule expression (default: Saturdays 05:00).",
+    )
+    schedule_timezone: str = Field(default="Etc/UTC", min_length=1, description="IANA time zone of the schedule.")
+    start_window_hours: int = Field(
+        default=24, ge=1, le=168, description="Hours after the scheduled time within which a test must start (1-168)."
+    )
+    recovery_point_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="Test the latest recovery point created within this many days (1-365).",
+    )
+    selections: tuple[RestoreTestSelection, ...] = Field(default=(), description="What to test; none: no tests.")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.selections)

@@ -282,6 +282,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
             )
         )
     problems += _monitoring_problems(config)
+    problems += _restore_testing_problems(config)
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
     return problems
@@ -306,6 +307,30 @@ def _monitoring_problems(config: BackupConfig) -> list[Problem]:
                 "monitoring.region",
                 f"{config.monitoring.region!r} is not a Region of the monitoring account's stack "
                 f"({', '.join(config.monitoring_regions)}). Fix: pick one of those, or remove the line for the first.",
+            )
+        )
+    return problems
+
+
+def _restore_testing_problems(config: BackupConfig) -> list[Problem]:
+    """Tests restore from the central vault of their Region, so each Region must have one; names must be unique."""
+    testing = config.restore_testing
+    problems = []
+    for index, region in enumerate(testing.regions or ()):
+        if region not in config.central_regions:
+            problems.append(
+                Problem(
+                    f"restore_testing.regions[{index}]",
+                    f"{region!r} has no central vault (central Regions: {', '.join(config.central_regions)}); restore "
+                    "tests restore from the central vault of their Region. Fix: use a central Region.",
+                )
+            )
+    for index, name in _duplicates(tuple(s.name for s in testing.selections)):
+        problems.append(
+            Problem(
+                f"restore_testing.selections[{index}].name",
+                f"{name!r} is used by an earlier selection; AWS Backup needs unique selection names in a plan. "
+                "Fix: rename one.",
             )
         )
     return problems

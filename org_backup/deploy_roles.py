@@ -23,6 +23,12 @@ from org_backup.naming import (
     ALERT_TOPIC,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
+    RESTORE_TEST_PLAN,
+    RESTORE_VALIDATION_DLQ,
+    RESTORE_VALIDATION_FUNCTION,
+    RESTORE_VALIDATION_KEY_ALIAS,
+    RESTORE_VALIDATION_ROLE,
+    RESTORE_VALIDATION_RULE,
     TAG_REAPPLY_DLQ,
     TAG_REAPPLY_FUNCTION,
     TAG_REAPPLY_LOG_GROUP,
@@ -41,20 +47,29 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
     return {
         "vault_arns": [f"arn:{p}:backup:*:*:backup-vault:{v}" for v in (names.member_vault, names.central_vault)],
         "role_arns": [
-            f"arn:{p}:iam::*:role/{r}" for r in (names.backup_role, names.tag_reapply_role, ALERT_FORWARDER_ROLE)
+            f"arn:{p}:iam::*:role/{r}"
+            for r in (names.backup_role, names.tag_reapply_role, ALERT_FORWARDER_ROLE, RESTORE_VALIDATION_ROLE)
         ],
-        "function_arn": f"arn:{p}:lambda:*:*:function:{TAG_REAPPLY_FUNCTION}",
+        "function_role_arns": [f"arn:{p}:iam::*:role/{r}" for r in (names.tag_reapply_role, RESTORE_VALIDATION_ROLE)],
+        "function_arns": [
+            f"arn:{p}:lambda:*:*:function:{f}" for f in (TAG_REAPPLY_FUNCTION, RESTORE_VALIDATION_FUNCTION)
+        ],
         "rule_arns": [
             f"arn:{p}:events:*:*:rule/{TAG_REAPPLY_RULE}",
             f"arn:{p}:events:*:*:rule/{ALERT_FORWARD_RULE}",
             f"arn:{p}:events:*:*:rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*",
+            f"arn:{p}:events:*:*:rule/{RESTORE_VALIDATION_RULE}",
         ],
-        "queue_arns": [f"arn:{p}:sqs:*:*:{q}" for q in (TAG_REAPPLY_DLQ, ALERT_FORWARD_DLQ, ALERT_DLQ)],
+        "queue_arns": [
+            f"arn:{p}:sqs:*:*:{q}" for q in (TAG_REAPPLY_DLQ, ALERT_FORWARD_DLQ, ALERT_DLQ, RESTORE_VALIDATION_DLQ)
+        ],
         "alert_bus_arn": f"arn:{p}:events:*:*:event-bus/{ALERT_BUS}",
         "alert_topic_arn": f"arn:{p}:sns:*:*:{ALERT_TOPIC}",
+        "restore_testing_plan_arn": f"arn:{p}:backup:*:*:restore-testing-plan:{RESTORE_TEST_PLAN}-*",
         "log_group_arns": [
-            f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}",
-            f"arn:{p}:logs:*:*:log-group:{TAG_REAPPLY_LOG_GROUP}:*",
+            arn
+            for group in (TAG_REAPPLY_LOG_GROUP, f"/aws/lambda/{RESTORE_VALIDATION_FUNCTION}")
+            for arn in (f"arn:{p}:logs:*:*:log-group:{group}", f"arn:{p}:logs:*:*:log-group:{group}:*")
         ],
         "enrolment_rule_arn": f"arn:{p}:events:*:*:rule/{ENROLMENT_RULE}",
         "forwarder_role_arn": f"arn:{p}:iam::*:role/{ENROLMENT_FORWARDER_ROLE}",
@@ -78,12 +93,20 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         vault_arns=arns["vault_arns"],
         alias_arns=[
             f"arn:{p}:kms:*:*:{a}"
-            for a in (names.member_key_alias, names.central_key_alias, names.operations_key_alias, ALERT_KEY_ALIAS)
+            for a in (
+                names.member_key_alias,
+                names.central_key_alias,
+                names.operations_key_alias,
+                ALERT_KEY_ALIAS,
+                RESTORE_VALIDATION_KEY_ALIAS,
+            )
         ],
         key_tag_keys=sorted(config.tags),
         role_arns=arns["role_arns"],
-        tag_reapply_role_arn=f"arn:{p}:iam::*:role/{names.tag_reapply_role}",
-        function_arn=arns["function_arn"],
+        function_role_arns=arns["function_role_arns"],
+        backup_role_arn=f"arn:{p}:iam::*:role/{names.backup_role}",
+        function_arns=arns["function_arns"],
+        restore_testing_plan_arn=arns["restore_testing_plan_arn"],
         rule_arns=arns["rule_arns"],
         alert_forwarder_role_arn=f"arn:{p}:iam::*:role/{ALERT_FORWARDER_ROLE}",
         alert_bus_arn=arns["alert_bus_arn"],
@@ -133,7 +156,8 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         partition=config.partition,
         vault_arns=arns["vault_arns"],
         role_arns=arns["role_arns"] + [arns["forwarder_role_arn"]],
-        function_arn=arns["function_arn"],
+        function_arns=arns["function_arns"],
+        restore_testing_plan_arn=arns["restore_testing_plan_arn"],
         rule_arns=[*arns["rule_arns"], arns["enrolment_rule_arn"]],
         queue_arns=arns["queue_arns"],
         alert_bus_arn=arns["alert_bus_arn"],

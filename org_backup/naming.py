@@ -63,6 +63,14 @@ ALERT_DLQ = "org-backup-alerts-dlq"
 ALERT_KEY_ALIAS = "alias/org-backup/alerts"
 ALERT_RULE_PREFIX = "org-backup-failed-"  # + backup / copy / restore
 
+# Restore testing in the central account: one plan per testing Region, and the function that validates each test.
+RESTORE_TEST_PLAN = "org_backup_restore_tests"  # AWS Backup: letters, digits and underscores only
+RESTORE_VALIDATION_FUNCTION = "org-backup-restore-validation"
+RESTORE_VALIDATION_ROLE = "org-backup-restore-validation"
+RESTORE_VALIDATION_RULE = "org-backup-restore-test-completed"
+RESTORE_VALIDATION_DLQ = "org-backup-restore-validation-dlq"
+RESTORE_VALIDATION_KEY_ALIAS = "alias/org-backup/restore-validation"
+
 
 def member_stack(account_id: str) -> str:
     return f"{MEMBER_STACK_PREFIX}{account_id}"

@@ -54,11 +54,11 @@ from org_backup.naming import (
 )
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.event_function import DLQ_RETENTION_SECONDS
 
 # The end states of a job that did not do what it should (AWS Backup API: BackupJob.State, CopyJob.State,
 # RestoreJob.Status). EXPIRED: the backup window closed before the job ran; PARTIAL: some resources were not backed up.
 FAILED_STATES = ("ABORTED", "EXPIRED", "FAILED", "PARTIAL")
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum
 MAX_EVENT_AGE_SECONDS = 24 * 3600
 EVENTBRIDGE_RETRIES = 185  # EventBridge's maximum: retry for the whole day before dead-lettering
 

@@ -42,7 +42,8 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     BackupPoliciesStack(
         app, BACKUP_POLICIES_STACK, config=config, backup_policies=list(inputs.backup_policies), options=options
     )
-    CentralBackupStack(app, CENTRAL_STACK, config=config, options=options)
+    restore_validation = lambda_package.build("restore_validation") if config.restore_testing.active else None
+    CentralBackupStack(app, CENTRAL_STACK, config=config, restore_validation=restore_validation, options=options)
     # Built once, deterministically, and copied into each member stack as a Terraform asset.
     tag_reapply = lambda_package.build("tag_reapply") if config.tag_reapply.enabled else None
     for account_id in config.member_accounts:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformStack
+from cdktf import AssetType, TerraformAsset, TerraformStack
 from constructs import Construct
 
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
+from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
 from org_backup.policy_docs import render_template
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
+from stacks.restore_testing import RestoreTests, RestoreValidationRole
 
 
 class CentralBackupStack(TerraformStack):
-    def __init__(self, scope: Construct, stack_id: str, *, config: BackupConfig, options: SynthOptions) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        stack_id: str,
+        *,
+        config: BackupConfig,
+        restore_validation: LambdaPackage | None,
+        options: SynthOptions,
+    ) -> None:
         super().__init__(scope, stack_id)
         naming = Naming(config)
         account_id = config.central_backup.account_id
@@ -69,3 +79,21 @@ class CentralBackupStack(TerraformStack):
                 lock=config.vault_lock.central,
                 options=options,
             )
+        if restore_validation is not None:
+            role = RestoreValidationRole(
+                self, "restore-validation-role", provider=global_provider, account_id=account_id
+            )
+            code_path = TerraformAsset(
+                self, "restore-validation-code", path=str(restore_validation.path), type=AssetType.FILE
+            ).path
+            for region in config.restore_testing_regions:
+                RestoreTests(
+                    self,
+                    f"restore-tests-{region}",
+                    provider=providers[region],
+                    config=config,
+                    region=region,
+                    role=role,
+                    code_path=code_path,
+                    package=restore_validation,
+                )

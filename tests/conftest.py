@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,6 +27,23 @@ os.environ.setdefault("GOGC", "400")
 # copy of itself (the synth cache, org_backup/synth_cache.py). Its own tests point it at a temporary directory; the
 # rehearsal's `make` runs use it as a user's do, in their scratch repository.
 os.environ["ORG_BACKUP_SYNTH_CACHE"] = "off"
+
+
+def load_lambda(function: str, *modules: str) -> tuple[ModuleType, ...]:
+    """Import modules of ``lambda_src/<function>/`` as Lambda does (its folder on the path, plain module names), without
+    leaving them in ``sys.modules``: two functions each have a ``handler`` and an ``event`` module, and one test
+    session imports both."""
+    folder = ROOT / "lambda_src" / function
+    names = [path.stem for path in folder.glob("*.py")]
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(folder))
+    try:
+        return tuple(importlib.import_module(name) for name in modules)
+    finally:
+        sys.path.remove(str(folder))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
 
 
 def fixture_config(name: str | Path) -> Path:

@@ -181,12 +181,37 @@ CASES: list[tuple[str, str, str]] = [
         "alerts name resources and accounts).",
     ),
     (
+        "restore-tests-outside-the-central-regions-with-a-duplicate-name",
+        _mutated(
+            _set(
+                "restore_testing",
+                {
+                    "regions": ["eu-west-1"],
+                    "selections": [
+                        {"name": "ebs", "resource_type": "EBS"},
+                        {"name": "ebs", "resource_type": "EC2"},
+                    ],
+                },
+            )
+        ),
+        "has 2 problems:\n  - restore_testing.regions[0]: 'eu-west-1' has no central vault (central Regions: "
+        "us-east-1); restore tests restore from the central vault of their Region. Fix: use a central Region.\n"
+        "  - restore_testing.selections[1].name: 'ebs' is used by an earlier selection; AWS Backup needs unique "
+        "selection names in a plan. Fix: rename one.",
+    ),
+    (
+        "restore-test-name-with-a-dash",
+        _mutated(_set("restore_testing", {"selections": [{"name": "daily-ebs", "resource_type": "EBS"}]})),
+        "has 1 problem:\n  - restore_testing.selections[0].name: 'daily-ebs' is not a restore testing name (AWS "
+        "Backup: 1-50 letters, digits and underscores). Fix: replace '-' and spaces with '_'.",
+    ),
+    (
         "unknown-key",
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
         "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, monitoring, "
-        "names, organization, pipeline, region_settings, state_backend, tag_reapply, tags, target_ous, "
-        "target_regions, vault_lock.",
+        "names, organization, pipeline, region_settings, restore_testing, state_backend, tag_reapply, tags, "
+        "target_ous, target_regions, vault_lock.",
     ),
     (
         "retired-break-glass-role",

@@ -234,19 +234,26 @@ def test_central_stack(example: Synthesized) -> None:
     assert {p["assume_role"][0]["role_arn"] for p in providers} == {DEPLOY.format("222222222222")}
     counts = {kind: len(items) for kind, items in stack["resource"].items()}
     assert counts == {
-        "aws_kms_key": 3 + 1,  # + the alert topic's key
-        "aws_kms_alias": 3 + 1,
+        "aws_kms_key": 3 + 1 + 1,  # + the alert topic's key + the restore validation function's key
+        "aws_kms_alias": 3 + 1 + 1,
         "aws_backup_vault": 3,
         "aws_backup_vault_policy": 3,
         "aws_backup_vault_lock_configuration": 3,
         "aws_iam_role_policy_attachment": 4,
         # the alert forwarding of the central account's own jobs (test_alerts.py): a rule, target and DLQ per Region
         # and the forwarder role; the backup role is the other
-        "aws_iam_role": 2,
-        "aws_iam_role_policy": 1,
-        "aws_cloudwatch_event_rule": 3 + 3,  # + the alert hub's three rules (one per job kind)
-        "aws_cloudwatch_event_target": 3 + 3,
-        "aws_sqs_queue": 3 + 1,  # + the hub's DLQ
+        "aws_iam_role": 2 + 1,  # + the restore validation function's
+        "aws_iam_role_policy": 1 + 1,
+        "aws_cloudwatch_event_rule": 3 + 3 + 1,  # + the alert hub's three rules (one per job kind) + validation
+        "aws_cloudwatch_event_target": 3 + 3 + 1,
+        "aws_sqs_queue": 3 + 1 + 1,  # + the hub's DLQ + the validation function's
+        # restore testing in the first central Region (test_restore_validation.py)
+        "aws_backup_restore_testing_plan": 1,
+        "aws_backup_restore_testing_selection": 2,
+        "aws_lambda_function": 1,
+        "aws_lambda_function_event_invoke_config": 1,
+        "aws_lambda_permission": 1,
+        "aws_cloudwatch_log_group": 1,
         # the alert hub in the monitoring account (the central account by default), first Region
         "aws_cloudwatch_event_bus": 1,
         "aws_cloudwatch_event_bus_policy": 1,
@@ -268,7 +275,7 @@ def test_central_stack(example: Synthesized) -> None:
 
 
 def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example: Synthesized) -> None:
-    keys = _by_provider(example.resources("central-backup", "aws_kms_key"))
+    keys = _by_provider(_vault_keys(example, "central-backup"))
     for region, key in keys.items():
         use = _statements(key["policy"])["OrganizationCopiesThroughAwsBackup"]
         assert use["Principal"] == {"AWS": "*"}

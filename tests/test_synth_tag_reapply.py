@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,9 @@ import pytest
 
 from org_backup import lambda_package
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import ROOT, Synthesized
+from tests.conftest import ROOT, Synthesized, load_lambda
 
-sys.path.insert(0, str(ROOT / "lambda_src" / "tag_reapply"))
-import resources
+(resources,) = load_lambda("tag_reapply", "resources")
 
 STACK = "member-444444444444"
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1"]

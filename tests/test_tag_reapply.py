@@ -4,7 +4,6 @@ moto lacks the API), malformed events, retries, idempotency and logs."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,13 +13,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_lambda
 
-sys.path.insert(0, str(ROOT / "lambda_src" / "tag_reapply"))
-
-import handler
-import resources
-import tags as tag_logic
+handler, resources, tag_logic = load_lambda("tag_reapply", "handler", "resources", "tags")
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -129,6 +129,9 @@ def _rehearsal_example() -> dict[str, Any]:
     for ou in example["target_ous"]:
         ou["accounts"] = ou["accounts"][:1]
     example["target_regions"] = example["target_regions"][:2]
+    # moto 5.2.5 has no restore testing API (Create/Get/DeleteRestoreTestingPlan, ...): the plan, its selections and
+    # the validation function are synthesized, validated by terraform and checkov, but not applied here.
+    example.pop("restore_testing", None)
     return example
 
 
