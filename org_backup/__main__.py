@@ -48,6 +48,16 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitoring(args: argparse.Namespace) -> int:
+    from org_backup.inputs import Inputs
+    from org_backup.monitoring import overview, render_text
+
+    inputs = Inputs.load(args.config)
+    view = overview(inputs.config, inputs.plans)
+    print(json.dumps(view, indent=2, sort_keys=True) if args.json else render_text(view))
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from org_backup import doctor
 
@@ -229,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     preview.add_argument("--account", action="append", help="only this member account (repeatable)")
     preview.set_defaults(run=_preview)
+    watch = command(
+        "monitoring",
+        help="offline: job-failure alerts, audit frameworks (with the controls' parameters), reports, restore tests",
+    )
+    watch.add_argument("--json", action="store_true", help="machine-readable output")
+    watch.set_defaults(run=_monitoring)
     command(
         "doctor", help="read-only preflight checks of the organization (management-account credentials)"
     ).set_defaults(run=_doctor)

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
-from org_backup.config_monitoring import Monitoring, RestoreTesting
+from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -376,6 +376,7 @@ class BackupConfig(Model):
     region_settings: RegionSettings = Field(default_factory=RegionSettings)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     restore_testing: RestoreTesting = Field(default_factory=RestoreTesting)
+    audit: Audit = Field(default_factory=Audit)
     state_backend: Annotated[LocalBackend | S3Backend, Field(discriminator="type")] = Field(
         default_factory=LocalBackend, description="Where Terraform keeps state: local files (default) or S3."
     )
@@ -390,12 +391,19 @@ class BackupConfig(Model):
         """The account of the alert bus and topic: monitoring.account_id, else the central account."""
         return self.monitoring.account_id or self.central_backup.account_id
 
+    def stack_regions(self, account_id: str) -> tuple[str, ...]:
+        """The Regions of the stack that deploys ``account_id``: the central stack's, else its member stack's."""
+        return self.central_regions if account_id == self.central_backup.account_id else self.target_regions
+
     @property
     def monitoring_regions(self) -> tuple[str, ...]:
-        """The Regions of the stack that deploys the monitoring account (central or member)."""
-        if self.monitoring_account_id == self.central_backup.account_id:
-            return self.central_regions
-        return self.target_regions
+        return self.stack_regions(self.monitoring_account_id)
+
+    @property
+    def reports_region(self) -> str:
+        """Region of the report plans, in the delegated administrator account (validation requires one)."""
+        account = self.organization.backup_delegated_admin_account_id or self.central_backup.account_id
+        return self.audit.reports.region or self.stack_regions(account)[0]
 
     @property
     def monitoring_region(self) -> str:

@@ -123,3 +123,88 @@ class RestoreTesting(Model):
     @property
     def active(self) -> bool:
         return bool(self.selections)
+
+
+class ScopeTag(Model):
+    key: str = Field(min_length=1, max_length=128, description="Tag key.")
+    value: str = Field(default="", max_length=256, description="Tag value (empty: any value).")
+
+
+class FrameworkControls(Model):
+    """The controls of AWS Backup Audit Manager that each framework evaluates (AWS Backup Developer Guide,
+    "Choosing your controls"); parameters are derived from the backup plans that apply to the account and Region."""
+
+    resources_protected_by_backup_plan: bool = Field(default=True, description="Resources are in a backup plan.")
+    plan_minimum_frequency_and_retention: bool = Field(
+        default=True, description="Every backup plan runs at least as often and keeps at least as long as ours do."
+    )
+    recovery_point_minimum_retention: bool = Field(
+        default=True, description="Recovery points are kept at least as long as the shortest retention of our plans."
+    )
+    recovery_points_encrypted: bool = Field(default=True, description="Recovery points are encrypted.")
+    manual_deletion_disabled: bool = Field(
+        default=True, description="Vaults let no one but the deploy role delete recovery points."
+    )
+    last_recovery_point_created: bool = Field(
+        default=False,
+        description="A recovery point exists no older than our plans' longest gap between runs plus the job window. "
+        "Off by default: AWS measures at most 31 days, and a monthly plan's gap plus its window exceeds that.",
+    )
+    protected_by_vault_lock: bool = Field(
+        default=True, description="Resources are backed up into a locked vault (needs vault_lock.member)."
+    )
+    cross_account_copy: bool = Field(default=True, description="Resources have a cross-account copy scheduled.")
+    cross_region_copy: bool = Field(
+        default=False, description="Resources have a cross-Region copy scheduled (plans with copy_to_regions)."
+    )
+
+
+class Frameworks(Model):
+    enabled: bool = Field(
+        default=False, description="An AWS Backup Audit Manager framework in every member account and Region."
+    )
+    controls: FrameworkControls = Field(default_factory=FrameworkControls)
+    scope_tag: ScopeTag | None = Field(
+        default=None,
+        description="Evaluate only resources with this tag (AWS allows one tag key and optional value); default: "
+        "every resource of the types AWS Backup supports.",
+    )
+
+
+ReportTemplate = Literal[
+    "BACKUP_JOB_REPORT",
+    "COPY_JOB_REPORT",
+    "RESTORE_JOB_REPORT",
+    "RESOURCE_COMPLIANCE_REPORT",
+    "CONTROL_COMPLIANCE_REPORT",
+]
+
+
+class Reports(Model):
+    """Organization-wide AWS Backup Audit Manager report plans, in the delegated administrator account for AWS
+    Backup (cross-account reports can only be created there or in the management account)."""
+
+    enabled: bool = Field(default=False, description="Create the report plans and their bucket.")
+    region: Region | None = Field(
+        default=None, description="Region of the report plans and bucket. Default: the account's first Region."
+    )
+    templates: tuple[ReportTemplate, ...] = Field(
+        default=(
+            "BACKUP_JOB_REPORT",
+            "COPY_JOB_REPORT",
+            "RESTORE_JOB_REPORT",
+            "RESOURCE_COMPLIANCE_REPORT",
+            "CONTROL_COMPLIANCE_REPORT",
+        ),
+        min_length=1,
+        description="One report plan per template.",
+    )
+    formats: tuple[Literal["CSV", "JSON"], ...] = Field(default=("CSV", "JSON"), min_length=1)
+    retention_days: int = Field(
+        default=731, ge=1, le=3650, description="Reports (and their old versions) are deleted after this many days."
+    )
+
+
+class Audit(Model):
+    frameworks: Frameworks = Field(default_factory=Frameworks)
+    reports: Reports = Field(default_factory=Reports)

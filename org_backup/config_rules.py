@@ -283,6 +283,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
         )
     problems += _monitoring_problems(config)
     problems += _restore_testing_problems(config)
+    problems += _report_problems(config)
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
     return problems
@@ -334,3 +335,37 @@ def _restore_testing_problems(config: BackupConfig) -> list[Problem]:
             )
         )
     return problems
+
+
+def _report_problems(config: BackupConfig) -> list[Problem]:
+    """Organization-wide reports live in the delegated administrator account, which a stack must deploy."""
+    reports = config.audit.reports
+    if not reports.enabled:
+        return []
+    admin = config.organization.backup_delegated_admin_account_id
+    if admin is None:
+        return [
+            Problem(
+                "audit.reports.enabled",
+                "is true, but organization.backup_delegated_admin_account_id is not set: AWS Backup creates "
+                "cross-account reports only in the management account or a delegated administrator. Fix: set "
+                "backup_delegated_admin_account_id (the central account is a good choice).",
+            )
+        ]
+    if admin not in (config.central_backup.account_id, *config.member_accounts):
+        return [
+            Problem(
+                "organization.backup_delegated_admin_account_id",
+                f"{admin!r} holds the report plans (audit.reports), but no org-backup stack deploys it. Fix: use the "
+                "central account or a member account.",
+            )
+        ]
+    if reports.region is not None and reports.region not in config.stack_regions(admin):
+        return [
+            Problem(
+                "audit.reports.region",
+                f"{reports.region!r} is not a Region of the delegated administrator's stack "
+                f"({', '.join(config.stack_regions(admin))}). Fix: pick one of those.",
+            )
+        ]
+    return []

@@ -10,7 +10,10 @@ AWS Backup additionally runs a rule at most once an hour, so the minutes field m
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 _MONTHS = {
     m: i for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
@@ -93,3 +96,87 @@ def _value_problem(text: str, low: int, high: int, names: dict[str, int]) -> str
     if not low <= int(text) <= high:
         return f"{text!r} is outside {low}-{high}"
     return None
+
+
+# Fire times are enumerated over two whole years from this date: every month length, weekday and year boundary
+# occurs, and the result does not depend on when synth runs.
+_GAP_WINDOW_START = datetime(2030, 1, 1, tzinfo=UTC)
+_GAP_WINDOW_HOURS = 2 * 365 * 24
+
+
+def longest_gap_hours(expression: str) -> int | None:
+    """The longest time between two consecutive runs of a valid schedule, in whole hours (AWS Backup runs a rule at
+    most once an hour); None if it runs less than twice in two years."""
+    fields = expression.strip()[len("cron(") : -1].split()
+    hours, dom, months, dow, years = fields[1], fields[2], fields[3], fields[4], fields[5]
+    fires = []
+    for offset in range(_GAP_WINDOW_HOURS):
+        moment = _GAP_WINDOW_START + timedelta(hours=offset)
+        if (
+            _matches(hours, moment.hour, 0, 23, {})
+            and _matches(months, moment.month, 1, 12, _MONTHS)
+            and _matches(years, moment.year, 1970, 2199, {})
+            and (_day_of_month(dom, moment) if dom != "?" else _day_of_week(dow, moment))
+        ):
+            fires.append(offset)
+    if len(fires) < 2:
+        return None
+    return max(later - earlier for earlier, later in pairwise(fires))
+
+
+def _number(text: str, names: dict[str, int]) -> int:
+    return names.get(text.upper(), 0) or int(text)
+
+
+def _matches(field: str, value: int, low: int, high: int, names: dict[str, int]) -> bool:
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if base == "*":
+            start, end = low, high
+        else:
+            first, _, last = base.partition("-")
+            start = _number(first, names)
+            end = _number(last, names) if last else (high if step else start)
+        if start <= value <= end and (value - start) % int(step or 1) == 0:
+            return True
+    return False
+
+
+def _day_of_month(field: str, moment: datetime) -> bool:
+    last = calendar.monthrange(moment.year, moment.month)[1]
+    for item in field.split(","):
+        if item == "L" and moment.day == last:
+            return True
+        if item.endswith("W"):  # the weekday nearest to that day, within the month (LW: the last weekday)
+            day = last if item == "LW" else int(item[:-1])
+            if _nearest_weekday(moment.year, moment.month, min(day, last)) == moment.day:
+                return True
+        elif item != "L" and _matches(item, moment.day, 1, 31, {}):
+            return True
+    return False
+
+
+def _nearest_weekday(year: int, month: int, day: int) -> int:
+    last = calendar.monthrange(year, month)[1]
+    weekday = date(year, month, day).weekday()  # Monday 0 .. Sunday 6
+    if weekday == 5:
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:
+        return day + 1 if day < last else day - 2
+    return day
+
+
+def _day_of_week(field: str, moment: datetime) -> bool:
+    aws_day = (moment.weekday() + 1) % 7 + 1  # AWS: 1 = SUN .. 7 = SAT
+    last = calendar.monthrange(moment.year, moment.month)[1]
+    for item in field.split(","):
+        if item.endswith("L") and item != "L":  # the last such weekday of the month
+            if _number(item[:-1], _DAYS) == aws_day and moment.day + 7 > last:
+                return True
+        elif "#" in item:  # the n-th such weekday of the month
+            day, _, nth = item.partition("#")
+            if _number(day, _DAYS) == aws_day and (moment.day - 1) // 7 + 1 == int(nth):
+                return True
+        elif _matches(item, aws_day, 1, 7, _DAYS):
+            return True
+    return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from org_backup.audit import FRAMEWORK_NAME
 from org_backup.config import BackupConfig
 from org_backup.naming import (
     ALERT_BUS,
@@ -23,6 +24,9 @@ from org_backup.naming import (
     ALERT_TOPIC,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
+    REPORT_PLAN_PREFIX,
+    REPORTS_KEY_ALIAS,
+    REPORTS_SERVICE_ROLE_PATH,
     RESTORE_TEST_PLAN,
     RESTORE_VALIDATION_DLQ,
     RESTORE_VALIDATION_FUNCTION,
@@ -34,6 +38,7 @@ from org_backup.naming import (
     TAG_REAPPLY_LOG_GROUP,
     TAG_REAPPLY_RULE,
     Naming,
+    reports_bucket,
 )
 from org_backup.policy_docs import dumps, render_template
 
@@ -66,6 +71,9 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
         "alert_bus_arn": f"arn:{p}:events:*:*:event-bus/{ALERT_BUS}",
         "alert_topic_arn": f"arn:{p}:sns:*:*:{ALERT_TOPIC}",
         "restore_testing_plan_arn": f"arn:{p}:backup:*:*:restore-testing-plan:{RESTORE_TEST_PLAN}-*",
+        "framework_arn": f"arn:{p}:backup:*:*:framework:{FRAMEWORK_NAME}-*",
+        "report_plan_arn": f"arn:{p}:backup:*:*:report-plan:{REPORT_PLAN_PREFIX}*",
+        "reports_bucket_arn": f"arn:{p}:s3:::{reports_bucket('*', '*')}",
         "log_group_arns": [
             arn
             for group in (TAG_REAPPLY_LOG_GROUP, f"/aws/lambda/{RESTORE_VALIDATION_FUNCTION}")
@@ -99,6 +107,7 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
                 names.operations_key_alias,
                 ALERT_KEY_ALIAS,
                 RESTORE_VALIDATION_KEY_ALIAS,
+                REPORTS_KEY_ALIAS,
             )
         ],
         key_tag_keys=sorted(config.tags),
@@ -107,6 +116,10 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         backup_role_arn=f"arn:{p}:iam::*:role/{names.backup_role}",
         function_arns=arns["function_arns"],
         restore_testing_plan_arn=arns["restore_testing_plan_arn"],
+        framework_arn=arns["framework_arn"],
+        report_plan_arn=arns["report_plan_arn"],
+        reports_bucket_arn=arns["reports_bucket_arn"],
+        reports_service_role_arn=f"arn:{p}:iam::*:role/{REPORTS_SERVICE_ROLE_PATH}",
         rule_arns=arns["rule_arns"],
         alert_forwarder_role_arn=f"arn:{p}:iam::*:role/{ALERT_FORWARDER_ROLE}",
         alert_bus_arn=arns["alert_bus_arn"],
@@ -158,6 +171,9 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         role_arns=arns["role_arns"] + [arns["forwarder_role_arn"]],
         function_arns=arns["function_arns"],
         restore_testing_plan_arn=arns["restore_testing_plan_arn"],
+        framework_arn=arns["framework_arn"],
+        report_plan_arn=arns["report_plan_arn"],
+        reports_bucket_arn=arns["reports_bucket_arn"],
         rule_arns=[*arns["rule_arns"], arns["enrolment_rule_arn"]],
         queue_arns=arns["queue_arns"],
         alert_bus_arn=arns["alert_bus_arn"],

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from org_backup.audit import framework_problems
 from org_backup.backup_policy import RenderedPolicy, load_plans, render_policies
 from org_backup.config import BackupConfig
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError, InputErrors
 from org_backup.guardrails import RenderedScp, render_scps
+from org_backup.plan_model import BackupPlans
 from org_backup.plan_rules import plans_schema_problems
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.yaml_io import load_yaml
@@ -20,6 +22,7 @@ class Inputs:
     config: BackupConfig
     backup_policies: tuple[RenderedPolicy, ...]
     scps: tuple[RenderedScp, ...]
+    plans: BackupPlans  # for what derives from the plans beside the policies (the audit frameworks)
 
     @classmethod
     def load(cls, config_path: Path) -> Inputs:
@@ -30,7 +33,10 @@ class Inputs:
             also = plans_schema_problems(_plans_path_of_raw(config_path))
             raise (InputErrors([config_error, also]) if also else config_error) from None
         plans = load_plans(config.backup_plans_path(config_path.parent), config)
-        return cls(config, tuple(render_policies(plans, config)), tuple(render_scps(config)))
+        problems = framework_problems(config, plans)
+        if problems:  # the audit controls derive their parameters from the plans: checked once both are valid
+            raise InputError(str(config_path), problems)
+        return cls(config, tuple(render_policies(plans, config)), tuple(render_scps(config)), plans)
 
     @property
     def split_policies(self) -> list[RenderedPolicy]:

@@ -71,6 +71,15 @@ RESTORE_VALIDATION_RULE = "org-backup-restore-test-completed"
 RESTORE_VALIDATION_DLQ = "org-backup-restore-validation-dlq"
 RESTORE_VALIDATION_KEY_ALIAS = "alias/org-backup/restore-validation"
 
+# AWS Backup Audit Manager reports, in the delegated administrator account. The service-linked role delivers them.
+REPORTS_KEY_ALIAS = "alias/org-backup/reports"
+REPORTS_SERVICE_ROLE_PATH = "aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+REPORT_PLAN_PREFIX = "org_backup_"  # + the template in lower case; AWS: letters, digits and underscores
+
+
+def reports_bucket(account_id: str, region: str) -> str:
+    return f"org-backup-reports-{account_id}-{region}"
+
 
 def member_stack(account_id: str) -> str:
     return f"{MEMBER_STACK_PREFIX}{account_id}"

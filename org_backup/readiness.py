@@ -13,6 +13,7 @@ plan role by default; ``--role-name`` for another, e.g. a role an administrator 
 | ``key-not-shared`` | the same, on a customer managed key whose key policy does not let the copy's destination account use it (``kms:Decrypt``, ``kms:DescribeKey``, ``kms:CreateGrant``) | AWS re:Post Knowledge Center, "troubleshoot cross-account copy": "Confirm that the source AWS KMS key policy allows the destination account" |
 | ``key-unreadable`` | the key policy cannot be read, so the above cannot be decided | - |
 | ``dynamodb-not-fully-managed`` | a cross-account copy of a DynamoDB table while the Region's DynamoDB management preference (advanced features) is off | AWS Backup guide, Advanced DynamoDB backup: cross-account copy needs the advanced features |
+| ``config-not-recording`` | ``audit.frameworks`` is on, and no AWS Config recorder of the account and Region is recording the backup resource types the frameworks evaluate | AWS Backup guide, "Choosing your controls": each control's "AWS Config recording resource type" |
 
 Read: EBS volumes, EC2 instances (through their volumes), RDS DB instances (not Aurora members), Aurora DB
 clusters, DynamoDB tables, and the Region settings. Not read (say so when they matter): the other types AWS
@@ -36,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
+from org_backup.config_recording import CONFIG_NOT_RECORDING, gap_and_fix
 from org_backup.key_policy import SHARED_KEY_ACTIONS, shares_with
 from org_backup.naming import Naming
 
@@ -366,6 +368,13 @@ def run(
                 check_account_region(
                     session, account, region, effective.get(account, {}), config.organization.id, partition, report
                 )
+                gap = gap_and_fix(session, region) if config.audit.frameworks.enabled else None
+                if gap:
+                    report.findings.append(
+                        Finding(
+                            account, region, "AWS Config", "Config", ("audit.frameworks",), CONFIG_NOT_RECORDING, *gap
+                        )
+                    )
             except (ClientError, BotoCoreError) as exc:
                 report.unreadable.append(Unreadable(account, region, str(exc)))
     return report

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdktf import App, TerraformStack
 
-from org_backup import lambda_package, synth_output, synth_rules
+from org_backup import audit, lambda_package, synth_output, synth_rules
 from org_backup.inputs import Inputs
 from org_backup.naming import (
     BACKUP_POLICIES_STACK,
@@ -46,15 +46,23 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     CentralBackupStack(app, CENTRAL_STACK, config=config, restore_validation=restore_validation, options=options)
     # Built once, deterministically, and copied into each member stack as a Terraform asset.
     tag_reapply = lambda_package.build("tag_reapply") if config.tag_reapply.enabled else None
-    for account_id in config.member_accounts:
-        MemberAccountStack(
-            app,
-            member_stack(account_id),
-            config=config,
-            account_id=account_id,
-            tag_reapply=tag_reapply,
-            options=options,
-        )
+    for ou in config.target_ous:
+        for account_id in ou.accounts:
+            # One framework per Region, its controls derived from the plans of the OU (org_backup.audit).
+            frameworks = (
+                {r: audit.controls(config, inputs.plans, account_id, ou.id, r)[0] for r in config.target_regions}
+                if config.audit.frameworks.enabled
+                else {}
+            )
+            MemberAccountStack(
+                app,
+                member_stack(account_id),
+                config=config,
+                account_id=account_id,
+                tag_reapply=tag_reapply,
+                frameworks=frameworks,
+                options=options,
+            )
     return app
 
 

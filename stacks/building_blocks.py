@@ -121,8 +121,17 @@ class BackupServiceRole(Construct):
             )
 
 
-def secure_bucket(scope: Construct, provider: AwsProvider, bucket: S3Bucket, key_arn: str, bucket_arn: str) -> None:
-    """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets."""
+def secure_bucket(
+    scope: Construct,
+    provider: AwsProvider,
+    bucket: S3Bucket,
+    key_arn: str,
+    bucket_arn: str,
+    *,
+    also: list[dict[str, Any]] | None = None,
+) -> None:
+    """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets.
+    ``also``: statements the bucket's policy needs beside the TLS rule (one bucket has one policy)."""
     S3BucketServerSideEncryptionConfigurationA(
         scope,
         "encryption",
@@ -152,5 +161,9 @@ def secure_bucket(scope: Construct, provider: AwsProvider, bucket: S3Bucket, key
         "tls-only",
         provider=provider,
         bucket=bucket.id,
-        policy=dumps(render_template("s3/tls-only.json", bucket_arn=bucket_arn)),
+        policy=dumps(_with_statements(render_template("s3/tls-only.json", bucket_arn=bucket_arn), also or [])),
     )
+
+
+def _with_statements(policy: dict[str, Any], statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**policy, "Statement": [*policy["Statement"], *statements]} if statements else policy

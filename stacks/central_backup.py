@@ -11,6 +11,7 @@ from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
 from org_backup.policy_docs import render_template
 from stacks.alerts import AlertHub, add_forwarding
+from stacks.audit import ReportPlans
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.restore_testing import RestoreTests, RestoreValidationRole
@@ -78,6 +79,10 @@ class CentralBackupStack(TerraformStack):
                 ),
                 lock=config.vault_lock.central,
                 options=options,
+            )
+        if config.audit.reports.enabled and config.organization.backup_delegated_admin_account_id == account_id:
+            ReportPlans(
+                self, "reports", provider=providers[config.reports_region], config=config, account_id=account_id
             )
         if restore_validation is not None:
             role = RestoreValidationRole(

@@ -9,11 +9,13 @@ from cdktf_cdktf_provider_aws.backup_region_settings import BackupRegionSettings
 from constructs import Construct
 
 from org_backup import deploy_roles
+from org_backup.audit import Control
 from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, iam_region
 from org_backup.policy_docs import render_template
 from stacks.alerts import AlertHub, add_forwarding
+from stacks.audit import AuditFramework
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.tag_reapply import TagReapplyFunction, TagReapplyRole
@@ -28,6 +30,7 @@ class MemberAccountStack(TerraformStack):
         config: BackupConfig,
         account_id: str,
         tag_reapply: LambdaPackage | None,
+        frameworks: dict[str, tuple[Control, ...]],
         options: SynthOptions,
     ) -> None:
         super().__init__(scope, stack_id)
@@ -91,6 +94,8 @@ class MemberAccountStack(TerraformStack):
                 lock=config.vault_lock.member,
                 options=options,
             )
+            if region in frameworks:
+                AuditFramework(self, f"audit-{region}", provider=provider, config=config, controls=frameworks[region])
             if tag_reapply and reapply_role:
                 TagReapplyFunction(
                     self,

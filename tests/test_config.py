@@ -206,12 +206,19 @@ CASES: list[tuple[str, str, str]] = [
         "Backup: 1-50 letters, digits and underscores). Fix: replace '-' and spaces with '_'.",
     ),
     (
+        "reports-without-a-delegated-administrator",
+        _mutated(_set("audit", {"reports": {"enabled": True}})),
+        "has 1 problem:\n  - audit.reports.enabled: is true, but organization.backup_delegated_admin_account_id is not "
+        "set: AWS Backup creates cross-account reports only in the management account or a delegated administrator. "
+        "Fix: set backup_delegated_admin_account_id (the central account is a good choice).",
+    ),
+    (
         "unknown-key",
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
-        "allowed keys here: accounts_file, backup_plans_file, central_backup, discovery, guardrails, monitoring, "
-        "names, organization, pipeline, region_settings, restore_testing, state_backend, tag_reapply, tags, "
-        "target_ous, target_regions, vault_lock.",
+        "allowed keys here: accounts_file, audit, backup_plans_file, central_backup, discovery, guardrails, "
+        "monitoring, names, organization, pipeline, region_settings, restore_testing, state_backend, tag_reapply, "
+        "tags, target_ous, target_regions, vault_lock.",
     ),
     (
         "retired-break-glass-role",

@@ -93,10 +93,23 @@ def test_a_backup_policy_change_touches_only_the_backup_policies_stack(
     baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
 ) -> None:
     plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
-    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["lifecycle"]["delete_after_days"] = 36
+    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["recovery_point_tags"]["project"] = "other"
     (tmp_path / "plans.yaml").write_text(dump_yaml(plans, sort_keys=False))
     config = _example(tmp_path, lambda raw: raw.update(backup_plans_file=str(tmp_path / "plans.yaml")))
     assert _changed(baseline, synthesize(config)) == ("backup-policies",)
+
+
+def test_a_retention_change_also_touches_the_member_frameworks_that_check_it(
+    baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The audit frameworks derive their minimum retention from the plans (org_backup/audit.py)."""
+    plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
+    for rule in plans["plans"]["OrgBackupPlanDaily"]["rules"].values():
+        rule["lifecycle"]["delete_after_days"] = 36
+        rule["copy_to_central"]["lifecycle"]["delete_after_days"] = 36
+    (tmp_path / "plans.yaml").write_text(dump_yaml(plans, sort_keys=False))
+    config = _example(tmp_path, lambda raw: raw.update(backup_plans_file=str(tmp_path / "plans.yaml")))
+    assert _changed(baseline, synthesize(config)) == ("backup-policies", *MEMBERS)
 
 
 def test_lambda_code_change_touches_every_member_stack(

@@ -104,6 +104,8 @@ def test_member_resource_counts(example: Synthesized) -> None:
         "aws_cloudwatch_event_target": 2 * per_region,
         "aws_sqs_queue": 2 * per_region,
         "aws_iam_role_policy": per_region + 1,
+        # the AWS Backup Audit Manager framework per Region (test_audit.py)
+        "aws_backup_framework": per_region,
     }
 
 
@@ -234,8 +236,16 @@ def test_central_stack(example: Synthesized) -> None:
     assert {p["assume_role"][0]["role_arn"] for p in providers} == {DEPLOY.format("222222222222")}
     counts = {kind: len(items) for kind, items in stack["resource"].items()}
     assert counts == {
-        "aws_kms_key": 3 + 1 + 1,  # + the alert topic's key + the restore validation function's key
-        "aws_kms_alias": 3 + 1 + 1,
+        "aws_kms_key": 3 + 1 + 1 + 1,  # + the alert topic's, restore validation function's and reports' keys
+        "aws_kms_alias": 3 + 1 + 1 + 1,
+        # the organization's report plans (the central account is the delegated administrator) and their bucket
+        "aws_backup_report_plan": 5,
+        "aws_s3_bucket": 1,
+        "aws_s3_bucket_server_side_encryption_configuration": 1,
+        "aws_s3_bucket_public_access_block": 1,
+        "aws_s3_bucket_policy": 1,
+        "aws_s3_bucket_versioning": 1,
+        "aws_s3_bucket_lifecycle_configuration": 1,
         "aws_backup_vault": 3,
         "aws_backup_vault_policy": 3,
         "aws_backup_vault_lock_configuration": 3,

@@ -129,9 +129,12 @@ def _rehearsal_example() -> dict[str, Any]:
     for ou in example["target_ous"]:
         ou["accounts"] = ou["accounts"][:1]
     example["target_regions"] = example["target_regions"][:2]
-    # moto 5.2.5 has no restore testing API (Create/Get/DeleteRestoreTestingPlan, ...): the plan, its selections and
-    # the validation function are synthesized, validated by terraform and checkov, but not applied here.
+    # moto 5.2.5 has neither the restore testing API (Create/Get/DeleteRestoreTestingPlan, ...) nor AWS Backup Audit
+    # Manager frameworks (CreateFramework, ...): the restore testing plan, its selections, the validation function
+    # and the frameworks are synthesized and pass terraform validate and checkov, but are not applied here. The
+    # report plans and their bucket are (moto has Create/Describe/DeleteReportPlan).
     example.pop("restore_testing", None)
+    example["audit"]["frameworks"]["enabled"] = False
     return example
 
 

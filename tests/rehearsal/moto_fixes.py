@@ -42,6 +42,9 @@ Missing APIs, added as AWS's API references describe them:
     And, stricter than moto: a bus in another account receives only what its resource policy allows: an Allow of
     events:PutEvents for "*" or the sender's account, whose ``aws:PrincipalOrgID`` condition, if any, names the
     organization moto has the sender in.
+15. Backup report plans: CreateReportPlan dropped ReportPlanTags (moto: "not yet supported"), so ListTags on the
+    plan was empty and every plan showed the provider's default tags as a change. They are stored as tags of the
+    plan's ARN, as TagResource would.
 
 And one condition moto evaluated without its context:
 11. S3 bucket policies: conditions saw no request context, so a TLS-only policy (Deny when aws:SecureTransport is
@@ -595,6 +598,18 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
             self.targets = mine
 
 
+_moto_create_report_plan = BackupResponse.create_report_plan
+
+
+def _create_report_plan_with_tags(self: BackupResponse) -> ActionResult:  # fix 15
+    result = _moto_create_report_plan(self)
+    tags = self._get_param("ReportPlanTags") or {}
+    if tags:
+        name = self._get_param("ReportPlanName")
+        self.backup_backend.tag_resource(self.backup_backend.describe_report_plan(name).report_plan_arn, tags)
+    return result
+
+
 def install_events() -> None:
     """Fixes 13 and 14 alone: for in-process moto (``mock_aws``) tests of event delivery."""
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
@@ -602,6 +617,7 @@ def install_events() -> None:
 
 def install() -> None:
     install_events()
+    BackupResponse.create_report_plan = _create_report_plan_with_tags  # type: ignore[method-assign]
     KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
     BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
     LambdaFunction.__init__ = _lambda_function_init  # type: ignore[method-assign]

@@ -30,6 +30,11 @@ caller's identity policies. Where that is wrong or missing for org-backup, this 
 7. Refusals in the caller's protocol: moto answered every denied call with an XML error, which the SDKs of JSON
    services (KMS, Organizations, CodeBuild, SQS, AWS Backup, Lambda, ...) cannot read, so Terraform reported
    "deserialization failed" instead of AWS's AccessDeniedException naming the action. JSON services get JSON.
+8. S3 bucket requests checked against the wrong action: moto asked for an ``s3:HeadBucket`` permission that does
+   not exist (AWS: "To use HeadBucket, you must have permissions to perform the s3:ListBucket action", S3 API
+   reference), and read or wrote a bucket's encryption, public access block, ownership controls, replication,
+   Object Lock and request payment settings as ``s3:ListBucket`` / ``s3:CreateBucket`` / ``s3:DeleteBucket``,
+   so a role lacking those permissions passed. Each is checked as the S3 action AWS names for it.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from moto.kms.exceptions import NotFoundException as KmsNotFound
 from moto.kms.models import KmsBackend, kms_backends
 from moto.kms.responses import KmsResponse
 from moto.organizations.models import organizations_backends
+from moto.s3 import responses as s3_responses
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import S3Backend
 
@@ -335,7 +341,33 @@ def check_vault_policy(policy: str) -> None:
         raise InvalidParameterValueException(f"Invalid principal in policy: {missing[0]}")
 
 
+# fix 8: (method, query parameter) -> the IAM action of the S3 API reference for it
+_S3_BUCKET_ACTIONS = {
+    "HEAD": {"DEFAULT": "ListBucket"},
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "ownershipControls": "GetBucketOwnershipControls",
+        "replication": "GetReplicationConfiguration",
+        "object-lock": "GetBucketObjectLockConfiguration",
+        "requestPayment": "GetBucketRequestPayment",
+    },
+    "PUT": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+    "DELETE": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+    },
+}
+
+
 def install() -> None:
+    for method, actions in _S3_BUCKET_ACTIONS.items():
+        s3_responses.ACTION_MAP["BUCKET"][method].update(actions)
     access_control.IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
     access_control.IAMRequestBase.check_action_permitted = _check_action_permitted  # type: ignore[method-assign]
     access_control.IAMRequestBase.check_signature = _check_signature  # type: ignore[method-assign]
