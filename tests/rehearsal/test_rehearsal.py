@@ -5,6 +5,8 @@ to moto, each shown to refuse what AWS refuses."""
 from __future__ import annotations
 
 import json
+import ssl
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import STARTED
 from tests.rehearsal.harness import Rehearsal, _set_auth
-from tests.rehearsal.moto import MotoServer, session, session_in, warm_iam
+from tests.rehearsal.moto import CA_BUNDLES, MotoServer, session, session_in, warm_iam
 
 pytestmark = pytest.mark.rehearsal
 
@@ -363,3 +365,54 @@ def test_region_settings_api_behaves_as_documented(server: str) -> None:
         "backup", endpoint_url=server, region_name="us-west-2"
     )
     assert other_region.describe_region_settings()["ResourceTypeOptInPreference"] == {}
+
+
+def test_a_retried_call_moto_already_carried_out_gets_its_first_answer(server: str) -> None:
+    """tests/rehearsal/moto_retries.py: an SDK's second attempt of one call (same amz-sdk-invocation-id) is answered
+    as the first was; a new call with the same input meets the role the first made, as in AWS."""
+    iam = session(server, aws_access_key_id="k", aws_secret_access_key="s").client(
+        "iam", endpoint_url=server, region_name="us-east-1"
+    )
+    sent: list[Any] = []
+    iam.meta.events.register("before-send.iam.CreateRole", lambda request, **_: sent.append(request))
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    first = iam.create_role(RoleName="retried", AssumeRolePolicyDocument=trust)["Role"]
+
+    def resend(invocation: str) -> tuple[int, bytes]:
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in sent[0].headers.items()}
+        headers.update({"amz-sdk-invocation-id": invocation, "amz-sdk-request": "attempt=2; max=3"})
+        again = urllib.request.Request(sent[0].url, data=sent[0].body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(
+                again, timeout=10, context=ssl.create_default_context(cafile=CA_BUNDLES[server])
+            ) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read()
+
+    status, body = resend(sent[0].headers["amz-sdk-invocation-id"].decode())
+    assert (status, first["RoleId"].encode() in body) == (200, True)
+    status, body = resend("a-new-call")
+    assert (status, b"EntityAlreadyExists" in body) == (409, True)
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]].count("retried") == 1
+
+
+def test_a_retry_after_a_server_error_is_carried_out_again() -> None:
+    from tests.rehearsal.moto_retries import ReplayRetries
+
+    answers = iter(["500 Internal Server Error", "200 OK"])
+    calls = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        calls.append(environ["HTTP_AMZ_SDK_REQUEST"])
+        start_response(next(answers), [])
+        return [b"answer"]
+
+    replaying = ReplayRetries(app)
+    statuses = []
+    for attempt in (1, 2, 3):
+        environ = {"REQUEST_METHOD": "POST", "HTTP_AMZ_SDK_INVOCATION_ID": "one-call"}
+        environ["HTTP_AMZ_SDK_REQUEST"] = f"attempt={attempt}; max=3"
+        replaying(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    assert calls == ["attempt=1; max=3", "attempt=2; max=3"]  # the third attempt is the second's answer again
+    assert statuses == ["500 Internal Server Error", "200 OK", "200 OK"]
