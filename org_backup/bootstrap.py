@@ -13,10 +13,14 @@ pipeline creates those builders; the pipeline's state lives in the bucket of ste
 deploy and plan roles from step 3's StackSet, so the pipeline's first run can plan and deploy every stack
 (README, Deploy it).
 
-With ``--auto-approve`` (automation), steps 3-5 run side by side once step 2 is done: each needs only the state
-bucket of step 2 (their policies name roles by ARN condition, never as principals that must exist), and step 5
-alone waits ~1 minute for its artifact bucket's lifecycle rule to settle. Their output lines carry the stack's
-name. Without it, every apply asks for confirmation, one step at a time.
+With ``--auto-approve`` (automation), steps 2-4 run side by side after the prerequisites, and step 5 starts as soon
+as step 2's bucket can hold state: steps 3 and 4 keep local state and name no principal that step 2 creates (their
+policies name roles by ARN condition, never as principals that must exist); step 5 keeps its state in the bucket,
+which can take it once it exists versioned, encrypted by default with the state key (reachable by its alias, the
+backend's ``kms_key_id``), public access blocked and under its TLS-only policy. Only its lifecycle rule (old state
+versions expire after 90 days) may still be settling: the AWS provider waits ~1 minute for it, and so does step 5
+for its artifact bucket's, so the two waits overlap instead of adding up. Output lines carry the stack's name.
+Without ``--auto-approve`` every apply asks for confirmation, one step at a time.
 
 Each step runs with the credentials of its own account: an AWS profile per account kind, from
 ``--profile-<kind>`` or ``ORG_BACKUP_<KIND>_PROFILE``; static credentials in the environment are ignored for
@@ -50,6 +54,8 @@ RECORD = BUILD_DIR / "bootstrap.json"
 KINDS = ("management", "home", "central")
 # Static credentials would win over AWS_PROFILE in the AWS SDK's credential chain: each step uses its profile only.
 _STATIC_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+STATE_BUCKET_POLL_S = 2.0
+PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
 class BootstrapError(Exception):
@@ -147,8 +153,9 @@ class Bootstrap:
                 f"  {number}. {step.name:<21} {step.kind} {step.account_id} [{self.profiles[step.kind]}]: {step.what}"
             )
         numbered = list(enumerate(plan, 1))
-        # Prerequisites and the state bucket first, one at a time; the rest side by side when nothing asks.
-        waves = [[n] for n in numbered[:2]] + ([numbered[2:]] if self.auto_approve else [[n] for n in numbered[2:]])
+        # The prerequisites first; then one step at a time, or (nothing asks) steps 2-5 side by side, step 5 once
+        # step 2's bucket can hold its state.
+        waves = [numbered[:1]] + ([numbered[1:]] if self.auto_approve else [[n] for n in numbered[1:]])
         for wave in waves:
             for number, step in wave:
                 if step.name == PIPELINE_STACK and not isinstance(self.config.state_backend, S3Backend):
@@ -184,17 +191,46 @@ class Bootstrap:
                 continue
             to_apply.append((number, step, content))
         lock = threading.Lock()
+        home = f"{BOOTSTRAP_PREFIX}home"
+        home_ended = threading.Event()
+        home_applied: list[bool] = []
 
         def apply(number: int, step: Step, content: str) -> None:
-            self._apply(number, total, step, prefixed=len(to_apply) > 1)
-            with lock:
-                record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                _write_record(self.record_path, record)
+            try:
+                if step.name == PIPELINE_STACK and any(s.name == home for _, s, _ in to_apply):
+                    self._wait_for_state_bucket(number, total, home_ended, home_applied)
+                self._apply(number, total, step, prefixed=len(to_apply) > 1)
+                with lock:
+                    record[step.name] = {"hash": content, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                    _write_record(self.record_path, record)
+                if step.name == home:
+                    home_applied.append(True)
+            finally:
+                if step.name == home:
+                    home_ended.set()
 
         with ThreadPoolExecutor(max_workers=max(1, len(to_apply))) as pool:
             futures = [pool.submit(apply, *item) for item in to_apply]
         for future in futures:
             future.result()  # the first failure, once every step of the wave has finished
+
+    def _wait_for_state_bucket(
+        self, number: int, total: int, home_ended: threading.Event, home_applied: list[bool]
+    ) -> None:
+        """Until step 2's bucket can hold state (``state_bucket_ready``) or step 2 has been applied. Step 2
+        failing first stops this step: its state would have nowhere to go."""
+        naming = Naming(self.config)
+        bucket, region = naming.state_bucket(), self.config.pipeline_region
+        session = self.session(self.profiles["home"])
+        self.say(f"[{number}/{total}] {PIPELINE_STACK}: waiting for the state bucket {bucket} of step 2")
+        while not state_bucket_ready(session, bucket, naming.state_key_alias_arn(region), region):
+            if home_ended.wait(STATE_BUCKET_POLL_S):
+                if home_applied:
+                    return
+                raise BootstrapError(
+                    f"step {number} ({PIPELINE_STACK}): not applied: step 2 failed before the state bucket {bucket} "
+                    "was ready for state (its output says why). Fix that, then run `make bootstrap` again."
+                )
 
     def _check_account(self, number: int, step: Step) -> None:
         profile = self.profiles[step.kind]
@@ -251,6 +287,29 @@ class Bootstrap:
                     f"step {number} ({step.name}): `{' '.join(command[:2])}` failed (exit {returncode}); "
                     "its output is above. Fix that, then run `make bootstrap` again: completed steps are skipped."
                 )
+
+
+def state_bucket_ready(session: boto3.Session, bucket: str, key_alias_arn: str, region: str) -> bool:
+    """Whether the state bucket can take the pipeline's state as bootstrap-home declares it: it exists, versioning
+    is on, default encryption is SSE-KMS, every public access block setting is on, its policy is in place and the
+    state key answers to its alias (the S3 backend's ``kms_key_id``). Its lifecycle rule is not waited for: it only
+    expires state versions 90 days old. Any refusal or absence is "not yet"."""
+    s3, kms = session.client("s3", region_name=region), session.client("kms", region_name=region)
+    try:
+        s3.head_bucket(Bucket=bucket)
+        if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+            return False
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        if not any(r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" for r in rules):
+            return False
+        blocks = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        if not all(blocks.get(k) for k in PUBLIC_ACCESS_BLOCKS):
+            return False
+        s3.get_bucket_policy(Bucket=bucket)
+        kms.describe_key(KeyId=key_alias_arn)
+    except (ClientError, BotoCoreError):
+        return False
+    return True
 
 
 def main(
