@@ -51,7 +51,7 @@ schema: install ## Write backup.schema.json (JSON Schema of the config, for edit
 	$(PYTHON) -m org_backup schema > backup.schema.json
 
 validate: synth ## terraform validate every synthesized stack with the real AWS provider
-	$(PYTHON) -m org_backup.terraform validate $(OUTDIR)
+	$(PYTHON) -m org_backup.terraform_validate $(OUTDIR)
 
 scan: synth ## checkov over the synthesized stacks, one per member-stack shape (zero failed checks; skips in .checkov.yaml); parliament over every policy
 	$(PYTHON) -m org_backup.policy_lint $(OUTDIR)

@@ -1,11 +1,11 @@
-"""Run the real Terraform CLI over synthesized stacks: our own CLI config, provider mirror, init and validate.
+"""Run the real Terraform CLI over synthesized stacks: our own CLI config, provider mirror, init, lock and plan.
 
 Provider installation: if ``TF_PROVIDER_MIRROR`` names a folder, or a Terraform filesystem mirror holding
 hashicorp/aws is found on this machine, providers come from it and never from the network; otherwise Terraform
 installs them from the registry as usual. Either way we write our own CLI config under the build folder and
 point ``TF_CLI_CONFIG_FILE`` at it for our commands only, so a user's ~/.terraformrc is never touched.
 
-``python -m org_backup.terraform validate [cdktf.out]`` validates every stack (used by ``make validate``).
+``org_backup.terraform_validate`` validates every stack with this environment (``make validate``).
 ``python -m org_backup.terraform lock cdktf.out [stack ...]`` gives stacks a provider lock file from that same
 installation (``make synth``, ``make deploy``): with one in place, ``cdktf diff``/``deploy`` skip their
 ``terraform providers lock``, which ignores a CLI config's filesystem mirror and needs the registry.
@@ -15,8 +15,8 @@ installation (``make synth``, ``make deploy``): with one in place, ``cdktf diff`
 Cost model (measured with hashicorp/aws 5.100.0 on a 2-core machine): every provider process that handles a
 resource pays ~3 s of CPU start-up, and Terraform starts one per provider configuration (alias) per graph walk:
 validate 1 + a processes, plan 1 + 2a, apply or destroy 1 + 3a, for a stack with ``a`` Regions. So the runner
-avoids work that cannot change a result: stacks of one shape are validated once, and one provider installation
-serves every stack that pins the same providers.
+avoids work that cannot change a result: stacks of one shape are validated once (and in batches:
+``org_backup.terraform_validate``), and one provider installation serves every stack that pins the same providers.
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
-
-from org_backup import scan_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
@@ -156,19 +152,20 @@ class TerraformEnv:
             )
         return result
 
-    def init(self, stack_dir: Path, *, backend: bool = False) -> None:
+    def init(self, stack_dir: Path, *, backend: bool = False, data_dir: Path | None = None) -> None:
         with _INIT_LOCK:
-            self.run(stack_dir, "init", "-input=false", "-no-color", f"-backend={str(backend).lower()}")
+            args = ("init", "-input=false", "-no-color", f"-backend={str(backend).lower()}")
+            self.run(stack_dir, *args, data_dir=data_dir)
 
     def shared_providers(self, stack_dir: Path) -> Path:
         """A Terraform data directory with the providers ``stack_dir`` pins, installed once for every stack that
         pins the same ones; the lock file that install wrote is copied into ``stack_dir`` (init would write it
         there too) unless the stack has one already.
 
-        Only for commands that need no backend (validate): with ``TF_DATA_DIR`` pointing at it, the stack's own
+        Only for commands that need no backend (``lock``): with ``TF_DATA_DIR`` pointing at it, the stack's own
         ``.terraform`` (backend settings of a real deploy) is never read or written.
         """
-        requirements = _required_providers(stack_dir)
+        requirements = required_providers(stack_dir)
         # Keyed by where providers come from too: another mirror (TF_PROVIDER_MIRROR) gets its own installation.
         source = self.cli_config.read_text(encoding="utf-8")
         digest = hashlib.sha256(json.dumps([requirements, source], sort_keys=True).encode()).hexdigest()[:16]
@@ -185,15 +182,8 @@ class TerraformEnv:
             shutil.copyfile(root / LOCK_FILE, stack_dir / LOCK_FILE)
         return root / "data"
 
-    def validate(self, stack_dir: Path) -> dict[str, object]:
-        """``terraform validate -json`` of one stack, with its providers from the shared installation."""
-        result = self.run(
-            stack_dir, "validate", "-json", "-no-color", check=False, data_dir=self.shared_providers(stack_dir)
-        )
-        return cast(dict[str, object], json.loads(result.stdout))
 
-
-def _required_providers(stack_dir: Path) -> dict[str, object]:
+def required_providers(stack_dir: Path) -> dict[str, object]:
     document = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
     return dict(document.get("terraform", {}).get("required_providers", {}))
 
@@ -203,51 +193,6 @@ def stack_dirs(outdir: Path) -> list[Path]:
     if not stacks.is_dir():
         raise TerraformError(f"{stacks} does not exist. Fix: run `make synth` first.")
     return sorted(p for p in stacks.iterdir() if (p / "cdk.tf.json").is_file())
-
-
-@dataclass(frozen=True)
-class Validation:
-    """The ``terraform validate -json`` result of one stack; ``same_shape_as`` names the stack that was actually
-    validated when this one differs from it only in its own account id (``org_backup.scan_set``)."""
-
-    result: dict[str, object]
-    same_shape_as: str | None = None
-
-    @property
-    def valid(self) -> bool:
-        return bool(self.result.get("valid"))
-
-
-def validate_all(
-    outdirs: Iterable[Path], progress: Callable[[str], None] | None = None
-) -> dict[Path, dict[str, Validation]]:
-    """Validate every synthesized stack of each output directory, one Terraform process per core.
-
-    A member stack that is byte-identical to another once each one's own account id is replaced by a placeholder
-    (``scan_set.representatives``) is not validated again: validation checks types, formats and references, and
-    no rule of it depends on which 12 digits an account id has. Its result is the representative's, labelled so.
-    """
-    env = TerraformEnv.prepare()
-    groups = {outdir: scan_set.representatives(outdir) for outdir in outdirs}
-    jobs = [outdir / "stacks" / stack for outdir, group in groups.items() for stack in group]
-    results: dict[Path, dict[str, object]] = {}
-    with ThreadPoolExecutor(max_workers=workers()) as pool:
-        futures = {pool.submit(env.validate, job): job for job in jobs}
-        for done, future in enumerate(as_completed(futures), 1):
-            job = futures[future]
-            results[job] = future.result()
-            if progress is not None:  # one line per stack as it finishes: minutes at hundreds of accounts
-                verdict = "valid" if results[job].get("valid") else "INVALID"
-                progress(f"[{done}/{len(jobs)}] {job.name}: {verdict}")
-    report: dict[Path, dict[str, Validation]] = {}
-    for outdir, group in groups.items():
-        report[outdir] = {}
-        for stack, same in group.items():
-            result = results[outdir / "stacks" / stack]
-            report[outdir][stack] = Validation(result)
-            report[outdir].update({other: Validation(result, same_shape_as=stack) for other in same})
-        report[outdir] = dict(sorted(report[outdir].items()))
-    return report
 
 
 def select(outdir: Path, patterns: list[str]) -> list[Path]:
@@ -298,8 +243,6 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m org_backup.terraform")
     sub = parser.add_subparsers(dest="command", required=True)
-    validate = sub.add_parser("validate", help="terraform validate every synthesized stack")
-    validate.add_argument("outdir", nargs="?", default="cdktf.out")
     lock = sub.add_parser("lock", help="give stacks without one the shared provider installation's lock file")
     lock.add_argument("outdir")
     lock.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
@@ -331,19 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         plan_all(Path(args.outdir), args.out, patterns)  # raises on a failed plan
         print((args.out / "summary.md").read_text(encoding="utf-8"))
         return 0
-    outdir = Path(args.outdir)
-    results = validate_all([outdir], progress=lambda line: print(line, flush=True))[outdir]
-    failed = 0
-    for name, validation in results.items():
-        failed += not validation.valid
-        shape = f" (same shape as {validation.same_shape_as}, validated once)" if validation.same_shape_as else ""
-        print(f"{'valid  ' if validation.valid else 'INVALID'} {name}{shape}")
-        if validation.same_shape_as:
-            continue
-        for diag in cast(list[dict[str, str]], validation.result.get("diagnostics", [])):
-            print(f"    {diag.get('severity')}: {diag.get('summary')} {diag.get('detail', '')}")
-    print(f"{len(results) - failed} valid, {failed} invalid")
-    return 1 if failed else 0
+    raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the commands above
 
 
 if __name__ == "__main__":

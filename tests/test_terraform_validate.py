@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from org_backup import scan_set
-from org_backup.terraform import Validation, stack_dirs, validate_all
+from org_backup.terraform import TerraformEnv, stack_dirs
+from org_backup.terraform_validate import Validation, validate_all
 
 pytestmark = pytest.mark.terraform
 
@@ -70,3 +72,28 @@ def test_validation_leaves_a_stacks_terraform_working_directory_alone(validated:
     assert sorted(p.name for p in working.iterdir()) == ["terraform.tfstate"]
     assert (working / "terraform.tfstate").read_text() == BACKEND_MARKER
     assert all((d / ".terraform.lock.hcl").is_file() for d in stack_dirs(validated.minimal_copy))
+
+
+def test_an_error_in_one_stack_of_a_batch_fails_that_stack_alone(synth: Any, tmp_path: Path) -> None:
+    """Stacks are validated as child modules of one root module per batch: a diagnostic goes to the stack it
+    names, and the batch's other stacks stay valid."""
+    outdir = tmp_path / "cdktf.out"
+    shutil.copytree(synth("minimal").outdir, outdir)
+    broken = outdir / "stacks" / "central-backup" / "cdk.tf.json"
+    stack = json.loads(broken.read_text())
+    vault = next(iter(stack["resource"]["aws_backup_vault"].values()))
+    vault["not_an_argument"] = "x"
+    broken.write_text(json.dumps(stack))
+    results = validate_all([outdir])[outdir]
+    assert [name for name, v in results.items() if not v.valid] == ["central-backup"]
+    (diagnostic,) = results["central-backup"].result["diagnostics"]  # type: ignore[misc]
+    assert (diagnostic["severity"], diagnostic["summary"]) == ("error", "Extraneous JSON object property")
+    assert "not_an_argument" in diagnostic["detail"]
+    # The stack validated alone, as before batches: the same verdict and the same error.
+    env = TerraformEnv.prepare()
+    alone = env.run(broken.parent, "validate", "-json", check=False, data_dir=env.shared_providers(broken.parent))
+    report = json.loads(alone.stdout)
+    assert report["valid"] is False
+    assert [(d["severity"], d["summary"], d["detail"]) for d in report["diagnostics"]] == [
+        (diagnostic["severity"], diagnostic["summary"], diagnostic["detail"])
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from org_backup import terraform
+from org_backup import terraform_validate
 
 
 def test_validate_prints_a_line_per_stack_as_it_finishes(
@@ -17,11 +17,11 @@ def test_validate_prints_a_line_per_stack_as_it_finishes(
     outdir = synth("minimal").outdir
     invalid = "central-backup"
 
-    def fake_validate(_env: Any, stack_dir: Path) -> dict[str, object]:
-        return {"valid": stack_dir.name != invalid, "diagnostics": [], "warning_count": 0}
+    def fake_batch(_env: Any, stacks: list[Path]) -> dict[Path, dict[str, object]]:
+        return {s: {"valid": s.name != invalid, "diagnostics": [], "warning_count": 0} for s in stacks}
 
-    monkeypatch.setattr(terraform.TerraformEnv, "validate", fake_validate)
-    assert terraform.main(["validate", str(outdir)]) == 1
+    monkeypatch.setattr(terraform_validate, "validate_batch", fake_batch)
+    assert terraform_validate.main([str(outdir)]) == 1
     lines = capsys.readouterr().out.splitlines()
     stacks = sorted(p.name for p in (outdir / "stacks").iterdir())
     progress = [line for line in lines if line.startswith("[")]
