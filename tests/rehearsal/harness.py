@@ -494,9 +494,12 @@ class RehearsalJob:
         what bootstrap made (administrators); the state bucket is emptied first, as the README's tear-down says."""
         self.progress("tear-down ...")
 
+        # -refresh=false: the re-plan of every stack has just read each resource; a destroy needs only the state.
         def destroy(env: dict[str, str]) -> Any:
             def run(stack: str) -> list[str]:
-                done = self._terraform(result, stack, env, "destroy", "-input=false", "-no-color", "-auto-approve")
+                done = self._terraform(
+                    result, stack, env, "destroy", "-input=false", "-no-color", "-auto-approve", "-refresh=false"
+                )
                 if done.returncode != 0:
                     raise RuntimeError(f"destroy of {stack} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
                 return self._state(result, stack, env)

@@ -381,7 +381,8 @@ def test_a_retried_call_moto_already_carried_out_gets_its_first_answer(server: s
     def resend(invocation: str) -> tuple[int, bytes]:
         headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in sent[0].headers.items()}
         headers.update({"amz-sdk-invocation-id": invocation, "amz-sdk-request": "attempt=2; max=3"})
-        again = urllib.request.Request(sent[0].url, data=sent[0].body, headers=headers, method="POST")
+        body = sent[0].body if isinstance(sent[0].body, bytes) else sent[0].body.encode()
+        again = urllib.request.Request(sent[0].url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(
                 again, timeout=10, context=ssl.create_default_context(cafile=CA_BUNDLES[server])
