@@ -10,7 +10,7 @@ Failure policy: a resource still starting is asked again until shortly before th
 invocation raises, so Lambda's asynchronous retries ask later (and the DLQ keeps the event if it never settles). A
 throttled or failed AWS call, including PutRestoreValidationResult, raises for the same retries. Events that
 retrying cannot fix (not ours, malformed, a type without a check) are logged and acknowledged: a type without a
-check is reported as skipped, never as SUCCESSFUL.
+check is returned as skipped (nothing reported to AWS Backup), never as SUCCESSFUL.
 """
 
 from __future__ import annotations
