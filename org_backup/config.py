@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 from pydantic import Field
 
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
+from org_backup.config_vaults import AirGapped, VaultLocks
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -32,9 +33,6 @@ from org_backup.validation import (
 
 DEFAULT_CONFIG = "backup.yaml"
 
-# AWS limits quoted in the messages below.
-LOCK_MAX_DAYS = 36500  # AWS Backup vault lock: retention and changeable_for_days are at most 36,500 days.
-LOCK_MIN_CHANGEABLE_DAYS = 3  # AWS Backup vault lock: ChangeableForDays is at least 3 days.
 # org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
 # rather than build count bound the wall time. README "Scale" explains the model.
 MAX_DEPLOY_SHARDS = 100
@@ -59,6 +57,11 @@ class CentralBackup(Model):
         min_length=1,
         description="Regions with a central vault (default: every target Region). Each member Region's backups are "
         "copied to the central vault in that same Region, so every Region a plan copies from needs one.",
+    )
+    air_gapped: AirGapped | None = Field(
+        default=None,
+        description="Off unless set: a logically air-gapped vault beside the central vault in every central Region, "
+        "which plans may copy to (copy_to_air_gapped), shared for recovery through AWS RAM.",
     )
 
 
@@ -147,6 +150,10 @@ class Names(Model):
     central_vault: VaultName = Field(
         default="AWSBackupSolutionCentralVault", description="Vault in the central account."
     )
+    air_gapped_vault: VaultName = Field(
+        default="AWSBackupSolutionAirGappedVault",
+        description="Logically air-gapped vault in the central account (central_backup.air_gapped).",
+    )
     member_key_alias: KmsAlias = Field(
         default="alias/AWSBackupSolutionKey", description="KMS alias of member vault keys."
     )
@@ -178,24 +185,6 @@ class Names(Model):
         "deploy role is exempt now. Fix: delete the line; make emergency changes through the pipeline's deploy role "
         "(README, Guardrails).",
     }
-
-
-class VaultLock(Model):
-    mode: Literal["governance", "compliance"] = Field(
-        description="governance: removable by privileged users. compliance: immutable after changeable_for_days."
-    )
-    min_retention_days: int = Field(description=f"Shortest retention a recovery point may have (1-{LOCK_MAX_DAYS}).")
-    max_retention_days: int = Field(description=f"Longest retention a recovery point may have (1-{LOCK_MAX_DAYS}).")
-    changeable_for_days: int | None = Field(
-        default=None,
-        description=f"compliance only: grace period ({LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days) before the lock "
-        "becomes immutable.",
-    )
-
-
-class VaultLocks(Model):
-    member: VaultLock | None = Field(default=None, description="Lock for every member vault; none if omitted.")
-    central: VaultLock | None = Field(default=None, description="Lock for the central vault(s); none if omitted.")
 
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -438,6 +427,15 @@ class BackupConfig(Model):
     def member_accounts(self) -> tuple[str, ...]:
         """Every member account id, in config order."""
         return tuple(account for ou in self.target_ous for account in ou.accounts)
+
+    @property
+    def air_gapped_share_accounts(self) -> tuple[str, ...]:
+        """The accounts the air-gapped vaults are shared with (AWS RAM); the central account owns them."""
+        air_gapped = self.central_backup.air_gapped
+        if air_gapped is None:
+            return ()
+        listed = self.member_accounts if air_gapped.share_with == "members" else air_gapped.share_with
+        return tuple(a for a in listed if a != self.central_backup.account_id)
 
     def accounts_path(self, config_dir: Path) -> Path:
         """Where discover writes, and synth reads, the accounts snapshot."""

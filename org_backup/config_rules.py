@@ -3,14 +3,8 @@ once every field is well-formed, and report every problem at once (``config_load
 
 from __future__ import annotations
 
-from org_backup.config import (
-    LOCK_MAX_DAYS,
-    LOCK_MIN_CHANGEABLE_DAYS,
-    LOG_RETENTION_DAYS,
-    BackupConfig,
-    S3Backend,
-    VaultLock,
-)
+from org_backup.config import LOG_RETENTION_DAYS, BackupConfig, S3Backend
+from org_backup.config_vaults import LOCK_MAX_DAYS, LOCK_MIN_CHANGEABLE_DAYS, VaultLock
 from org_backup.errors import Problem
 from org_backup.regions import partition_of
 
@@ -286,6 +280,49 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _report_problems(config)
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
+    problems += _air_gapped_problems(config)
+    return problems
+
+
+def _air_gapped_problems(config: BackupConfig) -> list[Problem]:
+    air_gapped = config.central_backup.air_gapped
+    if air_gapped is None:
+        return []
+    problems = []
+    if air_gapped.max_retention_days < air_gapped.min_retention_days:
+        problems.append(
+            Problem(
+                "central_backup.air_gapped.max_retention_days",
+                f"{air_gapped.max_retention_days} is below min_retention_days ({air_gapped.min_retention_days}): no "
+                "copy could enter the vault. Fix: raise it, or lower min_retention_days.",
+            )
+        )
+    if air_gapped.share_with != "members":
+        central = config.central_backup.account_id
+        for index, account in enumerate(air_gapped.share_with):
+            if account == central:
+                problems.append(
+                    Problem(
+                        f"central_backup.air_gapped.share_with[{index}]",
+                        f"{account!r} is the central account, which owns the vault; sharing is for the accounts "
+                        "that restore from it when the central account is lost. Fix: remove it.",
+                    )
+                )
+        for index, account in _duplicates(air_gapped.share_with):
+            problems.append(
+                Problem(
+                    f"central_backup.air_gapped.share_with[{index}]",
+                    f"{account!r} is listed twice. Fix: remove the duplicate.",
+                )
+            )
+    if not config.air_gapped_share_accounts:
+        problems.append(
+            Problem(
+                "central_backup.air_gapped.share_with",
+                "names no account besides the central account, so no account could restore from the vault when "
+                "the central account is lost. Fix: list a recovery account, or use 'members'.",
+            )
+        )
     return problems
 
 

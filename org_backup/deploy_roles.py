@@ -50,11 +50,19 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
     org = config.organization.id
     organizations = f"arn:{p}:organizations::{config.organization.management_account_id}"
     return {
-        "vault_arns": [f"arn:{p}:backup:*:*:backup-vault:{v}" for v in (names.member_vault, names.central_vault)],
+        "vault_arns": [
+            f"arn:{p}:backup:*:*:backup-vault:{v}"
+            for v in (
+                names.member_vault,
+                names.central_vault,
+                *((names.air_gapped_vault,) if config.central_backup.air_gapped is not None else ()),
+            )
+        ],
         "role_arns": [
             f"arn:{p}:iam::*:role/{r}"
             for r in (names.backup_role, names.tag_reapply_role, ALERT_FORWARDER_ROLE, RESTORE_VALIDATION_ROLE)
         ],
+        "resource_share_arns": f"arn:{p}:ram:*:*:resource-share/*",
         "function_role_arns": [f"arn:{p}:iam::*:role/{r}" for r in (names.tag_reapply_role, RESTORE_VALIDATION_ROLE)],
         "function_arns": [
             f"arn:{p}:lambda:*:*:function:{f}" for f in (TAG_REAPPLY_FUNCTION, RESTORE_VALIDATION_FUNCTION)
@@ -111,6 +119,7 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
             )
         ],
         key_tag_keys=sorted(config.tags),
+        resource_share_arns=arns["resource_share_arns"],
         role_arns=arns["role_arns"],
         function_role_arns=arns["function_role_arns"],
         backup_role_arn=f"arn:{p}:iam::*:role/{names.backup_role}",
@@ -158,6 +167,7 @@ def management_policy(config: BackupConfig) -> dict[str, Any]:
         organization_account_arns=arns["organization_account_arns"],
         enrolment_rule_arn=arns["enrolment_rule_arn"],
         forwarder_role_arn=arns["forwarder_role_arn"],
+        partition=config.partition,
     )
 
 
@@ -168,6 +178,7 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         "iam/plan-role.json",
         partition=config.partition,
         vault_arns=arns["vault_arns"],
+        resource_share_arns=arns["resource_share_arns"],
         role_arns=arns["role_arns"] + [arns["forwarder_role_arn"]],
         function_arns=arns["function_arns"],
         restore_testing_plan_arn=arns["restore_testing_plan_arn"],

@@ -39,7 +39,8 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
             )
         )
     elif copy.mode == "central_vault":
-        arns = [naming.central_vault_arn(region) for region in config.central_regions]
+        # The air-gapped vaults too (central_backup.air_gapped): copies to them are copies to the central account.
+        arns = [arn for region in config.central_regions for arn in naming.copy_target_arns(region)]
         scps.append(
             RenderedScp(
                 "org-backup-deny-copy-outside-central-vault",

@@ -27,6 +27,7 @@ DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
 # "Configure a custom execution role template for StackSets"). It is created by the service-linked role
 # AWSServiceRoleForCloudFormationStackSetsOrgMember, which SCPs do not restrict.
 STACKSET_EXECUTION_ROLE = "stacksets-exec-*"
+AIR_GAPPED_SHARE = "org-backup-air-gapped-vault"  # the AWS RAM share of the air-gapped vault, per central Region
 STATE_KEY_ALIAS = "alias/org-backup/terraform-state"  # the state bucket's key (bootstrap-home)
 ENROLMENT_RULE = "org-backup-account-enrolment"
 ENROLMENT_FORWARDER_ROLE = "org-backup-enrolment-forwarder"
@@ -131,6 +132,17 @@ class Naming:
     def central_vault_arn(self, region: str) -> str:
         """The central vault in ``region``: the copy target of member backups made in that same Region."""
         return self.vault_arn(self._config.central_backup.account_id, region, self._config.names.central_vault)
+
+    def air_gapped_vault_arn(self, region: str) -> str:
+        """The central account's logically air-gapped vault in ``region`` (``copy_to_air_gapped``)."""
+        return self.vault_arn(self._config.central_backup.account_id, region, self._config.names.air_gapped_vault)
+
+    def copy_target_arns(self, region: str) -> list[str]:
+        """Every vault of the central account that member backups made in ``region`` may be copied to."""
+        targets = [self.central_vault_arn(region)]
+        if self._config.central_backup.air_gapped is not None:
+            targets.append(self.air_gapped_vault_arn(region))
+        return targets
 
     def alert_bus_arn(self) -> str:
         """The bus every account's failed job events are forwarded to (monitoring account and Region)."""

@@ -73,9 +73,19 @@ class Rule(Model):
     copy_to_central: CopyAction | None = Field(
         default=None, description="Copy every recovery point to the central vault (the ARN is computed)."
     )
+    copy_to_air_gapped: CopyAction | None = Field(
+        default=None,
+        description="Copy every recovery point to the central account's logically air-gapped vault of the same Region "
+        "(central_backup.air_gapped); its delete_after_days must lie within that vault's retention bounds.",
+    )
     copy_to_regions: dict[Region, CopyAction] = Field(
         default_factory=dict, description="Extra copies to the member vault of the same account in these Regions."
     )
+
+    @property
+    def copies_to_the_central_account(self) -> bool:
+        """A copy whose target ARN names the central account and one Region: rendered once per Region."""
+        return self.copy_to_central is not None or self.copy_to_air_gapped is not None
 
 
 class Selection(Model):

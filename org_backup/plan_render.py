@@ -61,7 +61,7 @@ def render_plan(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple
 
 
 def _per_region(plan: Plan, regions: tuple[str, ...]) -> bool:
-    return len(regions) > 1 and any(rule.copy_to_central for rule in plan.rules.values())
+    return len(regions) > 1 and any(rule.copies_to_the_central_account for rule in plan.rules.values())
 
 
 def _plan_document(plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -> dict[str, Any]:
@@ -80,13 +80,14 @@ def _plan_document(plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -
         if rule.recovery_point_tags:
             body["recovery_point_tags"] = _tags(rule.recovery_point_tags)
         copies: dict[str, Any] = {}
-        if rule.copy_to_central:
-            (region,) = regions  # render_plan gives a plan that copies to the central vault a single Region
-            arn = naming.central_vault_arn(region)
-            copies[arn] = {
-                "target_backup_vault_arn": _assign(arn),
-                "lifecycle": _lifecycle(rule.copy_to_central.lifecycle),
-            }
+        for copy, vault_arn in (
+            (rule.copy_to_central, naming.central_vault_arn),
+            (rule.copy_to_air_gapped, naming.air_gapped_vault_arn),
+        ):
+            if copy is not None:
+                (region,) = regions  # render_plan gives a plan that copies to the central account a single Region
+                arn = vault_arn(region)
+                copies[arn] = {"target_backup_vault_arn": _assign(arn), "lifecycle": _lifecycle(copy.lifecycle)}
         for region, copy in rule.copy_to_regions.items():
             arn = naming.vault_arn("$account", region, config.names.member_vault)
             copies[arn] = {"target_backup_vault_arn": _assign(arn), "lifecycle": _lifecycle(copy.lifecycle)}

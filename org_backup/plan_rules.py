@@ -24,6 +24,7 @@ from org_backup.plan_model import (
     MIN_START_WINDOW,
     POLICY_TOO_LARGE,
     BackupPlans,
+    CopyAction,
     Rule,
     lifecycle_problems,
     plan_regions,
@@ -66,7 +67,7 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
     problems = _plan_problems(plans, config)
     if not problems:
         naming = Naming(config)
-        copy_targets = {naming.central_vault_arn(region) for region in config.central_regions} | {
+        copy_targets = {arn for region in config.central_regions for arn in naming.copy_target_arns(region)} | {
             naming.vault_arn("$account", region, config.names.member_vault) for region in config.target_regions
         }
         for policy in render_policies(plans, config):
@@ -175,10 +176,12 @@ def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
         for rule_name, rule in plan.rules.items():
             problems += _rule_problems(f"{at}.rules.{rule_name}", rule, regions, config)
             missing = [r for r in regions if r in config.target_regions and r not in config.central_regions]
-            if rule.copy_to_central and missing:
+            for name in ("copy_to_central", "copy_to_air_gapped"):
+                if getattr(rule, name) is None or not missing:
+                    continue
                 problems.append(
                     Problem(
-                        f"{at}.rules.{rule_name}.copy_to_central",
+                        f"{at}.rules.{rule_name}.{name}",
                         f"backs up in {', '.join(missing)}, where the central account has no vault "
                         f"(central_backup.regions: {', '.join(config.central_regions)}); a copy from there would be "
                         "cross-account and cross-Region at once, which AWS Backup does not support for "
@@ -214,7 +217,7 @@ def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: Backup
     continuous = rule.enable_continuous_backup
     problems += lifecycle_problems(f"{at}.lifecycle", rule.lifecycle, continuous=continuous)
     problems += _lock_problem(f"{at}.lifecycle", rule.lifecycle.delete_after_days, config.vault_lock.member, "member")
-    copies = len(rule.copy_to_regions) + (1 if rule.copy_to_central else 0)
+    copies = len(rule.copy_to_regions) + (rule.copy_to_central is not None) + (rule.copy_to_air_gapped is not None)
     if copies > MAX_COPY_ACTIONS:
         problems.append(Problem(f"{at}", f"{copies} copy actions; at most {MAX_COPY_ACTIONS}. Fix: remove some."))
     if rule.copy_to_central:
@@ -222,6 +225,8 @@ def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: Backup
         lifecycle = rule.copy_to_central.lifecycle
         problems += lifecycle_problems(where, lifecycle, continuous=False)
         problems += _lock_problem(where, lifecycle.delete_after_days, config.vault_lock.central, "central")
+    if rule.copy_to_air_gapped:
+        problems += _air_gapped_copy_problems(f"{at}.copy_to_air_gapped", rule.copy_to_air_gapped, config)
     for region, copy in rule.copy_to_regions.items():
         where = f"{at}.copy_to_regions.{region}"
         if config.guardrails.copy_restriction.mode == "central_vault":
@@ -251,5 +256,35 @@ def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: Backup
         problems += lifecycle_problems(f"{where}.lifecycle", copy.lifecycle, continuous=False)
         problems += _lock_problem(
             f"{where}.lifecycle", copy.lifecycle.delete_after_days, config.vault_lock.member, "member"
+        )
+    return problems
+
+
+def _air_gapped_copy_problems(at: str, copy: CopyAction, config: BackupConfig) -> list[Problem]:
+    """A copy enters a logically air-gapped vault only with a retention inside the vault's bounds: "Backups with
+    retention periods shorter than this value cannot be copied to this vault", and likewise above the maximum (AWS
+    Backup Developer Guide, create a logically air-gapped vault). A copy that never expires is above any maximum."""
+    air_gapped = config.central_backup.air_gapped
+    if air_gapped is None:
+        return [
+            Problem(
+                at,
+                "copies to the logically air-gapped vault, but central_backup.air_gapped is not set, so there is "
+                "none. Fix: set central_backup.air_gapped (min_retention_days, max_retention_days) in backup.yaml, "
+                "or remove copy_to_air_gapped.",
+            )
+        ]
+    problems = lifecycle_problems(f"{at}.lifecycle", copy.lifecycle, continuous=False)
+    days = copy.lifecycle.delete_after_days
+    low, high = air_gapped.min_retention_days, air_gapped.max_retention_days
+    if days is None or not low <= days <= high:
+        kept = "keeps copies forever" if days is None else f"keeps copies {days} days"
+        problems.append(
+            Problem(
+                f"{at}.lifecycle.delete_after_days",
+                f"{kept}; the air-gapped vault accepts only copies kept {low}-{high} days "
+                "(central_backup.air_gapped min_retention_days, max_retention_days), and AWS Backup refuses any "
+                f"other. Fix: set delete_after_days between {low} and {high}, or change the vault's bounds.",
+            )
         )
     return problems

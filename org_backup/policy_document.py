@@ -27,6 +27,8 @@ from org_backup.policy_docs import dumps
 _OPERATORS = {"@@assign", "@@append", "@@remove"}
 _BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 _CHILD_CONTROL = "@@operators_allowed_for_child_policies"
+_AIR_GAPPED_TARGET = re.compile(r"arn:aws[a-z-]*:backup:\$region:\$account:backup-vault:[A-Za-z0-9_-]{2,50}")
+_INDEXABLE = {"EBS", "S3"}
 _PLAN_KEYS = {"regions", "rules", "selections", "advanced_backup_settings", "backup_plan_tags", "scan_settings"}
 _RULE_KEYS = {
     "schedule_expression",
@@ -191,6 +193,8 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
     )
     if "lifecycle" in rule:
         _doc_lifecycle(rule["lifecycle"], f"{at}.lifecycle", problems, continuous=continuous)
+    problems += _air_gapped_target_problems(at, rule)
+    problems += _index_action_problems(at, rule)
     copies = rule.get("copy_actions", {})
     if len(copies) > MAX_COPY_ACTIONS:
         problems.append(Problem(f"{at}.copy_actions", f"{len(copies)} copy actions; at most {MAX_COPY_ACTIONS}."))
@@ -205,4 +209,45 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
             problems.append(Problem(where, "is not a vault org-backup creates (central vault or a member vault)."))
         if "lifecycle" in copy:
             _doc_lifecycle(copy["lifecycle"], f"{where}.lifecycle", problems, continuous=False)
+    return problems
+
+
+def _air_gapped_target_problems(at: str, rule: dict[str, Any]) -> list[Problem]:
+    """``target_logically_air_gapped_backup_vault_arn`` names a vault of the resource's own account and Region:
+    "The ARN must use the special placeholders $region and $account" (AWS Organizations User Guide, backup policy
+    syntax, rules)."""
+    if "target_logically_air_gapped_backup_vault_arn" not in rule:
+        return []
+    where = f"{at}.target_logically_air_gapped_backup_vault_arn"
+    problems: list[Problem] = []
+    arn = _leaf(rule["target_logically_air_gapped_backup_vault_arn"], where, problems)
+    if arn is not None and not _AIR_GAPPED_TARGET.fullmatch(str(arn)):
+        problems.append(
+            Problem(
+                where,
+                f"{arn!r} is not arn:<partition>:backup:$region:$account:backup-vault:<name>: AWS requires the "
+                "$region and $account placeholders (the vault is in each account and Region the plan runs in).",
+            )
+        )
+    return problems
+
+
+def _index_action_problems(at: str, rule: dict[str, Any]) -> list[Problem]:
+    """``index_actions.resource_types``: "resource types supported for indexing are Amazon EBS and Amazon S3" (AWS
+    Organizations User Guide, backup policy syntax, rules)."""
+    if "index_actions" not in rule:
+        return []
+    where = f"{at}.index_actions"
+    node = rule["index_actions"]
+    if not isinstance(node, dict) or set(node) - {"resource_types", _CHILD_CONTROL} or "resource_types" not in node:
+        return [Problem(where, 'must be {"resource_types": {"@@assign": [...]}} (AWS\'s backup policy syntax).')]
+    problems: list[Problem] = []
+    types = _leaf(node["resource_types"], f"{where}.resource_types", problems)
+    if types is not None and (not isinstance(types, list) or not types or set(types) - _INDEXABLE):
+        problems.append(
+            Problem(
+                f"{where}.resource_types",
+                f"{types!r}: AWS Backup indexes {' and '.join(sorted(_INDEXABLE))} backups only. Fix: list one or both.",
+            )
+        )
     return problems

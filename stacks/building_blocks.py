@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from org_backup.config import VaultLock
+from org_backup.config_vaults import VaultLock
 from org_backup.policy_docs import dumps, render_template
 from stacks.common import SynthOptions
 

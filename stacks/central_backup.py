@@ -10,6 +10,7 @@ from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
 from org_backup.policy_docs import render_template
+from stacks.air_gapped import AirGappedVault
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.audit import ReportPlans
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
@@ -50,6 +51,11 @@ class CentralBackupStack(TerraformStack):
             AlertHub(
                 self, "alert-hub", provider=providers[config.monitoring_region], config=config, account_id=account_id
             )
+        access_policy = render_template(
+            "vault/central-vault-access.json",
+            protected_principals=naming.protected_principals(account_id),
+            organization_id=config.organization.id,
+        )
         for region, provider in providers.items():
             EncryptedVault(
                 self,
@@ -72,14 +78,19 @@ class CentralBackupStack(TerraformStack):
                     backup_service_host=naming.backup_service_host(region),
                     copy_back_service_hosts=[naming.service_host(s, region) for s in ("ec2", "rds")],
                 ),
-                access_policy=render_template(
-                    "vault/central-vault-access.json",
-                    protected_principals=naming.protected_principals(account_id),
-                    organization_id=config.organization.id,
-                ),
+                access_policy=access_policy,
                 lock=config.vault_lock.central,
                 options=options,
             )
+            if config.central_backup.air_gapped is not None:
+                AirGappedVault(
+                    self,
+                    f"air-gapped-vault-{region}",
+                    provider=provider,
+                    config=config,
+                    access_policy=access_policy,
+                    options=options,
+                )
         if config.audit.reports.enabled and config.organization.backup_delegated_admin_account_id == account_id:
             ReportPlans(
                 self, "reports", provider=providers[config.reports_region], config=config, account_id=account_id

@@ -23,6 +23,7 @@ from cdktf_cdktf_provider_aws.organizations_delegated_administrator import Organ
 from cdktf_cdktf_provider_aws.organizations_policy import OrganizationsPolicy
 from cdktf_cdktf_provider_aws.organizations_policy_attachment import OrganizationsPolicyAttachment
 from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf_cdktf_provider_aws.ram_sharing_with_organization import RamSharingWithOrganization
 from constructs import Construct
 
 from org_backup.backup_policy import RenderedPolicy
@@ -75,6 +76,11 @@ class ManagementStack(TerraformStack):
         self._add_global_settings(provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
         self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
         self._add_enrolment_forwarding(providers[ORGANIZATIONS_EVENTS_REGION])
+        if config.central_backup.air_gapped is not None:
+            # The air-gapped vaults' RAM shares name accounts of the organization and refuse external principals:
+            # with sharing enabled within the organization they get access "without an invitation" (AWS RAM User
+            # Guide, sharing within AWS Organizations). Only the management account can enable it.
+            RamSharingWithOrganization(self, "ram-sharing-with-organization", provider=provider)
 
     def _add_enrolment_forwarding(self, provider: AwsProvider) -> None:
         """Forward account creation, moves and accepted invitations to the home account, which starts the pipeline."""

@@ -354,8 +354,8 @@ BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
         _broken(f"{RULE}.retention_days", 35),
         [
             f"{RULE}.retention_days: unknown key 'retention_days'. Fix: remove it or correct the spelling; allowed keys "
-            "here: complete_window_minutes, copy_to_central, copy_to_regions, enable_continuous_backup, lifecycle, "
-            "recovery_point_tags, schedule, start_window_minutes."
+            "here: complete_window_minutes, copy_to_air_gapped, copy_to_central, copy_to_regions, "
+            "enable_continuous_backup, lifecycle, recovery_point_tags, schedule, start_window_minutes."
         ],
     ),
 ]
