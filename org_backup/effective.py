@@ -146,6 +146,8 @@ def _plan_lines(effective: dict[str, Any]) -> list[str]:
         lines.append(f"    plan {plan_name}  regions: {', '.join(plan.get('regions', []))}")
         for rule_name, rule in sorted(plan.get("rules", {}).items()):
             continuous = ", continuous" if str(rule.get("enable_continuous_backup", "")).lower() == "true" else ""
+            indexed = rule.get("index_actions", {}).get("resource_types", [])
+            continuous += f", index {' and '.join(indexed)}" if indexed else ""
             lines.append(
                 f"      rule {rule_name}: {rule.get('schedule_expression')}, start within "
                 f"{rule.get('start_backup_window_minutes')} min, complete within "

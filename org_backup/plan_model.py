@@ -49,6 +49,11 @@ PolicyName = Annotated[
 ]
 
 
+# AWS Organizations backup policy syntax, index_actions: "resource types supported for indexing are Amazon EBS and
+# Amazon S3".
+Indexable = Literal["EBS", "S3"]
+
+
 class Lifecycle(Model):
     delete_after_days: int | None = Field(default=None, description="Delete recovery points after this many days.")
     move_to_cold_storage_after_days: int | None = Field(
@@ -80,6 +85,12 @@ class Rule(Model):
     )
     copy_to_regions: dict[Region, CopyAction] = Field(
         default_factory=dict, description="Extra copies to the member vault of the same account in these Regions."
+    )
+    index_actions: tuple[Indexable, ...] = Field(
+        default=(),
+        description="Build a backup index of these recovery points for backup search: EBS and/or S3, the only types "
+        "AWS Backup indexes. EBS indexing needs more of the backup role (AWSBackupServiceRolePolicyForIndexing), "
+        "which org-backup then attaches in the accounts the plan applies to.",
     )
 
     @property
@@ -133,6 +144,16 @@ def plan_regions(plan: Plan, config: BackupConfig) -> tuple[str, ...]:
 
 def plan_ous(plan: Plan, config: BackupConfig) -> tuple[str, ...]:
     return tuple(ou.id for ou in config.target_ous) if plan.target_ous == "all" else plan.target_ous
+
+
+def indexes_ebs(plans: BackupPlans, config: BackupConfig, ou_id: str) -> bool:
+    """Whether a plan that applies to the OU builds EBS backup indexes (its accounts' backup role needs more)."""
+    return any(
+        "EBS" in rule.index_actions
+        for plan in plans.plans.values()
+        if ou_id in plan_ous(plan, config)
+        for rule in plan.rules.values()
+    )
 
 
 def lifecycle_problems(where: str, lifecycle: Lifecycle, *, continuous: bool) -> list[Problem]:

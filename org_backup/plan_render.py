@@ -79,6 +79,8 @@ def _plan_document(plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -
             body["enable_continuous_backup"] = _assign(True)
         if rule.recovery_point_tags:
             body["recovery_point_tags"] = _tags(rule.recovery_point_tags)
+        if rule.index_actions:
+            body["index_actions"] = {"resource_types": _assign(list(rule.index_actions))}
         copies: dict[str, Any] = {}
         for copy, vault_arn in (
             (rule.copy_to_central, naming.central_vault_arn),

@@ -225,6 +225,10 @@ def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: Backup
         lifecycle = rule.copy_to_central.lifecycle
         problems += lifecycle_problems(where, lifecycle, continuous=False)
         problems += _lock_problem(where, lifecycle.delete_after_days, config.vault_lock.central, "central")
+    if len(set(rule.index_actions)) != len(rule.index_actions):
+        problems.append(
+            Problem(f"{at}.index_actions", f"{list(rule.index_actions)} names a type twice. Fix: list each once.")
+        )
     if rule.copy_to_air_gapped:
         problems += _air_gapped_copy_problems(f"{at}.copy_to_air_gapped", rule.copy_to_air_gapped, config)
     for region, copy in rule.copy_to_regions.items():

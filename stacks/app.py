@@ -18,6 +18,7 @@ from org_backup.naming import (
     PIPELINE_STACK,
     member_stack,
 )
+from org_backup.plan_model import indexes_ebs
 from stacks.bootstrap import BootstrapStack
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
@@ -61,6 +62,7 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
                 account_id=account_id,
                 tag_reapply=tag_reapply,
                 frameworks=frameworks,
+                index_ebs=indexes_ebs(inputs.plans, config, ou.id),
                 options=options,
             )
     return app

@@ -37,6 +37,9 @@ BACKUP_MANAGED_POLICIES = (
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
+# "Additional IAM role permissions are required for Amazon EBS snapshot backup index creation" (AWS Organizations
+# User Guide, backup policy syntax, index_actions): AWS's managed policy for them.
+EBS_INDEXING_POLICY = "AWSBackupServiceRolePolicyForIndexing"
 
 
 class EncryptedVault(Construct):
@@ -97,10 +100,18 @@ class EncryptedVault(Construct):
 
 
 class BackupServiceRole(Construct):
-    """The IAM role AWS Backup assumes to back up and restore resources (global: created once per account)."""
+    """The IAM role AWS Backup assumes to back up and restore resources (global: created once per account);
+    ``index_ebs`` where a plan of the account builds EBS backup indexes."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, provider: AwsProvider, role_name: str, partition: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        provider: AwsProvider,
+        role_name: str,
+        partition: str,
+        index_ebs: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = IamRole(
@@ -111,7 +122,7 @@ class BackupServiceRole(Construct):
             description="Assumed by AWS Backup to create backups and restore them (org-backup)",
             assume_role_policy=dumps(render_template("iam/backup-service-trust.json")),
         )
-        for policy in BACKUP_MANAGED_POLICIES:
+        for policy in (*BACKUP_MANAGED_POLICIES, *((EBS_INDEXING_POLICY,) if index_ebs else ())):
             IamRolePolicyAttachment(
                 self,
                 policy.rsplit("/", 1)[-1],

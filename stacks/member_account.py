@@ -31,6 +31,7 @@ class MemberAccountStack(TerraformStack):
         account_id: str,
         tag_reapply: LambdaPackage | None,
         frameworks: dict[str, tuple[Control, ...]],
+        index_ebs: bool,
         options: SynthOptions,
     ) -> None:
         super().__init__(scope, stack_id)
@@ -47,6 +48,7 @@ class MemberAccountStack(TerraformStack):
             provider=global_provider,
             role_name=config.names.backup_role,
             partition=naming.partition,
+            index_ebs=index_ebs,
         )
         add_forwarding(self, providers=providers, global_provider=global_provider, config=config, account_id=account_id)
         if (

@@ -87,9 +87,11 @@ def test_plans_copy_to_the_air_gapped_vault_of_each_region_and_the_scp_allows_it
     plans = json.loads(policy["content"])["plans"]
     assert sorted(plans) == [f"Daily-{r}" for r in sorted(REGIONS)]
     for region in REGIONS:
-        copies = plans[f"Daily-{region}"]["rules"]["Nightly"]["copy_actions"]
+        rule = plans[f"Daily-{region}"]["rules"]["Nightly"]
+        copies = rule["copy_actions"]
         assert sorted(copies) == sorted([central_arn(region), lag_arn(region)])
         assert copies[lag_arn(region)]["lifecycle"] == {"delete_after_days": {"@@assign": "90"}}
+        assert rule["index_actions"] == {"resource_types": {"@@assign": ["EBS", "S3"]}}
     scp = next(p for n, p in out.resources("management", "aws_organizations_policy").items() if "central-vault" in n)
     targets = json.loads(scp["content"])["Statement"][0]["Condition"]["ForAllValues:ArnNotLike"]["backup:CopyTargets"]
     assert sorted(targets) == sorted([*map(central_arn, REGIONS), *map(lag_arn, REGIONS)])
@@ -107,6 +109,26 @@ def test_the_deploy_role_may_create_the_air_gapped_vault_only_where_one_is_confi
     )
     assert "arn:aws:backup:*:*:backup-vault:AWSBackupSolutionAirGappedVault" in vault_resources(with_vault)
     assert not any("AirGapped" in arn for arn in vault_resources(without))
+
+
+def test_the_backup_role_gets_awss_indexing_policy_only_where_a_plan_indexes_ebs(out: Synthesized, synth: Any) -> None:
+    def attached(result: Synthesized, stack: str) -> set[str]:
+        return {a["policy_arn"] for a in result.resources(stack, "aws_iam_role_policy_attachment").values()}
+
+    indexing = "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForIndexing"
+    assert all(indexing in attached(out, f"member-{a}") for a in ("300000000004", "300000000005"))
+    minimal = synth("minimal")
+    assert not any(indexing in attached(minimal, s) for s in minimal.stack_names if s.startswith("member-"))
+
+
+def test_a_type_indexed_twice_is_refused() -> None:
+    plans = copy.deepcopy(PLANS)
+    plans["plans"]["Daily"]["rules"]["Nightly"]["index_actions"] = ["EBS", "EBS"]
+    with pytest.raises(InputError) as raised:
+        validate_plans(plans, config=load_config(CONFIG_FILE), source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        f"{RULE}.index_actions: ['EBS', 'EBS'] names a type twice. Fix: list each once."
+    ]
 
 
 def _copy_days(days: int | None) -> dict[str, Any]:
@@ -273,10 +295,11 @@ def test_the_new_rule_keys_are_checked_with_awss_rules(rule: dict[str, Any], exp
     assert [p.render() for p in validate_policy_document(_lag_doc(**rule))] == [expected]
 
 
-def test_preview_shows_the_copy_to_the_air_gapped_vault(capsys: pytest.CaptureFixture[str]) -> None:
+def test_preview_shows_the_copy_to_the_air_gapped_vault_and_the_indexes(capsys: pytest.CaptureFixture[str]) -> None:
     from org_backup.__main__ import main
 
     assert main(["preview", "--config", str(CONFIG_FILE)]) == 0
     text = capsys.readouterr().out
     for region in REGIONS:
         assert f"copy to {lag_arn(region)}, keep 90 days" in text
+    assert "keep 35 days, index EBS and S3, vault AWSBackupSolutionVault" in text

@@ -355,7 +355,7 @@ BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
         [
             f"{RULE}.retention_days: unknown key 'retention_days'. Fix: remove it or correct the spelling; allowed keys "
             "here: complete_window_minutes, copy_to_air_gapped, copy_to_central, copy_to_regions, "
-            "enable_continuous_backup, lifecycle, recovery_point_tags, schedule, start_window_minutes."
+            "enable_continuous_backup, index_actions, lifecycle, recovery_point_tags, schedule, start_window_minutes."
         ],
     ),
 ]
