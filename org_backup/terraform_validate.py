@@ -4,9 +4,9 @@
 
 Cost: a validate spends ~3.8 s of CPU loading the hashicorp/aws schema (Terraform and the provider each decode it)
 and well under a second on the stack's own resources. So stacks are validated in batches, one Terraform process
-per core: a batch is a root module (``build/terraform-validate/<batch>/main.tf.json``) whose child modules are the
-stacks' own folders, unchanged, so the schema is loaded once per batch instead of once per stack (the example's 8
-distinct stacks: 9.4 s of CPU instead of ~34 s, measured on this project's 2-core machine).
+per core at a time: a batch is a root module (``build/terraform-validate/<batch>/main.tf.json``) whose child modules
+are the stacks' own folders, unchanged, so the schema is loaded once per batch instead of once per stack (9 stacks
+in one batch: 9.4 s of CPU instead of ~34 s one by one, measured on this project's 2-core machine).
 
 What a child module is validated for is what the stack is validated for alone: every resource, data source and
 provider block against the provider's schema, references and types. Two things differ, both handled here:
@@ -34,6 +34,10 @@ from typing import Any, cast
 from org_backup import scan_set
 from org_backup.terraform import LOCK_FILE, TerraformEnv, TerraformError, required_providers, stack_dirs, workers
 
+# Measured on this project's suite (5 configs, 40 distinct stacks): 2 batches peaked at 6.6 GiB summed PSS, more
+# than a 7 GB CodeBuild build (the pipeline's Validate stage) has; batches of at most 6 peaked at 3.4 GiB, for 12 s
+# more CPU (57 -> 70 s for the whole validate test).
+MAX_BATCH = 6
 BATCH_WARNING = "Backend configuration ignored"  # a child module's backend block: see the module docstring
 
 
@@ -51,13 +55,15 @@ class Validation:
 
 
 def _batches(jobs: list[Path]) -> list[list[Path]]:
-    """At most one batch per core, of stacks pinning the same providers, balanced by size."""
+    """Batches of stacks pinning the same providers, balanced by size: one per core, more when a batch would
+    exceed MAX_BATCH stacks (Terraform starts a provider process per provider configuration of every stack in
+    it, so memory grows with the batch)."""
     by_providers: dict[str, list[Path]] = {}
     for job in jobs:
         by_providers.setdefault(json.dumps(required_providers(job), sort_keys=True), []).append(job)
     batches: list[list[Path]] = []
     for group in by_providers.values():
-        count = min(workers(), len(group))
+        count = min(max(workers(), -(-len(group) // MAX_BATCH)), len(group))
         sized = sorted(group, key=lambda p: -(p / "cdk.tf.json").stat().st_size)
         split: list[list[Path]] = [[] for _ in range(count)]
         for index, job in enumerate(sized):
