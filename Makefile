@@ -75,7 +75,7 @@ fmt: install ## Fix what ruff can fix, then format every file
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~6 min)
 	$(PYTHON) -m pytest
 
-test-fast: install ## Every test that needs no terraform, checkov or moto server (< 1 min)
+test-fast: install ## Every test that needs no terraform, checkov or moto server (~1 min)
 	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal and not server"
 
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
