@@ -154,6 +154,8 @@ def _plan_lines(effective: dict[str, Any]) -> list[str]:
                 f"{rule.get('complete_backup_window_minutes')} min, {_lifecycle_text(rule.get('lifecycle', {}))}"
                 f"{continuous}, vault {rule.get('target_backup_vault_name')}"
             )
+            if rule.get("target_logically_air_gapped_backup_vault_arn"):
+                lines.append(f"        primary target {rule['target_logically_air_gapped_backup_vault_arn']}")
             for target, action in sorted(rule.get("copy_actions", {}).items()):
                 lines.append(f"        copy to {target}, {_lifecycle_text(action.get('lifecycle', {}))}")
         for selection_name, selection in sorted(plan.get("selections", {}).get("tags", {}).items()):
@@ -161,6 +163,16 @@ def _plan_lines(effective: dict[str, Any]) -> list[str]:
             lines.append(
                 f"      selection {selection_name}: tag {selection.get('tag_key')} in [{values}], role "
                 f"{selection.get('iam_role_arn')}"
+            )
+        for selection_name, selection in sorted(plan.get("selections", {}).get("resources", {}).items()):
+            tags = [
+                f"tag {condition.get('condition_key', '').removeprefix('aws:ResourceTag/')} = "
+                f"{condition.get('condition_value')}"
+                for condition in selection.get("conditions", {}).get("string_equals", {}).values()
+            ]
+            lines.append(
+                f"      selection {selection_name}: {' and '.join(tags) or 'no tag condition'}, types "
+                f"{', '.join(selection.get('resource_types', []))}, role {selection.get('iam_role_arn')}"
             )
     return lines
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from org_backup.config import BackupConfig
 from org_backup.errors import Problem
+from org_backup.resource_types import SelectableType
 from org_backup.validation import Model, OuId, Region, Tags, with_pattern
 
 MAX_POLICY_CHARS = 10_000  # AWS Organizations: maximum size of a backup policy document.
@@ -102,6 +103,12 @@ class Rule(Model):
 class Selection(Model):
     tag_key: str = Field(min_length=1, max_length=128, description="Resources with this tag key ...")
     tag_values: tuple[str, ...] = Field(min_length=1, description="... and one of these values are backed up.")
+    resource_types: tuple[SelectableType, ...] = Field(
+        default=(),
+        description="Only resources of these types (default: every type). Required in a plan that copies to the "
+        "air-gapped vault, which takes only some types. A plan that names types is rendered as AWS's 'resources' "
+        "selections, one per tag value.",
+    )
 
 
 class Plan(Model):
@@ -117,6 +124,10 @@ class Plan(Model):
     selections: dict[BackupName, Selection] = Field(min_length=1, description="Tag selections of the plan.")
     backup_plan_tags: Tags = Field(default_factory=dict, description="Tags on the backup plan itself.")
     windows_vss: bool = Field(default=False, description="Windows VSS for EC2 instances (advanced backup setting).")
+
+    @property
+    def selects_by_resource_type(self) -> bool:
+        return any(selection.resource_types for selection in self.selections.values())
 
 
 class BackupPlans(Model):

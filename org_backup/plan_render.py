@@ -18,6 +18,7 @@ from org_backup.plan_model import (
     plan_regions,
 )
 from org_backup.policy_docs import dumps
+from org_backup.resource_types import arn_pattern
 
 
 def _assign(value: Any) -> dict[str, Any]:
@@ -99,22 +100,49 @@ def _plan_document(plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -
     document: dict[str, Any] = {
         "regions": _assign(list(regions)),
         "rules": rules,
-        "selections": {
-            "tags": {
-                name: {
-                    "iam_role_arn": _assign(naming.role_arn("$account", config.names.backup_role)),
-                    "tag_key": _assign(selection.tag_key),
-                    "tag_value": _assign(list(selection.tag_values)),
-                }
-                for name, selection in plan.selections.items()
-            }
-        },
+        "selections": _selections(plan, naming, naming.role_arn("$account", config.names.backup_role)),
     }
     if plan.backup_plan_tags:
         document["backup_plan_tags"] = _tags(plan.backup_plan_tags)
     if plan.windows_vss:
         document["advanced_backup_settings"] = {"ec2": {"windows_vss": _assign("enabled")}}
     return document
+
+
+def _selections(plan: Plan, naming: Naming, role_arn: str) -> dict[str, Any]:
+    """AWS's ``tags`` selections, or, when a selection names resource types, ``resources`` selections for the whole
+    plan: "There are two mutually exclusive elements: tags and resources", and "If you want a selection with both tag
+    conditions and resource conditions, use the resources keys" (AWS Organizations User Guide, backup policy syntax,
+    selections). A ``resources`` selection ANDs its conditions, so each tag value becomes its own selection,
+    ``<selection>-<n>`` when there are several; every other type counts for a selection without types ("*")."""
+    if not plan.selects_by_resource_type:
+        return {
+            "tags": {
+                name: {
+                    "iam_role_arn": _assign(role_arn),
+                    "tag_key": _assign(selection.tag_key),
+                    "tag_value": _assign(list(selection.tag_values)),
+                }
+                for name, selection in plan.selections.items()
+            }
+        }
+    resources: dict[str, Any] = {}
+    for name, selection in plan.selections.items():
+        types = [arn_pattern(kind, naming.partition) for kind in selection.resource_types] or ["*"]
+        for index, value in enumerate(selection.tag_values, start=1):
+            resources[name if len(selection.tag_values) == 1 else f"{name}-{index}"] = {
+                "iam_role_arn": _assign(role_arn),
+                "resource_types": _assign(types),
+                "conditions": {
+                    "string_equals": {
+                        "tag": {
+                            "condition_key": _assign(f"aws:ResourceTag/{selection.tag_key}"),
+                            "condition_value": _assign(value),
+                        }
+                    }
+                },
+            }
+    return {"resources": resources}
 
 
 def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPolicy]:

@@ -25,12 +25,19 @@ from org_backup.plan_model import (
     POLICY_TOO_LARGE,
     BackupPlans,
     CopyAction,
+    Plan,
     Rule,
     lifecycle_problems,
     plan_regions,
 )
 from org_backup.plan_render import render_policies
 from org_backup.policy_document import validate_policy_document
+from org_backup.resource_types import (
+    NEEDS_FULL_MANAGEMENT,
+    NO_CROSS_ACCOUNT_AIR_GAPPED_COPY,
+    RESOURCE_TYPES,
+    not_air_gapped,
+)
 from org_backup.validation import problems_from_validation_error
 from org_backup.yaml_io import load_yaml
 
@@ -173,8 +180,18 @@ def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
                         f"{len(selection.tag_values)} values; at most {MAX_TAG_VALUES}. Fix: split the selection.",
                     )
                 )
+            if len(set(selection.resource_types)) != len(selection.resource_types):
+                problems.append(
+                    Problem(
+                        f"{at}.selections.{sel_name}.resource_types",
+                        f"{list(selection.resource_types)} names a type twice. Fix: list each once.",
+                    )
+                )
+        problems += _resource_selection_problems(at, plan)
         for rule_name, rule in plan.rules.items():
             problems += _rule_problems(f"{at}.rules.{rule_name}", rule, regions, config)
+            if rule.copy_to_air_gapped is not None:
+                problems += _air_gapped_source_problems(at, rule_name, plan, regions, config)
             missing = [r for r in regions if r in config.target_regions and r not in config.central_regions]
             for name in ("copy_to_central", "copy_to_air_gapped"):
                 if getattr(rule, name) is None or not missing:
@@ -289,6 +306,90 @@ def _air_gapped_copy_problems(at: str, copy: CopyAction, config: BackupConfig) -
                 f"{kept}; the air-gapped vault accepts only copies kept {low}-{high} days "
                 "(central_backup.air_gapped min_retention_days, max_retention_days), and AWS Backup refuses any "
                 f"other. Fix: set delete_after_days between {low} and {high}, or change the vault's bounds.",
+            )
+        )
+    return problems
+
+
+def _resource_selection_problems(at: str, plan: Plan) -> list[Problem]:
+    """A plan that names resource types is rendered as one ``resources`` selection per tag value (plan_render): the
+    count and the names that rendering produces must still fit AWS's limits."""
+    if not plan.selects_by_resource_type:
+        return []
+    problems = []
+    for name, selection in plan.selections.items():
+        longest = name if len(selection.tag_values) == 1 else f"{name}-{len(selection.tag_values)}"
+        if len(longest) > 50:
+            problems.append(
+                Problem(
+                    f"{at}.selections.{name}",
+                    f"renders as selection {longest!r} (one per tag value), longer than AWS Backup's 50 characters. "
+                    "Fix: shorten the selection name.",
+                )
+            )
+    total = sum(len(selection.tag_values) for selection in plan.selections.values())
+    if total > MAX_SELECTIONS:
+        problems.append(
+            Problem(
+                f"{at}.selections",
+                f"names resource types, so each tag value is its own selection (AWS ANDs the conditions of a "
+                f"'resources' selection): {total} selections; at most {MAX_SELECTIONS}. Fix: fewer tag values, or "
+                "split the plan.",
+            )
+        )
+    return problems
+
+
+def _air_gapped_source_problems(
+    at: str, rule_name: str, plan: Plan, regions: tuple[str, ...], config: BackupConfig
+) -> list[Problem]:
+    """What a rule may copy to the air-gapped vault, by resource type and by Region (the table and its sources are
+    in ``resource_types``)."""
+    problems = []
+    supported = ", ".join(name for name, kind in RESOURCE_TYPES.items() if kind.air_gapped)
+    for sel_name, selection in plan.selections.items():
+        where = f"{at}.selections.{sel_name}.resource_types"
+        if not selection.resource_types:
+            problems.append(
+                Problem(
+                    where,
+                    f"is empty, so the selection takes every type, and rule {rule_name} copies them all to the "
+                    "air-gapped vault, which takes only some; copies of the others would fail in every account. Fix: "
+                    f"list the types to copy (the vault takes {supported}), and back the others up in a plan "
+                    "without copy_to_air_gapped.",
+                )
+            )
+        unsupported = not_air_gapped(selection.resource_types)
+        if unsupported:
+            problems.append(
+                Problem(
+                    where,
+                    f"{', '.join(unsupported)}: rule {rule_name} copies this selection to the air-gapped vault, and "
+                    "AWS Backup's documentation does not list these types for logically air-gapped vaults (it "
+                    f"lists {supported}; sources in org_backup/resource_types.py). Fix: move them to a selection of "
+                    "a plan without copy_to_air_gapped.",
+                )
+            )
+        for kind, preference in NEEDS_FULL_MANAGEMENT.items():
+            managed = not config.region_settings.enabled or preference in config.region_settings.full_management
+            if kind in selection.resource_types and not managed:
+                problems.append(
+                    Problem(
+                        where,
+                        f"{kind}: rule {rule_name} copies it to the air-gapped vault, which takes it only with AWS "
+                        "Backup's advanced features (full management), and region_settings.full_management in "
+                        f"backup.yaml leaves them off. Fix: add {preference} to region_settings.full_management, or "
+                        f"remove {kind} here.",
+                    )
+                )
+    blocked = [region for region in regions if region in NO_CROSS_ACCOUNT_AIR_GAPPED_COPY]
+    if blocked:
+        problems.append(
+            Problem(
+                f"{at}.rules.{rule_name}.copy_to_air_gapped",
+                f"the plan backs up in {', '.join(blocked)}, where AWS Backup offers no cross-account copy to a "
+                "logically air-gapped vault (feature availability by Region, footnote 1). Fix: leave those Regions "
+                "out of the plan's regions, or copy from there to the central vault only.",
             )
         )
     return problems

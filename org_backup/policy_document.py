@@ -23,12 +23,16 @@ from org_backup.plan_model import (
     lifecycle_problems,
 )
 from org_backup.policy_docs import dumps
+from org_backup.resource_types import known_patterns
 
 _OPERATORS = {"@@assign", "@@append", "@@remove"}
 _BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 _CHILD_CONTROL = "@@operators_allowed_for_child_policies"
 _AIR_GAPPED_TARGET = re.compile(r"arn:aws[a-z-]*:backup:\$region:\$account:backup-vault:[A-Za-z0-9_-]{2,50}")
 _INDEXABLE = {"EBS", "S3"}
+_PARTITION_PREFIX = re.compile(r"^arn:aws[a-z-]*:")
+_RESOURCE_SELECTION_KEYS = {"iam_role_arn", "resource_types", "not_resource_types", "conditions"}
+MAX_CONDITIONS = 30  # AWS Organizations, backup policy selections: "Limited to 30 conditions for each selection".
 _PLAN_KEYS = {"regions", "rules", "selections", "advanced_backup_settings", "backup_plan_tags", "scan_settings"}
 _RULE_KEYS = {
     "schedule_expression",
@@ -142,17 +146,53 @@ def validate_policy_document(
             problems.append(Problem(f"{at}.rules", f"{len(rules)} rules; at most {MAX_RULES}."))
         for rule_name, rule in rules.items():
             problems += _doc_rule_problems(f"{at}.rules.{rule_name}", rule, allowed_copy_targets)
-        tags = plan.get("selections", {}).get("tags", {})
-        if len(tags) > MAX_SELECTIONS:
-            problems.append(Problem(f"{at}.selections.tags", f"{len(tags)} tag selections; at most {MAX_SELECTIONS}."))
-        for sel_name, selection in tags.items():
-            values = _leaf(selection.get("tag_value"), f"{at}.selections.tags.{sel_name}.tag_value", problems)
-            if values is not None and len(values) > MAX_TAG_VALUES:
+        problems += _selection_problems(f"{at}.selections", plan.get("selections", {}))
+    return problems
+
+
+def _selection_problems(at: str, selections: Any) -> list[Problem]:
+    """AWS Organizations User Guide, backup policy syntax, selections: "two mutually exclusive elements: tags and
+    resources"; a ``resources`` selection needs ``resource_types`` from AWS's list of supported types; "Limited to 30
+    conditions for each selection"."""
+    if not isinstance(selections, dict):
+        return [Problem(at, "must be an object with 'tags' or 'resources'.")]
+    problems: list[Problem] = []
+    if {"tags", "resources"} <= selections.keys():
+        problems.append(Problem(at, "has both 'tags' and 'resources'; AWS allows one of them (mutually exclusive)."))
+    for block in ("tags", "resources"):
+        entries = selections.get(block, {})
+        if len(entries) > MAX_SELECTIONS:
+            problems.append(Problem(f"{at}.{block}", f"{len(entries)} selections; at most {MAX_SELECTIONS}."))
+        for sel_name, selection in entries.items():
+            where = f"{at}.{block}.{sel_name}"
+            if block == "tags":
+                values = _leaf(selection.get("tag_value"), f"{where}.tag_value", problems)
+                if values is not None and len(values) > MAX_TAG_VALUES:
+                    problems.append(Problem(f"{where}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."))
+                continue
+            for key in sorted(set(selection) - _RESOURCE_SELECTION_KEYS - {_CHILD_CONTROL}):
                 problems.append(
                     Problem(
-                        f"{at}.selections.tags.{sel_name}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."
+                        f"{where}.{key}", f"unknown element. Allowed: {', '.join(sorted(_RESOURCE_SELECTION_KEYS))}."
                     )
                 )
+            if "resource_types" not in selection:
+                problems.append(Problem(f"{where}.resource_types", "is required in a 'resources' selection."))
+            for key in ("resource_types", "not_resource_types"):
+                patterns = _leaf(selection[key], f"{where}.{key}", problems) if key in selection else None
+                for pattern in patterns or []:
+                    if pattern != "*" and _PARTITION_PREFIX.sub("", str(pattern)) not in known_patterns():
+                        problems.append(
+                            Problem(
+                                f"{where}.{key}",
+                                f"{pattern!r} is not one of the resource types AWS Organizations supports here (e.g. "
+                                "arn:aws:ec2:*:*:volume/*, or '*').",
+                            )
+                        )
+            conditions = selection.get("conditions", {})
+            count = sum(len(named) for named in conditions.values() if isinstance(named, dict))
+            if count > MAX_CONDITIONS:
+                problems.append(Problem(f"{where}.conditions", f"{count} conditions; at most {MAX_CONDITIONS}."))
     return problems
 
 
