@@ -7,6 +7,8 @@ Of the synth path (main.py, stacks/, what they import), only this file reads the
 - ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth_cache.py; default
   build/synth-cache), or "off" to synthesize every time (benchmarks, tests that compare two synths);
 - ORG_BACKUP_SYNTH_LIST: "1" lists every stack after the summary;
+- ORG_BACKUP_MEMBER_STAMPING: "off" builds every member stack through CDKTF instead of two per shape with the
+  others written from them (org_backup/member_stamp.py; the output is the same, tests/test_member_stamp.py);
 - ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
   address Terraform then takes from AWS_ENDPOINT_URL, which must then name this machine.
 Exit codes: 0 ok, 2 invalid input (nothing written).
@@ -64,6 +66,10 @@ def main() -> int:
         return 2
     if local_api == "1":
         print("TEST MODE: providers take the local API from AWS_ENDPOINT_URL; prevent_destroy lifted.", file=sys.stderr)
+    stamping = os.environ.get("ORG_BACKUP_MEMBER_STAMPING", "")
+    if stamping not in ("", "off"):
+        print(f"ORG_BACKUP_MEMBER_STAMPING={stamping!r} is not 'off'. Fix: unset it or set it to off.", file=sys.stderr)
+        return 2
     cache_setting = os.environ.get("ORG_BACKUP_SYNTH_CACHE", "")
     cache = None if cache_setting == "off" else SynthCache(Path(cache_setting)) if cache_setting else SynthCache()
     key = cache.key(inputs, role=role, local_api=local_api == "1") if cache is not None else ""
@@ -82,6 +88,7 @@ def main() -> int:
                 outdir=outdir,
                 options=options,
                 checked=(lambda staging: cache.store(key, staging)) if cache is not None else None,
+                stamping=stamping != "off",
             )
         except SynthError as exc:
             print(str(exc), file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdktf import App, TerraformStack
 
-from org_backup import audit, lambda_package, synth_output, synth_rules
+from org_backup import audit, lambda_package, member_stamp, synth_output, synth_rules
 from org_backup.inputs import Inputs
 from org_backup.naming import (
     BACKUP_POLICIES_STACK,
@@ -31,7 +31,9 @@ class SynthError(Exception):
     """Synth produced error annotations (an org-wide rule is violated)."""
 
 
-def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
+def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: set[str] | None = None) -> App:
+    """Every stack of the organization; of the member stacks only those of ``members`` when given (the others are
+    written from their shape, ``org_backup.member_stamp``)."""
     config = inputs.config
     app = App(outdir=str(outdir))
     BootstrapStack(app, f"{BOOTSTRAP_PREFIX}home", config=config, kind="home", options=options)
@@ -49,6 +51,8 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
     tag_reapply = lambda_package.build("tag_reapply") if config.tag_reapply.enabled else None
     for ou in config.target_ous:
         for account_id in ou.accounts:
+            if members is not None and account_id not in members:
+                continue
             # One framework per Region, its controls derived from the plans of the OU (org_backup.audit).
             frameworks = (
                 {r: audit.controls(config, inputs.plans, account_id, ou.id, r)[0] for r in config.target_regions}
@@ -69,29 +73,54 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions) -> App:
 
 
 def synthesize(
-    *, inputs: Inputs, outdir: Path, options: SynthOptions, checked: Callable[[Path], None] | None = None
+    *,
+    inputs: Inputs,
+    outdir: Path,
+    options: SynthOptions,
+    checked: Callable[[Path], None] | None = None,
+    stamping: bool = True,
 ) -> list[str]:
     """Synthesize the organization into ``outdir``; returns the stack names. ``checked`` sees the staged output
-    once it passed every check, before it is swapped in (the synth cache keeps a copy then)."""
+    once it passed every check, before it is swapped in (the synth cache keeps a copy then). With ``stamping``,
+    CDKTF builds two member stacks per shape and the others are written from them (``org_backup.member_stamp``):
+    the same files, in a time that grows with the shapes, not the accounts."""
+    config = inputs.config
+    members = {a for shape in member_stamp.shapes(config) for a in shape.built} if stamping else None
+
+    def extend(staging: Path) -> list[str]:
+        try:
+            return member_stamp.stamp(staging, config)
+        except member_stamp.StampError as exc:
+            raise SynthError(str(exc)) from None
+
     return synth_atomically(
-        lambda staging: build_app(inputs=inputs, outdir=staging, options=options), outdir, checked=checked
+        lambda staging: build_app(inputs=inputs, outdir=staging, options=options, members=members),
+        outdir,
+        checked=checked,
+        extend=extend if stamping else None,
     )
 
 
 def synth_atomically(
-    build: Callable[[Path], App], outdir: Path, *, checked: Callable[[Path], None] | None = None
+    build: Callable[[Path], App],
+    outdir: Path,
+    *,
+    checked: Callable[[Path], None] | None = None,
+    extend: Callable[[Path], list[str]] | None = None,
 ) -> list[str]:
     """Synthesize into a staging directory beside ``outdir``, check it, then swap it in (``synth_output``); on
     any error ``outdir`` is untouched.
 
     cdktf writes its output before it raises on error annotations, so writing in place would leave a
-    half-valid cdktf.out behind. The org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON.
+    half-valid cdktf.out behind. ``extend`` writes more stacks beside CDKTF's and returns their names. The
+    org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON of every stack.
     """
 
     def fill(staging: Path) -> list[str]:
         app = build(staging)
         _synth_or_raise(app, staging)
-        names = sorted(child.node.id for child in app.node.children if isinstance(child, TerraformStack))
+        names = [child.node.id for child in app.node.children if isinstance(child, TerraformStack)]
+        names = sorted(names + (extend(staging) if extend is not None else []))
         _check_rules(staging, names)
         if checked is not None:
             checked(staging)
