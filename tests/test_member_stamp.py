@@ -173,3 +173,13 @@ def test_an_account_id_outside_a_json_string_is_refused() -> None:
     text = '{"a": "arn:aws:iam::700000000001:root", "member-700000000001": ["700000000001"]}'
     template = member_stamp.Template.of(text, "700000000001", what="member-x")
     assert template.fill("123456789012") == text.replace("700000000001", "123456789012")
+
+
+def test_main_refuses_an_unknown_stamping_switch(organization: Path) -> None:
+    import subprocess
+    import sys
+
+    env = dict(os.environ, BACKUP_CONFIG=str(organization), ORG_BACKUP_MEMBER_STAMPING="no")
+    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "ORG_BACKUP_MEMBER_STAMPING='no' is not 'off'. Fix: unset it or set it to off." in result.stderr
