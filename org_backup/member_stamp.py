@@ -41,12 +41,19 @@ class StampError(Exception):
     """A member stack cannot be written from its shape: the message says which accounts and why."""
 
 
-def relations(config: BackupConfig, account_id: str) -> tuple[str, ...]:
-    """Where the config names ``account_id``, besides the OU account lists: dotted paths, sorted."""
+def _without_member_lists(config: BackupConfig) -> dict[str, Any]:
+    """The config as data, without the OU account lists (they name every member), with the account ids that are
+    defaults derived from other fields."""
     dumped = config.model_dump(mode="json")
     dumped["target_ous"] = [{k: v for k, v in ou.items() if k != "accounts"} for ou in dumped["target_ous"]]
-    dumped["monitoring_account_id"] = config.monitoring_account_id  # a default derived from another field
-    return tuple(sorted(_paths_naming(dumped, account_id, "")))
+    dumped["monitoring_account_id"] = config.monitoring_account_id
+    return dumped
+
+
+def relations(config: BackupConfig, account_id: str, *, dumped: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """Where the config names ``account_id``, besides the OU account lists: dotted paths, sorted. ``dumped``:
+    ``_without_member_lists(config)`` computed once for many accounts (it is the size of the config)."""
+    return tuple(sorted(_paths_naming(dumped or _without_member_lists(config), account_id, "")))
 
 
 def _paths_naming(node: Any, account_id: str, path: str) -> Iterator[str]:
@@ -77,9 +84,10 @@ class Shape:
 
 def shapes(config: BackupConfig) -> list[Shape]:
     by_key: dict[tuple[str, tuple[str, ...]], Shape] = {}
+    dumped = _without_member_lists(config)
     for ou in config.target_ous:
         for account_id in ou.accounts:
-            key = (ou.id, relations(config, account_id))
+            key = (ou.id, relations(config, account_id, dumped=dumped))
             by_key.setdefault(key, Shape(ou.id)).accounts.append(account_id)
     return list(by_key.values())
 
@@ -129,12 +137,14 @@ def _other_files(stack_dir: Path) -> dict[str, bytes]:
 
 def stamp(staging: Path, config: BackupConfig) -> list[str]:
     """Write the stack of every account CDKTF did not build (``Shape.stamped``) into ``staging``, and their entries
-    into its manifest.json; returns their stack names. Stacks are written one at a time (memory stays flat)."""
+    into its manifest.json; returns their stack names. Stacks are written one at a time (memory stays flat).
+    With nothing to write (no shape of three or more accounts), CDKTF's output is left exactly as it is."""
+    to_stamp = [shape for shape in shapes(config) if shape.stamped]
+    if not to_stamp:
+        return []
     manifest = _Manifest.read(staging / "manifest.json")
     written = []
-    for shape in shapes(config):
-        if not shape.stamped:
-            continue
+    for shape in to_stamp:
         first, second = shape.built
         stacks = staging / "stacks"
         first_text = (stacks / member_stack(first) / STACK_FILE).read_text(encoding="utf-8")

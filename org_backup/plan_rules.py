@@ -370,15 +370,14 @@ def _air_gapped_source_problems(
                     "a plan without copy_to_air_gapped.",
                 )
             )
-        for kind, preference in NEEDS_FULL_MANAGEMENT.items():
-            managed = not config.region_settings.enabled or preference in config.region_settings.full_management
-            if kind in selection.resource_types and not managed:
+        for kind in sorted(NEEDS_FULL_MANAGEMENT & set(selection.resource_types)):
+            if config.region_settings.enabled and kind not in config.region_settings.full_management:
                 problems.append(
                     Problem(
                         where,
                         f"{kind}: rule {rule_name} copies it to the air-gapped vault, which takes it only with AWS "
                         "Backup's advanced features (full management), and region_settings.full_management in "
-                        f"backup.yaml leaves them off. Fix: add {preference} to region_settings.full_management, or "
+                        f"backup.yaml leaves them off. Fix: add {kind} to region_settings.full_management, or "
                         f"remove {kind} here.",
                     )
                 )

@@ -23,7 +23,7 @@ from org_backup.plan_model import (
     lifecycle_problems,
 )
 from org_backup.policy_docs import dumps
-from org_backup.resource_types import known_patterns
+from org_backup.resource_types import KNOWN_PATTERNS
 
 _OPERATORS = {"@@assign", "@@append", "@@remove"}
 _BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
@@ -181,7 +181,7 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
             for key in ("resource_types", "not_resource_types"):
                 patterns = _leaf(selection[key], f"{where}.{key}", problems) if key in selection else None
                 for pattern in patterns or []:
-                    if pattern != "*" and _PARTITION_PREFIX.sub("", str(pattern)) not in known_patterns():
+                    if pattern != "*" and _PARTITION_PREFIX.sub("", str(pattern)) not in KNOWN_PATTERNS:
                         problems.append(
                             Problem(
                                 f"{where}.{key}",

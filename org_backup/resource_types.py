@@ -1,7 +1,7 @@
 """The resource types a backup selection may name, their ARN patterns in a backup policy, and which of them a
 logically air-gapped vault takes: one table, read by the plan model, the renderer and both validators.
 
-Sources (quoted beside the rows they decide):
+Sources:
 - ARN patterns: AWS Organizations User Guide, backup policy syntax, selections, "Supported resource types" for
   ``resource_types`` and ``not_resource_types``.
 - Air-gapped support: AWS Backup Developer Guide, "Primary backups to logically air-gapped vaults" (EFS, S3 and
@@ -71,8 +71,8 @@ SelectableType = Literal[
 ]
 
 # "DynamoDB with AWS Backup advanced features" is the air-gapped-capable row; the Region settings' full management
-# preference for DynamoDB turns those features on (config.region_settings.full_management).
-NEEDS_FULL_MANAGEMENT = {"DynamoDB": "DynamoDB"}
+# preference of the same name turns those features on (config.region_settings.full_management).
+NEEDS_FULL_MANAGEMENT = frozenset({"DynamoDB"})
 
 # AWS Backup feature availability by Region, footnote 1: "Cross-Region and cross-account copy to a logically
 # air-gapped vault is not currently available in Asia Pacific (Malaysia), Canada West (Calgary), Mexico (Central),
@@ -96,9 +96,8 @@ def arn_pattern(name: str, partition: str) -> str:
     return f"arn:{partition}:{RESOURCE_TYPES[name].resource}"
 
 
-def known_patterns() -> dict[str, str]:
-    """Every pattern AWS's list allows, in any partition, by its partition-free part."""
-    return {kind.resource: name for name, kind in RESOURCE_TYPES.items()}
+# Every pattern AWS's list allows, without its "arn:<partition>:" prefix.
+KNOWN_PATTERNS = frozenset(kind.resource for kind in RESOURCE_TYPES.values())
 
 
 def not_air_gapped(names: tuple[str, ...]) -> list[str]:
