@@ -5,10 +5,18 @@ hashicorp/aws is found on this machine, providers come from it and never from th
 installs them from the registry as usual. Either way we write our own CLI config under the build folder and
 point ``TF_CLI_CONFIG_FILE`` at it for our commands only, so a user's ~/.terraformrc is never touched.
 
+Provider lock: every lock file these commands put in a stack, or in any folder they run ``terraform init`` in, is
+the committed ``terraform-providers.lock.hcl``, byte for byte, and providers are installed with
+``-lockfile=readonly``: a package matching none of its hashes fails the command, and no lock file is ever
+written from whatever was downloaded. A stack pinning a provider (or version) the committed file does not lock
+fails before Terraform runs, saying how to add it (``make providers-lock``, ``python -m org_backup.terraform
+relock``).
+
 ``org_backup.terraform_validate`` validates every stack with this environment (``make validate``).
-``python -m org_backup.terraform lock cdktf.out [stack ...]`` gives stacks a provider lock file from that same
-installation (``make synth``, ``make deploy``): with one in place, ``cdktf diff``/``deploy`` skip their
-``terraform providers lock``, which ignores a CLI config's filesystem mirror and needs the registry.
+``python -m org_backup.terraform lock cdktf.out [stack ...]`` installs the stacks' providers against the committed
+lock file (once per set of providers) and copies that file into each stack (``make synth``, ``make deploy``): with
+one in place, ``cdktf diff``/``deploy`` skip their ``terraform providers lock``, which ignores a CLI config's
+filesystem mirror and needs the registry.
 ``python -m org_backup.terraform cli-config`` writes ``build/terraform.rc`` and prints its path, for
 ``TF_CLI_CONFIG_FILE`` of the Terraform that cdktf runs.
 
@@ -31,13 +39,16 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from org_backup import provider_lock
+from org_backup.provider_lock import LOCK_FILE, LOCK_PLATFORMS, PROVIDER_LOCK, configured_providers, place_lock_file
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
-LOCK_FILE = ".terraform.lock.hcl"
 _MIRROR_PROBE = "registry.terraform.io/hashicorp/aws"
 # Provider installation is not safe to run concurrently ("file exists" in the plugin cache); init is ~0.4 s, so
 # every init is serialised and only the expensive commands (validate, plan, apply) run in parallel.
@@ -93,9 +104,12 @@ class TerraformEnv:
     mirror: Path | None
     build_dir: Path = BUILD_DIR
     variables: tuple[tuple[str, str], ...] = ()
+    provider_lock: Path = PROVIDER_LOCK
 
     @classmethod
-    def prepare(cls, build_dir: Path = BUILD_DIR, **variables: str) -> TerraformEnv:
+    def prepare(
+        cls, build_dir: Path = BUILD_DIR, *, provider_lock: Path = PROVIDER_LOCK, **variables: str
+    ) -> TerraformEnv:
         build_dir.mkdir(parents=True, exist_ok=True)
         mirror = find_provider_mirror()
         if mirror is not None:
@@ -118,7 +132,11 @@ class TerraformEnv:
         if not cli_config.is_file() or cli_config.read_text(encoding="utf-8") != text:
             cli_config.write_text(text, encoding="utf-8")
         return cls(
-            cli_config=cli_config, mirror=mirror, build_dir=build_dir, variables=tuple(sorted(variables.items()))
+            cli_config=cli_config,
+            mirror=mirror,
+            build_dir=build_dir,
+            variables=tuple(sorted(variables.items())),
+            provider_lock=provider_lock,
         )
 
     def environ(self, **extra: str) -> dict[str, str]:
@@ -153,22 +171,29 @@ class TerraformEnv:
         return result
 
     def init(self, stack_dir: Path, *, backend: bool = False, data_dir: Path | None = None) -> None:
+        """``terraform init`` against the committed lock file, which is put in ``stack_dir`` first (replacing any
+        other): providers the configuration (and its local modules) pins must be in it, and packages must match it."""
+        check_locked(configured_providers(stack_dir), self.provider_lock, where=str(stack_dir))
         with _INIT_LOCK:
-            args = ("init", "-input=false", "-no-color", f"-backend={str(backend).lower()}")
+            place_lock_file(self.provider_lock, stack_dir)
+            args = ("init", "-input=false", "-no-color", f"-backend={str(backend).lower()}", "-lockfile=readonly")
             self.run(stack_dir, *args, data_dir=data_dir)
 
     def shared_providers(self, stack_dir: Path) -> Path:
-        """A Terraform data directory with the providers ``stack_dir`` pins, installed once for every stack that
-        pins the same ones; the lock file that install wrote is copied into ``stack_dir`` (init would write it
-        there too) unless the stack has one already.
+        """A Terraform data directory with the providers ``stack_dir`` pins, installed (against the committed lock
+        file) once for every stack that pins the same ones; the committed lock file is put in ``stack_dir``, where
+        init would write one.
 
         Only for commands that need no backend (``lock``): with ``TF_DATA_DIR`` pointing at it, the stack's own
         ``.terraform`` (backend settings of a real deploy) is never read or written.
         """
         requirements = required_providers(stack_dir)
-        # Keyed by where providers come from too: another mirror (TF_PROVIDER_MIRROR) gets its own installation.
+        check_locked(requirements.items(), self.provider_lock, where=f"stack {stack_dir.name}")
+        # Keyed by where providers come from and what they must match too: another mirror (TF_PROVIDER_MIRROR) or
+        # another lock file gets its own installation.
         source = self.cli_config.read_text(encoding="utf-8")
-        digest = hashlib.sha256(json.dumps([requirements, source], sort_keys=True).encode()).hexdigest()[:16]
+        lock = self.provider_lock.read_text(encoding="utf-8")
+        digest = hashlib.sha256(json.dumps([requirements, source, lock], sort_keys=True).encode()).hexdigest()[:16]
         root = self.build_dir / "terraform-providers" / digest
         with _INIT_LOCK:
             if not (root / LOCK_FILE).is_file():
@@ -176,11 +201,24 @@ class TerraformEnv:
                 config.mkdir(parents=True, exist_ok=True)
                 body = {"terraform": {"required_providers": requirements}}
                 (config / "main.tf.json").write_text(json.dumps(body), encoding="utf-8")
-                self.run(config, "init", "-input=false", "-no-color", "-backend=false", data_dir=root / "data")
-                shutil.copyfile(config / LOCK_FILE, root / LOCK_FILE)
-        if not (stack_dir / LOCK_FILE).is_file():
-            shutil.copyfile(root / LOCK_FILE, stack_dir / LOCK_FILE)
+                place_lock_file(self.provider_lock, config)
+                args = ("init", "-input=false", "-no-color", "-backend=false", "-lockfile=readonly")
+                self.run(config, *args, data_dir=root / "data")
+                shutil.copyfile(config / LOCK_FILE, root / LOCK_FILE)  # marks the installation complete
+        place_lock_file(self.provider_lock, stack_dir)
         return root / "data"
+
+
+def check_locked(requirements: Iterable[tuple[str, object]], lock: Path, *, where: str) -> None:
+    """Fail unless ``lock`` locks every provider of ``requirements`` at a version its constraint allows."""
+    problems = provider_lock.unlocked(requirements, lock)
+    if problems:
+        have = ", ".join(f"{a} {v}" for a, v in sorted(provider_lock.locked_providers(lock).items())) or "nothing"
+        raise TerraformError(
+            f"{where} pins providers that {lock.name} does not lock (it locks {have}):\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+            + f"\n{provider_lock.RELOCK_HINT}"
+        )
 
 
 def required_providers(stack_dir: Path) -> dict[str, object]:
@@ -240,12 +278,72 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     return codes
 
 
+_LOCK_HEADER = """\
+# The provider lock file of every synthesized stack: org_backup/terraform.py copies this file, unchanged, into each
+# stack and installs providers against it with `terraform init -lockfile=readonly`.
+# Written by `make providers-lock` (python -m org_backup.terraform relock) with
+#   terraform providers lock {options}
+# from {source}.
+# zh: hashes are the SHA-256 of each platform's release zip, h1: hashes those of the unpacked packages hashed here.
+# Before committing, compare the zh: values with an independent source (another project's lock file, the
+# provider's signed SHA256SUMS).
+
+"""
+
+
+def relock(
+    outdir: Path,
+    *,
+    out: Path = PROVIDER_LOCK,
+    platforms: Iterable[str] = LOCK_PLATFORMS,
+    fs_mirror: Path | None = None,
+    env: TerraformEnv | None = None,
+) -> Path:
+    """Write ``out`` afresh for the providers the synthesized stacks pin: ``terraform providers lock`` from the
+    registry (or a filesystem mirror, for the platforms it holds) in a scratch configuration under the build
+    folder, so no hash of an older lock file is carried over."""
+    env = env or TerraformEnv.prepare()
+    requirements: dict[str, object] = {}
+    for stack_dir in stack_dirs(outdir):
+        for name, requirement in required_providers(stack_dir).items():
+            if requirements.setdefault(name, requirement) != requirement:
+                raise TerraformError(
+                    f"stacks pin provider {name!r} differently ({requirements[name]} and, in {stack_dir.name}, "
+                    f"{requirement}): one lock file cannot lock both. Fix: pin one version in the stacks."
+                )
+    work = env.build_dir / "providers-lock"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    body = {"terraform": {"required_providers": requirements}}
+    (work / "main.tf.json").write_text(json.dumps(body, indent=1), encoding="utf-8")
+    options = [f"-platform={platform}" for platform in platforms]
+    env.run(work, "providers", "lock", "-no-color", *([f"-fs-mirror={fs_mirror}"] if fs_mirror else []), *options)
+    generated = (work / LOCK_FILE).read_text(encoding="utf-8")
+    # Terraform's own comment lines ("maintained automatically by terraform init") do not hold for this file.
+    body_text = "\n".join(line for line in generated.splitlines() if not line.startswith("#")).lstrip("\n")
+    source = "a filesystem mirror (-fs-mirror)" if fs_mirror else "the registry"
+    out.write_text(_LOCK_HEADER.format(options=" ".join(options), source=source) + body_text + "\n", encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m org_backup.terraform")
     sub = parser.add_subparsers(dest="command", required=True)
-    lock = sub.add_parser("lock", help="give stacks without one the shared provider installation's lock file")
+    lock = sub.add_parser(
+        "lock", help="install the stacks' providers against the committed lock file and copy it into each stack"
+    )
     lock.add_argument("outdir")
     lock.add_argument("stacks", nargs="*", help="stack names (default: every stack)")
+    relock_cmd = sub.add_parser(
+        "relock",
+        help=f"rewrite {PROVIDER_LOCK.name} for the providers the synthesized stacks pin (make providers-lock)",
+    )
+    relock_cmd.add_argument("outdir")
+    relock_cmd.add_argument("--out", type=Path, default=PROVIDER_LOCK)
+    relock_cmd.add_argument(
+        "--platform", action="append", dest="platforms", help=f"repeatable (default: {', '.join(LOCK_PLATFORMS)})"
+    )
+    relock_cmd.add_argument("--fs-mirror", type=Path, help="hash the packages of this filesystem mirror instead")
     sub.add_parser("cli-config", help="write the Terraform CLI config and print its path")
     plan = sub.add_parser("plan", help="terraform plan of the stacks matching the patterns (read-only)")
     plan.add_argument("outdir")
@@ -253,6 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--stacks-file", type=Path, help="plan exactly the stacks listed in this file (may be empty)")
     plan.add_argument("--out", type=Path, default=Path("build/plans"))
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except TerraformError as error:
+        print(f"python -m org_backup.terraform {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "cli-config":
         print(TerraformEnv.prepare().cli_config)
         return 0
@@ -261,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         dirs = select(Path(args.outdir), args.stacks) if args.stacks else stack_dirs(Path(args.outdir))
         for stack_dir in dirs:
             env.shared_providers(stack_dir)
+        return 0
+    if args.command == "relock":
+        platforms = args.platforms or LOCK_PLATFORMS
+        written = relock(Path(args.outdir), out=args.out, platforms=platforms, fs_mirror=args.fs_mirror)
+        print(f"wrote {written}: review the diff, check the zh: hashes against an independent source, commit it")
         return 0
     if args.command == "plan":
         if bool(args.patterns) == bool(args.stacks_file):

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from org_backup import scan_set
-from org_backup.terraform import LOCK_FILE, TerraformEnv, TerraformError, required_providers, stack_dirs, workers
+from org_backup.provider_lock import LOCK_FILE
+from org_backup.terraform import TerraformEnv, TerraformError, required_providers, stack_dirs, workers
 
 # Measured on this project's suite (5 configs, 40 distinct stacks): 2 batches peaked at 6.6 GiB summed PSS, more
 # than a 7 GB CodeBuild build (the pipeline's Validate stage) has; batches of at most 6 peaked at 3.4 GiB, for 12 s
