@@ -31,13 +31,13 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast cli ci-tools bootstrap discover plan deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast cli ci-tools providers-lock bootstrap discover plan deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.synced: Pipfile.lock
-	@command -v pipenv >/dev/null 2>&1 || python3 -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
+	@command -v pipenv >/dev/null 2>&1 || python3 -m pip install --quiet --require-hashes -r .ci/pipenv-requirements.txt
 	pipenv sync --dev
 	@touch $@
 
@@ -66,7 +66,8 @@ lint: install ## ruff check, format check and mypy --strict on org_backup/ and l
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy lambda_src/restore_validation  # a second run: each function has its own handler module
+	$(VENV)/bin/mypy lambda_src/restore_validation  # one run per function: each has its own handler module
+	$(VENV)/bin/mypy lambda_src/pr_approval
 
 fmt: install ## Fix what ruff can fix, then format every file
 	$(VENV)/bin/ruff check --fix .
@@ -81,10 +82,14 @@ test-fast: install ## Every test that needs no terraform, checkov or moto server
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
 
 node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --ignore-scripts --no-audit --no-fund
 
-ci-tools: ## CodeBuild only: install the pinned Terraform, checked against HashiCorp's SHA256SUMS
+ci-tools: ## CodeBuild only: install the pinned Terraform, checked against the SHA-256 committed in .ci/terraform-sha256sums
 	bash .ci/install-terraform $(TERRAFORM_VERSION)
+
+providers-lock: install ## Rewrite terraform-providers.lock.hcl for the stacks' providers from the registry (Linux and macOS, x86_64 and arm64); check it, commit it
+	$(SYNTH)
+	$(PYTHON) -m org_backup.terraform relock $(OUTDIR)
 
 bootstrap: synth ## First-time setup in order (README, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
 	$(PYTHON) -m org_backup bootstrap $(BOOTSTRAP_FLAGS)

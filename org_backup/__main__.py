@@ -60,8 +60,12 @@ def _monitoring(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from org_backup import doctor
+    from org_backup.inputs import Inputs
 
-    return doctor.main(load_config(args.config))
+    inputs = Inputs.load(args.config)
+    policies = {p.name: "BACKUP_POLICY" for p in inputs.backup_policies}
+    policies.update({s.name: "SERVICE_CONTROL_POLICY" for s in inputs.scps})
+    return doctor.main(inputs.config, policies)
 
 
 def _readiness(args: argparse.Namespace) -> int:

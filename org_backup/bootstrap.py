@@ -48,6 +48,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_backup import doctor, incremental
 from org_backup.config import BackupConfig, S3Backend
 from org_backup.naming import BOOTSTRAP_PREFIX, PIPELINE_STACK, Naming
+from org_backup.provider_lock import place_lock_file
 from org_backup.terraform import BUILD_DIR, TerraformEnv
 
 RECORD = BUILD_DIR / "bootstrap.json"
@@ -266,8 +267,11 @@ class Bootstrap:
         env = TerraformEnv.prepare(AWS_PROFILE=self.profiles[step.kind])
         environ = {k: v for k, v in env.environ().items() if k not in _STATIC_CREDENTIALS}
         self.say(f"[{number}/{total}] {step.name}: terraform init and apply in {stack_dir}")
+        # The stack's lock file is the committed one (make synth put it there): providers must match its hashes,
+        # and init never rewrites it (org_backup/provider_lock.py).
+        place_lock_file(env.provider_lock, stack_dir)
         commands = [
-            ["terraform", "init", "-input=false", "-no-color"],
+            ["terraform", "init", "-input=false", "-no-color", "-lockfile=readonly"],
             ["terraform", "apply", "-input=false", "-no-color", *(["-auto-approve"] if self.auto_approve else [])],
         ]
         for command in commands:

@@ -14,6 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
+from org_backup.config_guardrails import Guardrails, OuSelection
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
 from org_backup.config_vaults import AirGapped, VaultLocks
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
@@ -26,6 +27,7 @@ from org_backup.validation import (
     OrgId,
     OuId,
     Region,
+    ReviewerArn,
     RoleName,
     Tags,
     VaultName,
@@ -73,6 +75,16 @@ class CodeCommitSource(Model):
         description="CodeCommit repository created in the home account (pull requests run validate + plan).",
     )
     branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
+    reviewers: tuple[ReviewerArn, ...] = Field(
+        min_length=1,
+        description="The approval pool of the review rule: only approvals by these principals count toward the "
+        "human review a pull request needs before it can merge (fully qualified ARNs; a role's sessions as "
+        "arn:aws:sts::<home account>:assumed-role/<role>/*). The pipeline's builder roles and its approval function "
+        "are refused here: a build passing is the other rule, never a review.",
+    )
+    required_reviews: int = Field(
+        default=1, ge=1, le=10, description="Approvals from the reviewers a pull request needs before it can merge."
+    )
 
 
 class ConnectionSource(Model):
@@ -280,39 +292,6 @@ class RegionSettings(Model):
         return {kind: kind in self.full_management for kind in get_args(FullManagementType)}
 
 
-OuSelection = Literal["all"] | tuple[OuId, ...]
-
-
-class CopyRestriction(Model):
-    """SCP that denies backup:CopyFromBackupVault to targets outside the organization or the central vault."""
-
-    mode: Literal["off", "organization", "central_vault"] = Field(
-        default="off",
-        description="off; organization (backup:CopyTargetOrgPaths within the org); central_vault (backup:CopyTargets "
-        "= the central vault ARNs only).",
-    )
-    target_ous: OuSelection = Field(default="all", description="'all' target OUs, or a list of their ids.")
-
-
-class Guardrail(Model):
-    enabled: bool = Field(default=False, description="Create the SCP and attach it to target_ous.")
-    target_ous: OuSelection = Field(default="all", description="'all' target OUs, or a list of their ids.")
-
-
-class Guardrails(Model):
-    """Service control policies, all off by default. SCPs never apply to the management account."""
-
-    copy_restriction: CopyRestriction = Field(default_factory=CopyRestriction)
-    deny_backup_tampering: Guardrail = Field(
-        default_factory=Guardrail,
-        description="Deny deleting or weakening backups (recovery points, vaults, plans, policies) except for the "
-        "deploy role.",
-    )
-    deny_leave_organization: Guardrail = Field(
-        default_factory=Guardrail, description="Deny organizations:LeaveOrganization (would escape backup policies)."
-    )
-
-
 class LocalBackend(Model):
     type: Literal["local"] = "local"
 
@@ -333,6 +312,9 @@ class BackupConfig(Model):
 
     # The fix printed for a required field that is missing, where "add it" is not enough to act on.
     missing_fixes: ClassVar[dict[str, str]] = {
+        "pipeline.source.codecommit.reviewers": "add 'reviewers' under pipeline.source: the ARNs of the people whose approval "
+        "counts as a pull request's review, e.g. [\"arn:aws:sts::<home account>:assumed-role/<reviewers' role>/*\"] "
+        "(README, Pipeline).",
         "pipeline.source": "add 'source' with 'type: codecommit' if the home account can still create CodeCommit "
         "repositories (AWS no longer offers CodeCommit to new customers; README, Deploy it), or 'type: connection' "
         "with 'connection_arn' and 'repository' (see tests/fixtures/connection_source.yaml).",

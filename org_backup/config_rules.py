@@ -4,9 +4,11 @@ once every field is well-formed, and report every problem at once (``config_load
 from __future__ import annotations
 
 from org_backup.config import LOG_RETENTION_DAYS, BackupConfig, S3Backend
+from org_backup.config_security import pipeline_security_problems
 from org_backup.config_vaults import LOCK_MAX_DAYS, LOCK_MIN_CHANGEABLE_DAYS, VaultLock
 from org_backup.errors import Problem
 from org_backup.regions import partition_of
+from org_backup.validation import duplicates
 
 
 def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
@@ -59,16 +61,6 @@ def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
     return problems
 
 
-def _duplicates(items: tuple[str, ...]) -> list[tuple[int, str]]:
-    seen: set[str] = set()
-    dups = []
-    for index, item in enumerate(items):
-        if item in seen:
-            dups.append((index, item))
-        seen.add(item)
-    return dups
-
-
 def _account_source_problems(config: BackupConfig) -> list[Problem]:
     """Member accounts come from exactly one place: target_ous[].accounts, or the discovered accounts_file."""
     problems = []
@@ -112,7 +104,7 @@ def _account_source_problems(config: BackupConfig) -> list[Problem]:
         ("exclude_accounts", tuple(a.id for a in config.discovery.exclude_accounts)),
         ("exclude_ous", tuple(o.id for o in config.discovery.exclude_ous)),
     ):
-        for index, item in _duplicates(ids):
+        for index, item in duplicates(ids):
             problems.append(
                 Problem(f"discovery.{field}[{index}].id", f"{item!r} is listed twice. Fix: remove the duplicate.")
             )
@@ -122,13 +114,13 @@ def _account_source_problems(config: BackupConfig) -> list[Problem]:
 def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems: list[Problem] = []
     for field in ("target_regions",):
-        for index, region in _duplicates(getattr(config, field)):
+        for index, region in duplicates(getattr(config, field)):
             problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
-    for index, region in _duplicates(config.central_backup.regions or ()):
+    for index, region in duplicates(config.central_backup.regions or ()):
         problems.append(
             Problem(f"central_backup.regions[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate.")
         )
-    for index, ou_id in _duplicates(tuple(ou.id for ou in config.target_ous)):
+    for index, ou_id in duplicates(tuple(ou.id for ou in config.target_ous)):
         problems.append(Problem(f"target_ous[{index}].id", f"{ou_id!r} is listed twice. Fix: merge the two entries."))
 
     problems += _account_source_problems(config)
@@ -281,6 +273,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
     problems += _air_gapped_problems(config)
+    problems += pipeline_security_problems(config)
     return problems
 
 
@@ -308,7 +301,7 @@ def _air_gapped_problems(config: BackupConfig) -> list[Problem]:
                         "that restore from it when the central account is lost. Fix: remove it.",
                     )
                 )
-        for index, account in _duplicates(air_gapped.share_with):
+        for index, account in duplicates(air_gapped.share_with):
             problems.append(
                 Problem(
                     f"central_backup.air_gapped.share_with[{index}]",
@@ -363,7 +356,7 @@ def _restore_testing_problems(config: BackupConfig) -> list[Problem]:
                     "tests restore from the central vault of their Region. Fix: use a central Region.",
                 )
             )
-    for index, name in _duplicates(tuple(s.name for s in testing.selections)):
+    for index, name in duplicates(tuple(s.name for s in testing.selections)):
         problems.append(
             Problem(
                 f"restore_testing.selections[{index}].name",

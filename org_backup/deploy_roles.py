@@ -2,9 +2,17 @@
 template of the StackSet that puts them into every account of the target OUs (new ones included).
 
 Two roles per account: the deploy role (trusted only by the pipeline's deploy builder) with the permissions the
-stacks need and no more, and a read-only plan role (trusted only by the plan builder) for the Plan stage and pull
-requests, so code from an unmerged branch never holds write credentials. Resource ARNs use a wildcard account and
-Region: the same template serves every account, and an identity policy only reaches its own account's resources.
+stacks need and no more, and a read-only plan role (trusted only by the plan and pull-request builders) for the
+Plan stage and pull requests, so code from an unmerged branch never holds write credentials. Resource ARNs use a
+wildcard account and Region: the same template serves every account, and an identity policy only reaches its own
+account's resources.
+
+The deploy role cannot make itself (or anyone) more than it is: every role it creates or changes must carry one of
+two permissions boundaries, which only the StackSet and bootstrap create (``iam:PermissionsBoundary`` on CreateRole,
+PutRolePolicy, ...; IAM User Guide, "Permissions boundaries for IAM entities" and its delegation example); it may
+attach only AWS Backup's own managed policies (``iam:PolicyARN``), never remove a boundary, and never assume a role
+(an explicit Deny: a trust policy naming it would otherwise suffice within one account). Its functions' code is
+replaced by creating the function anew, never by ``lambda:UpdateFunctionCode`` (stacks/event_function.py).
 """
 
 from __future__ import annotations
@@ -22,8 +30,14 @@ from org_backup.naming import (
     ALERT_KEY_ALIAS,
     ALERT_RULE_PREFIX,
     ALERT_TOPIC,
+    BACKUP_MANAGED_POLICIES,
+    BOUNDARIES,
+    BOUNDARY_TEMPLATES,
+    EBS_INDEXING_POLICY,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
+    MANAGED_POLICY_TAG,
+    POLICY_PATH,
     REPORT_PLAN_PREFIX,
     REPORTS_KEY_ALIAS,
     REPORTS_SERVICE_ROLE_PATH,
@@ -64,6 +78,9 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
         ],
         "resource_share_arns": f"arn:{p}:ram:*:*:resource-share/*",
         "function_role_arns": [f"arn:{p}:iam::*:role/{r}" for r in (names.tag_reapply_role, RESTORE_VALIDATION_ROLE)],
+        "bounded_function_role_arns": [
+            f"arn:{p}:iam::*:role/{r}" for r in (names.tag_reapply_role, RESTORE_VALIDATION_ROLE, ALERT_FORWARDER_ROLE)
+        ],
         "function_arns": [
             f"arn:{p}:lambda:*:*:function:{f}" for f in (TAG_REAPPLY_FUNCTION, RESTORE_VALIDATION_FUNCTION)
         ],
@@ -104,6 +121,7 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
     arns = _arns(config)
     names = config.names
     p = config.partition
+    naming = Naming(config)
     policy = render_template(
         "iam/deploy-role-accounts.json",
         vault_arns=arns["vault_arns"],
@@ -119,10 +137,20 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
             )
         ],
         key_tag_keys=sorted(config.tags),
+        # The tags a key is created with, exactly (provider default_tags): IAM's kms:TagResource has to name no key
+        # to cover tags given to CreateKey, so what it may write is pinned by the request's tags instead.
+        key_request_tags={f"aws:RequestTag/{k}": v for k, v in sorted(config.tags.items())},
         resource_share_arns=arns["resource_share_arns"],
         role_arns=arns["role_arns"],
         function_role_arns=arns["function_role_arns"],
+        bounded_function_role_arns=arns["bounded_function_role_arns"],
         backup_role_arn=f"arn:{p}:iam::*:role/{names.backup_role}",
+        function_boundary_arn=naming.boundary_arn("*", "functions"),
+        backup_managed_policy_arns=[
+            f"arn:{p}:iam::aws:policy/{name}" for name in (*BACKUP_MANAGED_POLICIES, EBS_INDEXING_POLICY)
+        ],
+        monitoring_account_id=config.monitoring_account_id,
+        monitoring_region=config.monitoring_region,
         function_arns=arns["function_arns"],
         restore_testing_plan_arn=arns["restore_testing_plan_arn"],
         framework_arn=arns["framework_arn"],
@@ -158,15 +186,37 @@ def key_policy(template: str, config: BackupConfig, account_id: str, **values: A
     return document
 
 
+ORGANIZATION_POLICY_TYPES = ("BACKUP_POLICY", "SERVICE_CONTROL_POLICY")  # the only types org-backup writes
+MAX_MANAGED_POLICY_CHARS = 6_144
+MAX_MANAGED_POLICIES_PER_ROLE = 10
+
+
 def management_policy(config: BackupConfig) -> dict[str, Any]:
-    """Permissions of the deploy role in the management account (the management stack)."""
+    """Permissions of the deploy role in the management account (the management stack).
+
+    It manages org-backup's AWS Organizations policies only: it creates only BACKUP_POLICY and
+    SERVICE_CONTROL_POLICY policies, and only tagged as org-backup's (``organizations:PolicyType``,
+    ``aws:RequestTag``), and updates, attaches, detaches, tags and deletes only policies that carry that tag
+    (``aws:ResourceTag`` on the policy resource; Service Authorization Reference, AWS Organizations: resource type
+    ``policy``, condition key ``aws:ResourceTag/${TagKey}``; "How AWS Organizations works with IAM": ABAC supported).
+    Others' SCPs and backup policies, FullAWSAccess included, are out of its reach.
+    """
     arns = _arns(config)
+    key, value = MANAGED_POLICY_TAG
     return render_template(
         "iam/deploy-role-management.json",
-        organization_policy_and_target_arns=arns["organization_policy_arns"] + arns["organization_target_arns"],
+        organization_policy_arns=arns["organization_policy_arns"],
+        organization_target_arns=arns["organization_target_arns"] + arns["organization_account_arns"],
         organization_account_arns=arns["organization_account_arns"],
+        organization_read_arns=arns["organization_policy_arns"]
+        + arns["organization_target_arns"]
+        + arns["organization_account_arns"],
+        create_condition={f"aws:RequestTag/{key}": value, "organizations:PolicyType": list(ORGANIZATION_POLICY_TYPES)},
+        policy_types=list(ORGANIZATION_POLICY_TYPES),
+        managed_resource_tag={f"aws:ResourceTag/{key}": value},
         enrolment_rule_arn=arns["enrolment_rule_arn"],
         forwarder_role_arn=arns["forwarder_role_arn"],
+        function_boundary_arn=Naming(config).boundary_arn("*", "functions"),
         partition=config.partition,
     )
 
@@ -196,8 +246,9 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
     )
 
 
-def trust(config: BackupConfig, builder: str) -> dict[str, Any]:
-    """Only the pipeline's ``builder`` role may assume: the home account as principal, narrowed to that role's ARN.
+def trust(config: BackupConfig, *builders: str) -> dict[str, Any]:
+    """Only the pipeline's ``builders`` may assume: the home account as principal, narrowed to each builder role's
+    ARN, one statement per builder (so each statement names exactly one role: policy_lint's rule).
 
     Not the role as principal: IAM rejects a trust policy naming a role that does not exist yet ("Invalid principal
     in policy"), and the builder roles are created by the pipeline stack, after the deploy and plan roles that
@@ -207,11 +258,25 @@ def trust(config: BackupConfig, builder: str) -> dict[str, Any]:
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
     """
     naming = Naming(config)
-    return render_template(
-        "iam/codebuild-trust.json",
-        home_account_root_arn=naming.account_root_arn(config.pipeline.home_account_id),
-        builder_role_arn=naming.builder_role_arn(builder),
-    )
+    statements = []
+    for builder in builders:
+        (statement,) = render_template(
+            "iam/codebuild-trust.json",
+            home_account_root_arn=naming.account_root_arn(config.pipeline.home_account_id),
+            builder_role_arn=naming.builder_role_arn(builder),
+        )["Statement"]
+        statements.append({**statement, "Sid": f"{statement['Sid']}{builder.title().replace('-', '')}"})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def plan_trust(config: BackupConfig) -> dict[str, Any]:
+    """The plan roles: the Plan stage's builder and the pull-request builder (read-only, both)."""
+    return trust(config, "plan", "pull-request")
+
+
+def boundary_policy(kind: str) -> dict[str, Any]:
+    """One of the two workload permissions boundaries (naming.BOUNDARIES)."""
+    return render_template(BOUNDARY_TEMPLATES[kind])
 
 
 def stackset_template(config: BackupConfig) -> str:
@@ -221,10 +286,22 @@ def stackset_template(config: BackupConfig) -> str:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "org-backup: the roles its pipeline assumes to deploy (write) and plan (read-only)",
         "Resources": {
-            "DeployRole": _role(
-                names.deploy_role, trust(config, "deploy"), "org-backup-deploy", accounts_policy(config)
+            **_role_with_managed_policies(
+                "DeployRole", names.deploy_role, trust(config, "deploy"), accounts_policy(config)
             ),
-            "PlanRole": _role(names.plan_role, trust(config, "plan"), "org-backup-plan", plan_policy(config)),
+            "PlanRole": _role(names.plan_role, plan_trust(config), "org-backup-plan", plan_policy(config)),
+            **{
+                f"{kind.title().replace('-', '')}Boundary": {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {
+                        "ManagedPolicyName": name,
+                        "Path": POLICY_PATH,
+                        "Description": f"org-backup: the most a {kind} role the deploy role manages may do",
+                        "PolicyDocument": boundary_policy(kind),
+                    },
+                }
+                for kind, name in BOUNDARIES.items()
+            },
         },
     }
     return dumps(template)
@@ -240,3 +317,50 @@ def _role(name: str, trust_policy: dict[str, Any], policy_name: str, policy: dic
             "Policies": [{"PolicyName": policy_name, "PolicyDocument": policy}],
         },
     }
+
+
+def _role_with_managed_policies(
+    logical_id: str, name: str, trust_policy: dict[str, Any], policy: dict[str, Any]
+) -> dict[str, Any]:
+    """A role whose permissions are customer managed policies (split_policy), created beside it."""
+    documents = split_policy(policy)
+    resources: dict[str, Any] = {
+        f"{logical_id}Policy{index}": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {"ManagedPolicyName": f"{name}-{index}", "Path": POLICY_PATH, "PolicyDocument": document},
+        }
+        for index, document in enumerate(documents, start=1)
+    }
+    resources[logical_id] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": name,
+            "MaxSessionDuration": 3600,
+            "AssumeRolePolicyDocument": trust_policy,
+            "ManagedPolicyArns": [{"Ref": key} for key in resources],
+        },
+    }
+    return resources
+
+
+def split_policy(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of ``policy``, in order, packed into as few documents as fit IAM's size of a managed policy.
+
+    A role's inline policies may total 10,240 characters, a managed policy 6,144, and a role may have 10 managed
+    policies attached (IAM User Guide, "IAM and AWS STS quotas"; white space is not counted, and dumps() writes
+    none). The deploy role's permissions outgrew the inline limit, so they are managed policies.
+    """
+    documents: list[dict[str, Any]] = []
+    for statement in policy["Statement"]:
+        if documents and len(dumps({**documents[-1], "Statement": [*documents[-1]["Statement"], statement]})) <= (
+            MAX_MANAGED_POLICY_CHARS
+        ):
+            documents[-1]["Statement"].append(statement)
+            continue
+        document = {"Version": policy["Version"], "Statement": [statement]}
+        if len(dumps(document)) > MAX_MANAGED_POLICY_CHARS:
+            raise ValueError(f"statement {statement.get('Sid')} alone exceeds {MAX_MANAGED_POLICY_CHARS} characters")
+        documents.append(document)
+    if len(documents) > MAX_MANAGED_POLICIES_PER_ROLE:
+        raise ValueError(f"{len(documents)} managed policies exceed IAM's {MAX_MANAGED_POLICIES_PER_ROLE} per role")
+    return documents

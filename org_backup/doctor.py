@@ -7,7 +7,7 @@ Terraform deliberately does not own these: enabling policy types and trusted acc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from org_backup.config import BackupConfig
-from org_backup.naming import DEPLOY_ROLES_STACKSET
+from org_backup.config import BackupConfig, CodeCommitSource
+from org_backup.naming import DEPLOY_ROLES_STACKSET, MANAGED_POLICY_TAG
 
 # Short connect/read timeouts and one retry: without a network, botocore's defaults (60 s timeouts, retries per
 # call) made a run of every check take minutes before saying anything useful.
@@ -31,6 +31,14 @@ FAST_FAIL = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
 # Service-managed StackSets (the deploy and plan roles in every target account) need this trusted access.
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+# What the deploy branch must have at a connection source for "only a reviewed merge deploys" to hold (README,
+# Pipeline security); the provider's own settings, which doctor cannot read.
+BRANCH_PROTECTION = (
+    "a pull request is required to change it",
+    "at least one approving review is required, and stale approvals are dismissed on new commits",
+    "force pushes and deletion are refused",
+    "administrators cannot bypass these rules (except the break-glass ones)",
+)
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,58 @@ def _safe(name: str, fix: str, probe: Callable[[], Check]) -> Check:
         return Check(name, False, f"could not be checked: {exc}", fix)
 
 
-def run_checks(config: BackupConfig, clients: Clients) -> list[Check]:
-    """Every check: the prerequisites, then what the first deployment leaves behind."""
-    return prerequisite_checks(config, clients) + _cross_account_check(clients) + _role_checks(config, clients)
+def run_checks(config: BackupConfig, clients: Clients, policies: Mapping[str, str] | None = None) -> list[Check]:
+    """Every check: the prerequisites, then what the first deployment leaves behind. ``policies``: org-backup's
+    AWS Organizations policies, {name: type}, whose management-account tag is checked when they already exist."""
+    return (
+        prerequisite_checks(config, clients)
+        + _cross_account_check(clients)
+        + _role_checks(config, clients)
+        + _managed_tag_checks(clients, policies or {})
+        + source_checks(config)
+    )
+
+
+def _managed_tag_checks(clients: Clients, policies: Mapping[str, str]) -> list[Check]:
+    """org-backup's policies that exist already must carry the tag the management deploy role is limited to
+    (aws:ResourceTag, deploy_roles.management_policy): policies of an older deployment were created without it."""
+    org = clients.client("organizations")
+    key, value = MANAGED_POLICY_TAG
+    checks = []
+    for kind in sorted(set(policies.values())):
+        existing = {
+            p["Name"]: p["Id"]
+            for page in org.get_paginator("list_policies").paginate(Filter=kind)
+            for p in page["Policies"]
+            if policies.get(p["Name"]) == kind
+        }
+        for name, policy_id in sorted(existing.items()):
+            fix = (
+                f"once, as an administrator of the management account: aws organizations tag-resource --resource-id "
+                f"{policy_id} --tags Key={key},Value={value} (the deploy role changes only policies with that tag)."
+            )
+
+            def tagged(name: str = name, policy_id: str = policy_id, fix: str = fix) -> Check:
+                tags = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=policy_id)["Tags"]}
+                ok = tags.get(key) == value
+                detail = f"{policy_id} is tagged {key}={value}" if ok else f"{policy_id} lacks the tag {key}={value}"
+                return Check(f"policy {name}", ok, detail, fix)
+
+            checks.append(_safe(f"policy {name}", fix, tagged))
+    return checks
+
+
+def source_checks(config: BackupConfig) -> list[Check]:
+    """What the pipeline relies on at a connection source (GitHub, GitLab, Bitbucket) and no AWS credential can
+    read: said, never counted as a pass."""
+    source = config.pipeline.source
+    if isinstance(source, CodeCommitSource):
+        return []
+    where = f"{source.repository} branch {source.branch}"
+    return [
+        Check(f"branch protection of {where}", True, f"not checkable with AWS credentials: {setting}", skipped=True)
+        for setting in BRANCH_PROTECTION
+    ]
 
 
 def prerequisite_checks(config: BackupConfig, clients: Clients) -> list[Check]:
@@ -282,13 +339,13 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
     return checks
 
 
-def main(config: BackupConfig) -> int:
+def main(config: BackupConfig, policies: Mapping[str, str] | None = None) -> int:
     clients = Clients()
     problem = credentials_problem(clients)
     if problem:
         print(f"doctor: {problem} Nothing was checked.")
         return 1
-    checks = run_checks(config, clients)
+    checks = run_checks(config, clients, policies)
     for check in checks:
         print(check.render())
     failed = sum(not c.ok for c in checks)

@@ -14,7 +14,20 @@ from typing import Any
 
 import yaml
 
-DEPLOY_BUILDSPEC = Path(__file__).resolve().parent.parent / "buildspecs" / "deploy.yml"
+BUILDSPECS = Path(__file__).resolve().parent.parent / "buildspecs"
+DEPLOY_BUILDSPEC = BUILDSPECS / "deploy.yml"
+PULL_REQUEST_BUILDSPEC = BUILDSPECS / "pull-request.yml"
+
+
+def pull_request_buildspec(source: Path = PULL_REQUEST_BUILDSPEC) -> str:
+    """The pull-request project's buildspec, inline: a buildspec read from the source would be the pull request's
+    own, so the code under review would choose the commands that judge it. Checked to be a buildspec (version 0.2
+    with phases) so a broken file fails synth, not the first pull request."""
+    text = source.read_text(encoding="utf-8")
+    spec = yaml.safe_load(text)
+    if not isinstance(spec, dict) or spec.get("version") != 0.2 or not isinstance(spec.get("phases"), dict):
+        raise ValueError(f"{source} is not a CodeBuild buildspec (version: 0.2 with phases)")
+    return text
 
 
 def batch_buildspec(shards: int, source: Path = DEPLOY_BUILDSPEC) -> str:

@@ -1,15 +1,59 @@
-"""Service control policies (guardrails) rendered from ``policies/scp/`` and the config; all off by default."""
+"""Service control policies (guardrails) rendered from ``policies/scp/`` and the config; all off by default.
+
+SCPs apply to every principal of the accounts they are attached to except service-linked roles, and never to the
+management account (AWS Organizations User Guide, "Service control policies": "SCPs don't affect users or roles in
+the management account" and "SCPs do not affect service-linked roles"); so each guardrail names the few principals
+it exempts, and everything else, an account's own administrators included, is denied.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from org_backup.config import BackupConfig
+from org_backup.audit import FRAMEWORK_NAME
+from org_backup.config import BackupConfig, CodeCommitSource
 from org_backup.errors import InputError, Problem
-from org_backup.naming import STACKSET_EXECUTION_ROLE, Naming
+from org_backup.naming import (
+    ALERT_BUS,
+    ALERT_FORWARDER_ROLE,
+    DEPLOY_BATCH_ROLE,
+    EVENTS_START_PR_BUILD_ROLE,
+    PIPELINE,
+    PIPELINE_ROLE,
+    POLICY_PATH,
+    PR_APPROVAL_FUNCTION,
+    PR_PIPELINE,
+    PR_PIPELINE_ROLE,
+    PROJECT_PREFIX,
+    REPORT_PLAN_PREFIX,
+    RESTORE_VALIDATION_ROLE,
+    STACKSET_EXECUTION_ROLE,
+    Naming,
+)
 from org_backup.policy_docs import POLICIES_DIR, dumps, render_template
 
 MAX_SCP_CHARS = 5_120  # AWS Organizations quotas: maximum size of a service control policy document.
+# What changes a role's trust or permissions (or removes it): denied on the roles a guardrail protects.
+ROLE_WRITE_ACTIONS = [
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+]
+BOUNDARY_WRITE_ACTIONS = [
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+]
 
 
 @dataclass(frozen=True)
@@ -50,30 +94,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
             )
         )
     if guardrails.deny_backup_tampering.enabled:
-        names = config.names
-        role = naming.any_account_role_arn
-        scps.append(
-            RenderedScp(
-                "org-backup-deny-backup-tampering",
-                "Deny deleting or weakening backups except for the deploy role (org-backup)",
-                dumps(
-                    render_template(
-                        "scp/deny-backup-tampering.json",
-                        protected_principals=protected,
-                        backup_key_aliases=sorted({config.names.member_key_alias, config.names.central_key_alias}),
-                        # Roles that a member administrator must neither create (squatting a name an exemption
-                        # trusts), nor re-trust, nor re-permission: the StackSet's roles (its execution role manages
-                        # them), that execution role itself (created by a service-linked role, which SCPs do not
-                        # restrict), and the roles the deploy role manages.
-                        pipeline_roles=[role(names.deploy_role), role(names.plan_role)],
-                        stackset_execution_role=role(STACKSET_EXECUTION_ROLE),
-                        workload_roles=[role(names.backup_role), role(names.tag_reapply_role)],
-                        deploy_role=role(names.deploy_role),
-                    )
-                ),
-                config.ous_of(guardrails.deny_backup_tampering.target_ous),
-            )
-        )
+        scps.append(_tampering_scp(config, naming, protected))
     if guardrails.deny_leave_organization.enabled:
         scps.append(
             RenderedScp(
@@ -83,11 +104,135 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
                 config.ous_of(guardrails.deny_leave_organization.target_ous),
             )
         )
+    if guardrails.pipeline_account.enabled:
+        scps.append(_pipeline_account_scp(config, naming))
     too_big = [
-        Problem(scp.name, f"is {len(scp.content)} characters; AWS Organizations allows {MAX_SCP_CHARS} for an SCP.")
+        Problem(
+            scp.name,
+            f"is {len(scp.content)} characters; AWS Organizations allows {MAX_SCP_CHARS} for an SCP. Fix: name fewer "
+            "guardrails.administrators (one role per account, '*' for a generated suffix) or shorter names.",
+        )
         for scp in scps
         if len(scp.content) > MAX_SCP_CHARS
     ]
     if too_big:
         raise InputError(str(POLICIES_DIR / "scp"), too_big)
     return scps
+
+
+def _tampering_scp(config: BackupConfig, naming: Naming, protected: list[str]) -> RenderedScp:
+    names = config.names
+    role = naming.any_account_role_arn
+    p = naming.partition
+    aliases = sorted({names.member_key_alias, names.central_key_alias})
+    tampering = config.guardrails.deny_backup_tampering
+    targets = config.ous_of(tampering.target_ous)
+    targeted_members = {a for ou in config.target_ous if ou.id in targets for a in ou.accounts}
+    central = config.central_backup.account_id
+    if tampering.central_account and central not in targeted_members:
+        targets = (*targets, central)  # attached to the account itself: no target OU of this SCP holds it
+    administrators = list(config.guardrails.administrators)
+    content = render_template(
+        "scp/deny-backup-tampering.json",
+        protected_principals=protected,
+        backup_key_aliases=aliases,
+        # KMS authorizes an alias operation on the alias and on the key (AWS KMS Developer Guide, "Controlling
+        # access to aliases"); denying it on org-backup's alias names keeps anyone but the deploy role from
+        # re-pointing or deleting the alias the key-destruction statement above recognises the keys by.
+        backup_key_alias_arns=[f"arn:{p}:kms:*:*:{alias}" for alias in aliases],
+        # What tells anyone that backups fail or restores no longer work: the forwarding and re-application rules
+        # and their targets, the functions, their dead-letter queues, the alert bus and topic, the Audit Manager
+        # frameworks and report plans (org-backup's names only: an account's own rules stay its own).
+        detection_arns=[
+            f"arn:{p}:events:*:*:rule/org-backup-*",
+            f"arn:{p}:events:*:*:rule/{ALERT_BUS}/*",
+            f"arn:{p}:events:*:*:event-bus/{ALERT_BUS}",
+            f"arn:{p}:lambda:*:*:function:org-backup-*",
+            f"arn:{p}:sqs:*:*:org-backup-*",
+            f"arn:{p}:sns:*:*:org-backup-*",
+            f"arn:{p}:backup:*:*:framework:{FRAMEWORK_NAME}-*",
+            f"arn:{p}:backup:*:*:report-plan:{REPORT_PLAN_PREFIX}*",
+        ],
+        role_write_actions=ROLE_WRITE_ACTIONS,
+        # Roles that an account's administrator must neither create (squatting a name an exemption trusts), nor
+        # re-trust, nor re-permission: the deploy and plan roles (the StackSet's execution role manages them; in a
+        # central account outside the target OUs, the administrators who run bootstrap), that execution role
+        # itself (created by a service-linked role, which SCPs do not restrict), and the roles the deploy role
+        # manages. Administrators of other accounts never match a principal of the account the SCP governs.
+        # With them, the customer managed policies the same principals create (the deploy role's permissions and the
+        # workload boundaries, all under org-backup's IAM path): whoever could rewrite one could widen the deploy role
+        # or every role it creates.
+        role_and_boundary_write_actions=[*ROLE_WRITE_ACTIONS, *BOUNDARY_WRITE_ACTIONS],
+        pipeline_roles_and_boundary=[
+            role(names.deploy_role),
+            role(names.plan_role),
+            f"arn:{p}:iam::*:policy{POLICY_PATH}*",
+        ],
+        role_managers=[role(STACKSET_EXECUTION_ROLE), *administrators],
+        stackset_execution_role=role(STACKSET_EXECUTION_ROLE),
+        workload_roles=[
+            role(names.backup_role),
+            role(names.tag_reapply_role),
+            role(ALERT_FORWARDER_ROLE),
+            role(RESTORE_VALIDATION_ROLE),
+        ],
+        deploy_role=role(names.deploy_role),
+    )
+    return RenderedScp(
+        "org-backup-deny-backup-tampering",
+        "Deny deleting or weakening backups and their detection except for the deploy role (org-backup)",
+        dumps(content),
+        targets,
+    )
+
+
+def _pipeline_account_scp(config: BackupConfig, naming: Naming) -> RenderedScp:
+    """The home account: only the pipeline starts org-backup's builds (so nobody else receives a builder role's
+    credentials), no build's buildspec is overridden (CodeBuild User Guide, "AWS CodeBuild condition keys":
+    ``codebuild:source.buildspec`` with the Null operator), and only the administrators change the pipeline, its
+    roles, its approval rules or (CodeCommit) the deploy branch outside a reviewed pull request."""
+    home = config.pipeline.home_account_id
+    region = config.pipeline_region
+    administrators = list(config.guardrails.administrators)
+    projects = [naming.regional_arn("codebuild", region, home, f"project/{PROJECT_PREFIX}*")]
+    # Every role of the pipeline stack is named org-backup-* (naming.py): builders, service roles, the approval
+    # function's role.
+    pipeline_roles = [naming.role_arn(home, "org-backup-*")]
+    document = render_template(
+        "scp/protect-pipeline.json",
+        project_arns=projects,
+        # CodePipeline starts a stage's build with the pipeline's service role, a batch's shards are started with
+        # the batch's service role, and the pull-request rule's target with its EventBridge role (CodeBuild User
+        # Guide: service roles; EventBridge User Guide: targets that need a role).
+        pipeline_principals=[
+            naming.role_arn(home, name)
+            for name in (PIPELINE_ROLE, PR_PIPELINE_ROLE, DEPLOY_BATCH_ROLE, EVENTS_START_PR_BUILD_ROLE)
+        ],
+        pipeline_resources=[
+            *projects,
+            naming.regional_arn("codepipeline", region, home, PIPELINE),
+            naming.regional_arn("codepipeline", region, home, PR_PIPELINE),
+            naming.regional_arn("events", region, home, "rule/org-backup-*"),
+            naming.regional_arn("lambda", region, home, f"function:{PR_APPROVAL_FUNCTION}"),
+        ],
+        administrators=administrators,
+        role_write_actions=ROLE_WRITE_ACTIONS,
+        pipeline_roles=pipeline_roles,
+    )
+    source = config.pipeline.source
+    if isinstance(source, CodeCommitSource):
+        # The documented statement for protected branches (CodeCommit User Guide, customer managed policy examples,
+        # "Deny or allow actions on branches"), without the MergePullRequestBy* actions: merging a pull request is
+        # the reviewed path, which the approval rules gate; what is denied is every way around them.
+        document["Statement"] += render_template(
+            "scp/protect-deploy-branch.json",
+            repository_arn=naming.regional_arn("codecommit", region, home, source.repository),
+            deploy_branch_ref=f"refs/heads/{source.branch}",
+            administrators=administrators,
+        )["Statement"]
+    return RenderedScp(
+        "org-backup-protect-pipeline",
+        "Only the org-backup pipeline starts its builds; the deploy branch changes only by reviewed pull request",
+        dumps(document),
+        (home,),
+    )

@@ -15,12 +15,60 @@ BACKUP_POLICIES_STACK = "backup-policies"
 PIPELINE_STACK = "pipeline"
 BOOTSTRAP_PREFIX = "bootstrap-"
 
-# The pipeline's CodeBuild roles in the home account; the deploy and plan roles trust exactly these.
 # The pipelines in the home account: the deploy branch's, and (with a connection source) the pull requests'.
 PIPELINE = "org-backup"
 PR_PIPELINE = "org-backup-pull-requests"
 PIPELINE_TOPIC = "org-backup-pipeline"  # failures and approvals of both
-BUILDER_ROLES = {"validate": "org-backup-validate", "plan": "org-backup-plan", "deploy": "org-backup-deploy"}
+# The pipeline's CodeBuild roles in the home account, one per builder kind. The deploy roles trust only "deploy",
+# the plan roles "plan" and "pull-request"; "pull-request" runs unmerged code, so it has its own project, role and
+# artifact bucket, and nothing the deploy branch's pipeline consumes.
+BUILDER_ROLES = {
+    "validate": "org-backup-validate",
+    "plan": "org-backup-plan",
+    "deploy": "org-backup-deploy",
+    "pull-request": "org-backup-pull-request",
+}
+PROJECT_PREFIX = "org-backup-"  # CodeBuild projects: org-backup-<validate|plan|deploy|pull-request>
+PULL_REQUEST_PROJECT = "org-backup-pull-request"
+# The function that approves a CodeCommit pull request when its build passed: code of the pipeline stack, which
+# an administrator applies, never code of the pull request (the build's own role has no approval rights).
+PR_APPROVAL_FUNCTION = "org-backup-pr-approval"
+PR_APPROVAL_ROLE = "org-backup-pr-approval"
+PR_APPROVAL_RULE = "org-backup-pr-build-finished"
+PR_APPROVAL_DLQ = "org-backup-pr-approval-dlq"
+PR_APPROVAL_KEY_ALIAS = "alias/org-backup/pr-approval"
+# The pipeline's own service roles (CodePipeline, the EventBridge rules that start it or the pull-request build,
+# the Deploy stage's batch): with the builders, the only principals the pipeline-account guardrail lets start builds.
+PIPELINE_ROLE = "org-backup-pipeline"
+PR_PIPELINE_ROLE = "org-backup-pr-pipeline"
+DEPLOY_BATCH_ROLE = "org-backup-deploy-batch"
+EVENTS_START_PIPELINE_ROLE = "org-backup-events-start-pipeline"
+EVENTS_START_PR_BUILD_ROLE = "org-backup-events-start-pr-build"
+EVENTS_ENROLMENT_ROLE = "org-backup-events-enrolment"
+# The permissions boundary every role the deploy roles write policies into must carry (a customer managed policy
+# that the StackSet and bootstrap create, never the pipeline): whatever a deploy role writes into a function's or
+# event forwarder's role, that role can do no more than the reads, tags and deliveries of
+# policies/iam/boundary-functions.json. AWS Backup's own role needs none: the deploy roles write no policy into it
+# and may attach only AWS Backup's managed policies (a boundary would have to allow exactly what those allow).
+BOUNDARIES = {"functions": "OrgBackupFunctionBoundary"}
+BOUNDARY_TEMPLATES = {"functions": "iam/boundary-functions.json"}
+# The IAM path of every customer managed policy org-backup creates (the boundary, the deploy roles' permissions):
+# one ARN pattern, arn:<partition>:iam::<account>:policy/org-backup/*, that the guardrails protect.
+POLICY_PATH = "/org-backup/"
+# AWS managed policies of AWS Backup's default service role, including S3's pair: the only policies a deploy role
+# may attach to a role (to the backup role, its only permissions).
+BACKUP_MANAGED_POLICIES = (
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+    "service-role/AWSBackupServiceRolePolicyForRestores",
+    "AWSBackupServiceRolePolicyForS3Backup",
+    "AWSBackupServiceRolePolicyForS3Restore",
+)
+# "Additional IAM role permissions are required for Amazon EBS snapshot backup index creation" (AWS Organizations
+# User Guide, backup policy syntax, index_actions): AWS's managed policy for them.
+EBS_INDEXING_POLICY = "AWSBackupServiceRolePolicyForIndexing"
+# The tag that marks AWS Organizations policies as org-backup's: the management deploy role may update, attach,
+# detach and delete only policies that carry it (aws:ResourceTag), and create only policies that get it.
+MANAGED_POLICY_TAG = ("org-backup", "managed")
 DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
 # The role a service-managed StackSet runs as in each target account: "By default, StackSets with service-managed
 # permissions creates an execution role named stacksets-exec-* in each target account" (CloudFormation User Guide,
@@ -153,6 +201,13 @@ class Naming:
 
     def builder_role_arn(self, kind: str) -> str:
         return self.role_arn(self._config.pipeline.home_account_id, BUILDER_ROLES[kind])
+
+    def boundary_arn(self, account_id: str, kind: str) -> str:
+        """A workload permissions boundary of ``account_id`` (a customer managed policy, by name; "*" any account)."""
+        return f"arn:{self.partition}:iam::{account_id}:policy{POLICY_PATH}{BOUNDARIES[kind]}"
+
+    def managed_policy_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::aws:policy/{name}"
 
     def state_bucket(self) -> str:
         """The state bucket: the configured S3 backend's, or the name bootstrap uses before one is configured."""

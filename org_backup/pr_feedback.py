@@ -1,7 +1,10 @@
-"""Pull-request feedback for CodeCommit: the plan summary as a comment, and an approval when the build passed.
+"""Pull-request feedback for CodeCommit: the plan summary as a comment. Never an approval.
 
-Run by buildspecs/pull-request.yml in post_build. The EventBridge rule passes the pull request's ids to the build
-as environment variables (PULL_REQUEST_ID, REVISION_ID, REPOSITORY_NAME, SOURCE_COMMIT, DESTINATION_COMMIT).
+Run by buildspecs/pull-request.yml in post_build, with the pull-request builder's role, which may comment but not
+approve: this code runs as part of the pull request's build, so whatever it may do, the pull request may do. The
+pipeline's approval function (lambda_src/pr_approval) approves from the build's recorded result. The EventBridge
+rule passes the pull request's ids to the build as environment variables (PULL_REQUEST_ID, REVISION_ID,
+REPOSITORY_NAME, SOURCE_COMMIT, DESTINATION_COMMIT).
 """
 
 from __future__ import annotations
@@ -20,13 +23,22 @@ MAX_COMMENT = 10_240  # CodeCommit comment limit
 
 
 def comment(succeeded: bool, summary: str, topology: str = "") -> str:
-    """The pull request's comment: the verdict, the plan summary, then the topology diagram when it fits."""
+    """The pull request's comment: the verdict, the plan summary, then the topology diagram when it fits; within
+    CodeCommit's limit, a summary that does not fit is cut with a note, never the verdict or the notes."""
     verdict = "passed: tests, checkov and plan" if succeeded else "FAILED: see the build log"
-    content = f"org-backup validation {verdict}.\n\n{summary}"
-    if topology:
-        drawn = f"\n\nWhat the configuration deploys:\n\n```mermaid\n{topology}```\n"
-        content += drawn if len(content) + len(drawn) <= MAX_COMMENT else "\n\n(topology diagram omitted: too long)"
-    return content[:MAX_COMMENT]
+    head = (
+        f"org-backup pull-request build (the pull request's own report; the approval comes from the pipeline's "
+        f"approval function): {verdict}.\n\n"
+    )
+    drawn = f"\n\nWhat the configuration deploys:\n\n```mermaid\n{topology}```\n" if topology else ""
+    room = MAX_COMMENT - len(head)
+    if len(summary) + len(drawn) <= room:
+        return head + summary + drawn
+    tail = "\n\n(topology diagram omitted: too long)" if topology else ""
+    if len(summary) + len(tail) > room:
+        cut = "\n\n(plan summary cut to fit the comment: the build's plans artifact has all of it)"
+        summary = summary[: room - len(tail) - len(cut)] + cut
+    return head + summary + tail
 
 
 def feedback(codecommit: Any, environ: Mapping[str, str], *, succeeded: bool, summary: str, topology: str = "") -> None:
@@ -40,11 +52,6 @@ def feedback(codecommit: Any, environ: Mapping[str, str], *, succeeded: bool, su
         beforeCommitId=environ["DESTINATION_COMMIT"],
         afterCommitId=environ["SOURCE_COMMIT"],
         content=content,
-    )
-    codecommit.update_pull_request_approval_state(
-        pullRequestId=environ["PULL_REQUEST_ID"],
-        revisionId=environ["REVISION_ID"],
-        approvalState="APPROVE" if succeeded else "REVOKE",
     )
 
 

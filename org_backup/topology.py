@@ -4,7 +4,7 @@ flowchart (GitHub renders it in a README, a pull-request comment or an issue).
 Target OUs with their accounts (listed up to ``MAX_LISTED``, counted above), the member vaults' Regions, the
 central vault of each Region, a copy flow per OU and Region to the central vault its plans copy to (labelled with
 the plans),
-and the guardrail SCPs attached to each OU. Built from ``effective.preview`` so it shows what AWS will apply.
+and the guardrail SCPs attached to each OU (or to the central and pipeline accounts themselves). Built from ``effective.preview`` so it shows what AWS will apply.
 """
 
 from __future__ import annotations
@@ -58,8 +58,19 @@ def mermaid(inputs: Inputs, previews: list[AccountPreview]) -> str:
         by_edge.setdefault((ou_id, region), []).append(plan)
     for (ou_id, region), plans in by_edge.items():
         lines.append(f"  {_id('members', ou_id)} -- {_label(', '.join(plans))} --> {_id('cv', region)}")
+    accounts_drawn: set[str] = set()
     for scp in inputs.scps:
         lines.append(f"  {_id('scp', scp.name)}{{{{{_label(f'SCP {scp.name}')}}}}}")
-        for ou_id in scp.target_ous:
-            lines.append(f"  {_id('scp', scp.name)} -. attached .-> {_id('ou', ou_id)}")
+        for target in scp.target_ous:  # an OU, or one account a guardrail is attached to directly
+            if target == central:
+                node = "central"
+            elif target.isdigit():
+                node = _id("account", target)
+                if target not in accounts_drawn:
+                    kind = "pipeline account" if target == config.pipeline.home_account_id else "account"
+                    lines.append(f"  {node}[{_label(f'{kind} {target}')}]")
+                    accounts_drawn.add(target)
+            else:
+                node = _id("ou", target)
+            lines.append(f"  {_id('scp', scp.name)} -. attached .-> {node}")
     return "\n".join(lines) + "\n"

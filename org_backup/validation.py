@@ -139,6 +139,39 @@ BucketName = Annotated[
     ),
 ]
 
+# A CodeCommit approval pool member, by fully qualified ARN ("an IAM user or role", CodeCommit API reference,
+# CreateApprovalRuleTemplate: approvalRuleTemplateContent): an IAM user, a federated user, or the sessions of a role
+# ("assumed-role/<role>/*"). The shorter "CodeCommitApprovers" form (account + name) is not accepted: it matches
+# any user or federated user of that name, which is too easy to get wrong for the only human gate on a deploy.
+ReviewerArn = Annotated[
+    str,
+    with_pattern(
+        r"arn:aws[a-z-]*:(iam::\d{12}:user/[\w+=,.@/-]{1,512}"
+        r"|sts::\d{12}:(assumed-role/[\w+=,.@-]{1,64}/([\w+=,.@-]{2,64}|\*)|federated-user/[\w+=,.@-]{2,32}))",
+        "a reviewer ARN for a CodeCommit approval pool",
+        "the fully qualified ARN of an IAM user (arn:aws:iam::<account>:user/<name>), of a role's sessions "
+        "(arn:aws:sts::<account>:assumed-role/<role>/*) or of a federated user",
+        "name the people who review, e.g. arn:aws:sts::123456789012:assumed-role/Reviewers/* for everyone who "
+        "assumes your reviewers' role in the home account.",
+        "arn:aws:sts::123456789012:assumed-role/Reviewers/*",
+    ),
+]
+# An aws:PrincipalArn value: the ARN of a role (with its path) or a user; "*" may stand for part of a name, e.g.
+# the generated suffix of an IAM Identity Center role (IAM User Guide, aws:PrincipalArn: "For IAM roles, the
+# request context returns the ARN of the role, not the ARN of the user that assumed the role").
+PrincipalArnPattern = Annotated[
+    str,
+    with_pattern(
+        r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/*-]{1,512}",
+        "an IAM role or user ARN (as aws:PrincipalArn reports it)",
+        "arn:aws:iam::<account>:role/<path/name> or arn:aws:iam::<account>:user/<name>; '*' may stand for part of a "
+        "name",
+        "for a role session use the role's ARN, e.g. arn:aws:iam::123456789012:role/Admin (not the "
+        "arn:aws:sts::...:assumed-role/... form `aws sts get-caller-identity` prints).",
+        "arn:aws:iam::123456789012:role/Admin",
+    ),
+]
+
 _TAG_CHARS = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
 
 
@@ -180,6 +213,17 @@ def check_tags(value: dict[str, str]) -> dict[str, str]:
     if problems:
         raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
     return value
+
+
+def duplicates(items: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(index, item) of every repeat of an earlier item: what cross-field rules report as listed twice."""
+    seen: set[str] = set()
+    dups = []
+    for index, item in enumerate(items):
+        if item in seen:
+            dups.append((index, item))
+        seen.add(item)
+    return dups
 
 
 class Model(BaseModel):

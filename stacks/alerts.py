@@ -157,6 +157,7 @@ class AlertForwarderRole(Construct):
             assume_role_policy=dumps(
                 render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=account_id)
             ),
+            permissions_boundary=Naming(config).boundary_arn(account_id, "functions"),
         )
         IamRolePolicy(
             self,

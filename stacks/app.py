@@ -9,6 +9,7 @@ from pathlib import Path
 from cdktf import App, TerraformStack
 
 from org_backup import audit, lambda_package, member_stamp, synth_output, synth_rules
+from org_backup.config import CodeCommitSource
 from org_backup.inputs import Inputs
 from org_backup.naming import (
     BACKUP_POLICIES_STACK,
@@ -40,7 +41,8 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: s
     BootstrapStack(app, f"{BOOTSTRAP_PREFIX}management", config=config, kind="management", options=options)
     if config.central_backup.account_id not in config.member_accounts:  # else the StackSet gives it its roles
         BootstrapStack(app, f"{BOOTSTRAP_PREFIX}central", config=config, kind="central", options=options)
-    PipelineStack(app, PIPELINE_STACK, config=config, options=options)
+    pr_approval = lambda_package.build("pr_approval") if isinstance(config.pipeline.source, CodeCommitSource) else None
+    PipelineStack(app, PIPELINE_STACK, config=config, options=options, pr_approval=pr_approval)
     ManagementStack(app, MANAGEMENT_STACK, config=config, scps=list(inputs.scps), options=options)
     BackupPoliciesStack(
         app, BACKUP_POLICIES_STACK, config=config, backup_policies=list(inputs.backup_policies), options=options

@@ -4,10 +4,10 @@ own credentials (no deploy role exists yet), with local state.
 - ``bootstrap-home``: the S3 state bucket every other stack's backend uses (versioned, KMS-encrypted with its own
   key, public access blocked, TLS only, old versions expire), with S3-native locking (``use_lockfile``).
 - ``bootstrap-management``: the management account's deploy and plan roles (the Organizations permissions of
-  the management stack), and the StackSet that puts a deploy and a plan role into every account of the target
-  OUs, accounts that join later included (auto-deployment).
-- ``bootstrap-central``: the central account's roles, when it is not in a target OU (a service-managed StackSet
-  reaches only the accounts of its target OUs, never the management account).
+  the management stack) and workload permissions boundaries, and the StackSet that puts the same roles and
+  boundaries into every account of the target OUs, accounts that join later included (auto-deployment).
+- ``bootstrap-central``: the central account's roles and boundaries, when it is not in a target OU (a
+  service-managed StackSet reaches only the accounts of its target OUs, never the management account).
 
 The StackSet is bootstrap, not pipeline, for two reasons. The pipeline's first run plans every member stack with
 that account's plan role, so the role must exist before the pipeline runs at all; and every role the pipeline
@@ -30,8 +30,10 @@ from cdktf_cdktf_provider_aws.cloudformation_stack_set_instance import (
     CloudformationStackSetInstanceDeploymentTargets,
     CloudformationStackSetInstanceOperationPreferences,
 )
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
@@ -48,7 +50,7 @@ from constructs import Construct
 
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
-from org_backup.naming import DEPLOY_ROLES_STACKSET, STATE_KEY_ALIAS, Naming
+from org_backup.naming import BOUNDARIES, DEPLOY_ROLES_STACKSET, POLICY_PATH, STATE_KEY_ALIAS, Naming
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers
@@ -80,23 +82,51 @@ class BootstrapStack(TerraformStack):
             policy = (
                 deploy_roles.management_policy(config) if kind == "management" else deploy_roles.accounts_policy(config)
             )
-            _role(self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy"), policy)
-            _role(
-                self,
-                "plan-role",
-                provider,
-                config.names.plan_role,
-                deploy_roles.trust(config, "plan"),
-                deploy_roles.plan_policy(config),
+            deploy_role = _role(
+                self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy")
             )
+            # Managed policies, not inline: the deploy role's permissions exceed what a role's inline policies may
+            # total (deploy_roles.split_policy).
+            for index, document in enumerate(deploy_roles.split_policy(policy), start=1):
+                managed = IamPolicy(
+                    self,
+                    f"deploy-role-policy-{index}",
+                    provider=provider,
+                    name=f"{config.names.deploy_role}-{index}",
+                    path=POLICY_PATH,
+                    policy=dumps(document),
+                )
+                IamRolePolicyAttachment(
+                    self, f"deploy-role-policy-{index}-attachment", provider=provider, role=deploy_role.name,
+                    policy_arn=managed.arn,
+                )  # fmt: skip
+            plan_role = _role(self, "plan-role", provider, config.names.plan_role, deploy_roles.plan_trust(config))
+            IamRolePolicy(
+                self,
+                "plan-role-policy",
+                provider=provider,
+                role=plan_role.name,
+                name=config.names.plan_role,
+                policy=dumps(deploy_roles.plan_policy(config)),
+            )
+            # The boundaries every role the deploy role creates must carry: created here, by an administrator, so
+            # the pipeline can never widen them (in member accounts the StackSet's template creates them).
+            for boundary_kind, name in BOUNDARIES.items():
+                IamPolicy(
+                    self,
+                    f"{boundary_kind}-boundary",
+                    provider=provider,
+                    name=name,
+                    path=POLICY_PATH,
+                    description=f"org-backup: the most a {boundary_kind} role the deploy role manages may do",
+                    policy=dumps(deploy_roles.boundary_policy(boundary_kind)),
+                )
             if kind == "management":
                 _member_roles(self, provider, config)
 
 
-def _role(
-    scope: Construct, construct_id: str, provider: AwsProvider, name: str, trust: dict[str, Any], policy: dict[str, Any]
-) -> None:
-    role = IamRole(
+def _role(scope: Construct, construct_id: str, provider: AwsProvider, name: str, trust: dict[str, Any]) -> IamRole:
+    return IamRole(
         scope,
         construct_id,
         provider=provider,
@@ -105,7 +135,6 @@ def _role(
         assume_role_policy=dumps(trust),
         max_session_duration=3600,
     )
-    IamRolePolicy(scope, f"{construct_id}-policy", provider=provider, role=role.name, name=name, policy=dumps(policy))
 
 
 def _member_roles(scope: Construct, provider: AwsProvider, config: BackupConfig) -> None:

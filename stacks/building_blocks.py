@@ -25,21 +25,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from constructs import Construct
 
 from org_backup.config_vaults import VaultLock
+from org_backup.naming import BACKUP_MANAGED_POLICIES, EBS_INDEXING_POLICY
 from org_backup.policy_docs import dumps, render_template
 from stacks.common import SynthOptions
 
 KEY_DELETION_WINDOW_DAYS = 30
-
-# AWS managed policies AWS Backup's default service role uses, including S3 (which needs its own pair).
-BACKUP_MANAGED_POLICIES = (
-    "service-role/AWSBackupServiceRolePolicyForBackup",
-    "service-role/AWSBackupServiceRolePolicyForRestores",
-    "AWSBackupServiceRolePolicyForS3Backup",
-    "AWSBackupServiceRolePolicyForS3Restore",
-)
-# "Additional IAM role permissions are required for Amazon EBS snapshot backup index creation" (AWS Organizations
-# User Guide, backup policy syntax, index_actions): AWS's managed policy for them.
-EBS_INDEXING_POLICY = "AWSBackupServiceRolePolicyForIndexing"
 
 
 class EncryptedVault(Construct):

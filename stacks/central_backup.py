@@ -97,7 +97,11 @@ class CentralBackupStack(TerraformStack):
             )
         if restore_validation is not None:
             role = RestoreValidationRole(
-                self, "restore-validation-role", provider=global_provider, account_id=account_id
+                self,
+                "restore-validation-role",
+                provider=global_provider,
+                account_id=account_id,
+                partition=naming.partition,
             )
             code_path = TerraformAsset(
                 self, "restore-validation-code", path=str(restore_validation.path), type=AssetType.FILE

@@ -4,6 +4,11 @@ inline permissions per Region, asynchronous retries, and the rule with its retry
 
 Failure path: EventBridge retries delivery and sends undeliverable events to the DLQ; the function's own failures
 (a throttled call, say) are retried by Lambda's asynchronous invocation and then also land in the DLQ.
+
+New code replaces the function (and its invoke settings and permission) instead of updating it in place: the
+deploy role then needs no ``lambda:UpdateFunctionCode``, which would let it run code of its choosing with a
+function's role (parliament's privilege-escalation auditor, "EditExistingLambdaFunctionWithRole"). While the function
+is being re-created, EventBridge keeps retrying delivery (24 times over up to 6 hours), so no event is lost.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cdktf import DataResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
@@ -38,7 +44,7 @@ from constructs import Construct
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import Naming
+from org_backup.naming import BOUNDARIES, POLICY_PATH, Naming
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 
@@ -65,6 +71,8 @@ class FunctionRole(Construct):
         name: str,
         description: str,
         account_id: str,
+        partition: str,
+        bounded: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = IamRole(
@@ -74,6 +82,11 @@ class FunctionRole(Construct):
             name=name,
             description=description,
             assume_role_policy=dumps(render_template("iam/lambda-trust.json", account_id=account_id)),
+            # The deploy role may create and change a function's role only with this boundary (deploy_roles.py);
+            # ``bounded=False`` for the pipeline stack's function, which an administrator applies.
+            permissions_boundary=(
+                f"arn:{partition}:iam::{account_id}:policy{POLICY_PATH}{BOUNDARIES['functions']}" if bounded else None
+            ),
         )
         self.arn = self.role.arn
         self.name = self.role.name
@@ -121,7 +134,10 @@ class EventFunction(Construct):
         package: LambdaPackage,
         spec: FunctionSpec,
         permissions: Callable[[str, str], dict[str, Any]],
+        deployed_by_pipeline: bool = True,
     ) -> None:
+        """``deployed_by_pipeline=False``: a stack an administrator applies (the pipeline's own function), where no
+        deploy role exists to manage the key."""
         super().__init__(scope, construct_id)
         naming = Naming(config)
         log_group_arn = naming.regional_arn("logs", region, account_id, f"log-group:{spec.log_group}")
@@ -136,7 +152,7 @@ class EventFunction(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             policy=dumps(
-                deploy_roles.key_policy(
+                (deploy_roles.key_policy if deployed_by_pipeline else _admin_key_policy)(
                     "kms/operations-key.json",
                     config,
                     account_id,
@@ -178,6 +194,15 @@ class EventFunction(Construct):
             role=role.name,
             policy=dumps(permissions(log_group_arn, dlq_arn)),
         )
+        # terraform_data replaced whenever the code changes; the function and what AWS deletes with it follow it.
+        code_version = DataResource(
+            self, "code-version", triggers_replace={"source_code_hash": package.source_code_hash}
+        )
+        # A bare address: Terraform refuses an interpolation ("${...}") in replace_triggered_by, which is what CDKTF
+        # renders for a resource object.
+        replaced_with_the_code = TerraformResourceLifecycle(
+            replace_triggered_by=[f"{code_version.terraform_resource_type}.{code_version.friendly_unique_id}"]
+        )
         function = LambdaFunction(
             self,
             "function",
@@ -201,6 +226,7 @@ class EventFunction(Construct):
             kms_key_arn=key_arn if spec.environment else None,
             dead_letter_config=LambdaFunctionDeadLetterConfig(target_arn=dlq_token_arn),
             depends_on=[log_group, policy],
+            lifecycle=replaced_with_the_code,
         )
         function_name = function.function_name
         LambdaFunctionEventInvokeConfig(
@@ -210,6 +236,7 @@ class EventFunction(Construct):
             function_name=function_name,
             maximum_retry_attempts=LAMBDA_ASYNC_RETRIES,
             maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            lifecycle=replaced_with_the_code,
         )
         rule = CloudwatchEventRule(
             self,
@@ -239,4 +266,10 @@ class EventFunction(Construct):
             function_name=function_name,
             principal="events.amazonaws.com",
             source_arn=rule.arn,
+            lifecycle=replaced_with_the_code,
         )
+
+
+def _admin_key_policy(template: str, config: BackupConfig, account_id: str, **values: Any) -> dict[str, Any]:
+    """The key policy template alone: the account's administrators manage the key through IAM."""
+    return render_template(template, **values)

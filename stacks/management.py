@@ -32,6 +32,7 @@ from org_backup.guardrails import RenderedScp
 from org_backup.naming import (
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
+    MANAGED_POLICY_TAG,
     ORGANIZATIONS_EVENTS_REGION,
     Naming,
     enrolment_event_pattern,
@@ -97,6 +98,7 @@ class ManagementStack(TerraformStack):
             assume_role_policy=dumps(
                 render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=management)
             ),
+            permissions_boundary=naming.boundary_arn(management, "functions"),
         )
         IamRolePolicy(
             self,
@@ -191,12 +193,14 @@ def add_organization_policies(
             description=description,
             type=policy_type,
             content=content,
+            # The management deploy role may change only policies that carry this tag (deploy_roles.py).
+            tags=dict([MANAGED_POLICY_TAG]),
         )
-        for ou in target_ous:
+        for target in target_ous:  # OU ids, or account ids for a guardrail attached to one account
             OrganizationsPolicyAttachment(
                 scope,
-                f"{_construct_id(name)}-{ou}",
+                f"{_construct_id(name)}-{target}",
                 provider=provider,
                 policy_id=policy.id,
-                target_id=ou,
+                target_id=target,
             )

@@ -59,6 +59,7 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 from org_backup.config import BackupConfig, CodeCommitSource
+from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import (
     DEPLOY_PHASES,
     ENROLMENT_RULE,
@@ -71,8 +72,8 @@ from org_backup.naming import (
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers, configure_backend
-from stacks.pipeline_builds import add_builders, add_pipeline_role
-from stacks.pipeline_codecommit import add_approval_rules, add_codecommit_triggers
+from stacks.pipeline_builds import add_builders, add_pipeline_role, add_pr_pipeline_role
+from stacks.pipeline_codecommit import add_approval_rules, add_codecommit_triggers, add_pr_approval
 
 # The Deploy stage's actions, one per deploy phase, and the variable that tells buildspecs/deploy.yml which.
 DEPLOY_ACTIONS = {1: "DeployManagement", 2: "DeployAccounts", 3: "DeployBackupPolicies"}
@@ -80,7 +81,16 @@ DEPLOY_PHASE_VARIABLE = "ORG_BACKUP_DEPLOY_PHASE"
 
 
 class PipelineStack(TerraformStack):
-    def __init__(self, scope: Construct, stack_id: str, *, config: BackupConfig, options: SynthOptions) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        stack_id: str,
+        *,
+        config: BackupConfig,
+        options: SynthOptions,
+        pr_approval: LambdaPackage | None = None,
+    ) -> None:
+        """``pr_approval``: the approval function's package, required with a CodeCommit source."""
         super().__init__(scope, stack_id)
         self.config = config
         self.naming = Naming(config)
@@ -91,7 +101,7 @@ class PipelineStack(TerraformStack):
             self, config=config, account_id=self.account, regions=(self.region,), options=options, assume_role=False
         )[self.region]
         self._add_key()
-        self._add_artifact_bucket()
+        self._add_artifact_buckets()
         self._add_notifications()
         add_builders(self)
         source = config.pipeline.source
@@ -110,6 +120,9 @@ class PipelineStack(TerraformStack):
         self.pipeline = self._add_pipeline(PIPELINE, deploy=True)
         if isinstance(source, CodeCommitSource):
             add_codecommit_triggers(self, source)
+            if pr_approval is None:
+                raise ValueError("a CodeCommit source needs the pull-request approval function's package")
+            add_pr_approval(self, source, pr_approval)
         else:
             self._add_pipeline(PR_PIPELINE, deploy=False)
         self._add_failure_notifications()
@@ -163,21 +176,34 @@ class PipelineStack(TerraformStack):
             self, "key-alias", provider=self.provider, name="alias/org-backup/pipeline", target_key_id=self.key.key_id
         )
 
-    def _add_artifact_bucket(self) -> None:
-        name = f"org-backup-pipeline-{self.account}-{self.region}"
-        self.bucket_arn = f"arn:{self.naming.partition}:s3:::{name}"
-        self.bucket = S3Bucket(self, "artifacts", provider=self.provider, bucket=name, force_destroy=False)
+    def _add_artifact_buckets(self) -> None:
+        """The deploy branch's artifacts; with a connection source, the pull requests' in a bucket of their own."""
+        self.bucket, self.bucket_arn = self._artifact_bucket(
+            "artifacts", f"org-backup-pipeline-{self.account}-{self.region}"
+        )
+        self.pr_bucket: S3Bucket | None = None
+        self.pr_bucket_arn: str | None = None
+        if not isinstance(self.config.pipeline.source, CodeCommitSource):
+            self.pr_bucket, self.pr_bucket_arn = self._artifact_bucket(
+                "pr-artifacts", f"org-backup-pull-requests-{self.account}-{self.region}"
+            )
+
+    def _artifact_bucket(self, construct_id: str, name: str) -> tuple[S3Bucket, str]:
+        bucket_arn = f"arn:{self.naming.partition}:s3:::{name}"
+        bucket = S3Bucket(self, construct_id, provider=self.provider, bucket=name, force_destroy=False)
         S3BucketVersioningA(
-            self, "artifacts-versioning", provider=self.provider, bucket=self.bucket.id,
+            self, f"{construct_id}-versioning", provider=self.provider, bucket=bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )  # fmt: skip
-        secure_bucket(self, self.provider, self.bucket, self.key.arn, self.bucket_arn)
+        # The deploy branch's bucket keeps the construct ids it always had (its Terraform addresses do not move).
+        secure = self if construct_id == "artifacts" else Construct(self, f"{construct_id}-security")
+        secure_bucket(secure, self.provider, bucket, self.key.arn, bucket_arn)
         days = self.config.pipeline.artifact_retention_days
         S3BucketLifecycleConfiguration(
             self,
-            "artifacts-lifecycle",
+            f"{construct_id}-lifecycle",
             provider=self.provider,
-            bucket=self.bucket.id,
+            bucket=bucket.id,
             rule=[
                 S3BucketLifecycleConfigurationRule(
                     id="expire-artifacts",
@@ -193,6 +219,7 @@ class PipelineStack(TerraformStack):
                 )
             ],
         )
+        return bucket, bucket_arn
 
     def _add_notifications(self) -> None:
         self.topic = SnsTopic(
@@ -303,26 +330,33 @@ class PipelineStack(TerraformStack):
             )
             return CodepipelineStage(name=stage, action=[action])
 
-        stages = [
-            CodepipelineStage(name="Source", action=[source_action]),
-            build("Validate", "validate"),
-            build("Plan", "plan", ["plans"]),
-        ]
-        if deploy and self.config.pipeline.manual_approval:
-            approval = CodepipelineStageAction(
-                name="Approve",
-                category="Approval",
-                owner="AWS",
-                provider="Manual",
-                version="1",
-                configuration={
-                    "NotificationArn": self.topic.arn,
-                    "CustomData": "Review the plans in the Plan stage's 'plans' artifact, then approve.",
-                },
-            )
-            stages.append(CodepipelineStage(name="Approve", action=[approval]))
         if deploy:
+            stages = [
+                CodepipelineStage(name="Source", action=[source_action]),
+                build("Validate", "validate"),
+                build("Plan", "plan", ["plans"]),
+            ]
+            if self.config.pipeline.manual_approval:
+                approval = CodepipelineStageAction(
+                    name="Approve",
+                    category="Approval",
+                    owner="AWS",
+                    provider="Manual",
+                    version="1",
+                    configuration={
+                        "NotificationArn": self.topic.arn,
+                        "CustomData": "Review the plans in the Plan stage's 'plans' artifact, then approve.",
+                    },
+                )
+                stages.append(CodepipelineStage(name="Approve", action=[approval]))
             stages.append(self._deploy_stage())  # deploys what Plan listed, no more, phase by phase
+            role_arn, bucket = self.pipeline_role.arn, self.bucket
+        else:
+            # Pull requests: their own project, role and artifact bucket; lint, test and plan in one build.
+            if self.pr_bucket is None:
+                raise ValueError("the pull-request pipeline needs its artifact bucket")
+            stages = [CodepipelineStage(name="Source", action=[source_action]), build("Check", "pull-request")]
+            role_arn, bucket = add_pr_pipeline_role(self).arn, self.pr_bucket
         return Codepipeline(
             self,
             f"pipeline-{name}",
@@ -330,10 +364,10 @@ class PipelineStack(TerraformStack):
             name=name,
             pipeline_type="V2",
             execution_mode="QUEUED" if deploy else "SUPERSEDED",
-            role_arn=self.pipeline_role.arn,
+            role_arn=role_arn,
             artifact_store=[
                 CodepipelineArtifactStore(
-                    location=self.bucket.bucket,
+                    location=bucket.bucket,
                     type="S3",
                     encryption_key=CodepipelineArtifactStoreEncryptionKey(id=self.key.arn, type="KMS"),
                 )

@@ -23,7 +23,16 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 
 from org_backup import fanout
 from org_backup.config import CodeCommitSource
-from org_backup.naming import BUILDER_ROLES, PIPELINE_TOPIC, STATE_KEY_ALIAS
+from org_backup.naming import (
+    BUILDER_ROLES,
+    DEPLOY_BATCH_ROLE,
+    PIPELINE_ROLE,
+    PIPELINE_TOPIC,
+    PR_PIPELINE_ROLE,
+    PROJECT_PREFIX,
+    PULL_REQUEST_PROJECT,
+    STATE_KEY_ALIAS,
+)
 from stacks.pipeline_codecommit import codecommit_url
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -35,7 +44,7 @@ PROJECTS = {
     "validate": ("buildspecs/validate.yml", "validate"),
     "plan": ("buildspecs/plan.yml", "plan"),
     "deploy": ("buildspecs/deploy.yml", "deploy"),
-    "pull-request": ("buildspecs/pull-request.yml", "plan"),
+    "pull-request": ("buildspecs/pull-request.yml", "pull-request"),
 }
 
 if TYPE_CHECKING:
@@ -43,25 +52,25 @@ if TYPE_CHECKING:
 
 
 def add_builders(stack: PipelineStack) -> None:
-    """One role per builder kind; every role may use the key, its logs, the artifacts and the reports."""
+    """One role per builder kind, each with exactly what its builds run: its own logs; the artifacts of its own
+    pipeline; the checkov report (validate); the state and its own role in the organization's accounts (plan,
+    deploy); and, for pull requests, the plan role and a read of the state, nothing the deploy branch consumes and
+    no approval rights (CodeCommit: comments only)."""
     p = stack.naming.partition
     org_id = stack.config.organization.id
+    codecommit = isinstance(stack.config.pipeline.source, CodeCommitSource)
+    state_bucket = f"arn:{p}:s3:::{stack.naming.state_bucket()}"
     stack.builder_roles: dict[str, IamRole] = {}
     for kind, name in BUILDER_ROLES.items():
         role = stack.service_role(f"builder-{kind}", name, "codebuild.amazonaws.com")
         stack.builder_roles[kind] = role
+        bucket_arn = stack.pr_bucket_arn if kind == "pull-request" else stack.bucket_arn
         statements: list[dict[str, Any]] = [
             {
                 "Sid": "Logs",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": stack.arn("logs", "log-group:/aws/codebuild/org-backup-*:*"),
-            },
-            {
-                "Sid": "Artifacts",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                "Resource": f"{stack.bucket_arn}/*",
+                "Resource": stack.arn("logs", f"log-group:/aws/codebuild/{PROJECT_PREFIX}{kind}:*"),
             },
             {
                 "Sid": "Key",
@@ -70,19 +79,31 @@ def add_builders(stack: PipelineStack) -> None:
                 "Resource": stack.arn("kms", "key/*"),
                 "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/org-backup/pipeline"}},
             },
-            {
-                "Sid": "Reports",
-                "Effect": "Allow",
-                "Action": ["codebuild:BatchPutTestCases", "codebuild:CreateReport", "codebuild:UpdateReport"],
-                "Resource": stack.arn("codebuild", f"report-group/{REPORT_GROUP}"),
-            },
         ]
-        if kind in ("plan", "deploy"):
-            target_role = stack.config.names.plan_role if kind == "plan" else stack.config.names.deploy_role
+        if bucket_arn is not None:  # a CodeCommit pull-request build has no pipeline, so no artifacts
+            statements.append(
+                {
+                    "Sid": "Artifacts",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                    "Resource": f"{bucket_arn}/*",
+                }
+            )
+        if kind == "validate":
+            statements.append(
+                {
+                    "Sid": "Reports",
+                    "Effect": "Allow",
+                    "Action": ["codebuild:BatchPutTestCases", "codebuild:CreateReport", "codebuild:UpdateReport"],
+                    "Resource": stack.arn("codebuild", f"report-group/{REPORT_GROUP}"),
+                }
+            )
+        if kind in ("plan", "deploy", "pull-request"):
+            target_role = stack.config.names.deploy_role if kind == "deploy" else stack.config.names.plan_role
+            # Plans run with -lock=false (org_backup.terraform plan): reading state needs no write.
             state_actions = ["s3:GetObject", "s3:ListBucket"] + (
                 ["s3:PutObject", "s3:DeleteObject"] if kind == "deploy" else []
             )
-            state_bucket = f"arn:{p}:s3:::{stack.naming.state_bucket()}"
             statements += [
                 {
                     "Sid": "AssumeOwnRoleInOrganizationAccountsOnly",
@@ -100,21 +121,17 @@ def add_builders(stack: PipelineStack) -> None:
                 {
                     "Sid": "TerraformStateKey",
                     "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"] if kind == "deploy" else ["kms:Decrypt"],
                     "Resource": stack.arn("kms", "key/*"),
                     "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": STATE_KEY_ALIAS}},
                 },
             ]
-        if kind == "plan" and isinstance(stack.config.pipeline.source, CodeCommitSource):
+        if kind == "pull-request" and codecommit:
             statements.append(
                 {
-                    "Sid": "PullRequestFeedback",
+                    "Sid": "SourceAndPlanComment",
                     "Effect": "Allow",
-                    "Action": [
-                        "codecommit:GitPull",
-                        "codecommit:PostCommentForPullRequest",
-                        "codecommit:UpdatePullRequestApprovalState",
-                    ],
+                    "Action": ["codecommit:GitPull", "codecommit:PostCommentForPullRequest"],
                     "Resource": stack.arn("codecommit", stack.config.pipeline.source.repository),
                 }
             )
@@ -131,10 +148,7 @@ def add_builders(stack: PipelineStack) -> None:
     stack.projects: dict[str, CodebuildProject] = {}
     shards = stack.config.pipeline.deploy_shards
     batch = deploy_batch_config(stack, shards) if shards > 1 else None
-    codecommit = isinstance(stack.config.pipeline.source, CodeCommitSource)
     for name, (buildspec, kind) in PROJECTS.items():
-        if name == "pull-request" and not codecommit:
-            continue  # connection sources review pull requests in their own V2 pipeline
         log_group = CloudwatchLogGroup(
             stack,
             f"logs-{name}",
@@ -143,11 +157,16 @@ def add_builders(stack: PipelineStack) -> None:
             retention_in_days=stack.config.pipeline.log_retention_days,
             kms_key_id=stack.key.arn,
         )
-        in_pipeline = name != "pull-request"
+        # A CodeCommit pull request is built straight from the repository (an EventBridge rule starts the build);
+        # with a connection, the pull-request pipeline runs it.
+        in_pipeline = name != "pull-request" or not codecommit
+        # Inline buildspecs (the shard list depends on the config; a pull request must not choose its own), so
+        # Terraform would read the shell's ${VAR} as its own interpolation: escaped as $${VAR}, which Terraform
+        # writes back as ${VAR}.
         if name == "deploy" and batch:
-            # Inline (the shard list depends on the config), so Terraform would read the shell's ${VAR} as its
-            # own interpolation: escaped as $${VAR}, which Terraform writes back as ${VAR}.
-            buildspec = fanout.batch_buildspec(shards).replace("${", "$${").replace("%{", "%%{")
+            buildspec = _terraform_literal(fanout.batch_buildspec(shards))
+        if name == "pull-request":
+            buildspec = _terraform_literal(fanout.pull_request_buildspec())
         source = (
             CodebuildProjectSource(type="CODEPIPELINE", buildspec=buildspec)
             if in_pipeline
@@ -158,7 +177,8 @@ def add_builders(stack: PipelineStack) -> None:
             f"project-{name}",
             provider=stack.provider,
             name=f"org-backup-{name}",
-            description=f"org-backup {name} ({PROJECTS[name][0]}{', batch build' if name == 'deploy' and batch else ''})",
+            description=f"org-backup {name} ({PROJECTS[name][0]}"
+            f"{', batch build' if name == 'deploy' and batch else ', inline' if name == 'pull-request' else ''})",
             service_role=stack.builder_roles[kind].arn,
             encryption_key=stack.key.arn,
             build_timeout=BUILD_TIMEOUT_MINUTES,
@@ -191,10 +211,14 @@ def add_builders(stack: PipelineStack) -> None:
         )
 
 
+def _terraform_literal(text: str) -> str:
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
 def deploy_batch_config(stack: PipelineStack, shards: int) -> CodebuildProjectBuildBatchConfig:
     """The Deploy stage as a batch of ``shards`` builds (org_backup/fanout.py). CodeBuild starts them with this
     role, which may only start, stop and retry builds of the deploy project: the builds themselves cannot."""
-    role = stack.service_role("deploy-batch-role", "org-backup-deploy-batch", "codebuild.amazonaws.com")
+    role = stack.service_role("deploy-batch-role", DEPLOY_BATCH_ROLE, "codebuild.amazonaws.com")
     stack.policy(
         "deploy-batch-policy",
         role,
@@ -218,53 +242,21 @@ def deploy_batch_config(stack: PipelineStack, shards: int) -> CodebuildProjectBu
 
 
 def add_pipeline_role(stack: PipelineStack) -> None:
-    stack.pipeline_role = stack.service_role("pipeline-role", "org-backup-pipeline", "codepipeline.amazonaws.com")
-    source = stack.config.pipeline.source
-    source_statement: dict[str, Any]
-    if isinstance(source, CodeCommitSource):
-        source_statement = {
-            "Sid": "Source",
-            "Effect": "Allow",
-            "Action": [
-                "codecommit:GetBranch",
-                "codecommit:GetCommit",
-                "codecommit:GetUploadArchiveStatus",
-                "codecommit:UploadArchive",
-            ],
-            "Resource": stack.repository_arn,
-        }
-    else:
-        source_statement = {
-            "Sid": "Source",
-            "Effect": "Allow",
-            # The action's service prefix must match the connection ARN's (codeconnections since the 2024
-            # rename, codestar-connections before): https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html
-            "Action": f"{source.connection_arn.split(':')[2]}:UseConnection",
-            "Resource": source.connection_arn,
-        }
+    """CodePipeline's role for the deploy branch's pipeline: its source, its artifacts, its three projects."""
+    stack.pipeline_role = stack.service_role("pipeline-role", PIPELINE_ROLE, "codepipeline.amazonaws.com")
     stack.policy(
         "pipeline-policy",
         stack.pipeline_role,
         [
-            source_statement,
-            {
-                "Sid": "Artifacts",
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                "Resource": [stack.bucket_arn, f"{stack.bucket_arn}/*"],
-            },
-            {
-                "Sid": "Key",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": stack.arn("kms", "key/*"),
-                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/org-backup/pipeline"}},
-            },
+            _source_statement(stack),
+            *_artifact_statements(stack, stack.bucket_arn),
             {
                 "Sid": "Builds",
                 "Effect": "Allow",
                 "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
-                "Resource": [stack.arn("codebuild", f"project/org-backup-{n}") for n in ("validate", "plan", "deploy")],
+                "Resource": [
+                    stack.arn("codebuild", f"project/{PROJECT_PREFIX}{n}") for n in ("validate", "plan", "deploy")
+                ],
             },
             *(
                 [
@@ -272,7 +264,7 @@ def add_pipeline_role(stack: PipelineStack) -> None:
                         "Sid": "DeployBatch",
                         "Effect": "Allow",
                         "Action": ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"],
-                        "Resource": stack.arn("codebuild", "project/org-backup-deploy"),
+                        "Resource": stack.arn("codebuild", f"project/{PROJECT_PREFIX}deploy"),
                     }
                 ]
                 if stack.config.pipeline.deploy_shards > 1
@@ -286,3 +278,69 @@ def add_pipeline_role(stack: PipelineStack) -> None:
             },
         ],
     )
+
+
+def add_pr_pipeline_role(stack: PipelineStack) -> IamRole:
+    """CodePipeline's role for the pull requests' pipeline (connection sources): the same source, but its own
+    artifact bucket and only the pull-request project, so nothing of a pull request reaches the deploy branch's
+    artifacts or projects."""
+    if stack.pr_bucket_arn is None:
+        raise ValueError("the pull-request pipeline needs its artifact bucket")
+    role = stack.service_role("pr-pipeline-role", PR_PIPELINE_ROLE, "codepipeline.amazonaws.com")
+    stack.policy(
+        "pr-pipeline-policy",
+        role,
+        [
+            _source_statement(stack),
+            *_artifact_statements(stack, stack.pr_bucket_arn),
+            {
+                "Sid": "Builds",
+                "Effect": "Allow",
+                "Action": ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                "Resource": stack.arn("codebuild", f"project/{PULL_REQUEST_PROJECT}"),
+            },
+        ],
+    )
+    return role
+
+
+def _source_statement(stack: PipelineStack) -> dict[str, Any]:
+    source = stack.config.pipeline.source
+    if isinstance(source, CodeCommitSource):
+        return {
+            "Sid": "Source",
+            "Effect": "Allow",
+            "Action": [
+                "codecommit:GetBranch",
+                "codecommit:GetCommit",
+                "codecommit:GetUploadArchiveStatus",
+                "codecommit:UploadArchive",
+            ],
+            "Resource": stack.repository_arn,
+        }
+    return {
+        "Sid": "Source",
+        "Effect": "Allow",
+        # The action's service prefix must match the connection ARN's (codeconnections since the 2024
+        # rename, codestar-connections before): https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html
+        "Action": f"{source.connection_arn.split(':')[2]}:UseConnection",
+        "Resource": source.connection_arn,
+    }
+
+
+def _artifact_statements(stack: PipelineStack, bucket_arn: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "Artifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketVersioning", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        },
+        {
+            "Sid": "Key",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": stack.arn("kms", "key/*"),
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/org-backup/pipeline"}},
+        },
+    ]

@@ -1,11 +1,13 @@
-"""What only a CodeCommit source has: the repository URL, the approval rules a pull request must pass, and the
-EventBridge rules that start the pipeline on a push and the pull-request build on pull-request events."""
+"""What only a CodeCommit source has: the repository URL, the approval rules a pull request must pass, the
+EventBridge rules that start the pipeline on a push and the pull-request build on pull-request events, and the
+function that approves a pull request when its build passed."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
+from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
@@ -18,10 +20,20 @@ from cdktf_cdktf_provider_aws.codecommit_approval_rule_template_association impo
 from cdktf_cdktf_provider_aws.codecommit_repository import CodecommitRepository
 
 from org_backup.config import CodeCommitSource
+from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import (
-    BUILDER_ROLES,
+    EVENTS_START_PIPELINE_ROLE,
+    EVENTS_START_PR_BUILD_ROLE,
     PIPELINE,
+    PR_APPROVAL_DLQ,
+    PR_APPROVAL_FUNCTION,
+    PR_APPROVAL_KEY_ALIAS,
+    PR_APPROVAL_ROLE,
+    PR_APPROVAL_RULE,
+    PULL_REQUEST_PROJECT,
 )
+from org_backup.policy_docs import render_template
+from stacks.event_function import EventFunction, FunctionRole, FunctionSpec
 
 if TYPE_CHECKING:
     from stacks.pipeline import PipelineStack
@@ -35,16 +47,25 @@ def codecommit_url(stack: PipelineStack) -> str:
 
 
 def add_approval_rules(stack: PipelineStack, source: CodeCommitSource, repository: CodecommitRepository) -> None:
-    """A pull request merges only with a passing validation build and one human review."""
-    validator = f"arn:{stack.naming.partition}:sts::{stack.account}:assumed-role/{BUILDER_ROLES['plan']}/*"
-    rules = {
-        "org-backup-validation": ("The org-backup validation build passed", [validator]),
-        "org-backup-review": ("One reviewer approved", None),
+    """A pull request merges only with a passing validation build and a human review. Each rule has an approval
+    pool, "only approvals from those users count" (CodeCommit User Guide, "Create an approval rule"): the
+    validation rule counts only the approval function's sessions, the review rule only the configured reviewers
+    (validation refuses the pipeline's own roles there), so neither rule can be satisfied by the other's approver."""
+    validator = f"arn:{stack.naming.partition}:sts::{stack.account}:assumed-role/{PR_APPROVAL_ROLE}/*"
+    rules: dict[str, tuple[str, list[str], int]] = {
+        "org-backup-validation": ("The org-backup validation build passed (approval function)", [validator], 1),
+        "org-backup-review": (
+            f"{source.required_reviews} of the configured reviewers approved",
+            list(source.reviewers),
+            source.required_reviews,
+        ),
     }
-    for name, (description, pool) in rules.items():
-        statement: dict[str, Any] = {"Type": "Approvers", "NumberOfApprovalsNeeded": 1}
-        if pool:
-            statement["ApprovalPoolMembers"] = pool
+    for name, (description, pool, needed) in rules.items():
+        statement: dict[str, Any] = {
+            "Type": "Approvers",
+            "NumberOfApprovalsNeeded": needed,
+            "ApprovalPoolMembers": pool,
+        }
         template = CodecommitApprovalRuleTemplate(
             stack,
             f"approval-{name}",
@@ -72,7 +93,7 @@ def add_approval_rules(stack: PipelineStack, source: CodeCommitSource, repositor
 def add_codecommit_triggers(stack: PipelineStack, source: CodeCommitSource) -> None:
     start = stack.events_role(
         "events-start-pipeline",
-        "org-backup-events-start-pipeline",
+        EVENTS_START_PIPELINE_ROLE,
         {
             "Effect": "Allow",
             "Action": "codepipeline:StartPipelineExecution",
@@ -98,11 +119,11 @@ def add_codecommit_triggers(stack: PipelineStack, source: CodeCommitSource) -> N
     stack.start_pipeline_target("push-target", push, start)
     build = stack.events_role(
         "events-start-pr-build",
-        "org-backup-events-start-pr-build",
+        EVENTS_START_PR_BUILD_ROLE,
         {
             "Effect": "Allow",
             "Action": "codebuild:StartBuild",
-            "Resource": stack.arn("codebuild", "project/org-backup-pull-request"),
+            "Resource": stack.arn("codebuild", f"project/{PULL_REQUEST_PROJECT}"),
         },
     )
     pull_requests = CloudwatchEventRule(
@@ -148,4 +169,71 @@ def add_codecommit_triggers(stack: PipelineStack, source: CodeCommitSource) -> N
                 '{"name": "DESTINATION_COMMIT", "value": <destination>, "type": "PLAINTEXT"}]}'
             ),
         ),
+    )
+
+
+def add_pr_approval(stack: PipelineStack, source: CodeCommitSource, package: LambdaPackage) -> None:
+    """The function that approves a pull request whose build passed (lambda_src/pr_approval), on the build's
+    state-change event. Code of this stack, applied by an administrator: never the pull request's."""
+    role = FunctionRole(
+        stack,
+        "pr-approval-role",
+        provider=stack.provider,
+        name=PR_APPROVAL_ROLE,
+        description="Approves org-backup pull requests whose build passed, revokes when it did not",
+        account_id=stack.account,
+        partition=stack.naming.partition,
+        bounded=False,
+    )
+    spec = FunctionSpec(
+        function_name=PR_APPROVAL_FUNCTION,
+        rule_name=PR_APPROVAL_RULE,
+        dlq_name=PR_APPROVAL_DLQ,
+        key_alias=PR_APPROVAL_KEY_ALIAS,
+        description="Approves org-backup pull requests whose build passed (org-backup)",
+        key_description="Encrypts the org-backup pull-request approval logs, environment and dead-letter queue",
+        rule_description="Builds of the org-backup pull-request project that finished",
+        event_pattern={
+            "source": ["aws.codebuild"],
+            "detail-type": ["CodeBuild Build State Change"],
+            "detail": {
+                "project-name": [PULL_REQUEST_PROJECT],
+                "build-status": ["SUCCEEDED", "FAILED", "STOPPED"],
+            },
+        },
+        permission_statement_id="AllowPullRequestBuildRule",
+        log_retention_days=stack.config.pipeline.log_retention_days,
+        environment={
+            "PROJECT_NAME": PULL_REQUEST_PROJECT,
+            "REPOSITORY_NAME": source.repository,
+            "APPROVER_ROLE_NAME": PR_APPROVAL_ROLE,
+        },
+        timeout=60,
+        memory_size=256,
+    )
+
+    def permissions(log_group_arn: str, dlq_arn: str) -> dict[str, object]:
+        return render_template(
+            "iam/pr-approval.json",
+            log_group_arn=log_group_arn,
+            dlq_arn=dlq_arn,
+            key_arn_pattern=stack.arn("kms", "key/*"),
+            key_alias=PR_APPROVAL_KEY_ALIAS,
+            project_arn=stack.arn("codebuild", f"project/{PULL_REQUEST_PROJECT}"),
+            repository_arn=stack.repository_arn,
+        )
+
+    EventFunction(
+        stack,
+        "pr-approval",
+        provider=stack.provider,
+        config=stack.config,
+        account_id=stack.account,
+        region=stack.region,
+        role=role,
+        code_path=TerraformAsset(stack, "pr-approval-code", path=str(package.path), type=AssetType.FILE).path,
+        package=package,
+        spec=spec,
+        permissions=permissions,
+        deployed_by_pipeline=False,
     )

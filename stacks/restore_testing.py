@@ -45,7 +45,9 @@ def validation_pattern(plan_arn_prefix: str) -> dict[str, object]:
 
 
 class RestoreValidationRole(FunctionRole):
-    def __init__(self, scope: Construct, construct_id: str, *, provider: AwsProvider, account_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, provider: AwsProvider, account_id: str, partition: str
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -53,6 +55,7 @@ class RestoreValidationRole(FunctionRole):
             name=RESTORE_VALIDATION_ROLE,
             description="Checks resources restored by org-backup's restore tests and reports the result",
             account_id=account_id,
+            partition=partition,
         )
 
 

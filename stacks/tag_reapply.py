@@ -30,6 +30,7 @@ class TagReapplyRole(FunctionRole):
             name=config.names.tag_reapply_role,
             description="Re-applies original tags to resources restored by AWS Backup (org-backup)",
             account_id=account_id,
+            partition=Naming(config).partition,
         )
 
 

@@ -36,7 +36,13 @@ class Org:
                 "management_account_id": MANAGEMENT,
             },
             "central_backup": {"account_id": self.accounts["central"], "regions": ["us-east-1"]},
-            "pipeline": {"home_account_id": self.accounts["home"], "source": {"type": "codecommit"}},
+            "pipeline": {
+                "home_account_id": self.accounts["home"],
+                "source": {
+                    "type": "codecommit",
+                    "reviewers": [f"arn:aws:sts::{self.accounts['home']}:assumed-role/Reviewers/*"],
+                },
+            },
             "target_regions": ["us-east-1"],
             "target_ous": [
                 {"id": self.ous["prod"], "name": "prod"},

@@ -1,127 +1,109 @@
-"""The anti-tampering SCP, evaluated statement by statement as AWS evaluates a Deny (Action, Resource and every
-condition must match; IAM User Guide, policy evaluation logic): a member account's administrator can neither
-create a role that one of its exemptions trusts, nor re-trust or re-permission the roles org-backup relies on."""
+"""The anti-tampering SCP, as rendered from the config, decided by ``org_backup.iam_eval`` (AWS's SCP evaluation: an
+Allow at every level, any Deny wins; FullAWSAccess at each level as AWS attaches it by default): a member account's
+administrator can neither create a role that one of its exemptions trusts, nor re-trust or re-permission the roles
+org-backup relies on, while the principals that manage those roles still can. tests/test_threat_model.py covers the
+keys, aliases, detection resources and the other guardrails over the synthesized stacks."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import Any
 
 import pytest
 
 from org_backup.config_loader import load_config
-from org_backup.guardrails import render_scps
+from org_backup.guardrails import ROLE_WRITE_ACTIONS, render_scps
+from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
 from tests.conftest import EXAMPLE_CONFIG
+from tests.synthesized_policies import FULL_AWS_ACCESS
 
 MEMBER = "444444444444"
-ADMIN = f"arn:aws:iam::{MEMBER}:role/MemberAdministrator"
-ROLE_WRITES = (
-    "iam:AttachRolePolicy",
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:DeleteRolePolicy",
-    "iam:DetachRolePolicy",
-    "iam:PutRolePermissionsBoundary",
-    "iam:PutRolePolicy",
-    "iam:UpdateAssumeRolePolicy",
-)
+ANYTHING = [Policy("AdministratorAccess", {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "*", "Resource": "*"}]})]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def tampering() -> list[dict[str, Any]]:
+def tampering() -> Policy:
     config = load_config(EXAMPLE_CONFIG)
     (scp,) = (s for s in render_scps(config) if s.name == "org-backup-deny-backup-tampering")
-    return json.loads(scp.content)["Statement"]
+    return Policy(f"SCP {scp.name}", json.loads(scp.content))
 
 
-def _as_list(value: Any) -> list[str]:
-    return value if isinstance(value, list) else [value]
+def _principal(name: str) -> Principal:
+    return Principal(f"arn:aws:iam::{MEMBER}:role/{name}", session_name="s")
 
 
-def _like(patterns: Any, value: str) -> bool:
-    return any(fnmatch.fnmatchcase(value, p) for p in _as_list(patterns))
+def _decide(tampering: Policy, principal: str, action: str, resource: str, **context: Any) -> Decision:
+    """A member account of a target OU: FullAWSAccess at the root, the OU (with the SCP) and the account."""
+    levels = [[FULL_AWS_ACCESS], [FULL_AWS_ACCESS, tampering], [FULL_AWS_ACCESS]]
+    request = Request(_principal(principal), action, resource, context)
+    return evaluate(request, identity_policies=ANYTHING, scps=levels)
 
 
-def _denied(statements: list[dict[str, Any]], principal: str, action: str, resource: str) -> list[str]:
-    """The Sids of the Deny statements that apply to this request (only the condition operators the SCP uses)."""
-    applying = []
-    for statement in statements:
-        assert statement["Effect"] == "Deny"
-        if not _like(statement["Action"], action) or not _like(statement["Resource"], resource):
-            continue
-        conditions = statement.get("Condition", {})
-        assert set(conditions) <= {"ArnNotLike", "ForAnyValue:StringEquals"}, conditions
-        if "ForAnyValue:StringEquals" in conditions:  # KMS aliases: not an IAM request
-            continue
-        exempt = conditions.get("ArnNotLike", {}).get("aws:PrincipalArn")
-        if exempt is None or not _like(exempt, principal):
-            applying.append(statement["Sid"])
-    return applying
-
-
-def _exempted_principals(statements: list[dict[str, Any]]) -> set[str]:
-    return {
-        arn
-        for s in statements
-        for arn in _as_list(s.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", []))
-    }
-
-
-def test_no_role_an_exemption_trusts_can_be_created_by_a_member_administrator(
-    tampering: list[dict[str, Any]],
-) -> None:
-    exempted = _exempted_principals(tampering)
-    assert exempted == {
-        "arn:aws:iam::*:role/OrgBackupDeployRole",
-        "arn:aws:iam::*:role/stacksets-exec-*",
-    }
-    for pattern in exempted:
-        squatted = pattern.replace("*:", f"{MEMBER}:").replace("stacksets-exec-*", "stacksets-exec-mine")
-        assert _like(pattern, squatted)
-        assert _denied(tampering, ADMIN, "iam:CreateRole", squatted), f"{ADMIN} could create {squatted}"
+def test_no_role_an_exemption_trusts_can_be_created_by_a_member_administrator(tampering: Policy) -> None:
+    """The exemptions name the deploy role, the StackSet's execution role (stacksets-exec-*) and the guardrails'
+    administrators, whose ARNs are in the home and central accounts, never a member account's."""
+    for squatted in ("OrgBackupDeployRole", "stacksets-exec-mine"):
+        arn = f"arn:aws:iam::{MEMBER}:role/{squatted}"
+        decision = _decide(tampering, "MemberAdministrator", "iam:CreateRole", arn)
+        assert not decision.allowed, f"a member administrator could create {arn}"
+    named = [
+        s.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])
+        for s in tampering.document["Statement"]
+    ]
+    exempted = {principal for value in named for principal in ([value] if isinstance(value, str) else value)}
+    assert {p.split(":")[4] for p in exempted} == {"*", "333333333333", "222222222222"}
 
 
 @pytest.mark.parametrize(
-    "role", ["OrgBackupDeployRole", "OrgBackupPlanRole", "AWSBackupSolutionRole", "OrgBackupTagReapplyRole"]
+    "role",
+    [
+        "OrgBackupDeployRole",
+        "OrgBackupPlanRole",
+        "AWSBackupSolutionRole",
+        "OrgBackupTagReapplyRole",
+        "org-backup-alert-forwarder",
+        "org-backup-restore-validation",
+    ],
 )
-def test_a_member_administrator_cannot_retrust_or_repermission_org_backup_roles(
-    tampering: list[dict[str, Any]], role: str
-) -> None:
+def test_a_member_administrator_cannot_retrust_or_repermission_org_backup_roles(tampering: Policy, role: str) -> None:
     arn = f"arn:aws:iam::{MEMBER}:role/{role}"
-    assert [a for a in ROLE_WRITES if not _denied(tampering, ADMIN, a, arn)] == []
+    allowed = [a for a in ROLE_WRITE_ACTIONS if _decide(tampering, "MemberAdministrator", a, arn).allowed]
+    assert allowed == []
 
 
-def test_the_principals_that_manage_those_roles_still_can(tampering: list[dict[str, Any]]) -> None:
+def test_the_principals_that_manage_those_roles_still_can(tampering: Policy) -> None:
     """The StackSet's execution role manages the deploy and plan roles; the deploy role manages the backup and
-    tag re-application roles; nobody's unrelated roles are touched."""
-    stackset = f"arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"
+    function roles; nobody's unrelated roles are touched; the deploy role cannot change itself."""
+    stackset = "stacksets-exec-0123456789abcdef"
+    for action in ROLE_WRITE_ACTIONS:
+        for managed in ("OrgBackupDeployRole", "OrgBackupPlanRole"):
+            assert _decide(tampering, stackset, action, f"arn:aws:iam::{MEMBER}:role/{managed}").allowed
+        assert _decide(
+            tampering, "OrgBackupDeployRole", action, f"arn:aws:iam::{MEMBER}:role/AWSBackupSolutionRole"
+        ).allowed
+        assert _decide(tampering, "MemberAdministrator", action, f"arn:aws:iam::{MEMBER}:role/SomeWorkloadRole").allowed
     deploy = f"arn:aws:iam::{MEMBER}:role/OrgBackupDeployRole"
-    for action in ROLE_WRITES:
-        assert _denied(tampering, stackset, action, f"arn:aws:iam::{MEMBER}:role/OrgBackupDeployRole") == []
-        assert _denied(tampering, stackset, action, f"arn:aws:iam::{MEMBER}:role/OrgBackupPlanRole") == []
-        assert _denied(tampering, deploy, action, f"arn:aws:iam::{MEMBER}:role/AWSBackupSolutionRole") == []
-        assert _denied(tampering, ADMIN, action, f"arn:aws:iam::{MEMBER}:role/SomeWorkloadRole") == []
-    # The deploy role cannot change itself (nor could an attacker holding it widen its own trust).
-    assert _denied(tampering, deploy, "iam:UpdateAssumeRolePolicy", deploy)
+    assert not _decide(tampering, "OrgBackupDeployRole", "iam:UpdateAssumeRolePolicy", deploy).allowed
 
 
 def test_region_settings_the_scp_reserves_to_the_deploy_role_are_what_the_deploy_role_may_do(
-    tampering: list[dict[str, Any]],
+    tampering: Policy,
 ) -> None:
     """The member stacks manage aws_backup_region_settings: the deploy role can, a member administrator cannot."""
     from org_backup import deploy_roles
 
     config = load_config(EXAMPLE_CONFIG)
-    deploy = f"arn:aws:iam::{MEMBER}:role/OrgBackupDeployRole"
-    assert _denied(tampering, ADMIN, "backup:UpdateRegionSettings", "*")
-    assert _denied(tampering, deploy, "backup:UpdateRegionSettings", "*") == []
-    template = json.loads(deploy_roles.stackset_template(config))["Resources"]
+    assert not _decide(tampering, "MemberAdministrator", "backup:UpdateRegionSettings", "*").allowed
+    assert _decide(tampering, "OrgBackupDeployRole", "backup:UpdateRegionSettings", "*").allowed
     granted = {
-        f"{role}:{action}"
-        for role in ("DeployRole", "PlanRole")
-        for statement in template[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        for action in _as_list(statement["Action"])
+        f"{name}:{action}"
+        for name, document in (
+            ("DeployRole", deploy_roles.accounts_policy(config)),
+            ("PlanRole", deploy_roles.plan_policy(config)),
+        )
+        for statement in document["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         if "RegionSettings" in action
     }
     assert granted == {

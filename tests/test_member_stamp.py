@@ -113,6 +113,7 @@ def test_the_shapes_group_accounts_by_ou_and_by_where_the_config_names_them(orga
     ]
     assert member_stamp.relations(config, CENTRAL) == (
         "central_backup.account_id",
+        "guardrails.administrators[1]",
         "monitoring_account_id",
         "organization.backup_delegated_admin_account_id",
     )

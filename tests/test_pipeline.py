@@ -50,21 +50,44 @@ def test_codecommit_pipeline_stages_and_encrypted_artifacts(example: Synthesized
 
 
 def test_codecommit_pull_requests_build_validate_and_plan_only(example: Synthesized) -> None:
+    """Pull requests run on their own project and builder role, with the committed buildspec inline (the pull request
+    cannot choose its own), and two approval rules, each with a pool: the approval function for the build, the
+    configured reviewers for the review (CodeCommit User Guide: "only approvals from those users count")."""
+    from org_backup import fanout
+
     rule = _one(example, "pipeline", "aws_cloudwatch_event_rule", name="org-backup-pull-requests")
     pattern = json.loads(rule["event_pattern"])
     assert pattern["detail"]["event"] == ["pullRequestCreated", "pullRequestSourceBranchUpdated"]
     project = _one(example, "pipeline", "aws_codebuild_project", name="org-backup-pull-request")
-    assert project["source"]["buildspec"] == "buildspecs/pull-request.yml"
-    role = _one(example, "pipeline", "aws_iam_role", name="org-backup-plan")
-    assert project["service_role"].endswith(".arn}") and "builder-plan" in project["service_role"]
+    assert project["source"]["type"] == "CODECOMMIT"
+    assert project["source"]["buildspec"].replace("$${", "${") == fanout.pull_request_buildspec()
+    assert project["service_role"] == "${aws_iam_role.builder-pull-request.arn}"
+    assert _one(example, "pipeline", "aws_iam_role", name="org-backup-pull-request")
     target = [
         t for t in example.resources("pipeline", "aws_cloudwatch_event_target").values() if "input_transformer" in t
     ]
     assert len(target) == 1
     assert "DESTINATION_COMMIT" in target[0]["input_transformer"]["input_template"]
-    assert role["name"] == "org-backup-plan"
-    approvals = example.resources("pipeline", "aws_codecommit_approval_rule_template")
-    assert sorted(a["name"] for a in approvals.values()) == ["org-backup-review", "org-backup-validation"]
+    approvals = {
+        a["name"]: json.loads(a["content"])["Statements"]
+        for a in example.resources("pipeline", "aws_codecommit_approval_rule_template").values()
+    }
+    assert approvals == {
+        "org-backup-validation": [
+            {
+                "Type": "Approvers",
+                "NumberOfApprovalsNeeded": 1,
+                "ApprovalPoolMembers": ["arn:aws:sts::333333333333:assumed-role/org-backup-pr-approval/*"],
+            }
+        ],
+        "org-backup-review": [
+            {
+                "Type": "Approvers",
+                "NumberOfApprovalsNeeded": 1,
+                "ApprovalPoolMembers": ["arn:aws:sts::333333333333:assumed-role/OrgBackupReviewers/*"],
+            }
+        ],
+    }
 
 
 def _policy_of(out: Synthesized, role: str) -> list[dict[str, Any]]:
@@ -121,7 +144,13 @@ def test_connection_source_has_a_pull_request_pipeline_without_deploy(connection
     main = _one(connection, "pipeline", "aws_codepipeline", name="org-backup")
     prs = _one(connection, "pipeline", "aws_codepipeline", name="org-backup-pull-requests")
     assert _stages(main) == ["Source", "Validate", "Plan", "Deploy"]  # manual_approval: false
-    assert _stages(prs) == ["Source", "Validate", "Plan"]
+    assert _stages(prs) == ["Source", "Check"]
+    (check,) = prs["stage"][1]["action"]
+    assert check["configuration"] == {"ProjectName": "${aws_codebuild_project.project-pull-request.name}"}
+    # Its own role and artifact bucket: nothing of a pull request reaches the deploy branch's.
+    assert prs["role_arn"] == "${aws_iam_role.pr-pipeline-role.arn}" != main["role_arn"]
+    assert prs["artifact_store"][0]["location"] == "${aws_s3_bucket.pr-artifacts.bucket}"
+    assert main["artifact_store"][0]["location"] == "${aws_s3_bucket.artifacts.bucket}"
     assert main["trigger"][0]["git_configuration"]["push"][0]["branches"]["includes"] == ["main"]
     assert prs["trigger"][0]["git_configuration"]["pull_request"][0]["events"] == ["OPEN", "UPDATED"]
     assert main["stage"][0]["action"][0]["configuration"]["FullRepositoryId"] == "example-org/org-backup"
@@ -141,22 +170,36 @@ def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synth
     deploy = template["Resources"]["DeployRole"]["Properties"]
     plan = template["Resources"]["PlanRole"]["Properties"]
     assert deploy["RoleName"] == "OrgBackupDeployRole" and plan["RoleName"] == "OrgBackupPlanRole"
-    for role, builder in ((deploy, "org-backup-deploy"), (plan, "org-backup-plan")):
+    for role, builders in ((deploy, ["deploy"]), (plan, ["plan", "pull-request"])):
         assert role["AssumeRolePolicyDocument"]["Statement"] == [
             {
-                "Sid": "PipelineBuilderOnly",
+                "Sid": f"PipelineBuilderOnly{builder.title().replace('-', '')}",
                 "Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/{builder}"}},
+                "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}
+                },
             }
+            for builder in builders
         ]
     actions = {
         a
-        for s in deploy["Policies"][0]["PolicyDocument"]["Statement"]
+        for s in _deploy_role_statements(template).values()
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert not any(a.endswith(":*") or a == "*" for a in actions), "no wildcard actions in the deploy role"
+    # Its permissions are managed policies under org-backup's path, each within IAM's 6,144 characters.
+    assert deploy["ManagedPolicyArns"] == [{"Ref": "DeployRolePolicy1"}, {"Ref": "DeployRolePolicy2"}]
+    assert "Policies" not in deploy
+    for index in (1, 2):
+        managed = template["Resources"][f"DeployRolePolicy{index}"]["Properties"]
+        assert (managed["ManagedPolicyName"], managed["Path"]) == (f"OrgBackupDeployRole-{index}", "/org-backup/")
+        assert len(json.dumps(managed["PolicyDocument"], separators=(",", ":"))) <= 6_144
+    boundaries = {
+        r["Properties"]["ManagedPolicyName"] for k, r in template["Resources"].items() if k.endswith("Boundary")
+    }
+    assert boundaries == {"OrgBackupFunctionBoundary"}
     instance = _one(example, "bootstrap-management", "aws_cloudformation_stack_set_instance")
     assert instance["deployment_targets"]["organizational_unit_ids"] == ["ou-ab12-prod0001", "ou-ab12-nonprod01"]
 
@@ -180,18 +223,16 @@ def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
     assert sorted(roles) == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
     # Bootstrap runs before the pipeline stack creates the builder roles: the trust must not name them as principals
     # (IAM: "Invalid principal in policy"), only narrow the home account to them.
-    for name, builder in (("OrgBackupDeployRole", "org-backup-deploy"), ("OrgBackupPlanRole", "org-backup-plan")):
-        (statement,) = json.loads(roles[name]["assume_role_policy"])["Statement"]
-        assert statement["Principal"] == {"AWS": "arn:aws:iam::333333333333:root"}
-        assert statement["Condition"] == {
-            "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/{builder}"}
-        }
-    management_policy = [
-        p
-        for p in example.resources("bootstrap-management", "aws_iam_role_policy").values()
-        if p["name"] == "OrgBackupDeployRole"
-    ]
-    assert "organizations:CreatePolicy" in json.dumps(management_policy)
+    for name, builders in (("OrgBackupDeployRole", ["deploy"]), ("OrgBackupPlanRole", ["plan", "pull-request"])):
+        statements = json.loads(roles[name]["assume_role_policy"])["Statement"]
+        assert [s["Principal"] for s in statements] == [{"AWS": "arn:aws:iam::333333333333:root"}] * len(builders)
+        assert [s["Condition"] for s in statements] == [
+            {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}}
+            for builder in builders
+        ]
+    assert "organizations:CreatePolicy" in json.dumps(_management_policy(example))
+    policies = {p["name"] for p in example.resources("bootstrap-management", "aws_iam_policy").values()}
+    assert policies == {"OrgBackupDeployRole-1", "OrgBackupFunctionBoundary"}
     # The central account that is also a member gets its roles from the StackSet, so no bootstrap stack.
     assert "bootstrap-central" not in synth("central_is_member").stack_names
 
@@ -216,8 +257,13 @@ def test_buildspecs_parse_and_call_only_existing_make_targets(buildspec: Path) -
 
 
 def test_every_project_buildspec_exists(example: Synthesized) -> None:
+    """Each project names a committed buildspec, or (pull requests) carries it inline, as committed."""
     for project in example.resources("pipeline", "aws_codebuild_project").values():
-        assert (ROOT / project["source"]["buildspec"]).is_file()
+        buildspec = project["source"]["buildspec"]
+        if project["name"] == "org-backup-pull-request":
+            assert buildspec.replace("$${", "${") == (ROOT / "buildspecs" / "pull-request.yml").read_text()
+        else:
+            assert (ROOT / buildspec).is_file()
 
 
 def _deploy_actions(out: Synthesized) -> list[dict[str, Any]]:
@@ -300,7 +346,8 @@ def test_batch_buildspec_shards_cover_every_planned_stack_once(shards: int) -> N
         fanout.batch_buildspec(1)
 
 
-def test_pull_request_feedback_comments_and_approves() -> None:
+def test_pull_request_feedback_comments_and_never_approves() -> None:
+    """The pull request's own build posts its plan; any approval call would fail the stub (no response queued)."""
     import boto3
 
     client = boto3.client("codecommit", region_name="eu-west-1")
@@ -317,13 +364,8 @@ def test_pull_request_feedback_comments_and_approves() -> None:
             "repositoryName": "org-backup",
             "beforeCommitId": "b" * 40,
             "afterCommitId": "a" * 40,
-            "content": "org-backup validation passed: tests, checkov and plan.\n\n# plan",
+            "content": pr_feedback.comment(True, "# plan"),
         },
-    )
-    stub.add_response(
-        "update_pull_request_approval_state",
-        {},
-        {"pullRequestId": "42", "revisionId": "rev-1", "approvalState": "APPROVE"},
     )
     with stub:
         pr_feedback.feedback(client, env, succeeded=True, summary="# plan")
@@ -350,6 +392,26 @@ def _statements_of(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in document["Statement"]}
 
 
+def _deploy_role_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every statement of the StackSet deploy role's managed policies, by Sid."""
+    refs = template["Resources"]["DeployRole"]["Properties"]["ManagedPolicyArns"]
+    return {
+        sid: statement
+        for ref in refs
+        for sid, statement in _statements_of(template["Resources"][ref["Ref"]]["Properties"]["PolicyDocument"]).items()
+    }
+
+
+def _management_policy(out: Synthesized) -> dict[str, Any]:
+    """The management deploy role's permissions, merged from its managed policies."""
+    documents = [
+        json.loads(p["policy"])
+        for p in out.resources("bootstrap-management", "aws_iam_policy").values()
+        if p["name"].startswith("OrgBackupDeployRole-")
+    ]
+    return {"Version": "2012-10-17", "Statement": [s for d in documents for s in d["Statement"]]}
+
+
 def _actions(statement: dict[str, Any]) -> set[str]:
     action = statement["Action"]
     return {action} if isinstance(action, str) else set(action)
@@ -361,8 +423,7 @@ def test_deploy_role_has_no_key_administration_in_iam_only_in_the_policies_of_it
     """An IAM grant on key/* would reach every key whose policy delegates to IAM (the default); the deploy role gets
     key administration from the key policies of the keys org-backup creates, and IAM only what precedes a key."""
     stack_set = _one(example, "bootstrap-management", "aws_cloudformation_stack_set", name="org-backup-deploy-roles")
-    policy = json.loads(stack_set["template_body"])["Resources"]["DeployRole"]["Properties"]["Policies"][0]
-    statements = _statements_of(policy["PolicyDocument"])
+    statements = _deploy_role_statements(json.loads(stack_set["template_body"]))
     kms = {sid: _actions(st) for sid, st in statements.items() if any(a.startswith("kms:") for a in _actions(st))}
     assert kms == {
         "CreateKeys": {"kms:CreateKey", "kms:ListAliases"},
@@ -370,10 +431,15 @@ def test_deploy_role_has_no_key_administration_in_iam_only_in_the_policies_of_it
         "OwnKeyAliases": {"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"},
     }
     assert statements["TagKeysOnCreation"]["Condition"] == {
-        "ForAllValues:StringEquals": {"aws:TagKeys": ["cost-center", "managed-by", "owner"]}
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["cost-center", "managed-by", "owner"]},
+        "StringEquals": {
+            "aws:RequestTag/cost-center": "4711",
+            "aws:RequestTag/managed-by": "org-backup",
+            "aws:RequestTag/owner": "platform-team",
+        },
     }
     assert all(":key/" not in json.dumps(statements[sid]["Resource"]) for sid in kms)
-    assert "iam:UpdateRoleDescription" in _actions(statements["OwnRoles"])
+    assert "iam:UpdateRoleDescription" in _actions(statements["ReadTagAndDeleteOwnRoles"])
     for stack in ("member-444444444444", "central-backup"):
         for key in example.resources(stack, "aws_kms_key").values():
             account = "444444444444" if stack.startswith("member") else "222222222222"
@@ -390,8 +456,7 @@ def test_without_tags_keys_are_created_untagged_so_the_tagging_grant_is_left_out
     stack_set = _one(
         synth("minimal"), "bootstrap-management", "aws_cloudformation_stack_set", name="org-backup-deploy-roles"
     )
-    policy = json.loads(stack_set["template_body"])["Resources"]["DeployRole"]["Properties"]["Policies"][0]
-    assert "TagKeysOnCreation" not in _statements_of(policy["PolicyDocument"])
+    assert "TagKeysOnCreation" not in _deploy_role_statements(json.loads(stack_set["template_body"]))
 
 
 def test_management_deploy_role_has_no_stack_set_access_and_manages_only_its_own_policies(
@@ -401,20 +466,22 @@ def test_management_deploy_role_has_no_stack_set_access_and_manages_only_its_own
     pipeline cannot widen its own reach: the deploy role has no CloudFormation action at all. Its actions without a
     resource type (Service Authorization Reference) sit in the one "*" statement (parliament,
     tests/test_policy_lint.py, reports any of them scoped)."""
-    (policy,) = (
-        json.loads(p["policy"])
-        for p in example.resources("bootstrap-management", "aws_iam_role_policy").values()
-        if p["name"] == "OrgBackupDeployRole"
-    )
-    statements = _statements_of(policy)
+    statements = _statements_of(_management_policy(example))
     assert statements["WithoutResourceTypes"]["Resource"] == "*"
     assert not any(a.startswith("cloudformation:") for st in statements.values() for a in _actions(st))
-    # Organizations writes reach only this organization's backup policies and SCPs, and its root and OUs.
-    assert statements["OrganizationPolicies"]["Resource"] == [
+    # Organizations writes reach only this organization's backup policies and SCPs (tests/test_threat_model.py
+    # evaluates the tag conditions), and its root, OUs and accounts as targets.
+    assert statements["ChangeOnlyOrgBackupPolicies"]["Resource"] == [
         "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/backup_policy/*",
         "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/service_control_policy/*",
+    ]
+    assert statements["ChangeOnlyOrgBackupPolicies"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/org-backup": "managed"}
+    }
+    assert statements["AttachOnlyBackupPoliciesAndScpsToTargets"]["Resource"] == [
         "arn:aws:organizations::111111111111:root/o-a1b2c3d4e5/*",
         "arn:aws:organizations::111111111111:ou/o-a1b2c3d4e5/*",
+        "arn:aws:organizations::111111111111:account/o-a1b2c3d4e5/*",
     ]
 
 
@@ -452,13 +519,11 @@ def test_make_pr_feedback_entry_point_posts_summary_and_topology(
         {
             "pullRequestId": "7", "repositoryName": "org-backup", "beforeCommitId": "b" * 40,
             "afterCommitId": "a" * 40,
-            "content": "org-backup validation passed: tests, checkov and plan.\n\n# plan\n\n\n"
+            "content": "org-backup pull-request build (the pull request's own report; the approval comes from "
+            "the pipeline's approval function): passed: tests, checkov and plan.\n\n# plan\n\n\n"
             "What the configuration deploys:\n\n```mermaid\nflowchart LR\n  a --> b\n```\n",
         },
     )  # fmt: skip
-    stub.add_response(
-        "update_pull_request_approval_state", {}, {"pullRequestId": "7", "revisionId": "r", "approvalState": "APPROVE"}
-    )
     for name, value in {
         "PULL_REQUEST_ID": "7", "REVISION_ID": "r", "REPOSITORY_NAME": "org-backup",
         "SOURCE_COMMIT": "a" * 40, "DESTINATION_COMMIT": "b" * 40,
@@ -469,3 +534,35 @@ def test_make_pr_feedback_entry_point_posts_summary_and_topology(
         args = ["--succeeded", "1", "--summary", str(tmp_path / "summary.md")]
         assert pr_feedback.main([*args, "--topology", str(tmp_path / "topology.md")]) == 0
         stub.assert_no_pending_responses()
+
+
+def test_the_stackset_template_creates_the_roles_their_policies_and_the_boundary() -> None:
+    """CloudFormation (moto's, with the test server's fix 16: ManagedPolicyArns) applies the StackSet's template as
+    it is: the deploy role with its managed policies under /org-backup/, the plan role, the function boundary."""
+    import boto3
+    from moto import mock_aws
+
+    from org_backup import deploy_roles
+    from org_backup.config_loader import load_config
+    from tests.conftest import EXAMPLE_CONFIG
+    from tests.rehearsal import moto_fixes
+
+    moto_fixes.install_cloudformation_roles()
+    with mock_aws():
+        cloudformation = boto3.client("cloudformation", region_name="eu-west-1")
+        cloudformation.create_stack(
+            StackName="org-backup-deploy-roles",
+            TemplateBody=deploy_roles.stackset_template(load_config(EXAMPLE_CONFIG)),
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        iam = boto3.client("iam", region_name="us-east-1")
+        attached = iam.list_attached_role_policies(RoleName="OrgBackupDeployRole")["AttachedPolicies"]
+        assert [p["PolicyArn"].split(":", 5)[5] for p in attached] == [
+            "policy/org-backup/OrgBackupDeployRole-1",
+            "policy/org-backup/OrgBackupDeployRole-2",
+        ]
+        assert iam.list_role_policies(RoleName="OrgBackupPlanRole")["PolicyNames"] == ["org-backup-plan"]
+        local = {p["PolicyName"]: p["Path"] for p in iam.list_policies(Scope="Local")["Policies"]}
+        assert local["OrgBackupFunctionBoundary"] == "/org-backup/"
+        cloudformation.delete_stack(StackName="org-backup-deploy-roles")  # as DeleteStackInstances does
+        assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == []

@@ -24,6 +24,37 @@ def test_no_policy_has_a_finding_outside_the_allowlist(findings: dict[str, list[
     assert [str(f) for f in left] == []
 
 
+def test_no_policy_lets_its_holder_escalate(findings: dict[str, list[Finding]]) -> None:
+    """parliament's community privilege-escalation auditor over every synthesized policy of every scenario: no
+    finding at all (the allowlist may not cover one; the deploy role's lambda:UpdateFunctionCode was one)."""
+    escalations = [str(f) for scenario in SCENARIOS for f in findings[scenario] if f.issue == "PRIVILEGE_ESCALATION"]
+    assert escalations == []
+
+
+def test_the_escalation_auditor_runs_and_cannot_be_allowlisted(tmp_path: Any) -> None:
+    """The negative control: the defect this issue found is reported, and an allowlist entry for it is refused."""
+    edit_function = Document(
+        "member-444444444444",
+        "aws_iam_role_policy.x",
+        "policy",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "lambda:UpdateFunctionCode",
+                    "Resource": "arn:aws:lambda:*:*:function:org-backup-tag-reapply",
+                }
+            ],
+        },
+    )
+    assert "PRIVILEGE_ESCALATION" in [f.issue for f in policy_lint.lint([edit_function])]
+    allowlist = tmp_path / "allowlist.yaml"
+    allowlist.write_text("- issue: PRIVILEGE_ESCALATION\n  kind: '*'\n  reason: because\n")
+    with pytest.raises(ValueError, match="PRIVILEGE_ESCALATION cannot be allowlisted"):
+        policy_lint.load_allowlist(allowlist)
+
+
 def test_every_allowlist_entry_has_a_reason_and_is_still_needed(findings: dict[str, list[Finding]]) -> None:
     allowlist = policy_lint.load_allowlist()
     assert all(len(entry.reason) > 40 for entry in allowlist)
@@ -43,7 +74,10 @@ def test_every_kind_of_policy_document_is_linted(synth: Any) -> None:
         "aws_sqs_queue.policy",
         "aws_sns_topic_policy.policy",
         "aws_organizations_policy.content",
-        "aws_cloudformation_stack_set.template_body.Resources.DeployRole.Properties.Policies[0].PolicyDocument",
+        "aws_cloudformation_stack_set.template_body.Resources.DeployRolePolicy1.Properties.PolicyDocument",
+        "aws_cloudformation_stack_set.template_body.Resources.PlanRole.Properties.Policies[0].PolicyDocument",
+        "aws_cloudformation_stack_set.template_body.Resources.FunctionsBoundary.Properties.PolicyDocument",
+        "aws_iam_policy.policy(OrgBackupDeployRole-1)",
     } <= kinds
     contents = [
         d for d in policy_lint.documents(synth("example").outdir) if d.kind == "aws_organizations_policy.content"

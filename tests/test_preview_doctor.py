@@ -366,7 +366,7 @@ _MERMAID_LINE = re.compile(
     r"^(flowchart LR"
     r"|  (?:  )?subgraph (?P<subgraph>\w+)\[\"[^\"]*\"\]"
     r"|  (?:  )?end"
-    r"|    (?P<node>\w+)(?:\[\(\"[^\"]*\"\)\]|\[\"[^\"]*\"\])"
+    r"|  (?:  )?(?P<node>\w+)(?:\[\(\"[^\"]*\"\)\]|\[\"[^\"]*\"\])"
     r"|  (?P<hexagon>\w+)\{\{\"[^\"]*\"\}\}"
     r"|  (?P<source>\w+) (?:-- \"[^\"]*\" -->|-\. attached \.->) (?P<target>\w+))$"
 )
@@ -397,7 +397,11 @@ def test_preview_mermaid_is_a_well_formed_flowchart_of_the_topology(capsys: pyte
     copies = [line for line in text.splitlines() if " --> cv_" in line]
     assert len(copies) == 2 * 3  # two OUs x three Regions, each labelled with both plans
     assert all('"OrgBackupPlanDaily, OrgBackupPlanMonthly"' in line for line in copies)
-    assert text.count("-. attached .->") == 5  # copy and tampering SCPs on both OUs, leave-organization on one
+    # copy and tampering SCPs on both OUs, tampering on the central account too, leave-organization on one OU, and
+    # the pipeline account's guardrail on the home account
+    assert text.count("-. attached .->") == 7
+    assert "  scp_org_backup_deny_backup_tampering -. attached .-> central\n" in text
+    assert '  account_333333333333["pipeline account 333333333333"]\n' in text
 
 
 @pytest.mark.parametrize(

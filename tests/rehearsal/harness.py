@@ -135,6 +135,9 @@ def _rehearsal_example() -> dict[str, Any]:
     # report plans and their bucket are (moto has Create/Describe/DeleteReportPlan).
     example.pop("restore_testing", None)
     example["audit"]["frameworks"]["enabled"] = False
+    # The guardrails' administrators are the principals that run `make bootstrap` here: the administrator users.
+    home, central = example["pipeline"]["home_account_id"], example["central_backup"]["account_id"]
+    example["guardrails"]["administrators"] = [f"arn:aws:iam::{a}:user/{ADMIN}" for a in (home, central)]
     return example
 
 
@@ -535,13 +538,21 @@ class RehearsalJob:
         self.progress("negative controls ...")
         central = _admin(self, "central", "iam", result.endpoint)
         role = result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
-        (policy_name,) = central.list_role_policies(RoleName=role)["PolicyNames"]
-        original = central.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+        # The deploy role's permissions are customer managed policies (deploy_roles.split_policy): the one that
+        # grants kms:CreateKey gets a new default version without it, and its original version back afterwards.
+        for attached in central.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+            arn = attached["PolicyArn"]
+            version = central.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            original = central.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+            if "kms:CreateKey" in json.dumps(original):
+                break
+        else:
+            raise RuntimeError(f"no policy attached to {role} grants kms:CreateKey")
         weakened = json.loads(json.dumps(original))
         for statement in weakened["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             statement["Action"] = [a for a in actions if a != "kms:CreateKey"] or ["kms:ListAliases"]
-        central.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(weakened))
+        new = central.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(weakened), SetAsDefault=True)
         try:
             stack = json.loads((result.repo / "cdktf.out" / "stacks" / "central-backup" / "cdk.tf.json").read_text())
             key = sorted(stack["resource"]["aws_kms_key"])[0]  # one per central Region: any shows it
@@ -553,7 +564,8 @@ class RehearsalJob:
                 f"exit {denied.returncode}\n{denied.stdout[-3000:]}{denied.stderr[-3000:]}"
             )
         finally:
-            central.put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(original))
+            central.set_default_policy_version(PolicyArn=arn, VersionId=version)
+            central.delete_policy_version(PolicyArn=arn, VersionId=new["PolicyVersion"]["VersionId"])
         home_admin = _admin(self, "home", "iam", result.endpoint)
         trust = {
             "Version": "2012-10-17",

@@ -201,8 +201,16 @@ def warm_iam(endpoint: str, account_id: str) -> None:
 
 
 def _replace_ids(node: Any, ids: dict[str, str]) -> Any:
+    """Every account id of the example by moto's: whole values, and the account field of ARNs (reviewers,
+    guardrail administrators)."""
     if isinstance(node, dict):
         return {key: _replace_ids(value, ids) for key, value in node.items()}
     if isinstance(node, list):
         return [_replace_ids(value, ids) for value in node]
-    return ids.get(node, node) if isinstance(node, str) else node
+    if not isinstance(node, str):
+        return node
+    if node in ids:
+        return ids[node]
+    for old, new in ids.items():
+        node = node.replace(f":{old}:", f":{new}:")
+    return node

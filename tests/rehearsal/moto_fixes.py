@@ -46,6 +46,11 @@ Missing APIs, added as AWS's API references describe them:
     plan was empty and every plan showed the provider's default tags as a change. They are stored as tags of the
     plan's ARN, as TagResource would.
 
+16. CloudFormation roles: AWS::IAM::Role's ManagedPolicyArns were ignored, so the StackSet's deploy role (whose
+    permissions are customer managed policies of the same template) had none. Each is attached as AttachRolePolicy
+    would, and detached again before the stack's deletion deletes the role (moto then failed "must detach all
+    policies first").
+
 And one condition moto evaluated without its context:
 11. S3 bucket policies: conditions saw no request context, so a TLS-only policy (Deny when aws:SecureTransport is
     false, on every org-backup bucket) denied every object request. aws:SecureTransport now says whether the
@@ -87,12 +92,14 @@ from moto.core.responses import ActionResult
 from moto.events.models import Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.iam.access_control import PermissionResult
+from moto.iam.models import Role, iam_backends
 from moto.kms.models import KmsBackend
 from moto.organizations.models import FakeDelegatedAdministrator, FakePolicy
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
+from moto.utilities.utils import get_partition
 
 from tests.rehearsal.moto_iam import as_list, check_vault_policy, conditions_hold, matches
 
@@ -617,6 +624,7 @@ def install_events() -> None:
 
 def install() -> None:
     install_events()
+    install_cloudformation_roles()
     BackupResponse.create_report_plan = _create_report_plan_with_tags  # type: ignore[method-assign]
     KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
     BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
@@ -665,3 +673,37 @@ def install() -> None:
     CodeCommitResponse.disassociate_approval_rule_template_from_repository = _disassociate_template  # type: ignore[attr-defined]
     CodeCommitResponse.list_repositories_for_approval_rule_template = _list_repositories_for_template  # type: ignore[attr-defined]
     CodeCommitResponse.list_associated_approval_rule_templates_for_repository = _list_templates_for_repository  # type: ignore[attr-defined]
+
+
+_role_from_cloudformation = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _role_from_cloudformation_with_managed_policies(
+    cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    **kwargs: Any,
+) -> Role:  # fix 16  # fmt: skip
+    role: Role = _role_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    backend = iam_backends[account_id][get_partition(region_name)]
+    for policy_arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
+        backend.attach_role_policy(policy_arn, role.name)
+    return role
+
+
+_role_deleted_by_cloudformation = Role.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _role_deleted_detaching_managed_policies(
+    cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+) -> None:  # fix 16: CloudFormation detaches what it attached before it deletes the role
+    backend = iam_backends[account_id][get_partition(region_name)]
+    for role in backend.roles.values():
+        if role.name == resource_name:
+            for policy_arn in list(role.managed_policies):
+                backend.detach_role_policy(policy_arn, role.name)
+    _role_deleted_by_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name)
+
+
+def install_cloudformation_roles() -> None:
+    """Fix 16 alone (in-process tests of the StackSet template)."""
+    Role.create_from_cloudformation_json = classmethod(_role_from_cloudformation_with_managed_policies)  # type: ignore[method-assign,assignment]
+    Role.delete_from_cloudformation_json = classmethod(_role_deleted_detaching_managed_policies)  # type: ignore[method-assign,assignment]

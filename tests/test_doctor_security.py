@@ -1,0 +1,64 @@
+"""doctor's security checks: org-backup's policies of an older deployment lack the tag the management deploy role
+is now limited to (FAIL, with the one command that fixes it); a connection source's branch protection is said to be
+not checkable (SKIP, never a pass). Against moto's Organizations, as the other doctor tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from org_backup.config_loader import load_config
+from org_backup.doctor import run_checks, source_checks
+from tests.conftest import FIXTURES
+from tests.test_preview_doctor import StubbedClients, organization  # noqa: F401  (the fixture)
+
+SCP = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
+
+
+def test_an_org_backup_policy_without_the_managed_tag_fails_with_its_fix(organization: Any) -> None:  # noqa: F811
+    config, session = organization
+    org = session.client("organizations")
+    old = org.create_policy(
+        Name="org-backup-deny-leave-organization", Description="", Content=SCP, Type="SERVICE_CONTROL_POLICY"
+    )["Policy"]["PolicySummary"]["Id"]
+    new = org.create_policy(
+        Name="org-backup-deny-backup-tampering",
+        Description="",
+        Content=SCP,
+        Type="SERVICE_CONTROL_POLICY",
+        Tags=[{"Key": "org-backup", "Value": "managed"}],
+    )["Policy"]["PolicySummary"]["Id"]
+    org.create_policy(Name="someone-elses", Description="", Content=SCP, Type="SERVICE_CONTROL_POLICY")
+    policies = {
+        "org-backup-deny-leave-organization": "SERVICE_CONTROL_POLICY",
+        "org-backup-deny-backup-tampering": "SERVICE_CONTROL_POLICY",
+        "org-daily-backup-policy": "BACKUP_POLICY",  # not created yet: nothing to check
+    }
+    checks = {
+        c.name: c for c in run_checks(config, StubbedClients(session), policies) if c.name.startswith("policy org")
+    }
+    assert sorted(checks) == ["policy org-backup-deny-backup-tampering", "policy org-backup-deny-leave-organization"]
+    assert checks["policy org-backup-deny-backup-tampering"].render() == (
+        f"PASS  policy org-backup-deny-backup-tampering: {new} is tagged org-backup=managed"
+    )
+    assert checks["policy org-backup-deny-leave-organization"].render() == (
+        f"FAIL  policy org-backup-deny-leave-organization: {old} lacks the tag org-backup=managed\n"
+        "      Fix: once, as an administrator of the management account: aws organizations tag-resource "
+        f"--resource-id {old} --tags Key=org-backup,Value=managed (the deploy role changes only policies with that tag)."
+    )
+
+
+def test_branch_protection_of_a_connection_source_is_said_to_be_unverifiable() -> None:
+    connection = load_config(FIXTURES / "connection_source.yaml")
+    checks = source_checks(connection)
+    assert [c.render() for c in checks] == [
+        f"SKIP  branch protection of example-org/org-backup branch main: not checkable with AWS credentials: {s}"
+        for s in (
+            "a pull request is required to change it",
+            "at least one approving review is required, and stale approvals are dismissed on new commits",
+            "force pushes and deletion are refused",
+            "administrators cannot bypass these rules (except the break-glass ones)",
+        )
+    ]
+    assert all(c.skipped and c.ok for c in checks)  # counted as not checkable, never as passed or failed
+    assert source_checks(load_config(FIXTURES / "minimal.yaml")) == []  # CodeCommit: enforced by the SCP instead
