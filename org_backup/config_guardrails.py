@@ -48,6 +48,12 @@ class PipelineAccountGuardrail(Model):
         "change the projects, pipelines, builder roles or approval rules, and (CodeCommit) nobody else may push, "
         "commit or merge branches directly into the deploy branch or override approval rules.",
     )
+    deploy_approvers: tuple[PrincipalArnPattern, ...] = Field(
+        default=(),
+        description="Besides guardrails.administrators, who may approve a deploy at the pipeline's Approve stage "
+        "(codepipeline:PutApprovalResult), as aws:PrincipalArn values of the home account (a role's ARN for its "
+        "sessions).",
+    )
 
 
 class Guardrails(Model):

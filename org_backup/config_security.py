@@ -98,6 +98,22 @@ def pipeline_security_problems(config: BackupConfig) -> list[Problem]:
                 "central vault to a member account, or set central_account: false.",
             )
         )
+    tampering = guardrails.deny_backup_tampering
+    tampered_ous = set(config.ous_of(tampering.target_ous)) if tampering.enabled else set()
+    home_under_tampering = any(home in ou.accounts for ou in config.target_ous if ou.id in tampered_ous) or (
+        home == central and central_needs_scp
+    )
+    if home_under_tampering:
+        problems.append(
+            Problem(
+                "pipeline.home_account_id",
+                f"{home} is also governed by guardrails.deny_backup_tampering, which lets only the deploy role change "
+                "org-backup's rules, functions and queues: the administrators who apply the pipeline stack there "
+                "would be denied its approval function and rules. Fix: run the pipeline in an account of its own, "
+                "outside the target OUs and apart from the central account (AWS recommends a dedicated tooling "
+                "account).",
+            )
+        )
     needed = [
         name
         for name, on in (

@@ -112,6 +112,7 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
             f"{organizations}:policy/{org}/service_control_policy/*",
         ],
         "organization_target_arns": [f"{organizations}:root/{org}/*", f"{organizations}:ou/{org}/*"],
+        "organization_ou_arns": [f"{organizations}:ou/{org}/*"],
         "organization_account_arns": [f"{organizations}:account/{org}/*"],
     }
 
@@ -206,12 +207,18 @@ def management_policy(config: BackupConfig) -> dict[str, Any]:
     return render_template(
         "iam/deploy-role-management.json",
         organization_policy_arns=arns["organization_policy_arns"],
-        organization_target_arns=arns["organization_target_arns"] + arns["organization_account_arns"],
+        # OUs and accounts, never the root: org-backup attaches nothing there, so neither can a compromised role.
+        organization_target_arns=arns["organization_ou_arns"] + arns["organization_account_arns"],
         organization_account_arns=arns["organization_account_arns"],
         organization_read_arns=arns["organization_policy_arns"]
         + arns["organization_target_arns"]
         + arns["organization_account_arns"],
         create_condition={f"aws:RequestTag/{key}": value, "organizations:PolicyType": list(ORGANIZATION_POLICY_TYPES)},
+        # CreatePolicy with tags also needs organizations:TagResource (Organizations API reference, CreatePolicy:
+        # "If the request includes tags, then the requester must have the organizations:TagResource permission"):
+        # allowed only for requests that carry the managed tag, and only the tags org-backup writes.
+        managed_request_tag={f"aws:RequestTag/{key}": value},
+        managed_tag_keys=sorted({key, *config.tags}),
         policy_types=list(ORGANIZATION_POLICY_TYPES),
         managed_resource_tag={f"aws:ResourceTag/{key}": value},
         enrolment_rule_arn=arns["enrolment_rule_arn"],
@@ -364,3 +371,18 @@ def split_policy(policy: dict[str, Any]) -> list[dict[str, Any]]:
     if len(documents) > MAX_MANAGED_POLICIES_PER_ROLE:
         raise ValueError(f"{len(documents)} managed policies exceed IAM's {MAX_MANAGED_POLICIES_PER_ROLE} per role")
     return documents
+
+
+def writers_only(config: BackupConfig, bucket_arn: str, writers: list[str]) -> list[dict[str, Any]]:
+    """Bucket policy statements: only ``writers`` (and guardrails.administrators) put or delete objects, and, when
+    administrators are named, only they change the bucket's policy. Without them, anyone in the account with S3
+    and KMS permissions could swap a pipeline artifact between Plan and Deploy, or a stack's state."""
+    administrators = list(config.guardrails.administrators)
+    statements: list[dict[str, Any]] = render_template(
+        "s3/writers-only.json", bucket_arn=bucket_arn, writers=[*writers, *administrators]
+    )["Statement"]
+    if administrators:
+        statements += render_template(
+            "s3/administrators-own-the-policy.json", bucket_arn=bucket_arn, administrators=administrators
+        )["Statement"]
+    return statements

@@ -16,7 +16,10 @@ from org_backup.errors import InputError, Problem
 from org_backup.naming import (
     ALERT_BUS,
     ALERT_FORWARDER_ROLE,
+    ALERT_KEY_ALIAS,
     DEPLOY_BATCH_ROLE,
+    EVENTS_ENROLMENT_ROLE,
+    EVENTS_START_PIPELINE_ROLE,
     EVENTS_START_PR_BUILD_ROLE,
     PIPELINE,
     PIPELINE_ROLE,
@@ -26,6 +29,8 @@ from org_backup.naming import (
     PR_PIPELINE_ROLE,
     PROJECT_PREFIX,
     REPORT_PLAN_PREFIX,
+    REPORTS_KEY_ALIAS,
+    RESTORE_VALIDATION_KEY_ALIAS,
     RESTORE_VALIDATION_ROLE,
     STACKSET_EXECUTION_ROLE,
     Naming,
@@ -105,7 +110,7 @@ def render_scps(config: BackupConfig) -> list[RenderedScp]:
             )
         )
     if guardrails.pipeline_account.enabled:
-        scps.append(_pipeline_account_scp(config, naming))
+        scps += _pipeline_account_scps(config, naming)
     too_big = [
         Problem(
             scp.name,
@@ -124,7 +129,18 @@ def _tampering_scp(config: BackupConfig, naming: Naming, protected: list[str]) -
     names = config.names
     role = naming.any_account_role_arn
     p = naming.partition
-    aliases = sorted({names.member_key_alias, names.central_key_alias})
+    # The vault keys, and the keys of what watches them (alerts, functions' logs and queues, reports): disabling any
+    # of those silences detection as surely as deleting a rule.
+    aliases = sorted(
+        {
+            names.member_key_alias,
+            names.central_key_alias,
+            names.operations_key_alias,
+            ALERT_KEY_ALIAS,
+            RESTORE_VALIDATION_KEY_ALIAS,
+            REPORTS_KEY_ALIAS,
+        }
+    )
     tampering = config.guardrails.deny_backup_tampering
     targets = config.ous_of(tampering.target_ous)
     targeted_members = {a for ou in config.target_ous if ou.id in targets for a in ou.accounts}
@@ -186,7 +202,7 @@ def _tampering_scp(config: BackupConfig, naming: Naming, protected: list[str]) -
     )
 
 
-def _pipeline_account_scp(config: BackupConfig, naming: Naming) -> RenderedScp:
+def _pipeline_account_scps(config: BackupConfig, naming: Naming) -> list[RenderedScp]:
     """The home account: only the pipeline starts org-backup's builds (so nobody else receives a builder role's
     credentials), no build's buildspec is overridden (CodeBuild User Guide, "AWS CodeBuild condition keys":
     ``codebuild:source.buildspec`` with the Null operator), and only the administrators change the pipeline, its
@@ -198,6 +214,7 @@ def _pipeline_account_scp(config: BackupConfig, naming: Naming) -> RenderedScp:
     # Every role of the pipeline stack is named org-backup-* (naming.py): builders, service roles, the approval
     # function's role.
     pipeline_roles = [naming.role_arn(home, "org-backup-*")]
+    pipelines = [naming.regional_arn("codepipeline", region, home, name) for name in (PIPELINE, PR_PIPELINE)]
     document = render_template(
         "scp/protect-pipeline.json",
         project_arns=projects,
@@ -215,24 +232,48 @@ def _pipeline_account_scp(config: BackupConfig, naming: Naming) -> RenderedScp:
             naming.regional_arn("events", region, home, "rule/org-backup-*"),
             naming.regional_arn("lambda", region, home, f"function:{PR_APPROVAL_FUNCTION}"),
         ],
+        # A pipeline started by hand may be given any commit of any branch (CodePipeline User Guide, "Start a
+        # pipeline with a source revision override"): only the rules that start it on a push or an enrolment
+        # event, and the administrators, may start, retry or roll back a stage.
+        pipeline_arns=pipelines,
+        pipeline_starters=[
+            naming.role_arn(home, EVENTS_START_PIPELINE_ROLE),
+            naming.role_arn(home, EVENTS_ENROLMENT_ROLE),
+            *administrators,
+        ],
+        approval_action_arns=[f"{arn}/*" for arn in pipelines],
+        deploy_approvers=[*administrators, *config.guardrails.pipeline_account.deploy_approvers],
         administrators=administrators,
         role_write_actions=ROLE_WRITE_ACTIONS,
         pipeline_roles=pipeline_roles,
     )
+    scps = [
+        RenderedScp(
+            "org-backup-protect-pipeline",
+            "Only the org-backup pipeline starts its builds and pipelines; only administrators change them",
+            dumps(document),
+            (home,),
+        )
+    ]
     source = config.pipeline.source
     if isinstance(source, CodeCommitSource):
         # The documented statement for protected branches (CodeCommit User Guide, customer managed policy examples,
         # "Deny or allow actions on branches"), without the MergePullRequestBy* actions: merging a pull request is
-        # the reviewed path, which the approval rules gate; what is denied is every way around them.
-        document["Statement"] += render_template(
+        # the reviewed path, which the approval rules gate; what is denied is every way around them. With a set
+        # operator: codecommit:References holds every reference a push updates (a multivalued key, IAM User
+        # Guide, "Single-valued vs. multivalued context keys").
+        branch = render_template(
             "scp/protect-deploy-branch.json",
             repository_arn=naming.regional_arn("codecommit", region, home, source.repository),
             deploy_branch_ref=f"refs/heads/{source.branch}",
             administrators=administrators,
-        )["Statement"]
-    return RenderedScp(
-        "org-backup-protect-pipeline",
-        "Only the org-backup pipeline starts its builds; the deploy branch changes only by reviewed pull request",
-        dumps(document),
-        (home,),
-    )
+        )
+        scps.append(
+            RenderedScp(
+                "org-backup-protect-deploy-branch",
+                "The org-backup deploy branch changes only by a reviewed pull request",
+                dumps(branch),
+                (home,),
+            )
+        )
+    return scps

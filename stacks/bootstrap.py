@@ -198,7 +198,15 @@ class StateBucket(Construct):
             bucket=bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
-        secure_bucket(self, provider, bucket, key.arn, f"arn:{naming.partition}:s3:::{name}")
+        bucket_arn = f"arn:{naming.partition}:s3:::{name}"
+        # State and deploy records are written by the deploy builder, and (the pipeline stack's) by the
+        # administrators who run bootstrap: with administrators named, nobody else (deploy_roles.writers_only).
+        also = (
+            deploy_roles.writers_only(config, bucket_arn, [naming.builder_role_arn("deploy")])
+            if config.guardrails.administrators
+            else []
+        )
+        secure_bucket(self, provider, bucket, key.arn, bucket_arn, also=also)
         S3BucketLifecycleConfiguration(
             self,
             "lifecycle",

@@ -8,7 +8,9 @@ Failure path: EventBridge retries delivery and sends undeliverable events to the
 New code replaces the function (and its invoke settings and permission) instead of updating it in place: the
 deploy role then needs no ``lambda:UpdateFunctionCode``, which would let it run code of its choosing with a
 function's role (parliament's privilege-escalation auditor, "EditExistingLambdaFunctionWithRole"). While the function
-is being re-created, EventBridge keeps retrying delivery (24 times over up to 6 hours), so no event is lost.
+is being re-created (seconds), an event for it goes straight to the DLQ: EventBridge does not retry a target that
+does not exist (EventBridge User Guide, "Using dead-letter queues to process undelivered events"). After a code
+change, look in the DLQ (README, Tag re-application on restore).
 """
 
 from __future__ import annotations

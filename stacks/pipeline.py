@@ -22,9 +22,7 @@ from typing import Any
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus_policy import CloudwatchEventBusPolicy
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
-    CloudwatchEventTarget,
-)
+from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.codecommit_repository import CodecommitRepository
 from cdktf_cdktf_provider_aws.codepipeline import (
     Codepipeline,
@@ -58,14 +56,18 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from org_backup import deploy_roles
 from org_backup.config import BackupConfig, CodeCommitSource
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import (
+    BUILDER_ROLES,
     DEPLOY_PHASES,
     ENROLMENT_RULE,
     PIPELINE,
+    PIPELINE_ROLE,
     PIPELINE_TOPIC,
     PR_PIPELINE,
+    PR_PIPELINE_ROLE,
     Naming,
     enrolment_event_pattern,
 )
@@ -178,17 +180,23 @@ class PipelineStack(TerraformStack):
 
     def _add_artifact_buckets(self) -> None:
         """The deploy branch's artifacts; with a connection source, the pull requests' in a bucket of their own."""
+        writers = [self.naming.role_arn(self.account, r) for r in (PIPELINE_ROLE, *BUILDER_ROLES.values())]
         self.bucket, self.bucket_arn = self._artifact_bucket(
-            "artifacts", f"org-backup-pipeline-{self.account}-{self.region}"
+            "artifacts",
+            f"org-backup-pipeline-{self.account}-{self.region}",
+            [w for w in writers if not w.endswith(BUILDER_ROLES["pull-request"])],
         )
         self.pr_bucket: S3Bucket | None = None
         self.pr_bucket_arn: str | None = None
         if not isinstance(self.config.pipeline.source, CodeCommitSource):
             self.pr_bucket, self.pr_bucket_arn = self._artifact_bucket(
-                "pr-artifacts", f"org-backup-pull-requests-{self.account}-{self.region}"
+                "pr-artifacts",
+                f"org-backup-pull-requests-{self.account}-{self.region}",
+                [self.naming.role_arn(self.account, r) for r in (PR_PIPELINE_ROLE, BUILDER_ROLES["pull-request"])],
             )
 
-    def _artifact_bucket(self, construct_id: str, name: str) -> tuple[S3Bucket, str]:
+    def _artifact_bucket(self, construct_id: str, name: str, writers: list[str]) -> tuple[S3Bucket, str]:
+        """A versioned, encrypted artifact bucket that only ``writers`` (its pipeline and builders) write to."""
         bucket_arn = f"arn:{self.naming.partition}:s3:::{name}"
         bucket = S3Bucket(self, construct_id, provider=self.provider, bucket=name, force_destroy=False)
         S3BucketVersioningA(
@@ -197,7 +205,8 @@ class PipelineStack(TerraformStack):
         )  # fmt: skip
         # The deploy branch's bucket keeps the construct ids it always had (its Terraform addresses do not move).
         secure = self if construct_id == "artifacts" else Construct(self, f"{construct_id}-security")
-        secure_bucket(secure, self.provider, bucket, self.key.arn, bucket_arn)
+        also = deploy_roles.writers_only(self.config, bucket_arn, writers)
+        secure_bucket(secure, self.provider, bucket, self.key.arn, bucket_arn, also=also)
         days = self.config.pipeline.artifact_retention_days
         S3BucketLifecycleConfiguration(
             self,

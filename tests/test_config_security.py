@@ -154,3 +154,21 @@ def test_the_example_enables_every_guardrail_with_its_administrators() -> None:
     config = config_from_dict(example, source=str(EXAMPLE_CONFIG))
     assert config.guardrails.pipeline_account.enabled and config.guardrails.deny_backup_tampering.central_account
     assert {a.split(":")[4] for a in config.guardrails.administrators} == {"333333333333", "222222222222"}
+
+
+def test_the_pipeline_may_not_live_where_the_tampering_guardrail_holds_org_backups_rules() -> None:
+    """The tampering SCP reserves org-backup's rules, functions and queues to the deploy role; the pipeline stack's
+    own (approval function, rules) are applied by administrators, so the two cannot share an account."""
+    problems = _problems(
+        {
+            "pipeline.home_account_id": "100000000004",  # the minimal fixture's member account
+            "pipeline.source.reviewers": ["arn:aws:sts::100000000004:assumed-role/Reviewers/*"],
+            "guardrails.deny_backup_tampering": {"enabled": True, "central_account": False},
+        }
+    )
+    assert problems == [
+        "pipeline.home_account_id: 100000000004 is also governed by guardrails.deny_backup_tampering, which lets only "
+        "the deploy role change org-backup's rules, functions and queues: the administrators who apply the pipeline "
+        "stack there would be denied its approval function and rules. Fix: run the pipeline in an account of its "
+        "own, outside the target OUs and apart from the central account (AWS recommends a dedicated tooling account)."
+    ]

@@ -470,7 +470,8 @@ def test_management_deploy_role_has_no_stack_set_access_and_manages_only_its_own
     assert statements["WithoutResourceTypes"]["Resource"] == "*"
     assert not any(a.startswith("cloudformation:") for st in statements.values() for a in _actions(st))
     # Organizations writes reach only this organization's backup policies and SCPs (tests/test_threat_model.py
-    # evaluates the tag conditions), and its root, OUs and accounts as targets.
+    # evaluates the tag conditions), and OUs and accounts as targets: never the root, where a deny-all SCP would bind
+    # every account of the organization, not only the configured targets (docs/threat-model.md).
     assert statements["ChangeOnlyOrgBackupPolicies"]["Resource"] == [
         "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/backup_policy/*",
         "arn:aws:organizations::111111111111:policy/o-a1b2c3d4e5/service_control_policy/*",
@@ -479,7 +480,6 @@ def test_management_deploy_role_has_no_stack_set_access_and_manages_only_its_own
         "StringEquals": {"aws:ResourceTag/org-backup": "managed"}
     }
     assert statements["AttachOnlyBackupPoliciesAndScpsToTargets"]["Resource"] == [
-        "arn:aws:organizations::111111111111:root/o-a1b2c3d4e5/*",
         "arn:aws:organizations::111111111111:ou/o-a1b2c3d4e5/*",
         "arn:aws:organizations::111111111111:account/o-a1b2c3d4e5/*",
     ]

@@ -398,8 +398,9 @@ def test_preview_mermaid_is_a_well_formed_flowchart_of_the_topology(capsys: pyte
     assert len(copies) == 2 * 3  # two OUs x three Regions, each labelled with both plans
     assert all('"OrgBackupPlanDaily, OrgBackupPlanMonthly"' in line for line in copies)
     # copy and tampering SCPs on both OUs, tampering on the central account too, leave-organization on one OU, and
-    # the pipeline account's guardrail on the home account
-    assert text.count("-. attached .->") == 7
+    # the pipeline account's two guardrails (pipeline, deploy branch) on the home account
+    assert text.count("-. attached .->") == 8
+    assert "  scp_org_backup_protect_deploy_branch -. attached .-> account_333333333333\n" in text
     assert "  scp_org_backup_deny_backup_tampering -. attached .-> central\n" in text
     assert '  account_333333333333["pipeline account 333333333333"]\n' in text
 

@@ -458,3 +458,114 @@ def test_every_row_names_a_test_that_exists() -> None:
     defined = {name for name in globals() if name.startswith("test_")}
     elsewhere = {"test_no_policy_lets_its_holder_escalate"}  # tests/test_policy_lint.py
     assert named - defined - elsewhere == set()
+
+
+# --- Review findings: further paths, each closed ------------------------------------------------------------------
+def test_nobody_starts_the_pipeline_with_another_commit_or_approves_a_deploy_but_the_named(
+    example: Synthesized,
+) -> None:
+    """A pipeline started by hand may be given any commit of any branch (CodePipeline User Guide, "Start a pipeline
+    with a source revision override"): only its rules and the administrators start it; only the administrators (and
+    deploy_approvers) approve its Approve stage."""
+    scps = policies.scp_levels(example, HOME, None)
+    pipeline = f"arn:aws:codepipeline:{REGION}:{HOME}:org-backup"
+    developer, administrator = role(HOME, "Developer"), role(HOME, "OrgBackupAdministrator")
+    for action in (
+        "codepipeline:StartPipelineExecution",
+        "codepipeline:RetryStageExecution",
+        "codepipeline:RollbackStage",
+    ):
+        assert not decide(developer, action, pipeline, identity=ADMINISTRATOR_ACCESS, scps=scps).allowed, action
+    started = decide(role(HOME, "org-backup-events-start-pipeline"), "codepipeline:StartPipelineExecution", pipeline,
+                     identity=ADMINISTRATOR_ACCESS, scps=scps)  # fmt: skip
+    assert started.allowed, started.reason
+    approve = f"{pipeline}/Approve/Approve"
+    assert not decide(
+        developer, "codepipeline:PutApprovalResult", approve, identity=ADMINISTRATOR_ACCESS, scps=scps
+    ).allowed
+    assert decide(
+        administrator, "codepipeline:PutApprovalResult", approve, identity=ADMINISTRATOR_ACCESS, scps=scps
+    ).allowed
+
+
+def test_nobody_but_administrators_passes_a_pipeline_role_to_something_new(example: Synthesized) -> None:
+    """With iam:PassRole a developer could create a project that runs as the deploy builder, a pipeline that runs
+    as the pipeline's role, or a function that runs as the approver (IAM User Guide, "Grant a user permissions to
+    pass a role to an AWS service")."""
+    scps = policies.scp_levels(example, HOME, None)
+    for name in ("org-backup-deploy", "org-backup-pipeline", "org-backup-pr-approval"):
+        arn = f"arn:aws:iam::{HOME}:role/{name}"
+        assert not decide(
+            role(HOME, "Developer"), "iam:PassRole", arn, identity=ADMINISTRATOR_ACCESS, scps=scps
+        ).allowed
+        passed = decide(role(HOME, "OrgBackupAdministrator"), "iam:PassRole", arn, identity=ADMINISTRATOR_ACCESS,
+                        scps=scps)  # fmt: skip
+        assert passed.allowed, passed.reason
+
+
+def _bucket_policy(example: Synthesized, stack: str, bucket_name: str) -> Policy:
+    buckets = {key: b for key, b in example.resources(stack, "aws_s3_bucket").items() if b["bucket"] == bucket_name}
+    (key,) = buckets
+    (policy,) = (
+        p
+        for p in example.resources(stack, "aws_s3_bucket_policy").values()
+        if p["bucket"] == f"${{aws_s3_bucket.{key}.id}}"
+    )
+    return Policy(f"bucket policy of {bucket_name}", json.loads(policy["policy"]))
+
+
+def test_only_the_pipeline_writes_its_artifacts_and_state(example: Synthesized) -> None:
+    """An account user with S3 and KMS permissions could otherwise swap the source or plans between Plan and Deploy,
+    or a stack's state: the buckets' policies deny object writes to all but their writers."""
+    artifacts = f"org-backup-pipeline-{HOME}-{REGION}"
+    policy = _bucket_policy(example, "pipeline", artifacts)
+    key = f"arn:aws:s3:::{artifacts}/org-backup/plans/x.zip"
+    denied = decide(role(HOME, "PowerUser"), "s3:PutObject", key, identity=ADMINISTRATOR_ACCESS, resource_policy=policy,
+                    resource_account=HOME)  # fmt: skip
+    assert not denied.allowed and "explicit deny" in denied.reason
+    written = decide(role(HOME, "org-backup-plan"), "s3:PutObject", key, identity=policies.builder(example, "plan"),
+                     resource_policy=policy, resource_account=HOME)  # fmt: skip
+    assert written.allowed, written.reason
+    state_bucket = f"org-backup-tfstate-{HOME}-{REGION}"
+    state = _bucket_policy(example, "bootstrap-home", state_bucket)
+    object_ = f"arn:aws:s3:::{state_bucket}/org-backup/member-{MEMBER}.tfstate"
+    assert not decide(role(HOME, "PowerUser"), "s3:PutObject", object_, identity=ADMINISTRATOR_ACCESS,
+                      resource_policy=state, resource_account=HOME).allowed  # fmt: skip
+    deploy = decide(role(HOME, "org-backup-deploy"), "s3:PutObject", object_, identity=policies.builder(example, "deploy"),
+                    resource_policy=state, resource_account=HOME)  # fmt: skip
+    assert deploy.allowed, deploy.reason
+    assert not decide(role(HOME, "PowerUser"), "s3:PutBucketPolicy", f"arn:aws:s3:::{state_bucket}",
+                      identity=ADMINISTRATOR_ACCESS, resource_policy=state, resource_account=HOME).allowed  # fmt: skip
+
+
+def test_management_deploy_role_tags_only_as_it_creates_and_attaches_nothing_to_the_root(example: Synthesized) -> None:
+    """CreatePolicy with tags needs organizations:TagResource too (Organizations API reference, CreatePolicy)."""
+    deploy = role(MANAGEMENT, "OrgBackupDeployRole")
+    identity = policies.management_deploy_role(example)
+    new = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-new12345"
+    tagging = decide(deploy, "organizations:TagResource", new, identity=identity,
+                     **{"aws__RequestTag_SLASH_org-backup": "managed", "aws__TagKeys": ["org-backup", "owner"]})  # fmt: skip
+    assert tagging.allowed, tagging.reason
+    assert not decide(deploy, "organizations:TagResource", new, identity=identity, aws__TagKeys=["owner"]).allowed
+    root = f"arn:aws:organizations::{MANAGEMENT}:root/{ORG}/r-ab12"
+    assert not decide(deploy, "organizations:AttachPolicy", root, identity=identity,
+                      organizations__PolicyType="SERVICE_CONTROL_POLICY").allowed  # fmt: skip
+
+
+def test_deploy_role_adds_no_layer_to_a_function(example: Synthesized) -> None:
+    """A layer is code: UpdateFunctionConfiguration with Layers would run code of the deploy role's choosing."""
+    function = f"arn:aws:lambda:{REGION}:{MEMBER}:function:org-backup-tag-reapply"
+    layer = f"arn:aws:lambda:{REGION}:999999999999:layer:anything:1"
+    assert not _deploy(example, "lambda:UpdateFunctionConfiguration", function, lambda__Layer=[layer]).allowed
+    assert _deploy(example, "lambda:UpdateFunctionConfiguration", function).allowed
+
+
+def test_member_administrator_cannot_disable_the_keys_or_topic_that_carry_detection(example: Synthesized) -> None:
+    for alias in ("alias/org-backup/alerts", "alias/org-backup/operations", "alias/org-backup/reports"):
+        denied = _member_admin(example, "kms:DisableKey", MEMBER_KEY, kms__ResourceAliases=[alias])
+        assert not denied.allowed, alias
+    subscription = f"arn:aws:sns:{REGION}:{MEMBER}:org-backup-job-failures:0f5d5a3b-1e2c-4f7a-9a1e-0123456789ab"
+    assert not _member_admin(example, "sns:Unsubscribe", subscription).allowed
+    assert not _member_admin(
+        example, "sns:RemovePermission", f"arn:aws:sns:{REGION}:{MEMBER}:org-backup-job-failures"
+    ).allowed
