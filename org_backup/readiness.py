@@ -18,7 +18,8 @@ plan role by default; ``--role-name`` for another, e.g. a role an administrator 
 Read: EBS volumes, EC2 instances (through their volumes), RDS DB instances (not Aurora members), Aurora DB
 clusters, DynamoDB tables, and the Region settings. Not read (say so when they matter): the other types AWS
 Backup supports (EFS and S3 are fully managed: they take the vault's key; FSx, Neptune, DocumentDB, Redshift,
-Storage Gateway and others are not inspected). Key policies are read literally (``org_backup.key_policy``).
+Storage Gateway and others are not inspected). Key policies are decided by ``org_backup.iam_eval`` (AWS's documented
+evaluation logic) for the requests the copy makes (``org_backup.key_policy``); one it cannot decide reads as not shared.
 
 Exit codes: 0 nothing at risk, 1 something at risk, 3 an account or Region could not be read (listed; nothing
 is claimed for it), 2 invalid input.
@@ -303,15 +304,21 @@ def check_resource(
             )
         else:
             for account in destinations:
-                missing = shares_with(key.policy, account, organization_id, partition)
+                missing = shares_with(
+                    key.policy,
+                    key_arn=key.arn,
+                    account=account,
+                    organization_id=organization_id,
+                    resource_kind=resource.kind,
+                )
                 if missing:
+                    why = "; ".join(f"{action}: {reason}" for action, reason in missing.items())
                     problems.append(
                         (
                             KEY_NOT_SHARED,
-                            f"the policy of {key.arn} does not let account {account} use it ({', '.join(missing)}): "
-                            "copies there fail",
-                            f"add a statement allowing arn:{partition}:iam::{account}:root "
-                            f"{', '.join(SHARED_KEY_ACTIONS)} to the key policy",
+                            f"the policy of {key.arn} does not let account {account} use it ({why}): copies there fail",
+                            f"let arn:{partition}:iam::{account}:root use {', '.join(SHARED_KEY_ACTIONS)} in the key "
+                            "policy, with no statement denying it",
                         )
                     )
     return problems
