@@ -1,5 +1,5 @@
 """The rehearsal: the whole first deployment, offline, through the entry points a user and the pipeline use, as the
-principals that run them, against a moto server that enforces IAM (tests/rehearsal/moto_iam.py).
+principals that run them, against a moto server that enforces IAM (tests/rehearsal/moto_iam.py, moto_authz.py).
 
 1. A moto organization shaped like the example (one member account per OU, two of its three Regions), trusted
    access and policy types on; an administrator user in the management, home and central accounts, as AWS
@@ -13,11 +13,12 @@ principals that run them, against a moto server that enforces IAM (tests/rehears
 5. ``make readiness`` as the plan builder, over workloads seeded in a member account (one at risk).
 6. Again: ``make plan`` finds nothing changed; ``terraform plan`` of every stack shows no changes; ``make bootstrap``
    skips every step.
-7. Negative controls, then tear-down in reverse order (deploy builder, then administrators).
+7. Negative controls (tests/rehearsal/controls.py), then tear-down in reverse order (deploy builder, then
+   administrators).
 
 Everything runs in a scratch copy of the repository (build/rehearsal/repo) with this checkout's .venv and
-node_modules linked in, so cdktf.out and build/ here are never touched. What moto cannot show is listed in the
-README ("Rehearsal"): trust between services, SCP enforcement, Resource and Condition matching of identity policies.
+node_modules linked in, so cdktf.out and build/ here are never touched. Every request is authorized as AWS documents
+it (tests/rehearsal/moto_authz.py); what that still does not model is listed there and in the README ("Rehearsal").
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,11 @@ from typing import Any
 import pytest
 import yaml
 
+from org_backup.config import Names
 from org_backup.terraform import BUILD_DIR, PROJECT_ROOT, TerraformEnv
 from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG
+from tests.rehearsal import controls
 from tests.rehearsal.moto import CA_BUNDLES, MotoServer, seed_organization, session, session_in, warm_iam
 
 ADMIN = "org-backup-admin"  # an administrator user in each account bootstrap touches, as the README assumes
@@ -495,6 +499,7 @@ class RehearsalJob:
     ) -> None:
         """Tear-down in reverse deploy order: backup policies, accounts' stacks, management (deploy builder), then
         what bootstrap made (administrators); the state bucket is emptied first, as the README's tear-down says."""
+        self._key_policy_control(result, deploy_env, accounts)
         self.progress("tear-down ...")
 
         # -refresh=false: the re-plan of every stack has just read each resource; a destroy needs only the state.
@@ -533,39 +538,53 @@ class RehearsalJob:
         return sorted(line for line in listed.stdout.splitlines() if line.strip())
 
     def _negative_controls(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
-        """1. The deploy role without kms:CreateKey: the central stack's apply fails naming that call.
-        2. A trust policy naming a role that does not exist: IAM refuses it ("Invalid principal in policy")."""
+        """tests/rehearsal/controls.py: with every org-backup stack of the deploy builder destroyed, one broken
+        permission per kind AWS checks, each a targeted apply that must fail naming it. Round 1 in parallel (one
+        account each), round 2 (an SCP) alone; then a trust policy naming a role that does not exist."""
         self.progress("negative controls ...")
-        central = _admin(self, "central", "iam", result.endpoint)
-        role = result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
-        # The deploy role's permissions are customer managed policies (deploy_roles.split_policy): the one that
-        # grants kms:CreateKey gets a new default version without it, and its original version back afterwards.
-        for attached in central.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
-            arn = attached["PolicyArn"]
-            version = central.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-            original = central.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
-            if "kms:CreateKey" in json.dumps(original):
-                break
-        else:
-            raise RuntimeError(f"no policy attached to {role} grants kms:CreateKey")
-        weakened = json.loads(json.dumps(original))
-        for statement in weakened["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            statement["Action"] = [a for a in actions if a != "kms:CreateKey"] or ["kms:ListAliases"]
-        new = central.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(weakened), SetAsDefault=True)
-        try:
-            stack = json.loads((result.repo / "cdktf.out" / "stacks" / "central-backup" / "cdk.tf.json").read_text())
-            key = sorted(stack["resource"]["aws_kms_key"])[0]  # one per central Region: any shows it
-            denied = self._terraform(
-                result, "central-backup", deploy_env, "apply", "-input=false", "-no-color", "-auto-approve",
-                f"-target=aws_kms_key.{key}",
-            )  # fmt: skip
-            result.negative["without kms:CreateKey"] = (
-                f"exit {denied.returncode}\n{denied.stdout[-3000:]}{denied.stderr[-3000:]}"
-            )
-        finally:
-            central.set_default_policy_version(PolicyArn=arn, VersionId=version)
-            central.delete_policy_version(PolicyArn=arn, VersionId=new["PolicyVersion"]["VersionId"])
+        endpoint, role = result.endpoint, result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
+        first, second = result.members[0], result.members[-1]
+        rounds = [
+            {
+                "without kms:CreateKey": (
+                    accounts["central"], "central-backup", "aws_kms_key", controls.without_create_key
+                ),
+                "without iam:PassRole": (first, f"member-{first}", "aws_lambda_function", controls.without_pass_role),
+                "vault ARN narrowed to another name": (
+                    second, f"member-{second}", "aws_backup_vault", controls.vaults_named_wrong
+                ),
+                "a condition that never holds": (
+                    accounts["management"], "management", "aws_organizations_policy",
+                    controls.create_policy_in_no_region,
+                ),
+            },
+            {"an SCP denying backup:CreateBackupVault": (accounts["central"], "central-backup", "aws_backup_vault", None)},
+        ]  # fmt: skip
+        for controls_round in rounds:
+            with ExitStack() as changes:
+                _set_auth(endpoint, "inf")
+                try:
+                    for account, _, _, change in controls_round.values():
+                        changes.enter_context(
+                            controls.role_policies_changed(endpoint, account, role, change)
+                            if change
+                            else controls.scp_denying(
+                                endpoint, accounts["management"], account, "backup:CreateBackupVault"
+                            )
+                        )
+                finally:
+                    _set_auth(endpoint, "0")
+
+                def run(name: str, plan: dict[str, Any] = controls_round) -> str:
+                    _, stack, kind, _ = plan[name]
+                    target = controls.first_resource(result, stack, kind)
+                    return controls.targeted_apply(self, result, stack, deploy_env, target)
+
+                try:
+                    result.negative.update(_in_parallel(run, list(controls_round)))
+                finally:
+                    _set_auth(endpoint, "inf")  # the changes are undone by the test's hand, as they were made
+            _set_auth(endpoint, "0")
         home_admin = _admin(self, "home", "iam", result.endpoint)
         trust = {
             "Version": "2012-10-17",
@@ -583,6 +602,31 @@ class RehearsalJob:
         except home_admin.exceptions.MalformedPolicyDocumentException as exc:
             result.negative["trust naming a missing role"] = str(exc)
         self.progress("negative controls done")
+
+    def _key_policy_control(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
+        """Before the tear-down: the central vault's key policy without the deploy role's statement; a plan of the
+        central stack as the deploy builder must fail reading the key (its permissions on keys are in key policies)."""
+        endpoint, names = result.endpoint, result.config.get("names", {})
+        region = result.config["target_regions"][0]
+        _set_auth(endpoint, "inf")
+        try:
+            backup = session_in(endpoint, accounts["central"], "rehearsal-control").client(
+                "backup", endpoint_url=endpoint, region_name=region
+            )
+            vault = names.get("central_vault", Names().central_vault)
+            key = backup.describe_backup_vault(BackupVaultName=vault)["EncryptionKeyArn"]
+            role = f"arn:aws:iam::{accounts['central']}:role/{names.get('deploy_role', 'OrgBackupDeployRole')}"
+            with controls.key_policy_without(endpoint, key, role):
+                _set_auth(endpoint, "0")
+                plan = self._terraform(
+                    result, "central-backup", deploy_env, "plan", "-input=false", "-no-color", "-lock=false"
+                )
+                _set_auth(endpoint, "inf")
+            result.negative["key policy without the deploy role"] = (
+                f"exit {plan.returncode} key {key}\n{plan.stdout[-3000:]}{plan.stderr[-3000:]}"
+            )
+        finally:
+            _set_auth(endpoint, "0")
 
 
 def _admin(job: RehearsalJob, kind: str, service: str, endpoint: str) -> Any:

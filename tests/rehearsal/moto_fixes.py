@@ -52,13 +52,10 @@ Missing APIs, added as AWS's API references describe them:
     policies first").
 
 And one condition moto evaluated without its context:
-11. S3 bucket policies: conditions saw no request context, so a TLS-only policy (Deny when aws:SecureTransport is
-    false, on every org-backup bucket) denied every object request. aws:SecureTransport now says whether the
-    request came over TLS (the rehearsal's server serves TLS: tests/rehearsal/moto.py MotoServer), and a bucket
-    policy's statements are evaluated as AWS documents: one applies when its action, resource and every condition
-    match. moto 5.2.5 answered DENIED for any statement whose condition failed, Allow or Deny alike, and treated
-    every operator but StringEquals (Bool here) as matching. Statements naming principals other than "*" are left
-    to the caller's identity policies (org-backup's bucket policies have none).
+11. S3 bucket policies: moto evaluated them a second time, after authorization, without the request's principal
+    or context, so a Deny whose condition names the principal (``ArnNotLike aws:PrincipalArn``, org-backup's
+    writers-only policies) denied everyone. The bucket policy is part of the one decision
+    tests/rehearsal/moto_authz.py makes with the full request; moto's own check answers neutral.
 """
 
 from __future__ import annotations
@@ -96,12 +93,11 @@ from moto.iam.models import Role, iam_backends
 from moto.kms.models import KmsBackend
 from moto.organizations.models import FakeDelegatedAdministrator, FakePolicy
 from moto.s3.models import FakeBucket
-from moto.s3.responses import S3Response
 from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
-from tests.rehearsal.moto_iam import as_list, check_vault_policy, conditions_hold, matches
+from tests.rehearsal.moto_iam import as_list, check_vault_policy
 
 _moto_send_to_targets = Rule.send_to_targets
 BACKUP_POLICY_ARN_FORMAT = "arn:{0}:organizations::{1}:policy/{2}/backup_policy/{3}"
@@ -504,35 +500,8 @@ def _list_templates_for_repository(self: CodeCommitResponse) -> str:
     return json.dumps({"approvalRuleTemplateNames": names})
 
 
-_SECURE_TRANSPORT: contextvars.ContextVar[bool] = contextvars.ContextVar("secure_transport", default=False)
-_s3_setup_class = S3Response.setup_class
-
-
-def _s3_setup_class_noting_transport(self: S3Response, request: Any, *args: Any, **kwargs: Any) -> None:  # fix 11
-    _s3_setup_class(self, request, *args, **kwargs)
-    _SECURE_TRANSPORT.set(self.parsed_url.scheme == "https")
-
-
-def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:
-    if self.policy is None:
-        return PermissionResult.NEUTRAL
-    context = {"aws:securetransport": "true" if _SECURE_TRANSPORT.get() else "false"}
-    decision = PermissionResult.NEUTRAL
-    for statement in as_list(json.loads(self.policy)["Statement"]):
-        if "NotAction" in statement:
-            concerned = not matches(statement["NotAction"], action)
-        else:
-            concerned = matches(statement.get("Action", []), action)
-        if (
-            concerned
-            and statement.get("Principal") in ("*", {"AWS": "*"})
-            and matches(statement.get("Resource", []), resource)
-            and conditions_hold(statement.get("Condition", {}), context)
-        ):
-            if statement["Effect"] == "Deny":
-                return PermissionResult.DENIED
-            decision = PermissionResult.PERMITTED
-    return decision
+def _bucket_permission(self: FakeBucket, action: str, resource: str) -> Any:  # fix 11
+    return PermissionResult.NEUTRAL
 
 
 _generate_default_keys = KmsBackend._generate_default_keys
@@ -658,7 +627,6 @@ def install() -> None:
     CodeBuildResponse.batch_get_report_groups = _batch_get_report_groups  # type: ignore[attr-defined]
     CodeBuildResponse.update_report_group = _update_report_group  # type: ignore[attr-defined]
     CodeBuildResponse.delete_report_group = _delete_report_group  # type: ignore[attr-defined]
-    S3Response.setup_class = _s3_setup_class_noting_transport  # type: ignore[method-assign]
     FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign]
     CodeCommitResponse.create_repository = _create_repository_with_tags  # type: ignore[method-assign]
     CodeCommitResponse.tag_resource = _tag_resource  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -160,11 +161,69 @@ def test_destroy_leaves_no_state(rehearsal: Rehearsal) -> None:
     assert len(rehearsal.state_after_destroy) == len(rehearsal.deployable()) + 4
 
 
-def test_negative_control_a_missing_deploy_role_action_fails_naming_it(rehearsal: Rehearsal) -> None:
-    outcome = rehearsal.negative["without kms:CreateKey"]
+def _refused(rehearsal: Rehearsal, control: str, *fragments: str) -> None:
+    outcome = rehearsal.negative[control]
     assert not outcome.startswith("exit 0"), outcome
-    assert "AccessDeniedException" in outcome, outcome
-    assert "is not authorized to perform: kms:CreateKey" in outcome, outcome
+    for fragment in fragments:
+        assert fragment in outcome, (fragment, outcome)
+
+
+def test_negative_control_a_missing_deploy_role_action_fails_naming_it(rehearsal: Rehearsal) -> None:
+    _refused(rehearsal, "without kms:CreateKey", "AccessDeniedException", "is not authorized to perform: kms:CreateKey")
+
+
+def test_negative_control_a_removed_pass_role_fails_naming_the_role(rehearsal: Rehearsal) -> None:
+    """Lambda's CreateFunction hands the execution role to Lambda: IAM/id_roles_use_passrole.html."""
+    member = rehearsal.members[0]
+    _refused(
+        rehearsal,
+        "without iam:PassRole",
+        f"is not authorized to perform: iam:PassRole on resource: arn:aws:iam::{member}:role/",
+        "because no identity-based policy allows the iam:PassRole action",
+    )
+
+
+def test_negative_control_a_resource_arn_of_another_name_fails_naming_the_resource(rehearsal: Rehearsal) -> None:
+    """IAM/reference_policies_elements_resource.html: the Allow names another vault, so it grants nothing here."""
+    member = rehearsal.members[-1]
+    _refused(
+        rehearsal,
+        "vault ARN narrowed to another name",
+        "is not authorized to perform: backup:CreateBackupVault on resource: arn:aws:backup:",
+        f":{member}:backup-vault:",
+        "because no identity-based policy allows the backup:CreateBackupVault action",
+    )
+
+
+def test_negative_control_a_condition_that_never_holds_fails_naming_the_action(rehearsal: Rehearsal) -> None:
+    _refused(
+        rehearsal,
+        "a condition that never holds",
+        "is not authorized to perform: organizations:CreatePolicy",
+        "because no identity-based policy allows the organizations:CreatePolicy action",
+    )
+
+
+def test_negative_control_a_key_policy_without_the_deploy_role_fails_reading_the_key(rehearsal: Rehearsal) -> None:
+    """The deploy role's permissions on a key live in its key policy (policies/kms/deploy-role-on-key.json); the
+    account's statement only delegates to IAM policies, which grant the role none (KMS/key-policy-default.html)."""
+    outcome = rehearsal.negative["key policy without the deploy role"]
+    key = outcome.split(" key ", 1)[1].split("\n", 1)[0]
+    _refused(
+        rehearsal, "key policy without the deploy role", f"on resource: {key}", "is not authorized to perform: kms:"
+    )
+
+
+def test_negative_control_an_scp_denying_a_deploy_action_fails_naming_the_scp(rehearsal: Rehearsal) -> None:
+    """ORG/orgs_manage_policies_scps_evaluation.html: an explicit Deny in any SCP of the account's path wins."""
+    from tests.rehearsal.controls import SCP_NAME
+
+    _refused(
+        rehearsal,
+        "an SCP denying backup:CreateBackupVault",
+        "is not authorized to perform: backup:CreateBackupVault",
+        f"with an explicit deny in a service control policy (SCP {SCP_NAME}",
+    )
 
 
 def test_negative_control_a_trust_policy_naming_a_missing_role_is_refused(rehearsal: Rehearsal) -> None:
@@ -338,14 +397,16 @@ def test_enforced_iam_signs_bodyless_requests_and_checks_trust_and_tls(server: s
 
 
 def test_a_tls_only_bucket_policy_denies_exactly_the_requests_without_tls() -> None:
-    """The server serves only https, so the http side is the evaluation itself (moto_fixes fix 11)."""
-    from tests.rehearsal.moto_iam import conditions_hold
+    """The server serves only https, so the http side is the evaluation itself (org_backup.iam_eval, which the
+    server uses for bucket policies: tests/rehearsal/moto_authz.py)."""
+    from org_backup.iam_eval import conditions_hold
 
     tls_only = {"Bool": {"aws:SecureTransport": "false"}}
     assert conditions_hold(tls_only, {"aws:securetransport": "false"})
     assert not conditions_hold(tls_only, {"aws:securetransport": "true"})
     assert not conditions_hold(tls_only, {})  # a key the request does not carry: the condition does not hold
-    assert not conditions_hold({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, {"aws:multifactorauthage": "1"})
+    # IAM/reference_policies_elements_condition_operators.html#Conditions_Numeric: 1 < 3600 holds
+    assert conditions_hold({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}, {"aws:multifactorauthage": "1"})
 
 
 def test_region_settings_api_behaves_as_documented(server: str) -> None:
@@ -417,3 +478,90 @@ def test_a_retry_after_a_server_error_is_carried_out_again() -> None:
         replaying(environ, lambda status, headers, exc_info=None: statuses.append(status))
     assert calls == ["attempt=1; max=3", "attempt=2; max=3"]  # the third attempt is the second's answer again
     assert statuses == ["500 Internal Server Error", "200 OK", "200 OK"]
+
+
+def _user_with(server: str, account: str, name: str, statements: list[dict[str, Any]]) -> boto3.Session:
+    iam = session_in(server, account, "seed").client("iam", endpoint_url=server, region_name="us-east-1")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="only",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return session(server, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+
+def test_the_server_decides_resources_conditions_passrole_tagging_and_key_policies_as_aws(server: str) -> None:
+    """The four requests issue 25 found moto allowing, and a key policy that does not delegate to IAM: each refused
+    with AWS's kind of message, each allowed when the missing piece is there."""
+    account = "123456789012"
+    warm_iam(server, account)
+    seed = session_in(server, account, "seed")
+    backup_seed = seed.client("backup", endpoint_url=server, region_name="eu-west-1")
+    for vault in ("mine", "other"):
+        backup_seed.create_backup_vault(BackupVaultName=vault)
+    vault_arn = f"arn:aws:backup:eu-west-1:{account}:backup-vault:other"
+    lonely_key = seed.client("kms", endpoint_url=server, region_name="eu-west-1").create_key(
+        Policy=json.dumps(  # names only a role: no statement delegates to the account's IAM policies
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account}:user/nobody"}},
+                    }
+                ],
+            }
+        )
+    )["KeyMetadata"]["KeyId"]
+    user = _user_with(
+        server,
+        account,
+        "scoped",
+        [
+            {"Effect": "Allow", "Action": "backup:DescribeBackupVault", "Resource": vault_arn},
+            {
+                "Effect": "Allow",
+                "Action": "backup:ListBackupVaults",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": "us-west-2"}},
+            },
+            {"Effect": "Allow", "Action": ["kms:CreateKey", "kms:DescribeKey"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"},
+        ],
+    )
+    _set_auth(server, "0")
+    try:
+        backup = user.client("backup", endpoint_url=server, region_name="eu-west-1")
+        # IAM/reference_policies_elements_resource.html: a statement applies only to the resources it names
+        assert backup.describe_backup_vault(BackupVaultName="other")["BackupVaultArn"] == vault_arn
+        with pytest.raises(ClientError, match=r"backup:DescribeBackupVault on resource: .*backup-vault:mine"):
+            backup.describe_backup_vault(BackupVaultName="mine")
+        # IAM/reference_policies_condition-keys.html#condition-keys-requestedregion: the Region the call goes to
+        with pytest.raises(ClientError, match="no identity-based policy allows the backup:ListBackupVaults"):
+            backup.list_backup_vaults()
+        user.client("backup", endpoint_url=server, region_name="us-west-2").list_backup_vaults()
+        kms = user.client("kms", endpoint_url=server, region_name="eu-west-1")
+        # KMS API reference, CreateKey: "To use the Tags parameter, kms:TagResource (IAM policy)"
+        with pytest.raises(ClientError, match="kms:TagResource"):
+            kms.create_key(Tags=[{"TagKey": "owner", "TagValue": "me"}])
+        key = kms.create_key()["KeyMetadata"]["KeyId"]  # moto's default key policy delegates to the account's IAM
+        assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyId"] == key
+        # KMS/key-policy-default.html: without a key policy statement for the account, IAM policies are ineffective
+        with pytest.raises(ClientError, match="no resource-based policy allows the kms:DescribeKey"):
+            kms.describe_key(KeyId=lonely_key)
+        # Lambda developer guide, permissions for CreateFunction: the execution role needs iam:PassRole
+        with pytest.raises(ClientError, match="iam:PassRole on resource: arn:aws:iam::123456789012:role/fn"):
+            user.client("lambda", endpoint_url=server, region_name="eu-west-1").create_function(
+                FunctionName="fn",
+                Role=f"arn:aws:iam::{account}:role/fn",
+                Runtime="python3.12",
+                Handler="handler.handler",
+                Code={"ZipFile": b"PK"},
+            )
+    finally:
+        _set_auth(server, "inf")
