@@ -11,7 +11,10 @@ NOT modelled:
 - session policies
 - resource control policies (RCPs)
 - VPC endpoint policies
-- permissions a service checks behind an API call (iam:PassRole, a service's own calls to KMS or S3)
+- permissions a service checks behind an API call (iam:PassRole, a service's own calls to KMS or S3): the caller
+  asks for each (tests/rehearsal/moto_authz.py does, with the page that names it)
+- service principals acting on their own (AWS Backup copying, EventBridge invoking): only as requesters a resource
+  policy names, never what the service then does with its own role
 - AWS STS federated-user, SAML and web-identity sessions; anonymous requests; S3 ACLs; KMS grants
 - context keys AWS takes from the wire (aws:SecureTransport, aws:SourceIp, aws:CurrentTime...): pass them in
 - service-specific rules beyond KMS's and IAM trust policies' (e.g. other services whose resource policy must allow)
