@@ -127,7 +127,8 @@ def test_ebs_volume_gets_snapshot_and_source_tags_without_losing_its_own(aws: An
 
 def test_ec2_instance_and_its_restored_volumes_get_the_ami_and_source_tags(aws: Any) -> None:
     ec2 = aws("ec2")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    builder = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    image = ec2.create_image(InstanceId=builder, Name="golden")["ImageId"]  # the tests load no default AMIs
     ec2.create_tags(Resources=[image], Tags=pairs({"app": "billing", "backup": "daily"}))
     source = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": pairs({"owner": "team-b"})}])["Instances"][0]["InstanceId"]  # fmt: skip
