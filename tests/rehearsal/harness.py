@@ -539,52 +539,47 @@ class RehearsalJob:
 
     def _negative_controls(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
         """tests/rehearsal/controls.py: with every org-backup stack of the deploy builder destroyed, one broken
-        permission per kind AWS checks, each a targeted apply that must fail naming it. Round 1 in parallel (one
-        account each), round 2 (an SCP) alone; then a trust policy naming a role that does not exist."""
+        permission per kind AWS checks, each a targeted apply that must fail naming it, all at once; then a trust
+        policy naming a role that does not exist."""
         self.progress("negative controls ...")
         endpoint, role = result.endpoint, result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
         first, second = result.members[0], result.members[-1]
-        rounds = [
-            {
-                "without kms:CreateKey": (
-                    accounts["central"], "central-backup", "aws_kms_key", controls.without_create_key
-                ),
-                "without iam:PassRole": (first, f"member-{first}", "aws_lambda_function", controls.without_pass_role),
-                "vault ARN narrowed to another name": (
-                    second, f"member-{second}", "aws_backup_vault", controls.vaults_named_wrong
-                ),
-                "a condition that never holds": (
-                    accounts["management"], "management", "aws_organizations_policy",
-                    controls.create_policy_in_no_region,
-                ),
-            },
-            {"an SCP denying backup:CreateBackupVault": (accounts["central"], "central-backup", "aws_backup_vault", None)},
-        ]  # fmt: skip
-        for controls_round in rounds:
-            with ExitStack() as changes:
-                _set_auth(endpoint, "inf")
-                try:
-                    for account, _, _, change in controls_round.values():
-                        changes.enter_context(
-                            controls.role_policies_changed(endpoint, account, role, change)
-                            if change
-                            else controls.scp_denying(
-                                endpoint, accounts["management"], account, "backup:CreateBackupVault"
-                            )
-                        )
-                finally:
-                    _set_auth(endpoint, "0")
+        # One round, in parallel: each control is alone in its account, except the SCP, which denies a vault where
+        # the other control (a function) needs none.
+        plan = {
+            "without kms:CreateKey": (accounts["central"], "central-backup", "aws_kms_key", controls.without_create_key),
+            "without iam:PassRole": (first, f"member-{first}", "aws_lambda_function", controls.without_pass_role),
+            "vault ARN narrowed to another name": (
+                second, f"member-{second}", "aws_backup_vault", controls.vaults_named_wrong
+            ),
+            "a condition that never holds": (
+                accounts["management"], "management", "aws_organizations_policy", controls.create_policy_in_no_region
+            ),
+            "an SCP denying backup:CreateBackupVault": (first, f"member-{first}", "aws_backup_vault", None),
+        }  # fmt: skip
+        with ExitStack() as changes:
+            _set_auth(endpoint, "inf")
+            try:
+                for account, _, _, change in plan.values():
+                    changes.enter_context(
+                        controls.role_policies_changed(endpoint, account, role, change)
+                        if change
+                        else controls.scp_denying(endpoint, accounts["management"], account, "backup:CreateBackupVault")
+                    )
+            finally:
+                _set_auth(endpoint, "0")
 
-                def run(name: str, plan: dict[str, Any] = controls_round) -> str:
-                    _, stack, kind, _ = plan[name]
-                    target = controls.first_resource(result, stack, kind)
-                    return controls.targeted_apply(self, result, stack, deploy_env, target)
+            def run(name: str) -> str:
+                _, stack, kind, _ = plan[name]
+                return controls.targeted_apply(
+                    self, result, stack, deploy_env, controls.first_resource(result, stack, kind)
+                )
 
-                try:
-                    result.negative.update(_in_parallel(run, list(controls_round)))
-                finally:
-                    _set_auth(endpoint, "inf")  # the changes are undone by the test's hand, as they were made
-            _set_auth(endpoint, "0")
+            try:
+                result.negative.update(_in_parallel(run, list(plan), workers=len(plan)))
+            finally:
+                _set_auth(endpoint, "inf")  # the changes are undone by the test's hand, as they were made
+        _set_auth(endpoint, "0")
         home_admin = _admin(self, "home", "iam", result.endpoint)
         trust = {
             "Version": "2012-10-17",
@@ -635,10 +630,10 @@ def _admin(job: RehearsalJob, kind: str, service: str, endpoint: str) -> Any:
     return admin.client(service, endpoint_url=endpoint)
 
 
-def _in_parallel(work: Any, stacks: list[str]) -> dict[str, Any]:
-    """``work(stack)`` for each stack, three at a time (Terraform's time is mostly the provider's propagation
+def _in_parallel(work: Any, stacks: list[str], workers: int = 3) -> dict[str, Any]:
+    """``work(stack)`` for each stack, ``workers`` at a time (Terraform's time is mostly the provider's propagation
     waits, not CPU); the first exception is raised once all have finished."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {stack: pool.submit(work, stack) for stack in stacks}
     return {stack: future.result() for stack, future in futures.items()}
 
