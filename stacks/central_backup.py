@@ -17,6 +17,11 @@ from stacks.building_blocks import BackupServiceRole, EncryptedVault
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.restore_testing import RestoreTests, RestoreValidationRole
 
+# The services through which a member account copying a recovery point back from the central vault uses its key: for
+# EBS/EC2, RDS/Aurora and FSx the copy is the snapshot service's, not AWS Backup's (kms:ViaService names, KMS developer
+# guide conditions-kms.html "kms:ViaService"; FSx was missing, so FSx copy-backs could not decrypt).
+COPY_BACK_SERVICES = ("ec2", "fsx", "rds")
+
 
 class CentralBackupStack(TerraformStack):
     def __init__(
@@ -66,9 +71,9 @@ class CentralBackupStack(TerraformStack):
                 # Copies into this vault are encrypted with this key ("AWS Backup encrypts your copy with the customer
                 # managed key of your destination vault"); copying one back to a member account makes that account
                 # the destination, and "the source AWS KMS key policy [must allow] the destination account" (AWS
-                # re:Post Knowledge Center, troubleshoot AWS Backup cross-account copy). For EBS and RDS snapshots
-                # the destination account's side of that copy is EC2's or RDS's, not AWS Backup's, so organization
-                # principals may use the key through those two services as well, in this Region only.
+                # re:Post Knowledge Center, troubleshoot AWS Backup cross-account copy). For EBS, RDS and FSx the
+                # destination account's side of that copy is the snapshot service's (COPY_BACK_SERVICES), so
+                # organization principals may use the key through those services as well, in this Region only.
                 key_policy=deploy_roles.key_policy(
                     "kms/central-vault-key.json",
                     config,
@@ -76,7 +81,7 @@ class CentralBackupStack(TerraformStack):
                     account_root_arn=naming.account_root_arn(account_id),
                     organization_id=config.organization.id,
                     backup_service_host=naming.backup_service_host(region),
-                    copy_back_service_hosts=[naming.service_host(s, region) for s in ("ec2", "rds")],
+                    copy_back_service_hosts=[naming.service_host(s, region) for s in COPY_BACK_SERVICES],
                 ),
                 access_policy=access_policy,
                 lock=config.vault_lock.central,

@@ -296,12 +296,14 @@ def test_central_key_policy_is_scoped_to_the_organization_and_aws_backup(example
             "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "kms:ViaService": f"backup.{region}.amazonaws.com"}
         }
     for region, key in keys.items():
-        copy_back = _statements(key["policy"])["OrganizationCopyBackThroughEc2AndRds"]
+        copy_back = _statements(key["policy"])["OrganizationCopyBackThroughTheSnapshotServices"]
         assert copy_back["Principal"] == {"AWS": "*"} and "kms:CreateGrant" not in copy_back["Action"]
+        # EBS/EC2 snapshots through EC2, RDS/Aurora through RDS, FSx backups through FSx: the kms:ViaService names of
+        # KMS/conditions-kms.html ("service.region.amazonaws.com"), in the key's own Region only.
         assert copy_back["Condition"] == {
             "StringEquals": {
                 "aws:PrincipalOrgID": "o-a1b2c3d4e5",
-                "kms:ViaService": [f"ec2.{region}.amazonaws.com", f"rds.{region}.amazonaws.com"],
+                "kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in ("ec2", "fsx", "rds")],
             }
         }
     statements = _statements(keys["eu-west-1"]["policy"])
