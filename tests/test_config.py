@@ -274,6 +274,14 @@ CASES: list[tuple[str, str, str]] = [
         "Fix: use at least 3.",
     ),
     (
+        # AWS Backup API reference, PutBackupVaultLockConfiguration ChangeableForDays: the grace time after which the
+        # lock "becomes immutable": a lock given it is compliance mode, whatever the config calls it.
+        "lock-governance-with-grace",
+        _mutated(_set("vault_lock", {"member": {**LOCK, "mode": "governance"}})),
+        "has 1 problem:\n  - vault_lock.member.changeable_for_days: 3 is only valid in compliance mode (setting it "
+        "makes AWS lock the vault in compliance mode). Fix: remove it, or set mode: compliance.",
+    ),
+    (
         "lock-retention-too-long",
         _mutated(_set("vault_lock", {"member": {**LOCK, "max_retention_days": 36501}})),
         "has 1 problem:\n  - vault_lock.member.max_retention_days: 36501 is outside AWS Backup vault lock's range "

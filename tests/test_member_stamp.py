@@ -165,6 +165,28 @@ def test_a_shape_that_hides_a_per_account_difference_is_refused(
     assert not outdir.exists()  # nothing half-written
 
 
+def test_representatives_with_different_asset_files_are_refused(
+    organization: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stamping copies a representative's asset files to every account of its shape, so two representatives whose
+    assets differ (e.g. a function zip built per account) must stop the synth rather than copy the wrong one."""
+    from stacks.app import SynthError
+
+    real = member_stamp._other_files
+    calls: list[Path] = []
+
+    def differing(stack_dir: Path) -> dict[str, bytes]:
+        calls.append(stack_dir)
+        files = real(stack_dir)
+        return files if len(calls) % 2 else {**files, "assets/extra": b"per-account"}
+
+    monkeypatch.setattr(member_stamp, "_other_files", differing)
+    outdir = tmp_path / "out"
+    with pytest.raises(SynthError, match="have different asset files, which stamping copies unchanged"):
+        _synth(organization, outdir, stamping=True)
+    assert not outdir.exists()  # nothing half-written
+
+
 def test_an_account_id_outside_a_json_string_is_refused() -> None:
     with pytest.raises(member_stamp.StampError) as raised:
         member_stamp.Template.of('{"a": "700000000001", "b": 700000000001}', "700000000001", what="member-x")
