@@ -3,7 +3,17 @@
 AWS KMS. Used by ``org_backup.readiness``.
 
 Pages: BACKUP/ = https://docs.aws.amazon.com/aws-backup/latest/devguide/, KMS/ =
-https://docs.aws.amazon.com/kms/latest/developerguide/. One request per action of SHARED_KEY_ACTIONS:
+https://docs.aws.amazon.com/kms/latest/developerguide/. One request per action of shared_key_actions(kind):
+- actions: SHARED_KEY_ACTIONS for every kind (the grant the copy creates, decrypting the data keys, reading the key);
+  EBS volumes and EC2 instances (EBS snapshots) also EBS_SNAPSHOT_KEY_ACTIONS. Amazon EBS User Guide, "Share the KMS
+  key used to encrypt a shared Amazon EBS snapshot" (https://docs.aws.amazon.com/ebs/latest/userguide/share-kms-key.html):
+  users of the shared key "must be granted permissions to perform the following actions on the key: kms:DescribeKey,
+  kms:CreateGrant, kms:GenerateDataKey, kms:GenerateDataKeyWithoutPlaintext, kms:ReEncrypt, kms:Decrypt". "ReEncrypt"
+  is authorized as two actions, ReEncryptFrom and ReEncryptTo: "To permit reencryption from or to a KMS key, include the
+  "kms:ReEncrypt*" permission in your key policy" (KMS API Reference, ReEncrypt,
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html). NOT FOUND for RDS, Aurora, DocumentDB and
+  Neptune: a page listing the actions their snapshot copy needs (their guides add the account through the console,
+  whose statements allow all of these), so they are checked for SHARED_KEY_ACTIONS only.
 - principal: the destination account's service-linked role AWSServiceRoleForBackup (BACKUP/using-service-linked-roles.html:
   "For cross-account backup, the destination account uses a service-linked role to pull backups into the destination
   vault"), in the organization (BACKUP/create-cross-account-backup.html: the two accounts must "belong to the same
@@ -22,7 +32,8 @@ https://docs.aws.amazon.com/kms/latest/developerguide/. One request per action o
   - kms:ViaService: NOT FOUND in AWS's pages: which service name the copy's KMS requests carry (AWS Backup's, or that of
     the service that copies the snapshot: EBS's ec2, RDS's and Aurora's rds; KMS/conditions-kms.html#viaService_table),
     nor which Region's. Each is tried in the key's Region ("Use the .amazonaws.com suffix ... in all AWS partitions"),
-    and the action counts as allowed only when every one is.
+    and the action counts as allowed only when every one is. DocumentDB's and Neptune's APIs are served by RDS's
+    endpoint (botocore's docdb and neptune models: endpointPrefix "rds"), so theirs is tried as rds.
 
 Errs towards a false alarm, never towards silence: an action is missing when the evaluator denies it or refuses the
 policy (ValueError: what AWS would refuse or leaves open), when the allow rests on a statement whose condition reads a
@@ -38,22 +49,33 @@ from typing import Any
 from org_backup.iam_eval import ContextValue, Policy, Principal, Request, evaluate, request_context
 
 # Actions a destination account needs on the source key to copy a snapshot encrypted with it (and to restore it
-# back): the grant the copy creates, decrypting the snapshot's data keys, reading the key.
+# back): the grant the copy creates, decrypting the snapshot's data keys, reading the key (see the module docstring).
 SHARED_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant")
+EBS_SNAPSHOT_KEY_ACTIONS = (
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
 # readiness's resource kinds (AWS Backup's type names) -> the KMS ViaService name of the service holding their snapshots.
-_SNAPSHOT_SERVICE = {"EBS": "ec2", "EC2": "ec2", "RDS": "rds", "Aurora": "rds"}
+_SNAPSHOT_SERVICE = {"EBS": "ec2", "EC2": "ec2", "RDS": "rds", "Aurora": "rds", "DocumentDB": "rds", "Neptune": "rds"}
 _GRANT_ACTIONS = ("kms:creategrant", "kms:listgrants", "kms:revokegrant")  # where kms:GrantIsForAWSResource exists
+
+
+def shared_key_actions(resource_kind: str) -> tuple[str, ...]:
+    """What the copy of a ``resource_kind`` snapshot needs on its source key."""
+    return SHARED_KEY_ACTIONS + (EBS_SNAPSHOT_KEY_ACTIONS if _SNAPSHOT_SERVICE.get(resource_kind) == "ec2" else ())
 
 
 def copy_requests(key_arn: str, account: str, organization_id: str, resource_kind: str) -> list[Request]:
     """The requests of a copy to ``account`` of a ``resource_kind`` snapshot encrypted with ``key_arn``: one per action
-    of SHARED_KEY_ACTIONS and kms:ViaService value."""
+    of shared_key_actions(resource_kind) and kms:ViaService value."""
     _, partition, _, region, *_ = (key_arn.split(":", 5) + [""] * 5)[:6]
     role = Principal(f"arn:{partition}:iam::{account}:role/{BACKUP_SERVICE_LINKED_ROLE}", org_id=organization_id)
     services = ["backup", *filter(None, [_SNAPSHOT_SERVICE.get(resource_kind)])]
     requests = []
-    for action in SHARED_KEY_ACTIONS:
+    for action in shared_key_actions(resource_kind):
         context: dict[str, ContextValue] = {"kms:CallerAccount": account, "aws:SecureTransport": True}
         context |= {"kms:GrantIsForAWSResource": True} if action.lower() in _GRANT_ACTIONS else {}
         for service in services:
@@ -112,8 +134,8 @@ def _why_not(policy: Mapping[str, Any], request: Request) -> str | None:
 def shares_with(
     policy: Mapping[str, Any], *, key_arn: str, account: str, organization_id: str, resource_kind: str
 ) -> dict[str, str]:
-    """The actions of SHARED_KEY_ACTIONS the key policy does *not* let ``account``'s copy use, each with why (empty:
-    shared)."""
+    """The actions of shared_key_actions(resource_kind) the key policy does *not* let ``account``'s copy use, each with
+    why (empty: shared)."""
     missing: dict[str, str] = {}
     for request in copy_requests(key_arn, account, organization_id, resource_kind):
         if request.action not in missing and (why := _why_not(policy, request)):

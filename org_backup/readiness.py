@@ -9,16 +9,17 @@ plan role by default; ``--role-name`` for another, e.g. a role an administrator 
 | finding | when | AWS source |
 | --- | --- | --- |
 | ``not-opted-in`` | the resource's type is not opted in for the Region | UpdateRegionSettings (AWS Backup API): "If resource assignments are only based on tags, then service opt-in settings are applied" |
-| ``aws-managed-key`` | a cross-account copy of an EBS volume, EC2 instance, RDS instance or Aurora cluster encrypted with an AWS managed key (``aws/ebs``, ``aws/rds``) | AWS Backup guide, Encryption: backups of types not fully managed by AWS Backup "inherit the encryption settings from their source resource"; AWS Storage Blog, "Create and share encrypted backups across accounts and Regions using AWS Backup": cross-account copy of such resources "can only be performed if they are encrypted by AWS KMS customer managed keys" |
-| ``key-not-shared`` | the same, on a customer managed key whose key policy does not let the copy's destination account use it (``kms:Decrypt``, ``kms:DescribeKey``, ``kms:CreateGrant``) | AWS re:Post Knowledge Center, "troubleshoot cross-account copy": "Confirm that the source AWS KMS key policy allows the destination account" |
+| ``aws-managed-key`` | a cross-account copy of an EBS volume, EC2 instance, RDS instance, Aurora, DocumentDB or Neptune cluster encrypted with an AWS managed key (``aws/ebs``, ``aws/rds``) | AWS Backup guide, Encryption: backups of types not fully managed by AWS Backup "inherit the encryption settings from their source resource"; AWS Storage Blog, "Create and share encrypted backups across accounts and Regions using AWS Backup": cross-account copy of such resources "can only be performed if they are encrypted by AWS KMS customer managed keys" |
+| ``key-not-shared`` | the same, on a customer managed key whose key policy does not let the copy's destination account use it (``kms:Decrypt``, ``kms:DescribeKey``, ``kms:CreateGrant``; EBS snapshots also ``kms:ReEncrypt*``, ``kms:GenerateDataKey*``: ``org_backup.key_policy``) | AWS re:Post Knowledge Center, "troubleshoot cross-account copy": "Confirm that the source AWS KMS key policy allows the destination account"; Amazon EBS User Guide, share-kms-key.html |
 | ``key-unreadable`` | the key policy cannot be read, so the above cannot be decided | - |
 | ``dynamodb-not-fully-managed`` | a cross-account copy of a DynamoDB table while the Region's DynamoDB management preference (advanced features) is off | AWS Backup guide, Advanced DynamoDB backup: cross-account copy needs the advanced features |
 | ``config-not-recording`` | ``audit.frameworks`` is on, and no AWS Config recorder of the account and Region is recording the backup resource types the frameworks evaluate | AWS Backup guide, "Choosing your controls": each control's "AWS Config recording resource type" |
 
-Read: EBS volumes, EC2 instances (through their volumes), RDS DB instances (not Aurora members), Aurora DB
-clusters, DynamoDB tables, and the Region settings. Not read (say so when they matter): the other types AWS
-Backup supports (EFS and S3 are fully managed: they take the vault's key; FSx, Neptune, DocumentDB, Redshift,
-Storage Gateway and others are not inspected). Key policies are decided by ``org_backup.iam_eval`` (AWS's documented
+Read: EBS volumes, EC2 instances (through their volumes), RDS DB instances (not cluster members), the DB clusters
+RDS's DescribeDBClusters lists (Aurora, DocumentDB, Neptune, Multi-AZ RDS: each under its own AWS Backup type name,
+``cluster_kind``), DynamoDB tables, and the Region settings. Not read (say so when they matter): the other types AWS
+Backup supports (EFS and S3 are fully managed: they take the vault's key; FSx, Redshift, Storage Gateway and others
+are not inspected). Key policies are decided by ``org_backup.iam_eval`` (AWS's documented
 evaluation logic) for the requests the copy makes (``org_backup.key_policy``); one it cannot decide reads as not shared.
 
 Exit codes: 0 nothing at risk, 1 something at risk, 3 an account or Region could not be read (listed; nothing
@@ -39,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
 from org_backup.config_recording import CONFIG_NOT_RECORDING, gap_and_fix
-from org_backup.key_policy import SHARED_KEY_ACTIONS, shares_with
+from org_backup.key_policy import shared_key_actions, shares_with
 from org_backup.naming import Naming
 
 SESSION_NAME = "org-backup-readiness"
@@ -198,7 +199,7 @@ class Workloads:
             keys = (db["KmsKeyId"],) if db.get("StorageEncrypted") else ()
             yield Resource(db["DBInstanceArn"], "RDS", _tags(db.get("TagList")), keys)
         for cluster in _pages(rds, "describe_db_clusters", "DBClusters"):
-            kind = "Aurora" if cluster.get("Engine", "").startswith("aurora") else "RDS"
+            kind = cluster_kind(cluster.get("Engine", ""))
             keys = (cluster["KmsKeyId"],) if cluster.get("StorageEncrypted") else ()
             yield Resource(cluster["DBClusterArn"], kind, _tags(cluster.get("TagList")), keys)
 
@@ -208,6 +209,13 @@ class Workloads:
             arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
             tags = _tags(list(_pages(dynamodb, "list_tags_of_resource", "Tags", ResourceArn=arn)))
             yield Resource(arn, "DynamoDB", tags)
+
+
+def cluster_kind(engine: str) -> str:
+    """AWS Backup's type (opt-in key; API GetSupportedResourceTypes: "DocumentDB for Amazon DocumentDB (with MongoDB
+    compatibility)", "Neptune for Amazon Neptune") of a cluster RDS's DescribeDBClusters lists ("can also return
+    information for Amazon Neptune DB instances and Amazon DocumentDB instances"); DocumentDB's engine is "docdb"."""
+    return {"docdb": "DocumentDB", "neptune": "Neptune"}.get(engine, "Aurora" if engine.startswith("aurora") else "RDS")
 
 
 def _volume_keys(volumes: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -317,8 +325,8 @@ def check_resource(
                         (
                             KEY_NOT_SHARED,
                             f"the policy of {key.arn} does not let account {account} use it ({why}): copies there fail",
-                            f"let arn:{partition}:iam::{account}:root use {', '.join(SHARED_KEY_ACTIONS)} in the key "
-                            "policy, with no statement denying it",
+                            f"let arn:{partition}:iam::{account}:root use {', '.join(shared_key_actions(resource.kind))}"
+                            " in the key policy, with no statement denying it",
                         )
                     )
     return problems

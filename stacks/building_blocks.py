@@ -3,9 +3,10 @@ settings every org-backup bucket gets."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.backup_vault import BackupVault
 from cdktf_cdktf_provider_aws.backup_vault_lock_configuration import BackupVaultLockConfiguration
 from cdktf_cdktf_provider_aws.backup_vault_policy import BackupVaultPolicy
@@ -130,9 +131,11 @@ def secure_bucket(
     bucket_arn: str,
     *,
     also: list[dict[str, Any]] | None = None,
+    policy_depends_on: Sequence[ITerraformDependable] = (),
 ) -> None:
     """KMS default encryption, public access blocked, TLS-only policy: what every org-backup bucket gets.
-    ``also``: statements the bucket's policy needs beside the TLS rule (one bucket has one policy)."""
+    ``also``: statements the bucket's policy needs beside the TLS rule (one bucket has one policy);
+    ``policy_depends_on``: what must exist before the policy is applied (a principal it names)."""
     S3BucketServerSideEncryptionConfigurationA(
         scope,
         "encryption",
@@ -163,6 +166,7 @@ def secure_bucket(
         provider=provider,
         bucket=bucket.id,
         policy=dumps(_with_statements(render_template("s3/tls-only.json", bucket_arn=bucket_arn), also or [])),
+        depends_on=list(policy_depends_on) or None,
     )
 
 

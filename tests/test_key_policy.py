@@ -8,13 +8,20 @@ from typing import Any
 
 import pytest
 
-from org_backup.key_policy import BACKUP_SERVICE_LINKED_ROLE, SHARED_KEY_ACTIONS, copy_requests, shares_with
+from org_backup.key_policy import (
+    BACKUP_SERVICE_LINKED_ROLE,
+    EBS_SNAPSHOT_KEY_ACTIONS,
+    SHARED_KEY_ACTIONS,
+    copy_requests,
+    shared_key_actions,
+    shares_with,
+)
 
 KMS = "https://docs.aws.amazon.com/kms/latest/developerguide/"
 IAM = "https://docs.aws.amazon.com/IAM/latest/UserGuide/"
 SOURCE, DESTINATION, ORG = "111122223333", "444455556666", "o-a1b2c3d4e5"
 KEY = f"arn:aws:kms:eu-west-1:{SOURCE}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-EVERY = sorted(SHARED_KEY_ACTIONS)
+EVERY = sorted(shared_key_actions("EBS"))  # the rows copy EBS snapshots
 USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
 # KMS key-policy-default.html, "Allows access to the AWS account and enables IAM policies".
@@ -42,7 +49,9 @@ EXTERNAL_GRANTS = {
     "Resource": "*",
     "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
 }
-COPY = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"]
+# Amazon EBS User Guide, share-kms-key.html: "kms:DescribeKey, kms:CreateGrant, kms:GenerateDataKey,
+# kms:GenerateDataKeyWithoutPlaintext, kms:ReEncrypt, kms:Decrypt" (ReEncrypt as "kms:ReEncrypt*": KMS API_ReEncrypt.html).
+COPY = ["kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
 def _org(org_id: str) -> dict[str, Any]:
@@ -55,6 +64,17 @@ def _org(org_id: str) -> dict[str, Any]:
         "Action": COPY,
         "Resource": "*",
         "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+    }
+
+
+def _deny_outside(org_id: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyOutsideTheOrganization",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "kms:*",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": org_id}},
     }
 
 
@@ -125,7 +145,7 @@ TABLE: list[tuple[str, list[dict[str, Any]], list[str]]] = [
     (
         "another-role",
         [{**EXTERNAL_USE, "Principal": {"AWS": f"arn:aws:iam::{DESTINATION}:role/Admin"}}, EXTERNAL_GRANTS],
-        ["kms:Decrypt", "kms:DescribeKey"],
+        sorted(set(EVERY) - {"kms:CreateGrant"}),
     ),
     # KMS conditions-kms.html#conditions-kms-caller-account: Principal "*" with kms:CallerAccount lets in "all
     # identities (IAM users and roles) in an AWS account".
@@ -139,6 +159,41 @@ TABLE: list[tuple[str, list[dict[str, Any]], list[str]]] = [
                 "Resource": "*",
                 "Condition": {"StringEquals": {"kms:CallerAccount": DESTINATION}},
             }
+        ],
+        [],
+    ),
+    # IAM reference_policies_elements_condition_operators.html: StringNotEquals is "Negated matching"; with
+    # aws:PrincipalOrgID (IAM reference_policies_condition-keys.html) a Deny of every principal outside the organization
+    # leaves the destination's role, whose organization is ORG, allowed; one naming another organization denies it.
+    (
+        "deny-outside-this-org",
+        [EXTERNAL_USE, EXTERNAL_GRANTS, _deny_outside(ORG)],
+        [],
+    ),
+    ("deny-outside-another-org", [EXTERNAL_USE, EXTERNAL_GRANTS, _deny_outside("o-otherorg00")], EVERY),
+    # Amazon EBS User Guide, share-kms-key.html: Decrypt, DescribeKey and the grant are not enough for an EBS snapshot:
+    # GenerateDataKey, GenerateDataKeyWithoutPlaintext and ReEncrypt (From and To) are missing.
+    (
+        "ebs-without-reencrypt-and-data-keys",
+        [{**EXTERNAL_USE, "Action": ["kms:Decrypt", "kms:DescribeKey"]}, EXTERNAL_GRANTS],
+        sorted(EBS_SNAPSHOT_KEY_ACTIONS),
+    ),
+    # The same page's list, action by action: GenerateDataKey* and ReEncrypt* cover two actions each.
+    (
+        "ebs-listed-actions",
+        [
+            {
+                **EXTERNAL_USE,
+                "Action": [
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:Decrypt",
+                ],
+            },
+            EXTERNAL_GRANTS,
         ],
         [],
     ),
@@ -165,7 +220,8 @@ def test_via_service_must_allow_every_name_the_copy_may_carry() -> None:
         why.endswith("(kms:ViaService ec2.eu-west-1.amazonaws.com)") for why in only_backup.values()
     )
     assert sorted(_missing(via("ec2"))) == EVERY
-    assert sorted(_missing(via("backup", "ec2"), kind="RDS")) == EVERY  # RDS snapshots: rds.eu-west-1.amazonaws.com
+    # RDS snapshots: rds.eu-west-1.amazonaws.com, for the actions every kind needs.
+    assert sorted(_missing(via("backup", "ec2"), kind="RDS")) == sorted(SHARED_KEY_ACTIONS)
 
 
 def test_the_requests_carry_the_copy_context() -> None:
@@ -210,3 +266,23 @@ def test_conditions_on_keys_the_copy_context_lacks_read_as_not_shared() -> None:
     # The same keys in statements that do not decide the copy change nothing.
     other_account = {**deny_from, "Principal": {"AWS": "arn:aws:iam::999999999999:root"}}
     assert _missing(EXTERNAL_USE, EXTERNAL_GRANTS, other_account) == {}
+
+
+def test_ebs_snapshots_need_the_longer_list_the_databases_the_shorter() -> None:
+    """Amazon EBS User Guide, share-kms-key.html names six actions for a shared snapshot's key (ReEncrypt as
+    ReEncryptFrom and ReEncryptTo); EBS volumes and EC2 instances are backed up as EBS snapshots."""
+    ebs = {
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:Decrypt",
+    }
+    assert set(shared_key_actions("EBS")) == set(shared_key_actions("EC2")) == ebs
+    for kind in ("RDS", "Aurora", "DocumentDB", "Neptune"):
+        assert shared_key_actions(kind) == SHARED_KEY_ACTIONS
+    # DocumentDB and Neptune snapshots are tried through RDS's endpoint name, like RDS's and Aurora's.
+    vias = {r.context["kms:ViaService"] for r in copy_requests(KEY, DESTINATION, ORG, "Neptune")}
+    assert vias == {"backup.eu-west-1.amazonaws.com", "rds.eu-west-1.amazonaws.com"}
