@@ -253,7 +253,6 @@ class AlertHub(Construct):
                     config,
                     account_id,
                     account_root_arn=naming.account_root_arn(account_id),
-                    rule_arn_pattern=rule_arn_pattern,
                 )
             ),
         )

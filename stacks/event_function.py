@@ -161,7 +161,6 @@ class EventFunction(Construct):
                     account_root_arn=naming.account_root_arn(account_id),
                     logs_service=naming.service_host("logs", region),
                     log_group_arn=log_group_arn,
-                    rule_arn=rule_arn,
                 )
             ),
         )

@@ -170,7 +170,6 @@ class PipelineStack(TerraformStack):
                     account_root_arn=self.naming.account_root_arn(self.account),
                     logs_service=self.naming.service_host("logs", self.region),
                     log_group_arn_pattern=self.arn("logs", "log-group:/aws/codebuild/org-backup-*"),
-                    rule_arn_pattern=self.arn("events", "rule/org-backup-*"),
                 )
             ),
         )

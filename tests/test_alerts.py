@@ -99,7 +99,16 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
     key_id = topic["kms_master_key_id"].removeprefix("${aws_kms_key.").removesuffix(".arn}")
     key_statements = json.loads(keys[key_id]["policy"])["Statement"]
     (events_on_key,) = [s for s in key_statements if s["Principal"] == {"Service": "events.amazonaws.com"}]
-    assert events_on_key["Condition"] == {"ArnLike": {"aws:SourceArn": rule_pattern}}
+    # EventBridge user guide (targets, "encrypted Amazon SQS queue as a target") and the Amazon Q Developer guide
+    # (encrypted SNS topics): the key statement AWS documents for EventBridge delivery carries no condition. A
+    # condition on aws:SourceArn, which AWS does not document EventBridge sending to KMS, could silence every alert.
+    assert events_on_key == {
+        "Sid": "EventBridgeAlertRulesPublishAndDeadLetter",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+    }
     assert keys[key_id]["enable_key_rotation"] is True
     publish, tls = json.loads(_only(example.resources("central-backup", "aws_sns_topic_policy"))["policy"])["Statement"]
     assert publish["Principal"] == {"Service": "events.amazonaws.com"} and publish["Action"] == "sns:Publish"

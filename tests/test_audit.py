@@ -15,6 +15,7 @@ from org_backup import audit
 from org_backup.config_loader import load_config
 from org_backup.cron import longest_gap_hours
 from org_backup.errors import InputError
+from org_backup.iam_eval import Policy, Principal, Request, evaluate
 from org_backup.inputs import Inputs
 from org_backup.plan_model import BackupPlans
 from org_backup.yaml_io import dump_yaml
@@ -187,7 +188,9 @@ def test_the_organization_report_plans_cover_the_target_ous_and_regions(example:
         assert plan["report_setting"]["regions"] == list(REGIONS)
         channel = plan["report_delivery_channel"]
         assert channel["s3_bucket_name"].startswith("${aws_s3_bucket.reports_bucket")
-        assert channel["s3_key_prefix"] == template.lower() and channel["formats"] == ["CSV", "JSON"]
+        # AWS Backup guide, "Working with audit reports": a report not "for the current region and current account"
+        # "is available in CSV format" only; these plans cover two OUs and three Regions.
+        assert channel["s3_key_prefix"] == template.lower() and channel["formats"] == ["CSV"]
 
 
 def test_the_report_bucket_is_encrypted_versioned_expiring_and_written_only_by_audit_manager(
@@ -205,18 +208,186 @@ def test_the_report_bucket_is_encrypted_versioned_expiring_and_written_only_by_a
     assert default["sse_algorithm"] == "aws:kms" and default["kms_master_key_id"].startswith(
         "${aws_kms_key.reports_key"
     )
-    role = "arn:aws:iam::222222222222:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
     (policy,) = example.resources(stack, "aws_s3_bucket_policy").values()
     tls, delivery = json.loads(policy["policy"])["Statement"]
     assert tls["Effect"] == "Deny"
-    assert delivery["Action"] == "s3:PutObject"
-    assert delivery["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
-    assert delivery["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}
-    keys = example.resources(stack, "aws_kms_key")
-    key = keys[default["kms_master_key_id"].removeprefix("${aws_kms_key.").removesuffix(".arn}")]
-    (writer,) = [s for s in json.loads(key["policy"])["Statement"] if s["Sid"] == "BackupAuditManagerWritesReports"]
+    # AWS Backup guide, create-report-plan-console.html, "Sample bucket policy": the role itself is the principal.
+    assert delivery == {
+        "Sid": "BackupAuditManagerDeliversReports",
+        "Effect": "Allow",
+        "Principal": {"AWS": SLR},
+        "Action": "s3:PutObject",
+        "Resource": f"{BUCKET_ARN}/*",
+        "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+    }
+    (writer,) = [s for s in _reports_key_policy(example)["Statement"] if s["Sid"] == "BackupAuditManagerWritesReports"]
+    # AWS Backup guide, create-report-plan-api.html: "The Principal attribute must include the Backup Audit Manager
+    # service-linked role ... ARN", "The Action attribute must include kms:GenerateDataKey and kms:Decrypt at minimum".
+    assert writer["Principal"] == {"AWS": SLR} and "Condition" not in writer
     assert writer["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert writer["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role}}
+
+
+SLR = "arn:aws:iam::222222222222:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+BUCKET_ARN = "arn:aws:s3:::org-backup-reports-222222222222-eu-west-1"
+REPORTS_KEY_ARN = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# AWS Managed Policy Reference, AWSServiceRolePolicyForBackupReports (v2, the default version): the role's only
+# permissions. No s3:PutObject and no kms action.
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSServiceRolePolicyForBackupReports.html
+SLR_PERMISSIONS = Policy(
+    "AWSServiceRolePolicyForBackupReports",
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "backup:DescribeFramework",
+                    "backup:ListBackupJobs",
+                    "backup:ListRestoreJobs",
+                    "backup:ListCopyJobs",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "config:DescribeConfigurationRecorders",
+                    "config:DescribeConfigurationRecorderStatus",
+                    "config:BatchGetResourceConfig",
+                    "config:SelectResourceConfig",
+                    "config:DescribeConfigurationAggregators",
+                    "config:SelectAggregateResourceConfig",
+                    "config:DescribeConfigRuleEvaluationStatus",
+                    "config:DescribeConfigRules",
+                    "s3:GetBucketLocation",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "config:GetComplianceDetailsByConfigRule",
+                    "config:PutConfigRule",
+                    "config:DeleteConfigRule",
+                ],
+                "Resource": "arn:aws:config:*:*:config-rule/aws-service-rule/backup.amazonaws.com*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["config:DeleteConfigurationAggregator", "config:PutConfigurationAggregator"],
+                "Resource": "arn:aws:config:*:*:config-aggregator/aws-service-config-aggregator/backup.amazonaws.com*",
+            },
+        ],
+    },
+)
+# The statements before issue 26: the account principal, narrowed by aws:PrincipalArn to the role.
+OLD_DELIVERY = {
+    "Sid": "BackupAuditManagerDeliversReports",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+    "Action": "s3:PutObject",
+    "Resource": f"{BUCKET_ARN}/*",
+    "Condition": {"ArnEquals": {"aws:PrincipalArn": SLR}},
+}
+OLD_WRITER = {
+    "Sid": "BackupAuditManagerWritesReports",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+    "Resource": "*",
+    "Condition": {"ArnEquals": {"aws:PrincipalArn": SLR}},
+}
+
+
+def _reports_key_policy(example: Synthesized) -> dict[str, Any]:
+    (encryption,) = example.resources("central-backup", "aws_s3_bucket_server_side_encryption_configuration").values()
+    key_id = encryption["rule"][0]["apply_server_side_encryption_by_default"]["kms_master_key_id"]
+    key = example.resources("central-backup", "aws_kms_key")[
+        key_id.removeprefix("${aws_kms_key.").removesuffix(".arn}")
+    ]
+    return dict(json.loads(key["policy"]))
+
+
+def _replaced(policy: dict[str, Any], statement: dict[str, Any]) -> dict[str, Any]:
+    return {**policy, "Statement": [statement if s.get("Sid") == statement["Sid"] else s for s in policy["Statement"]]}
+
+
+def test_audit_manager_s_role_may_deliver_reports_and_the_account_principal_shape_could_not(
+    example: Synthesized,
+) -> None:
+    """iam_eval decides the role's delivery as AWS does. Its identity side is only AWSServiceRolePolicyForBackupReports,
+    so a grant to the account, which "doesn't give permission to any IAM principal. Instead, it gives the AWS account
+    permission to use IAM policies to delegate" (KMS developer guide, key-policy-overview.html; for S3 the same: IAM
+    reference_policies_evaluation-logic_policy-eval-denyallow.html, a resource policy naming the account delegates to
+    identity policies), leaves it denied; a grant to the role ARN allows it alone."""
+    role = Principal(SLR)
+    (bucket,) = example.resources("central-backup", "aws_s3_bucket_policy").values()
+    bucket_policy = json.loads(bucket["policy"])
+    # create-report-plan-console.html: cross-account reports go to s3://bucket/prefix/Backup/crossaccount/Region/...;
+    # the sample bucket policy's condition: the delivery is made with x-amz-acl bucket-owner-full-control.
+    report = f"{BUCKET_ARN}/backup_job_report/Backup/crossaccount/eu-west-1/2026/12/03/report.csv"
+    put = Request(
+        role, "s3:PutObject", report, {"aws:SecureTransport": True, "s3:x-amz-acl": "bucket-owner-full-control"}
+    )
+
+    def s3(policy: dict[str, Any], request: Request = put) -> bool:
+        return evaluate(
+            request,
+            identity_policies=[SLR_PERMISSIONS],
+            resource_policy=Policy("bucket policy", policy),
+            resource_account="222222222222",
+        ).allowed
+
+    def kms(policy: dict[str, Any], action: str) -> bool:
+        request = Request(role, action, REPORTS_KEY_ARN, {"aws:SecureTransport": True})
+        decision = evaluate(
+            request, identity_policies=[SLR_PERMISSIONS], resource_policy=Policy("key policy", policy), key_policy=True
+        )
+        return decision.allowed
+
+    key_policy = _reports_key_policy(example)
+    assert s3(bucket_policy)
+    assert all(kms(key_policy, action) for action in ("kms:GenerateDataKey", "kms:Decrypt"))
+    assert not s3(_replaced(bucket_policy, OLD_DELIVERY))
+    assert not any(kms(_replaced(key_policy, OLD_WRITER), a) for a in ("kms:GenerateDataKey", "kms:Decrypt"))
+    # The sample policy's condition is kept: a delivery without bucket-owner-full-control is not allowed, nor is another
+    # role of the account.
+    assert not s3(bucket_policy, Request(role, "s3:PutObject", report, {"aws:SecureTransport": True}))
+    admin = Principal("arn:aws:iam::222222222222:role/Admin")
+    assert not s3(bucket_policy, Request(admin, "s3:PutObject", report, dict(put.context)))
+
+
+def test_the_key_and_the_bucket_policy_wait_for_the_report_plans_that_create_the_role(example: Synthesized) -> None:
+    """create-report-plan-console.html: until the role exists a policy naming it fails "Invalid principal"; AWS Backup
+    guide, using-service-linked-roles-AWSServiceRoleForBackupReports.html: "When you create a framework or report plan
+    ... AWS Backup creates the service-linked role for you"."""
+    plans = sorted(
+        f"aws_backup_report_plan.{name}" for name in example.resources("central-backup", "aws_backup_report_plan")
+    )
+    assert len(plans) == 5
+    (bucket_policy,) = example.resources("central-backup", "aws_s3_bucket_policy").values()
+    keys = [k for name, k in example.resources("central-backup", "aws_kms_key").items() if name.startswith("reports_")]
+    assert [sorted(k["depends_on"]) for k in keys] == [plans]
+    assert sorted(bucket_policy["depends_on"]) == plans
+    for plan in example.resources("central-backup", "aws_backup_report_plan").values():
+        assert "depends_on" not in plan  # nothing of the key or the policy before them: no cycle
+
+
+def test_json_reports_are_refused_for_organization_wide_plans(tmp_path: Path) -> None:
+    raw = _example()
+    raw["audit"]["reports"] = {"enabled": True, "formats": ["CSV", "JSON"]}
+    with pytest.raises(InputError) as caught:
+        _config(tmp_path, raw)
+    assert [(p.field, p.message) for p in caught.value.problems] == [
+        (
+            "audit.reports.formats",
+            "['CSV', 'JSON'] includes JSON, but the report plans are cross-account and cross-Region (every target OU "
+            "and Region), and AWS delivers such reports in CSV only (AWS Backup guide, Working with audit reports). "
+            "Fix: set formats to [CSV] or remove the line (CSV is the default).",
+        )
+    ]
+    raw["audit"]["reports"] = {"enabled": True}
+    assert _config(tmp_path, raw).audit.reports.formats == ("CSV",)
 
 
 def test_monitoring_shows_what_watches_the_backups_and_where(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,7 +408,7 @@ def test_monitoring_shows_what_watches_the_backups_and_where(capsys: pytest.Capt
     assert view["reports"]["bucket"] == "org-backup-reports-222222222222-eu-west-1"
     assert view["restore_testing"]["selections"]["daily_rds"] == {
         "type": "RDS",
-        "tags": {"backup": "daily"},
+        "resources": ["arn:aws:rds:eu-west-1:555555555555:db:orders"],
         "validation_window_hours": 2,
     }
     assert cli(["--config", str(EXAMPLE_CONFIG), "monitoring"]) == 0

@@ -157,10 +157,10 @@ def test_operations_key_lets_logs_and_eventbridge_use_it_only_for_this_function(
                 "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:444444444444:log-group:/aws/lambda/org-backup-tag-reapply"
             }
         }
+        # EventBridge user guide: for an encrypted SQS target (the DLQ) the key policy statement has no condition.
         events = statements["EventBridgeDeadLetterQueueOfTheRestoreRule"]
-        assert events["Condition"] == {
-            "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:444444444444:rule/org-backup-restore-completed"}
-        }
+        assert events["Principal"] == {"Service": "events.amazonaws.com"} and "Condition" not in events
+        assert events["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_reserved_concurrency_is_set_only_when_configured(synth: Any) -> None:
