@@ -10,12 +10,13 @@ each naming the field path, the bad value, the AWS rule and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from org_backup.config_guardrails import Guardrails, OuSelection
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
+from org_backup.config_region_settings import RegionSettings
 from org_backup.config_vaults import AirGapped, VaultLocks
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
@@ -244,54 +245,6 @@ class TagReapply(Model):
     )
 
 
-# The resource types of AWS Backup's Region settings, as hashicorp/aws 5.100.0 documents aws_backup_region_settings
-# (opt-in: every type; full management: the types that support it, AWS Backup "Feature availability by resource").
-BackupResourceType = Literal[
-    "Aurora",
-    "CloudFormation",
-    "DocumentDB",
-    "DSQL",
-    "DynamoDB",
-    "EBS",
-    "EC2",
-    "EFS",
-    "FSx",
-    "Neptune",
-    "RDS",
-    "Redshift",
-    "Redshift Serverless",
-    "S3",
-    "SAP HANA on Amazon EC2",
-    "Storage Gateway",
-    "VirtualMachine",
-]
-FullManagementType = Literal["CloudFormation", "DSQL", "DynamoDB", "EFS"]
-
-
-class RegionSettings(Model):
-    """AWS Backup's opt-in settings in every member account and Region. AWS applies them to tag-based selections:
-    "If resource assignments are only based on tags, then service opt-in settings are applied" (UpdateRegionSettings,
-    AWS Backup API reference), so a tagged resource of a type not opted in is silently never backed up."""
-
-    enabled: bool = Field(default=True, description="Manage the Region settings in every member account and Region.")
-    opt_out: tuple[BackupResourceType, ...] = Field(
-        default=(),
-        description="Resource types not to back up even when tagged; every other type is opted in (the backup "
-        "policies select by tag, so by default every type they can reach).",
-    )
-    full_management: tuple[FullManagementType, ...] = Field(
-        default=("DynamoDB", "EFS"),
-        description="Types whose backups AWS Backup fully manages (own encryption with the vault key, cross-account "
-        "copy; for DynamoDB the advanced backup features). Types listed here are not opted out.",
-    )
-
-    def opt_in_preference(self) -> dict[str, bool]:
-        return {kind: kind not in self.opt_out for kind in get_args(BackupResourceType)}
-
-    def management_preference(self) -> dict[str, bool]:
-        return {kind: kind in self.full_management for kind in get_args(FullManagementType)}
-
-
 class LocalBackend(Model):
     type: Literal["local"] = "local"
 
@@ -386,6 +339,11 @@ class BackupConfig(Model):
         if not self.restore_testing.active:
             return ()
         return self.restore_testing.regions or self.central_regions[:1]
+
+    @property
+    def restore_testing_account_id(self) -> str:
+        """The account of the restore tests: restore_testing.account_id, else (and, validated, only) the central one."""
+        return self.restore_testing.account_id or self.central_backup.account_id
 
     @property
     def partition(self) -> str:

@@ -8,11 +8,7 @@ Terraform deliberately does not own these: enabling policy types and trusted acc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -23,11 +19,11 @@ from botocore.exceptions import (
 )
 
 from org_backup.config import BackupConfig, CodeCommitSource
+from org_backup.doctor_base import Check as Check
+from org_backup.doctor_base import Clients as Clients
+from org_backup.doctor_regions import opt_in_region_checks, region_settings_checks
 from org_backup.naming import DEPLOY_ROLES_STACKSET, MANAGED_POLICY_TAG
 
-# Short connect/read timeouts and one retry: without a network, botocore's defaults (60 s timeouts, retries per
-# call) made a run of every check take minutes before saying anything useful.
-FAST_FAIL = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"})
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
 # Service-managed StackSets (the deploy and plan roles in every target account) need this trusted access.
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
@@ -39,31 +35,6 @@ BRANCH_PROTECTION = (
     "force pushes and deletion are refused",
     "administrators cannot bypass these rules (except the break-glass ones)",
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    skipped: bool = False  # cannot be checked with these credentials: said so, never counted as a pass
-
-    def render(self) -> str:
-        status = "SKIP" if self.skipped else "PASS" if self.ok else "FAIL"
-        line = f"{status}  {self.name}: {self.detail}"
-        return line if self.ok else f"{line}\n      Fix: {self.fix}"
-
-
-class Clients:
-    """boto3 clients for the checks; tests replace the ones moto does not implement."""
-
-    def __init__(self, session: boto3.Session | None = None, region: str = "us-east-1") -> None:
-        self._session = session or boto3.Session()
-        self._region = region
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        return self._session.client(service, region_name=region or self._region, config=FAST_FAIL)
 
 
 def credentials_problem(clients: Clients) -> str | None:
@@ -102,6 +73,7 @@ def run_checks(config: BackupConfig, clients: Clients, policies: Mapping[str, st
         + _cross_account_check(clients)
         + _role_checks(config, clients)
         + _managed_tag_checks(clients, policies or {})
+        + region_settings_checks(config, clients)
         + source_checks(config)
     )
 
@@ -260,7 +232,7 @@ def prerequisite_checks(config: BackupConfig, clients: Clients) -> list[Check]:
             )
 
         checks.append(_safe(f"account {account_id}", "check the account id in backup.yaml", account_check))
-    return checks
+    return checks + opt_in_region_checks(config, clients)
 
 
 def _cross_account_check(clients: Clients) -> list[Check]:

@@ -20,33 +20,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from org_backup.region_support import REGIONS, OptInType
+
 
 @dataclass(frozen=True)
 class ResourceType:
     resource: str  # the ARN after "arn:<partition>:", as AWS's list writes it
     air_gapped: bool
+    opt_in: OptInType  # its key in AWS Backup's Region settings (region_support)
 
 
 RESOURCE_TYPES: dict[str, ResourceType] = {
-    "EC2": ResourceType("ec2:*:*:instance/*", True),
-    "EBS": ResourceType("ec2:*:*:volume/*", True),
-    "S3": ResourceType("s3:::*", True),
-    "EFS": ResourceType("elasticfilesystem:*:*:file-system/*", True),
+    "EC2": ResourceType("ec2:*:*:instance/*", True, "EC2"),
+    "EBS": ResourceType("ec2:*:*:volume/*", True, "EBS"),
+    "S3": ResourceType("s3:::*", True, "S3"),
+    "EFS": ResourceType("elasticfilesystem:*:*:file-system/*", True, "EFS"),
     # Amazon Aurora, DocumentDB and Neptune clusters share one pattern.
-    "RDSCluster": ResourceType("rds:*:*:cluster:*", True),
-    "RDS": ResourceType("rds:*:*:db:*", False),
-    "DynamoDB": ResourceType("dynamodb:*:*:table/*", True),  # with the advanced features only (see below)
-    "FSx": ResourceType("fsx:*:*:file-system/*", True),
-    "FSxVolume": ResourceType("fsx:*:*:volume/*", True),
-    "StorageGateway": ResourceType("storagegateway:*:*:gateway/*", True),
-    "VirtualMachine": ResourceType("backup-gateway:*:*:vm/*", True),
-    "CloudFormation": ResourceType("cloudformation:*:*:stack/*", False),
-    "DSQL": ResourceType("dsql:*:*:cluster/*", False),
-    "Redshift": ResourceType("redshift:*:*:cluster:*", False),
-    "RedshiftServerless": ResourceType("redshift-serverless:*:*:namespace/*", False),
-    "SAPHANA": ResourceType("ssm-sap:*:*:HANA/*", False),
-    "Timestream": ResourceType("timestream:*:*:database/*", False),
-    "EKS": ResourceType("eks:*:*:cluster/*", False),
+    "RDSCluster": ResourceType("rds:*:*:cluster:*", True, "Aurora"),
+    "RDS": ResourceType("rds:*:*:db:*", False, "RDS"),
+    "DynamoDB": ResourceType("dynamodb:*:*:table/*", True, "DynamoDB"),  # with the advanced features only (see below)
+    "FSx": ResourceType("fsx:*:*:file-system/*", True, "FSx"),
+    "FSxVolume": ResourceType("fsx:*:*:volume/*", True, "FSx"),
+    "StorageGateway": ResourceType("storagegateway:*:*:gateway/*", True, "Storage Gateway"),
+    "VirtualMachine": ResourceType("backup-gateway:*:*:vm/*", True, "VirtualMachine"),
+    "CloudFormation": ResourceType("cloudformation:*:*:stack/*", False, "CloudFormation"),
+    "DSQL": ResourceType("dsql:*:*:cluster/*", False, "DSQL"),
+    "Redshift": ResourceType("redshift:*:*:cluster:*", False, "Redshift"),
+    "RedshiftServerless": ResourceType("redshift-serverless:*:*:namespace/*", False, "Redshift Serverless"),
+    "SAPHANA": ResourceType("ssm-sap:*:*:HANA/*", False, "SAP HANA on Amazon EC2"),
+    "Timestream": ResourceType("timestream:*:*:database/*", False, "Timestream"),
+    "EKS": ResourceType("eks:*:*:cluster/*", False, "EKS"),
 }
 
 SelectableType = Literal[
@@ -74,22 +77,8 @@ SelectableType = Literal[
 # preference of the same name turns those features on (config.region_settings.full_management).
 NEEDS_FULL_MANAGEMENT = frozenset({"DynamoDB"})
 
-# AWS Backup feature availability by Region, footnote 1: "Cross-Region and cross-account copy to a logically
-# air-gapped vault is not currently available in Asia Pacific (Malaysia), Canada West (Calgary), Mexico (Central),
-# Asia Pacific (Thailand), Asia Pacific (Taipei), Asia Pacific (New Zealand), China (Beijing), China (Ningxia), AWS
-# GovCloud (US-East), or AWS GovCloud (US-West) Regions." A copy to the central account's vault is cross-account.
-NO_CROSS_ACCOUNT_AIR_GAPPED_COPY = (
-    "ap-southeast-5",
-    "ca-west-1",
-    "mx-central-1",
-    "ap-southeast-7",
-    "ap-east-2",
-    "ap-southeast-6",
-    "cn-north-1",
-    "cn-northwest-1",
-    "us-gov-east-1",
-    "us-gov-west-1",
-)
+# A copy to the central account's vault is cross-account; region_support holds footnote 1 of AWS's page.
+NO_CROSS_ACCOUNT_AIR_GAPPED_COPY = tuple(region for region, facts in REGIONS.items() if not facts.air_gapped_copy)
 
 
 def arn_pattern(name: str, partition: str) -> str:

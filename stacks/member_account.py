@@ -1,6 +1,6 @@
 """A member account: in every target Region a CMK-encrypted vault protected by its access policy and AWS Backup's
-Region settings (which resource types a tag-based plan may back up); once per account the IAM role AWS Backup
-uses. Backup plans come from the organization's backup policies, not from here."""
+Region settings (which of the resource types AWS Backup supports in that Region a tag-based plan may back up); once
+per account the IAM role AWS Backup uses. Backup plans come from the organization's backup policies, not from here."""
 
 from __future__ import annotations
 
@@ -68,12 +68,14 @@ class MemberAccountStack(TerraformStack):
         settings = config.region_settings
         for region, provider in providers.items():
             if settings.enabled:
+                # Exactly the types AWS Backup supports in this Region (config_region_settings says why: AWS refuses
+                # any other, and hashicorp/aws plans every one it returns that the map lacks, on every run).
                 BackupRegionSettings(
                     self,
                     f"region-settings-{region}",
                     provider=provider,
-                    resource_type_opt_in_preference=settings.opt_in_preference(),
-                    resource_type_management_preference=settings.management_preference(),
+                    resource_type_opt_in_preference=settings.opt_in_preference(region),
+                    resource_type_management_preference=settings.management_preference(region),
                 )
             EncryptedVault(
                 self,

@@ -171,8 +171,23 @@ def test_preview_cli_reports_a_bad_config_with_exit_2(tmp_path: Any) -> None:
 # --- doctor --------------------------------------------------------------------------------------------------------
 
 
+# What DescribeRegionSettings lists in eu-west-1, eu-central-1 and us-east-1, by hand: AWS Backup's feature
+# availability page ("Supported services by AWS Region": the types of every Region, and a mark in each of the ten
+# columns for these three rows) plus Redshift Serverless (hashicorp/aws 5.100.0's acceptance test); the
+# full-management types hashicorp/aws 5.100.0 documents.
+REGION_SETTINGS = {
+    "ResourceTypeOptInPreference": dict.fromkeys(
+        ["Aurora", "CloudFormation", "DocumentDB", "DSQL", "DynamoDB", "EBS", "EC2", "EFS", "EKS", "FSx", "Neptune",
+         "RDS", "Redshift", "Redshift Serverless", "S3", "SAP HANA on Amazon EC2", "Storage Gateway", "Timestream",
+         "VirtualMachine"],
+        False,
+    ),
+    "ResourceTypeManagementPreference": dict.fromkeys(["CloudFormation", "DSQL", "DynamoDB", "EFS"], False),
+}  # fmt: skip
+
+
 class StubbedClients(Clients):
-    """moto has no backup:DescribeGlobalSettings; that one call is answered by botocore's Stubber."""
+    """moto has no backup:DescribeGlobalSettings nor DescribeRegionSettings; botocore's Stubber answers them."""
 
     def __init__(self, session: boto3.Session, cross_account: str = "true") -> None:
         super().__init__(session)
@@ -182,9 +197,12 @@ class StubbedClients(Clients):
         client = super().client(service, region)
         if service == "backup":
             stubber = Stubber(client)
-            stubber.add_response(
-                "describe_global_settings", {"GlobalSettings": {"isCrossAccountBackupEnabled": self.cross_account}}
-            )
+            if region is None:
+                stubber.add_response(
+                    "describe_global_settings", {"GlobalSettings": {"isCrossAccountBackupEnabled": self.cross_account}}
+                )
+            else:
+                stubber.add_response("describe_region_settings", REGION_SETTINGS)
             stubber.activate()
         return client
 
@@ -238,6 +256,10 @@ def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
     central = roles[f"roles in {config.central_backup.account_id}"]
     assert central.skipped and central.render().startswith("SKIP")
     assert [c for c in roles.values() if c.skipped] == [central]
+    assert [c.render() for c in checks if c.name.startswith("Region settings types")] == [
+        f"PASS  Region settings types in {region}: the 19 types org-backup sets are the ones AWS Backup lists"
+        for region in REGIONS
+    ]
 
 
 def test_doctor_lists_each_target_ou_once_instead_of_asking_for_every_account(organization: Any) -> None:
