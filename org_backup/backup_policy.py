@@ -18,7 +18,9 @@ Every rule the validator applies, with its source:
 | a central vault in every Region a plan copies to the central vault from | AWS Backup, creating a backup copy: for RDS and Aurora snapshots "either cross-account or cross-Region copies", not both |
 | target OUs among backup.yaml target_ous | backup.yaml |
 | retention inside the vault lock bounds | a copy or backup outside Vault Lock's min/max retention fails at run time |
-| minified document <= 10,000 characters (else split per Region, then per rule) | AWS Organizations quotas: backup policy maximum size |
+| minified document <= 10,000 characters (else cut per Region, then per rule, packed into as few policies as hold it) | AWS Organizations quotas: backup policy maximum size, counted as sent through the SDK |
+| <= 10 backup policies and <= 5 SCPs (FullAWSAccess included) attached by org-backup to one OU or account | AWS Organizations, managing policies: maximum number you can attach to a root, OU, or account (``organizations_limits``) |
+| rendered policy names unique and <= 128 characters | AWS Organizations API CreatePolicy, Name |
 """
 
 from __future__ import annotations

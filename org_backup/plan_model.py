@@ -13,7 +13,18 @@ from org_backup.errors import Problem
 from org_backup.resource_types import SelectableType
 from org_backup.validation import Model, OuId, Region, Tags, with_pattern
 
-MAX_POLICY_CHARS = 10_000  # AWS Organizations: maximum size of a backup policy document.
+# AWS Organizations, "Quotas and service limits for AWS Organizations"
+# (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html), "Maximum size of a policy
+# document": "Backup policies: 10,000 characters"; and "If you save the policy using an SDK operation or the AWS CLI,
+# then the policy is saved exactly as you provided". The provider passes the content string through unchanged
+# (terraform-provider-aws, internal/service/organizations/policy.go: CreatePolicyInput Content d.Get("content")), so
+# AWS counts the length of the string org-backup renders: policy_docs.dumps, minified, non-ASCII escaped as \uXXXX.
+MAX_POLICY_CHARS = 10_000
+# AWS Organizations API, CreatePolicy (https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreatePolicy.html):
+# Description "Length Constraints: Maximum length of 512"; Name at most 128 (botocore's organizations model, shape
+# PolicyName: min 1, max 128).
+MAX_DESCRIPTION = 512
+MAX_POLICY_NAME = 128
 MAX_WINDOW_MINUTES = 52_560_000  # AWS Backup: start/complete windows are at most 100 years.
 MIN_START_WINDOW = 60  # AWS Backup: a start window must be at least 60 minutes.
 MAX_DAYS = 36_500  # AWS Backup lifecycle: at most 100 years.
@@ -113,7 +124,7 @@ class Selection(Model):
 
 class Plan(Model):
     policy_name: PolicyName = Field(description="Name of the AWS Organizations policy that carries this plan.")
-    description: str = Field(default="", max_length=512, description="Description of that policy.")
+    description: str = Field(default="", max_length=MAX_DESCRIPTION, description="Description of that policy.")
     target_ous: Literal["all"] | tuple[OuId, ...] = Field(
         default="all", description="'all' target OUs of backup.yaml, or a list of their ids."
     )
@@ -131,7 +142,8 @@ class Plan(Model):
 
 
 class BackupPlans(Model):
-    """The organization's backup plans; each plan becomes one BACKUP_POLICY (or one per Region when split)."""
+    """The organization's backup plans; each plan becomes one BACKUP_POLICY, or, when its document is too large for
+    one, as few as hold it (plan_render.render_policies)."""
 
     example_file: ClassVar[str] = "policies/backup_plans.yaml"  # named in the fix of a missing key
     plans: dict[BackupName, Plan] = Field(min_length=1)
@@ -146,7 +158,9 @@ class RenderedPolicy:
     content: str
     target_ous: tuple[str, ...]
     plan: str
-    split: str | None = None  # how a plan too large for one policy was split: "Region ...", "rule ...", or both
+    # A plan too large for one policy: which part this is and what it holds, e.g. "1 of 2: eu-west-1, eu-central-1"
+    # (one backup plan per Region), "2 of 3: eu-west-1 rule Daily, ..." (per Region and rule), "1 of 2: rule Daily".
+    split: str | None = None
 
 
 def plan_regions(plan: Plan, config: BackupConfig) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """Rendering plans to AWS Organizations BACKUP_POLICY documents: every leaf in ``@@assign``, one backup plan per
-Region where a plan copies to the central vault, split into several policies when one would exceed AWS's limit."""
+Region where a plan copies to the central vault, packed into as few policies as fit AWS's size limit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from org_backup.config import BackupConfig
 from org_backup.naming import Naming
 from org_backup.plan_model import (
+    MAX_DESCRIPTION,
     MAX_POLICY_CHARS,
     BackupPlans,
     Lifecycle,
@@ -146,73 +147,122 @@ def _selections(plan: Plan, naming: Naming, role_arn: str) -> dict[str, Any]:
 
 
 def render_policies(plans: BackupPlans, config: BackupConfig) -> list[RenderedPolicy]:
-    """One policy per plan. A plan whose document exceeds 10,000 characters is split until every part fits: a
-    per-Region plan into one policy per Region (``<policy>-<region>``), then into one per rule
-    (``<policy>[-<region>]-<rule>``, plan ``<plan>[-<region>]-<rule>``), each with the same selections: the same
-    backups, in documents that fit."""
+    """One policy per plan, named ``policy_name``, when the plan's document fits AWS's 10,000 characters.
+
+    A plan that does not fit is cut into the coarsest units that each fit alone: its backup plans of one Region
+    (``<plan>-<region>``, a plan that copies to the central account), else of one Region and rule
+    (``<plan>-<region>-<rule>``) or of one rule (``<plan>-<rule>``), each with the plan's selections: the same
+    backups. The units are packed into as few policies as hold them (``pack``), so that 12 Regions take 2 policies
+    per plan instead of 12: every policy counts towards the 10 backup policies AWS allows attached to an OU
+    (``organizations_limits``). A Region's backup plan keeps its own Region and its own Region's copy targets whichever
+    policy carries it, and a plan's key is in one policy only. A part is named after its first unit
+    (``<policy>-<region>``, ``<policy>[-<region>]-<rule>``), the name that unit's policy had when every unit was a
+    policy of its own: updating from that layout keeps those policies and deletes the others.
+    """
     rendered = []
     for plan_name, plan in plans.plans.items():
-        regions = plan_regions(plan, config)
         ous = plan_ous(plan, config)
-        for part in _smallest_split_that_fits(plan_name, plan, config, regions):
+        units = _units_that_fit(plan_name, plan, config, plan_regions(plan, config))
+        parts = pack([unit.weight for unit in units], MAX_POLICY_CHARS - POLICY_OVERHEAD)
+        for number, part in enumerate(parts, start=1):
+            members = [units[index] for index in part]
+            content = dumps({"plans": {unit.key: unit.document for unit in members}})
+            if len(parts) == 1:
+                rendered.append(RenderedPolicy(plan.policy_name, plan.description, content, ous, plan_name))
+                continue
+            split = f"{number} of {len(parts)}: {', '.join(unit.scope for unit in members)}"
             rendered.append(
                 RenderedPolicy(
-                    plan.policy_name + part.suffix,
-                    f"{plan.description} ({part.split})" if part.split else plan.description,
-                    part.content,
+                    plan.policy_name + members[0].suffix,
+                    _description(plan.description, split),
+                    content,
                     ous,
                     plan_name,
-                    split=part.split,
+                    split=split,
                 )
             )
     return rendered
 
 
+# A policy's content is '{"plans":{' + the units' '"<key>":<document>' joined by ',' + '}}': 12 characters plus each
+# unit's weight (its entry and one separator), less the separator the last unit does not have.
+POLICY_OVERHEAD = len(dumps({"plans": {}})) - 1
+
+
 @dataclass(frozen=True)
-class _Part:
-    suffix: str
-    split: str | None
-    content: str
+class _Unit:
+    suffix: str  # appended to the plan name for the unit's key, and to the policy name for a part it comes first in
+    scope: str  # what the unit holds, for the part's description: "eu-west-1", "eu-west-1 rule Daily", "rule Daily"
+    key: str
+    document: dict[str, Any]
+
+    @property
+    def weight(self) -> int:
+        """Characters the unit adds to a policy's content: its ``"<key>":<document>`` and one separator."""
+        return len(dumps(self.key)) + 1 + len(dumps(self.document)) + 1
 
 
-def _smallest_split_that_fits(
-    plan_name: str, plan: Plan, config: BackupConfig, regions: tuple[str, ...]
-) -> list[_Part]:
-    """The coarsest of: the whole plan, one part per Region, one part per (Region and) rule, whose every part fits
-    (the finest when none does; validation then reports the part that is too large)."""
-    per_region = _per_region(plan, regions)
-    scopes = (
-        [(f"-{region}", (region,), f"Region {region}") for region in regions] if per_region else [("", regions, "")]
-    )
-    levels = [[_Part("", None, dumps(render_plan(plan_name, plan, config, regions)))]]
-    if per_region:
-        levels.append(
-            [
-                _Part(suffix, split, dumps({"plans": {plan_name + suffix: _plan_document(plan, config, scope)}}))
-                for suffix, scope, split in scopes
-            ]
-        )
+def _units_that_fit(plan_name: str, plan: Plan, config: BackupConfig, regions: tuple[str, ...]) -> list[_Unit]:
+    """The plan's backup plans of one Region each (or the whole plan), else of one (Region and) rule each: the
+    coarsest cut whose every unit fits a policy alone (the finest when none does; validation then reports the
+    policy that is too large)."""
+    scopes = [(f"-{r}", r, (r,)) for r in regions] if _per_region(plan, regions) else [("", "", regions)]
+    levels = [
+        [
+            _Unit(suffix, scope, plan_name + suffix, _plan_document(plan, config, scope_regions))
+            for suffix, scope, scope_regions in scopes
+        ]
+    ]
     if len(plan.rules) > 1:
         levels.append(
             [
-                _Part(
+                _Unit(
                     f"{suffix}-{rule_name}",
-                    ", ".join(filter(None, (split, f"rule {rule_name}"))),
-                    dumps(
-                        {
-                            "plans": {
-                                f"{plan_name}{suffix}-{rule_name}": _plan_document(
-                                    plan.model_copy(update={"rules": {rule_name: rule}}), config, scope
-                                )
-                            }
-                        }
-                    ),
+                    f"{scope} rule {rule_name}".strip(),
+                    f"{plan_name}{suffix}-{rule_name}",
+                    _plan_document(plan.model_copy(update={"rules": {rule_name: rule}}), config, scope_regions),
                 )
-                for suffix, scope, split in scopes
+                for suffix, scope, scope_regions in scopes
                 for rule_name, rule in plan.rules.items()
             ]
         )
     for level in levels:
-        if all(len(part.content) <= MAX_POLICY_CHARS for part in level):
+        if all(POLICY_OVERHEAD + unit.weight <= MAX_POLICY_CHARS for unit in level):
             return level
     return levels[-1]
+
+
+def pack(weights: list[int], capacity: int) -> list[list[int]]:
+    """Indexes of ``weights`` grouped into as few groups of total weight <= ``capacity`` as these two find: in
+    order, a new group whenever the next item does not fit (the fewest groups of consecutive items), and first-fit
+    decreasing (each item, heaviest first, into the first group it fits). The in-order packing wins ties: it keeps
+    Regions in the configured order, and a Region added at the end changes only the last policy. An item heavier
+    than ``capacity`` gets a group of its own. Groups and their indexes come in ascending order."""
+    in_order: list[list[int]] = []
+    room = 0
+    for index, weight in enumerate(weights):
+        if not in_order or weight > room:
+            in_order.append([])
+            room = capacity
+        in_order[-1].append(index)
+        room -= weight
+    decreasing: list[list[int]] = []
+    rooms: list[int] = []
+    for index in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        group = next((g for g, left in enumerate(rooms) if weights[index] <= left), None)
+        if group is None:
+            decreasing.append([])
+            rooms.append(capacity)
+            group = len(rooms) - 1
+        decreasing[group].append(index)
+        rooms[group] -= weights[index]
+    if len(in_order) <= len(decreasing):
+        return in_order
+    return sorted(sorted(group) for group in decreasing)
+
+
+def _description(description: str, split: str) -> str:
+    """The plan's description and the part's; AWS Organizations takes at most 512 characters (CreatePolicy,
+    Description: "Maximum length of 512"), so a longer one is cut, ending in '...'."""
+    text = f"{description} ({split})".strip()
+    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."

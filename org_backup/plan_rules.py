@@ -10,9 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from org_backup.config import BackupConfig
+from org_backup.config_region_settings import selection_type_problems
 from org_backup.cron import cron_problems
 from org_backup.errors import InputError, Problem
 from org_backup.naming import Naming
+from org_backup.organizations_limits import organizations_problems
 from org_backup.plan_model import (
     CROSS_ACCOUNT_OR_REGION_ONLY,
     MAX_COPY_ACTIONS,
@@ -77,7 +79,9 @@ def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) ->
         copy_targets = {arn for region in config.central_regions for arn in naming.copy_target_arns(region)} | {
             naming.vault_arn("$account", region, config.names.member_vault) for region in config.target_regions
         }
-        for policy in render_policies(plans, config):
+        policies = render_policies(plans, config)
+        problems += organizations_problems(config, policies)
+        for policy in policies:
             # Renderer output checked against AWS's rules once more: a renderer bug must not reach AWS either.
             problems += [
                 Problem(f"{policy.name}: {p.field}", p.message)
@@ -187,6 +191,9 @@ def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
                         f"{list(selection.resource_types)} names a type twice. Fix: list each once.",
                     )
                 )
+            problems += selection_type_problems(
+                f"{at}.selections.{sel_name}.resource_types", selection.resource_types, regions, config.region_settings
+            )
         problems += _resource_selection_problems(at, plan)
         for rule_name, rule in plan.rules.items():
             problems += _rule_problems(f"{at}.rules.{rule_name}", rule, regions, config)

@@ -155,6 +155,10 @@ class BackupPoliciesStack(TerraformStack):
     Their own stack, deployed last (naming.deploy_phase): attaching a backup policy makes AWS create the backup plan
     in every account below the OU, and the plan's IAM role and target vault, which the member stacks create, must
     exist by then. https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup.html
+
+    A policy's Terraform address comes from its name, so a renamed policy is deleted and created anew (and its
+    attachments with it): plan_render.render_policies names the parts of a split plan after their first Region to keep
+    names across a re-packing. How many are attached to each OU is checked before synth (organizations_limits).
     """
 
     def __init__(

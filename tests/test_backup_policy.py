@@ -121,47 +121,64 @@ def test_there_are_aws_examples() -> None:
     assert len(AWS_EXAMPLES) == 3
 
 
-def test_a_too_large_plan_is_split_per_rule_into_policies_that_fit() -> None:
+LONG_TAGS = {f"cost-allocation-tag-{i:02d}": f"value-that-is-fairly-long-{i:02d}" for i in range(25)}
+
+
+def _daily_parts(plans: dict[str, Any]) -> list[Any]:
+    return [
+        p
+        for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
+        if p.plan == "OrgBackupPlanDaily"
+    ]
+
+
+def test_a_too_large_plan_is_cut_per_region_and_rule_and_packed_into_policies_that_fit() -> None:
+    """AWS Organizations quotas: "Backup policies: 10,000 characters". One Region's four rules with 25 long tags each
+    do not fit one policy, so each (Region, rule) is a backup plan of its own (each with the plan's selections), and
+    those are packed: two make 8,503-8,527 characters, a third would pass 10,000, so 12 units take 6 policies, each
+    named after its first unit."""
     plans = copy.deepcopy(DEFAULT)
     daily = plans["plans"]["OrgBackupPlanDaily"]
     base_rule = daily["rules"].pop("OrgDailyBackupRule")
-    tags = {f"cost-allocation-tag-{i:02d}": f"value-that-is-fairly-long-{i:02d}" for i in range(25)}
     for index in range(4):
-        daily["rules"][f"Rule{index}"] = {**base_rule, "recovery_point_tags": tags}
-    rendered = [
-        p
-        for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
-        if p.plan == "OrgBackupPlanDaily"
-    ]
-    # One Region's four rules do not fit one policy either, so: one policy per Region and rule.
-    assert [p.name for p in rendered] == [
-        f"org-daily-backup-policy-{region}-Rule{i}" for region in REGIONS for i in range(4)
+        daily["rules"][f"Rule{index}"] = {**base_rule, "recovery_point_tags": LONG_TAGS}
+    rendered = _daily_parts(plans)
+    pairs = [(region, first) for region in REGIONS for first in (0, 2)]
+    assert [p.name for p in rendered] == [f"org-daily-backup-policy-{region}-Rule{i}" for region, i in pairs]
+    assert [p.split for p in rendered] == [
+        f"{n} of 6: {region} rule Rule{i}, {region} rule Rule{i + 1}" for n, (region, i) in enumerate(pairs, start=1)
     ]
     assert all(len(p.content) <= 10_000 for p in rendered)
-    assert [p.split for p in rendered] == [f"Region {region}, rule Rule{i}" for region in REGIONS for i in range(4)]
-    for policy in rendered:
-        ((key, document),) = json.loads(policy.content)["plans"].items()
-        region, rule = policy.split.removeprefix("Region ").split(", rule ")
-        assert key == f"OrgBackupPlanDaily-{region}-{rule}"
+    units = {key: doc for p in rendered for key, doc in json.loads(p.content)["plans"].items()}
+    assert sorted(units) == sorted(f"OrgBackupPlanDaily-{region}-Rule{i}" for region in REGIONS for i in range(4))
+    three = dict(list(units.items())[:3])
+    assert len(json.dumps({"plans": three}, sort_keys=True, separators=(",", ":"))) > 10_000  # why 2 a policy
+    for key, document in units.items():
+        region, rule = key.removeprefix("OrgBackupPlanDaily-").rsplit("-", 1)
         assert document["regions"] == a([region])
+        assert list(document["rules"]) == [rule]
         assert list(document["rules"][rule]["copy_actions"]) == [central(region)]
+        assert document["selections"]["tags"]["OrgDailyBackupSelection"]["tag_value"] == a(["daily"])
 
 
-def test_a_plan_that_fits_per_region_is_split_per_region_only() -> None:
+def test_a_plan_that_fits_per_region_is_packed_per_region() -> None:
+    """With 25 long tags each Region's backup plan is ~4,250 characters: two Regions fit one policy (8,529), all
+    three do not, so 2 policies, the first named after its first Region, the second after us-east-1."""
     plans = copy.deepcopy(DEFAULT)
-    tags = {f"cost-allocation-tag-{i:02d}": f"value-that-is-fairly-long-{i:02d}" for i in range(25)}
-    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["recovery_point_tags"] = tags
-    rendered = [
-        p
-        for p in render_policies(validate_plans(plans, config=CONFIG, source="t"), CONFIG)
-        if p.plan == "OrgBackupPlanDaily"
-    ]
+    plans["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["recovery_point_tags"] = LONG_TAGS
+    rendered = _daily_parts(plans)
     assert [(p.name, p.split) for p in rendered] == [
-        (f"org-daily-backup-policy-{region}", f"Region {region}") for region in REGIONS
+        ("org-daily-backup-policy-eu-west-1", "1 of 2: eu-west-1, eu-central-1"),
+        ("org-daily-backup-policy-us-east-1", "2 of 2: us-east-1"),
     ]
-    assert [list(json.loads(p.content)["plans"]) for p in rendered] == [
-        [f"OrgBackupPlanDaily-{region}"] for region in REGIONS
+    assert [sorted(json.loads(p.content)["plans"]) for p in rendered] == [
+        ["OrgBackupPlanDaily-eu-central-1", "OrgBackupPlanDaily-eu-west-1"],
+        ["OrgBackupPlanDaily-us-east-1"],
     ]
+    assert all(len(p.content) <= 10_000 for p in rendered)
+    assert rendered[0].description == (
+        "BackupPolicy for Daily Backup as per the resource selection criteria (1 of 2: eu-west-1, eu-central-1)"
+    )
 
 
 def test_a_plan_in_a_region_without_a_central_vault_is_refused_naming_the_types_it_would_fail() -> None:
