@@ -7,7 +7,7 @@ file and holds no rule that needs another section (those are in ``config_rules``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -70,33 +70,63 @@ RestoreTestName = Annotated[
 
 
 class RestoreTestSelection(Model):
-    """Which protected resources of one type a restore test may pick (AWS Backup chooses one per run)."""
+    """Which protected resources of one type a restore test restores. AWS Backup restores "one eligible recovery
+    point per protected resource in selection" on every run (AWS Backup Developer Guide, "Restore testing",
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html, "Recovery point determination")."""
+
+    # Tag conditions are evaluated "by checking the tags on the latest recovery point within the backup vault"
+    # (same page, "Refine resource selection using tags"), and the tests restore from the central vault, whose
+    # recovery points are cross-account copies. AWS documents the tags of a copy for cross-Region copies only ("If you
+    # copy your backup to another AWS Region, AWS Backup copies all tags of the original backup to the destination
+    # AWS Region", "Copy tags onto backups", https://docs.aws.amazon.com/aws-backup/latest/devguide/tags-on-backups.html);
+    # for cross-account copies it says nothing, so a tag condition could match no recovery point, silently.
+    retired_keys: ClassVar[dict[str, str]] = {
+        "tags": "is no longer supported: AWS Backup matches restore-testing tags against the latest recovery point "
+        "in the vault, and the central vault holds cross-account copies, whose tags AWS does not document (it "
+        "documents tag copy for cross-Region copies only: AWS Backup, 'Copy tags onto backups'), so a tag selection "
+        "could silently test nothing. Fix: replace it with protected_resource_arns: the ARNs of the source resources "
+        "to test (at most 30), or ['*'] for every protected resource of the type.",
+    }
 
     name: RestoreTestName = Field(description="Selection name (letters, digits, underscores; unique in the plan).")
     resource_type: RestoreTestType = Field(description="Protected resource type to restore.")
-    tags: dict[str, str] = Field(
-        default_factory=dict,
-        description="Only resources with all of these tags (empty: every protected resource of the type).",
+    protected_resource_arns: tuple[str, ...] = Field(
+        min_length=1,
+        max_length=30,
+        description="The protected resources whose latest recovery point in the central vault is restored on every "
+        "run, at most 30 (AWS Backup API, RestoreTestingSelectionForCreate): their ARNs as `aws backup "
+        "list-protected-resources-by-backup-vault` lists them for the central vault (the resources the copies were "
+        "backed up from), or ['*'] for every protected resource of the type in the vault. Each is restored on every "
+        "run and costs what its restored resource costs while it exists.",
     )
     validation_window_hours: int = Field(
         default=4,
-        ge=0,
+        ge=1,
         le=168,
         description="How long the restored resource is kept for the validation function before AWS Backup deletes "
-        "it (0-168 hours).",
+        "it (1-168 hours: AWS Backup API, RestoreTestingSelectionForCreate, ValidationWindowHours).",
     )
     restore_metadata_overrides: dict[str, str] = Field(
         default_factory=dict,
-        description="Restore metadata AWS Backup should not infer, e.g. {subnetId: subnet-...} for EC2 or "
-        "{dbSubnetGroupName: ...} for RDS (AWS Backup, 'Restore testing inferred metadata').",
+        description="Restore metadata AWS Backup should not infer (AWS Backup, 'Restore testing inferred metadata'). "
+        "Required where AWS would otherwise restore into the default VPC: subnetId for EC2, dbSubnetGroupName for "
+        "RDS, Aurora, DocumentDB and Neptune. List values are JSON arrays in a string, e.g. "
+        "{securityGroupIds: '[\"sg-0123456789abcdef0\"]'}.",
     )
 
 
 class RestoreTesting(Model):
-    """Scheduled restore tests in the central account: AWS Backup restores the latest recovery point of a selected
-    resource from the central vault, the validation function checks the restored resource and reports the result,
-    and AWS Backup deletes it after the validation window. On when at least one selection is given."""
+    """Scheduled restore tests: AWS Backup restores the latest recovery point of each selected resource from the
+    central vault, the validation function checks the restored resource and reports the result, and AWS Backup
+    deletes it after the validation window. On when at least one selection is given."""
 
+    account_id: AccountId | None = Field(
+        default=None,
+        description="Account that runs the restore tests. Default, and for now the only account accepted: the "
+        "central backup account, whose vault holds the copies to test. AWS recommends a dedicated restore-test "
+        "account, which would need its own vault receiving copies (AWS Backup restores only within the account that "
+        "holds the recovery point); org-backup does not create one yet.",
+    )
     regions: tuple[Region, ...] | None = Field(
         default=None,
         min_length=1,
@@ -199,7 +229,12 @@ class Reports(Model):
         min_length=1,
         description="One report plan per template.",
     )
-    formats: tuple[Literal["CSV", "JSON"], ...] = Field(default=("CSV", "JSON"), min_length=1)
+    formats: tuple[Literal["CSV", "JSON"], ...] = Field(
+        default=("CSV",),
+        min_length=1,
+        description="Report file formats. The report plans are organization-wide (cross-account, cross-Region), "
+        "which AWS delivers in CSV only; JSON is for single-account, single-Region reports and is refused here.",
+    )
     retention_days: int = Field(
         default=731, ge=1, le=3650, description="Reports (and their old versions) are deleted after this many days."
     )

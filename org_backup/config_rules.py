@@ -4,6 +4,8 @@ once every field is well-formed, and report every problem at once (``config_load
 from __future__ import annotations
 
 from org_backup.config import LOG_RETENTION_DAYS, BackupConfig, S3Backend
+from org_backup.config_region_settings import region_settings_problems
+from org_backup.config_restore_testing import restore_testing_problems
 from org_backup.config_security import pipeline_security_problems
 from org_backup.config_vaults import LOCK_MAX_DAYS, LOCK_MIN_CHANGEABLE_DAYS, VaultLock
 from org_backup.errors import Problem
@@ -199,16 +201,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                             "those or 'all'.",
                         )
                     )
-    settings = config.region_settings
-    for index, kind in enumerate(settings.full_management):
-        if kind in settings.opt_out:
-            problems.append(
-                Problem(
-                    f"region_settings.full_management[{index}]",
-                    f"{kind!r} is also in region_settings.opt_out; AWS Backup does not back up a type that is not "
-                    "opted in, so full management of it would do nothing. Fix: remove it from one of the two lists.",
-                )
-            )
+    problems += region_settings_problems(config.region_settings, config.target_regions)
     backend = config.state_backend
     if isinstance(backend, S3Backend) and backend.region != config.pipeline_region:
         problems.append(
@@ -270,6 +263,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _monitoring_problems(config)
     problems += _restore_testing_problems(config)
     problems += _report_problems(config)
+    problems += _report_format_problems(config)
     problems += _lock_problems("vault_lock.member", config.vault_lock.member)
     problems += _lock_problems("vault_lock.central", config.vault_lock.central)
     problems += _air_gapped_problems(config)
@@ -344,27 +338,26 @@ def _monitoring_problems(config: BackupConfig) -> list[Problem]:
 
 
 def _restore_testing_problems(config: BackupConfig) -> list[Problem]:
-    """Tests restore from the central vault of their Region, so each Region must have one; names must be unique."""
-    testing = config.restore_testing
-    problems = []
-    for index, region in enumerate(testing.regions or ()):
-        if region not in config.central_regions:
-            problems.append(
-                Problem(
-                    f"restore_testing.regions[{index}]",
-                    f"{region!r} has no central vault (central Regions: {', '.join(config.central_regions)}); restore "
-                    "tests restore from the central vault of their Region. Fix: use a central Region.",
-                )
-            )
-    for index, name in duplicates(tuple(s.name for s in testing.selections)):
-        problems.append(
-            Problem(
-                f"restore_testing.selections[{index}].name",
-                f"{name!r} is used by an earlier selection; AWS Backup needs unique selection names in a plan. "
-                "Fix: rename one.",
-            )
+    """Where restore tests run and what they restore: the rules live in ``config_restore_testing``."""
+    return restore_testing_problems(config)
+
+
+def _report_format_problems(config: BackupConfig) -> list[Problem]:
+    """org-backup's report plans cover every target OU and Region, and AWS delivers such reports in CSV only:
+    "If the report is for the current region and current account, you can choose to receive the report in either CSV
+    or JSON format. Otherwise, the report is available in CSV format." (AWS Backup guide, "Working with audit
+    reports", https://docs.aws.amazon.com/aws-backup/latest/devguide/working-with-audit-reports.html)."""
+    reports = config.audit.reports
+    if not reports.enabled or "JSON" not in reports.formats:
+        return []
+    return [
+        Problem(
+            "audit.reports.formats",
+            f"{list(reports.formats)} includes JSON, but the report plans are cross-account and cross-Region (every "
+            "target OU and Region), and AWS delivers such reports in CSV only (AWS Backup guide, Working with audit "
+            "reports). Fix: set formats to [CSV] or remove the line (CSV is the default).",
         )
-    return problems
+    ]
 
 
 def _report_problems(config: BackupConfig) -> list[Problem]:

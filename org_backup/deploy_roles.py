@@ -42,6 +42,7 @@ from org_backup.naming import (
     REPORTS_KEY_ALIAS,
     REPORTS_SERVICE_ROLE_PATH,
     RESTORE_TEST_PLAN,
+    RESTORE_TESTING_SERVICE_ROLE_PATH,
     RESTORE_VALIDATION_DLQ,
     RESTORE_VALIDATION_FUNCTION,
     RESTORE_VALIDATION_KEY_ALIAS,
@@ -117,12 +118,31 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
     }
 
 
+# What creating a restore testing plan and its selections needs beyond backup:*Restore* on the plan, in the
+# restore-testing account only and only while restore testing is on:
+# - iam:PassRole of the backup role with iam:PassedToService restore-testing.backup.amazonaws.com: the Service
+#   Authorization Reference, AWS Backup, "API operations": CreateRestoreTestingSelection and
+#   UpdateRestoreTestingSelection need "iam:PassRole / Condition key: iam:PassedToService / Possible value(s):
+#   restore-testing.backup.amazonaws.com" (https://docs.aws.amazon.com/service-authorization/latest/reference/
+#   list_awsbackup.html); nothing else org-backup deploys passes the backup role.
+# - iam:CreateServiceLinkedRole of AWSServiceRoleForBackupRestoreTesting: "When you create a restore testing plan,
+#   we create a service-linked role for you" (AWS Backup, "Restore testing"), which "trusts ... restore-testing.
+#   backup.amazonaws.com" and needs the creator to be allowed ("You must configure permissions to allow an IAM
+#   entity ... to create ... a service-linked role": "Using roles for restore testing", https://docs.aws.amazon.com/
+#   aws-backup/latest/devguide/using-service-linked-roles-AWSServiceRoleForBackupRestoreTesting.html); AWS added the
+#   same service name to AWSBackupFullAccess's IamCreateServiceLinkedRolePermissions "for AWS Backup to conduct restore
+#   tests" (AWS Backup, "AWS managed policies for AWS Backup", policy updates, November 27, 2023:
+#   https://docs.aws.amazon.com/aws-backup/latest/devguide/security-iam-awsmanpol.html).
+RESTORE_TESTING_STATEMENTS = ("PassTheBackupRoleToRestoreTestingOnly", "RestoreTestingServiceLinkedRole")
+
+
 def accounts_policy(config: BackupConfig) -> dict[str, Any]:
     """Permissions of the deploy role in member and central accounts."""
     arns = _arns(config)
     names = config.names
     p = config.partition
     naming = Naming(config)
+    restore_account = config.restore_testing_account_id
     policy = render_template(
         "iam/deploy-role-accounts.json",
         vault_arns=arns["vault_arns"],
@@ -158,6 +178,10 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         report_plan_arn=arns["report_plan_arn"],
         reports_bucket_arn=arns["reports_bucket_arn"],
         reports_service_role_arn=f"arn:{p}:iam::*:role/{REPORTS_SERVICE_ROLE_PATH}",
+        # Restore testing, in its one account: the StackSet gives every account the same policy, so the account is
+        # in the ARN (an identity policy reaches only its own account's IAM roles).
+        restore_testing_backup_role_arn=naming.role_arn(restore_account, names.backup_role),
+        restore_testing_service_role_arn=f"arn:{p}:iam::{restore_account}:role/{RESTORE_TESTING_SERVICE_ROLE_PATH}",
         rule_arns=arns["rule_arns"],
         alert_forwarder_role_arn=f"arn:{p}:iam::*:role/{ALERT_FORWARDER_ROLE}",
         alert_bus_arn=arns["alert_bus_arn"],
@@ -165,8 +189,12 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         queue_arns=arns["queue_arns"],
         log_group_arns=arns["log_group_arns"],
     )
+    dropped: set[str] = set()
     if not config.tags:  # no tags: keys are created without any, and IAM rejects a condition with no values
-        policy["Statement"] = [st for st in policy["Statement"] if st["Sid"] != "TagKeysOnCreation"]
+        dropped.add("TagKeysOnCreation")
+    if not config.restore_testing.active:  # the role passes the backup role only to restore testing
+        dropped |= set(RESTORE_TESTING_STATEMENTS)
+    policy["Statement"] = [st for st in policy["Statement"] if st["Sid"] not in dropped]
     return policy
 
 

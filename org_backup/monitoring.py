@@ -61,13 +61,17 @@ def overview(config: BackupConfig, plans: BackupPlans) -> dict[str, Any]:
     if config.restore_testing.active:
         testing = config.restore_testing
         result["restore_testing"] = {
-            "account": config.central_backup.account_id,
+            "account": config.restore_testing_account_id,
             "regions": list(config.restore_testing_regions),
             "plan": RESTORE_TEST_PLAN,
             "schedule": f"{testing.schedule} ({testing.schedule_timezone})",
             "recovery_point": f"latest within {testing.recovery_point_days} days, from the central vault",
             "selections": {
-                s.name: {"type": s.resource_type, "tags": s.tags, "validation_window_hours": s.validation_window_hours}
+                s.name: {
+                    "type": s.resource_type,
+                    "resources": list(s.protected_resource_arns),
+                    "validation_window_hours": s.validation_window_hours,
+                }
                 for s in testing.selections
             },
             "validation": RESTORE_VALIDATION_FUNCTION,
@@ -118,8 +122,8 @@ def render_text(view: dict[str, Any]) -> str:
             f"Restore tests: {t['plan']} in {t['account']} {', '.join(t['regions'])}, {t['schedule']}",
             f"  recovery point: {t['recovery_point']}; validated by {t['validation']}",
             *(
-                f"  {name}: {s['type']}{' tagged ' + str(s['tags']) if s['tags'] else ''}, kept "
-                f"{s['validation_window_hours']} h for validation"
+                f"  {name}: {s['type']} {', '.join(s['resources'])}, kept {s['validation_window_hours']} h for "
+                "validation"
                 for name, s in t["selections"].items()
             ),
         ]

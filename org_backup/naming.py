@@ -119,6 +119,10 @@ RESTORE_VALIDATION_ROLE = "org-backup-restore-validation"
 RESTORE_VALIDATION_RULE = "org-backup-restore-test-completed"
 RESTORE_VALIDATION_DLQ = "org-backup-restore-validation-dlq"
 RESTORE_VALIDATION_KEY_ALIAS = "alias/org-backup/restore-validation"
+# AWS Backup, "Using roles for restore testing": the role AWS Backup creates "when you conduct restore testing".
+RESTORE_TESTING_SERVICE_ROLE_PATH = (
+    "aws-service-role/restore-testing.backup.amazonaws.com/AWSServiceRoleForBackupRestoreTesting"
+)
 
 # AWS Backup Audit Manager reports, in the delegated administrator account. The service-linked role delivers them.
 REPORTS_KEY_ALIAS = "alias/org-backup/reports"

@@ -100,7 +100,7 @@ class CentralBackupStack(TerraformStack):
             ReportPlans(
                 self, "reports", provider=providers[config.reports_region], config=config, account_id=account_id
             )
-        if restore_validation is not None:
+        if restore_validation is not None:  # validation allows only the central account (config_restore_testing)
             role = RestoreValidationRole(
                 self,
                 "restore-validation-role",

@@ -4,6 +4,8 @@ each restored resource and reports the result (lambda_src/restore_validation).
 
 AWS Backup runs the test with the backup role of the central account (its managed restore policies), and deletes
 the restored resource once the selection's validation window ends (AWS Backup Developer Guide, "Restore testing").
+Selections name protected resources by ARN, never by tag: AWS matches tag conditions against the latest recovery
+point in the vault, and the tags of a cross-account copy are not documented (config_monitoring.RestoreTestSelection).
 """
 
 from __future__ import annotations
@@ -12,11 +14,7 @@ from cdktf_cdktf_provider_aws.backup_restore_testing_plan import (
     BackupRestoreTestingPlan,
     BackupRestoreTestingPlanRecoveryPointSelection,
 )
-from cdktf_cdktf_provider_aws.backup_restore_testing_selection import (
-    BackupRestoreTestingSelection,
-    BackupRestoreTestingSelectionProtectedResourceConditions,
-    BackupRestoreTestingSelectionProtectedResourceConditionsStringEquals,
-)
+from cdktf_cdktf_provider_aws.backup_restore_testing_selection import BackupRestoreTestingSelection
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
@@ -76,7 +74,7 @@ class RestoreTests(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         naming = Naming(config)
-        account_id = config.central_backup.account_id
+        account_id = config.restore_testing_account_id
         testing = config.restore_testing
         plan = BackupRestoreTestingPlan(
             self,
@@ -98,16 +96,6 @@ class RestoreTests(Construct):
         plan_name = plan.name
         backup_role_arn = naming.role_arn(account_id, config.names.backup_role)
         for selection in testing.selections:
-            conditions = None
-            if selection.tags:
-                conditions = BackupRestoreTestingSelectionProtectedResourceConditions(
-                    string_equals=[
-                        BackupRestoreTestingSelectionProtectedResourceConditionsStringEquals(
-                            key=f"aws:ResourceTag/{key}", value=value
-                        )
-                        for key, value in sorted(selection.tags.items())
-                    ]
-                )
             BackupRestoreTestingSelection(
                 self,
                 f"selection-{selection.name}",
@@ -116,9 +104,7 @@ class RestoreTests(Construct):
                 restore_testing_plan_name=plan_name,
                 protected_resource_type=selection.resource_type,
                 iam_role_arn=backup_role_arn,
-                # AWS accepts the wildcard with conditions; hashicorp/aws 5.100.0 takes exactly one of the two.
-                protected_resource_arns=None if conditions else ["*"],
-                protected_resource_conditions=[conditions] if conditions else None,
+                protected_resource_arns=list(selection.protected_resource_arns),
                 validation_window_hours=selection.validation_window_hours,
                 restore_metadata_overrides=dict(selection.restore_metadata_overrides) or None,
             )

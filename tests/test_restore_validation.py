@@ -287,12 +287,18 @@ def test_the_example_tests_restores_of_the_central_vault_in_its_first_region(exa
     assert sorted(selections) == ["daily_ebs", "daily_rds"]
     assert selections["daily_rds"]["protected_resource_type"] == "RDS"
     assert selections["daily_rds"]["validation_window_hours"] == 2
+    # backup.yaml's selections, by ARN: tag conditions would be matched against the cross-account copies' tags, which
+    # AWS does not document (config_monitoring.RestoreTestSelection).
+    assert selections["daily_rds"]["protected_resource_arns"] == ["arn:aws:rds:eu-west-1:555555555555:db:orders"]
+    assert selections["daily_ebs"]["protected_resource_arns"] == [
+        "arn:aws:ec2:eu-west-1:444444444444:volume/vol-0123456789abcdef0"
+    ]
+    # "Restore testing inferred metadata": an RDS instance restores into the default VPC unless dbSubnetGroupName says.
+    assert selections["daily_rds"]["restore_metadata_overrides"] == {"dbSubnetGroupName": "org-backup-restore-tests"}
+    assert "restore_metadata_overrides" not in selections["daily_ebs"]
     for selection in selections.values():
         assert selection["iam_role_arn"] == "arn:aws:iam::222222222222:role/AWSBackupSolutionRole"
-        assert "protected_resource_arns" not in selection  # the provider takes conditions or ARNs, not both
-        assert selection["protected_resource_conditions"] == [
-            {"string_equals": [{"key": "aws:ResourceTag/backup", "value": "daily"}]}
-        ]
+        assert "protected_resource_conditions" not in selection
 
 
 def test_the_validation_function_runs_on_completed_restores_of_that_plan_only(example: Any) -> None:

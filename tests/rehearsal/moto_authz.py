@@ -591,9 +591,11 @@ _PASSED_ROLES: dict[str, tuple[Callable[[Call], list[Any]], str]] = {
     "codepipeline:CreatePipeline": (lambda c: [_dig(c.body, "pipeline", "roleArn")], "codepipeline.amazonaws.com"),
     "codepipeline:UpdatePipeline": (lambda c: [_dig(c.body, "pipeline", "roleArn")], "codepipeline.amazonaws.com"),
     "backup:CreateBackupSelection": (lambda c: [_dig(c.body, "BackupSelection", "IamRoleArn")], "backup.amazonaws.com"),
+    # Service Authorization Reference, AWS Backup: CreateRestoreTestingSelection's iam:PassRole, "iam:PassedToService
+    # Possible value(s): restore-testing.backup.amazonaws.com"
     "backup:CreateRestoreTestingSelection": (
         lambda c: [_dig(c.body, "RestoreTestingSelection", "IamRoleArn")],
-        "backup.amazonaws.com",
+        "restore-testing.backup.amazonaws.com",
     ),
     "config:PutConfigurationRecorder": (
         lambda c: [_dig(c.body, "ConfigurationRecorder", "roleARN")],
