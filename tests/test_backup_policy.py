@@ -514,3 +514,20 @@ def test_broken_plans_file_through_the_entry_point(
     assert [line.removeprefix("  - ") for line in err.splitlines()[1:]] == expected
     assert all("Fix:" in line for line in err.splitlines()[1:])
     assert [p.name for p in (tmp_path / "cdktf.out").iterdir()] == ["kept"]
+
+
+def test_a_copy_to_another_region_carries_its_own_lifecycle() -> None:
+    """AWS Organizations backup policy syntax, copy_actions: each copy names its target vault (with $account) and its
+    own lifecycle, independent of the rule's. A 90-day copy of a 35-day backup keeps 90 days, as a string."""
+    plans = copy.deepcopy(DEFAULT)
+    daily = plans["plans"]["OrgBackupPlanDaily"]
+    daily["regions"] = ["eu-west-1"]
+    daily["rules"]["OrgDailyBackupRule"]["copy_to_regions"] = {"eu-central-1": {"lifecycle": {"delete_after_days": 90}}}
+    (policy,) = _daily_parts(plans)
+    rule = json.loads(policy.content)["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]
+    copy_to_frankfurt = rule["copy_actions"]["arn:aws:backup:eu-central-1:$account:backup-vault:AWSBackupSolutionVault"]
+    assert copy_to_frankfurt == {
+        "target_backup_vault_arn": a("arn:aws:backup:eu-central-1:$account:backup-vault:AWSBackupSolutionVault"),
+        "lifecycle": {"delete_after_days": a("90")},
+    }
+    assert rule["lifecycle"] == {"delete_after_days": a("35")}
