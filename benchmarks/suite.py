@@ -6,10 +6,11 @@ Per run: wall time; CPU seconds (user + sys) of the whole process tree, two ways
 make waited for (exact, but blind to processes whose parent exits without waiting, like the node process of a
 synth that ends with os._exit) and /proc sampled every 100 ms (sees every process, misses at most a sample's worth
 of each); peak memory as the sum of the tree's proportional set sizes (PSS: shared pages, like the 675 MB provider
-binary every provider process maps, are counted once); the number of hashicorp/aws provider processes started,
-counted by a wrapper script in a copy of the provider mirror (TF_PROVIDER_MIRROR, for this benchmark only: the
-wrapper execs the real binary); and pytest's closing line. Needs a warm environment (`make install` done) and a
-provider mirror on the machine. The machines are noisy: report the median and compare runs of one invocation.
+binary every provider process maps, are counted once); the number of provider processes started, seen by the same
+sampling (/proc/<pid>/comm; a provider lives seconds, a sample is 100 ms apart: a wrapper binary is no longer
+possible, since `terraform init -lockfile=readonly` refuses any provider whose checksum is not in the committed
+lock file); and pytest's closing line. Needs a warm environment (`make install` done) and a provider mirror on the
+machine. The machines are noisy: report the median and compare runs of one invocation.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -48,14 +48,14 @@ class Run:
     exit_code: int
 
 
-def counting_mirror(real: Path, workdir: Path, log: Path) -> Path:
-    """A copy of the mirror's layout whose provider executables log one line per start, then exec the real one."""
-    for binary in real.glob("registry.terraform.io/*/*/*/*/terraform-provider-*"):
-        wrapper = workdir / binary.relative_to(real)
-        wrapper.parent.mkdir(parents=True, exist_ok=True)
-        wrapper.write_text(f'#!/bin/sh\necho "$PPID" >> "{log}"\nexec "{binary}" "$@"\n')
-        wrapper.chmod(0o755)
-    return workdir
+PROVIDER_COMM = "terraform-provi"  # the kernel keeps 15 characters of terraform-provider-aws_v5.100.0_x5
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _children() -> dict[int, list[int]]:
@@ -98,6 +98,7 @@ class TreeSampler(threading.Thread):
         self.root = root
         self.cpu: dict[int, float] = {}
         self.peak_pss_kib = 0
+        self.providers: set[int] = set()
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -110,6 +111,8 @@ class TreeSampler(threading.Thread):
                 todo.extend(tree.get(pid, []))
             pids |= set(self.cpu)  # orphans keep being followed
             for pid in pids:
+                if pid not in self.cpu and _comm(pid).startswith(PROVIDER_COMM):
+                    self.providers.add(pid)
                 seconds = _cpu_seconds(pid)
                 if seconds is not None:
                     self.cpu[pid] = max(self.cpu.get(pid, 0.0), seconds)
@@ -117,10 +120,9 @@ class TreeSampler(threading.Thread):
             self.done.wait(0.1)
 
 
-def run_once(target: str, env: dict[str, str], launches_log: Path) -> Run:
-    launches_log.write_text("")
+def run_once(target: str) -> Run:
     started = time.monotonic()
-    process = subprocess.Popen(["make", target], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(["make", target], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sampler = TreeSampler(process.pid)
     sampler.start()
     assert process.stdout is not None
@@ -140,7 +142,7 @@ def run_once(target: str, env: dict[str, str], launches_log: Path) -> Run:
         cpu_s_rusage=round(usage.ru_utime + usage.ru_stime, 1),
         cpu_s_sampled=round(sum(sampler.cpu.values()), 1),
         peak_pss_mib=round(sampler.peak_pss_kib / 1024),
-        provider_launches=len(launches_log.read_text().splitlines()),
+        provider_launches=len(sampler.providers),
         summary=summary,
         exit_code=os.waitstatus_to_exitcode(status),
     )
@@ -154,17 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mirror = find_provider_mirror()
     if mirror is None:
-        print("No Terraform provider mirror found (TF_PROVIDER_MIRROR or on this machine): launches cannot be counted.")
+        print(
+            "No Terraform provider mirror found (TF_PROVIDER_MIRROR or on this machine): the suite cannot run offline."
+        )
         return 2
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="suite-benchmark-") as tmp:
-        log = Path(tmp) / "launches.log"
-        env = dict(os.environ, TF_PROVIDER_MIRROR=str(counting_mirror(mirror, Path(tmp) / "mirror", log)))
-        for index in range(args.runs):
-            for target in args.targets:
-                print(f"== make {target}, run {index + 1} of {args.runs}", flush=True)
-                runs.append(run_once(target, env, log))
-                print(f"== {asdict(runs[-1])}", flush=True)
+    for index in range(args.runs):
+        for target in args.targets:
+            print(f"== make {target}, run {index + 1} of {args.runs}", flush=True)
+            runs.append(run_once(target))
+            print(f"== {asdict(runs[-1])}", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2))
     print(
