@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from cdktf import TerraformStack
+from cdktf import TerraformResourceLifecycle, TerraformStack
 from cdktf_cdktf_provider_aws.backup_global_settings import BackupGlobalSettings
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -121,10 +121,12 @@ class ManagementStack(TerraformStack):
         )
 
     def _add_global_settings(self, provider: AwsProvider, *, delegated: bool) -> None:
-        """Cross-account backup on (copies into the central vault of another account need it), and the other two
-        flags AWS Backup reports, stated: the provider compares the whole map, so leaving one out shows a change
-        on every plan. isDelegatedAdministratorEnabled lets AWS Backup keep a delegated administrator's permissions
-        in step with Organizations; multi-party approval is not something org-backup manages, so it stays off.
+        """Cross-account backup on (copies into the central vault of another account need it), and
+        isDelegatedAdministratorEnabled, which lets AWS Backup keep a delegated administrator's permissions in step
+        with Organizations. Multi-party approval (isMpaEnabled) is not org-backup's to decide: forcing it off would
+        undo an organization's own choice on every deploy. It is left out and its difference ignored, since the
+        provider compares the whole map DescribeGlobalSettings returns; UpdateGlobalSettings changes only the flags it
+        is given ("GlobalSettings: A value for isCrossAccountBackupEnabled and a Region", API_UpdateGlobalSettings.html).
         https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeGlobalSettings.html"""
         BackupGlobalSettings(
             self,
@@ -133,8 +135,8 @@ class ManagementStack(TerraformStack):
             global_settings={
                 "isCrossAccountBackupEnabled": "true",
                 "isDelegatedAdministratorEnabled": "true" if delegated else "false",
-                "isMpaEnabled": "false",
             },
+            lifecycle=TerraformResourceLifecycle(ignore_changes=['global_settings["isMpaEnabled"]']),
         )
 
     def _add_delegated_administrator(self, provider: AwsProvider, account_id: str | None) -> None:

@@ -575,16 +575,16 @@ def test_synth_keeps_terraform_state_and_retires_stacks_that_disappear(
     assert not (outdir / "retired-stacks").exists() or not any((outdir / "retired-stacks").iterdir())
 
 
-def test_global_settings_state_every_flag_aws_backup_reports(synth: Any) -> None:
-    """DescribeGlobalSettings returns three flags and the provider compares the whole map: a map with one of them
-    would show a change on every plan."""
+def test_global_settings_state_the_flags_org_backup_owns_and_leave_multi_party_approval_alone(synth: Any) -> None:
+    """DescribeGlobalSettings returns three flags and the provider compares the whole map; multi-party approval is the
+    organization's choice, so it is neither stated nor reported as a change (ignore_changes)."""
     for scenario, delegated in (("example", "true"), ("minimal", "false")):
         (settings,) = synth(scenario).resources("management", "aws_backup_global_settings").values()
         assert settings["global_settings"] == {
             "isCrossAccountBackupEnabled": "true",
             "isDelegatedAdministratorEnabled": delegated,
-            "isMpaEnabled": "false",
         }
+        assert settings["lifecycle"] == {"ignore_changes": ['global_settings["isMpaEnabled"]']}
 
 
 def test_backup_policies_live_in_their_own_stack_and_scps_stay_in_management(example: Synthesized) -> None:

@@ -226,10 +226,10 @@ def _names_kms(call: Call) -> None:
 
 
 def _organization(call: Call) -> Any:
-    for backend in organizations_backends[call.account].values():
-        if backend.org:
-            return backend
-    raise Unmodelled(f"{call.action}: account {call.account} has no organization in the test server")
+    backend = _org_backend(call.account)
+    if backend is None:
+        raise Unmodelled(f"{call.action}: account {call.account} has no organization in the test server")
+    return backend
 
 
 def _names_organizations(call: Call) -> None:

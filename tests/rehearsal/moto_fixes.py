@@ -44,7 +44,8 @@ Missing APIs, added as AWS's API references describe them:
     organization moto has the sender in.
 15. Backup report plans: CreateReportPlan dropped ReportPlanTags (moto: "not yet supported"), so ListTags on the
     plan was empty and every plan showed the provider's default tags as a change. They are stored as tags of the
-    plan's ARN, as TagResource would.
+    plan's ARN, as TagResource would. And as in AWS, the first report plan of an account creates AWS Backup Audit
+    Manager's service-linked role (AWSServiceRoleForBackupReports), which the reports key and bucket policies name.
 
 16. CloudFormation roles: AWS::IAM::Role's ManagedPolicyArns were ignored, so the StackSet's deploy role (whose
     permissions are customer managed policies of the same template) had none. Each is attached as AttachRolePolicy
@@ -577,13 +578,37 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
 _moto_create_report_plan = BackupResponse.create_report_plan
 
 
+REPORTS_ROLE = "AWSServiceRoleForBackupReports"
+REPORTS_ROLE_PATH = "/aws-service-role/reports.backup.amazonaws.com/"
+
+
 def _create_report_plan_with_tags(self: BackupResponse) -> ActionResult:  # fix 15
     result = _moto_create_report_plan(self)
     tags = self._get_param("ReportPlanTags") or {}
     if tags:
         name = self._get_param("ReportPlanName")
         self.backup_backend.tag_resource(self.backup_backend.describe_report_plan(name).report_plan_arn, tags)
+    _ensure_reports_service_linked_role(self.current_account)
     return result
+
+
+def _ensure_reports_service_linked_role(account: str) -> None:
+    """AWS Backup developer guide, using-service-linked-roles-AWSServiceRoleForBackupReports.html: "When you create a
+    framework or report plan ... AWS Backup creates the service-linked role for you"; moto created none, so a key or
+    bucket policy naming it was refused as naming a principal that does not exist."""
+    iam = iam_backends[account]["aws"]
+    if any(role.name == REPORTS_ROLE for role in iam.roles.values()):
+        return
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "reports.backup.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(
+        REPORTS_ROLE, json.dumps(trust), REPORTS_ROLE_PATH, permissions_boundary=None,
+        description="AWS Backup Audit Manager", tags=[], max_session_duration="3600", linked_service="reports.backup",
+    )  # fmt: skip
 
 
 def install_events() -> None:
