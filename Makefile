@@ -73,7 +73,7 @@ fmt: install ## Fix what ruff can fix, then format every file
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~6 min)
+test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
 test-fast: install ## Every test that needs no terraform, checkov or moto server (~1 min)
