@@ -234,15 +234,17 @@ def test_the_deploy_role_creates_the_restore_testing_service_linked_role_where_t
                                **{key: "restore-testing.backup.amazonaws.com"}).allowed  # fmt: skip
 
 
-def test_the_deploy_role_passes_the_backup_role_to_restore_testing_only(deploy_role: list[Policy]) -> None:
+def test_the_deploy_role_passes_the_backup_role_to_aws_backup_only(deploy_role: list[Policy]) -> None:
     """CreateRestoreTestingSelection: "iam:PassRole / Condition key: iam:PassedToService / Possible value(s):
-    restore-testing.backup.amazonaws.com" (Service Authorization Reference, AWS Backup, API operations)."""
+    restore-testing.backup.amazonaws.com" (Service Authorization Reference, AWS Backup, API operations); AWS's own
+    AWSServiceRolePolicyForBackupRestoreTesting passes the selection's role with iam:PassedToService
+    backup.amazonaws.com, so both AWS Backup principals are allowed (which one the call sends is not settled here)."""
     backup_role = f"arn:aws:iam::{EXAMPLE_CENTRAL}:role/AWSBackupSolutionRole"
     key = "iam:PassedToService"
-    allowed = _as_deploy_role(deploy_role, EXAMPLE_CENTRAL, "iam:PassRole", backup_role,
-                              **{key: "restore-testing.backup.amazonaws.com"})  # fmt: skip
-    assert allowed.allowed, allowed.reason
-    for service in ("backup.amazonaws.com", "ec2.amazonaws.com"):
+    for service in ("restore-testing.backup.amazonaws.com", "backup.amazonaws.com"):
+        allowed = _as_deploy_role(deploy_role, EXAMPLE_CENTRAL, "iam:PassRole", backup_role, **{key: service})
+        assert allowed.allowed, allowed.reason
+    for service in ("ec2.amazonaws.com", "lambda.amazonaws.com"):
         assert not _as_deploy_role(deploy_role, EXAMPLE_CENTRAL, "iam:PassRole", backup_role,
                                    **{key: service}).allowed  # fmt: skip
 

@@ -32,7 +32,11 @@ NOT modelled (what the rehearsal still cannot prove):
 - the IDs AWS generates inside report plan, framework and restore-testing plan ARNs before they exist
   (a stand-in id is used, so patterns ending in ``*`` match as they would, exact ids cannot be tested);
 - ListX calls on services whose resource types the reference marks optional and the request does not name are
-  authorized against "*", as AWS does for actions without a resource.
+  authorized against "*", as AWS does for actions without a resource;
+- an action with several required resource types is authorized on those the request names (kms:UpdateAlias: the
+  alias and the new key, not the alias's current key);
+- the KMS permissions S3 checks behind reads and writes of SSE-KMS objects (the Terraform state), and KMS's
+  key-policy lockout check on CreateKey/PutKeyPolicy.
 """
 
 from __future__ import annotations
@@ -597,6 +601,10 @@ _PASSED_ROLES: dict[str, tuple[Callable[[Call], list[Any]], str]] = {
         lambda c: [_dig(c.body, "RestoreTestingSelection", "IamRoleArn")],
         "restore-testing.backup.amazonaws.com",
     ),
+    "backup:UpdateRestoreTestingSelection": (
+        lambda c: [_dig(c.body, "RestoreTestingSelection", "IamRoleArn")],
+        "restore-testing.backup.amazonaws.com",
+    ),
     "config:PutConfigurationRecorder": (
         lambda c: [_dig(c.body, "ConfigurationRecorder", "roleARN")],
         "config.amazonaws.com",
@@ -630,6 +638,20 @@ _TAG_ON_CREATE: dict[str, tuple[str, ...]] = {
 _VAULT_KEY_ACTIONS = ("kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt", "kms:RetireGrant", "kms:DescribeKey")
 
 
+_CREATES_SERVICE_LINKED_ROLE = {
+    "backup:CreateReportPlan": ("reports.backup.amazonaws.com", "AWSServiceRoleForBackupReports"),
+    "backup:CreateFramework": ("reports.backup.amazonaws.com", "AWSServiceRoleForBackupReports"),
+    "backup:CreateRestoreTestingPlan": (
+        "restore-testing.backup.amazonaws.com",
+        "AWSServiceRoleForBackupRestoreTesting",
+    ),
+}
+
+
+def _role_exists(account: str, name: str) -> bool:
+    return any(role.name == name for role in iam_backends[account][_PARTITION].roles.values())
+
+
 @dataclass(frozen=True)
 class Check:
     action: str
@@ -650,6 +672,13 @@ def checks(call: Call) -> Iterator[Check]:
     if (tagging := _TAG_ON_CREATE.get(call.action)) and call.tags():
         for kind, arn in own:
             yield Check(tagging[0], kind, arn, alternatives=tagging[1:])
+    # AWS Backup creates its service-linked role with the first report plan or restore testing plan of an account
+    # ("When you create a report plan ... AWS Backup creates the service-linked role for you"), as the caller: IAM's
+    # "You must configure permissions to allow an IAM entity ... to create ... a service-linked role"
+    # (using-service-linked-roles-AWSServiceRoleForBackupReports.html / ...RestoreTesting.html).
+    if (linked := _CREATES_SERVICE_LINKED_ROLE.get(call.action)) and not _role_exists(call.account, linked[1]):
+        role = f"arn:{_PARTITION}:iam::{call.account}:role/aws-service-role/{linked[0]}/{linked[1]}"
+        yield Check("iam:CreateServiceLinkedRole", "role", role, (("iam:AWSServiceName", linked[0]),))
     if call.action == "backup:CreateBackupVault" and (key := call.param("EncryptionKeyArn")):
         yield Check("backup-storage:MountCapsule", "", "*")
         via = ("kms:ViaService", f"backup.{call.region}.amazonaws.com")
