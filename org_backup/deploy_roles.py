@@ -27,7 +27,6 @@ from org_backup.naming import (
     ALERT_FORWARD_DLQ,
     ALERT_FORWARD_RULE,
     ALERT_FORWARDER_ROLE,
-    ALERT_KEY_ALIAS,
     ALERT_RULE_PREFIX,
     ALERT_TOPIC,
     BACKUP_MANAGED_POLICIES,
@@ -39,13 +38,11 @@ from org_backup.naming import (
     MANAGED_POLICY_TAG,
     POLICY_PATH,
     REPORT_PLAN_PREFIX,
-    REPORTS_KEY_ALIAS,
     REPORTS_SERVICE_ROLE_PATH,
     RESTORE_TEST_PLAN,
     RESTORE_TESTING_SERVICE_ROLE_PATH,
     RESTORE_VALIDATION_DLQ,
     RESTORE_VALIDATION_FUNCTION,
-    RESTORE_VALIDATION_KEY_ALIAS,
     RESTORE_VALIDATION_ROLE,
     RESTORE_VALIDATION_RULE,
     TAG_REAPPLY_DLQ,
@@ -53,6 +50,7 @@ from org_backup.naming import (
     TAG_REAPPLY_LOG_GROUP,
     TAG_REAPPLY_RULE,
     Naming,
+    key_aliases,
     reports_bucket,
 )
 from org_backup.policy_docs import dumps, render_template
@@ -146,17 +144,7 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
     policy = render_template(
         "iam/deploy-role-accounts.json",
         vault_arns=arns["vault_arns"],
-        alias_arns=[
-            f"arn:{p}:kms:*:*:{a}"
-            for a in (
-                names.member_key_alias,
-                names.central_key_alias,
-                names.operations_key_alias,
-                ALERT_KEY_ALIAS,
-                RESTORE_VALIDATION_KEY_ALIAS,
-                REPORTS_KEY_ALIAS,
-            )
-        ],
+        alias_arns=[f"arn:{p}:kms:*:*:{a}" for a in key_aliases(config)],
         key_tag_keys=sorted(config.tags),
         # The tags a key is created with, exactly (provider default_tags): IAM's kms:TagResource has to name no key
         # to cover tags given to CreateKey, so what it may write is pinned by the request's tags instead.

@@ -16,7 +16,6 @@ from org_backup.errors import InputError, Problem
 from org_backup.naming import (
     ALERT_BUS,
     ALERT_FORWARDER_ROLE,
-    ALERT_KEY_ALIAS,
     DEPLOY_BATCH_ROLE,
     EVENTS_ENROLMENT_ROLE,
     EVENTS_START_PIPELINE_ROLE,
@@ -29,11 +28,10 @@ from org_backup.naming import (
     PR_PIPELINE_ROLE,
     PROJECT_PREFIX,
     REPORT_PLAN_PREFIX,
-    REPORTS_KEY_ALIAS,
-    RESTORE_VALIDATION_KEY_ALIAS,
     RESTORE_VALIDATION_ROLE,
     STACKSET_EXECUTION_ROLE,
     Naming,
+    key_aliases,
 )
 from org_backup.policy_docs import POLICIES_DIR, dumps, render_template
 
@@ -131,16 +129,7 @@ def _tampering_scp(config: BackupConfig, naming: Naming, protected: list[str]) -
     p = naming.partition
     # The vault keys, and the keys of what watches them (alerts, functions' logs and queues, reports): disabling any
     # of those silences detection as surely as deleting a rule.
-    aliases = sorted(
-        {
-            names.member_key_alias,
-            names.central_key_alias,
-            names.operations_key_alias,
-            ALERT_KEY_ALIAS,
-            RESTORE_VALIDATION_KEY_ALIAS,
-            REPORTS_KEY_ALIAS,
-        }
-    )
+    aliases = list(key_aliases(config))
     tampering = config.guardrails.deny_backup_tampering
     targets = config.ous_of(tampering.target_ous)
     targeted_members = {a for ou in config.target_ous if ou.id in targets for a in ou.accounts}

@@ -130,6 +130,23 @@ REPORTS_SERVICE_ROLE_PATH = "aws-service-role/reports.backup.amazonaws.com/AWSSe
 REPORT_PLAN_PREFIX = "org_backup_"  # + the template in lower case; AWS: letters, digits and underscores
 
 
+def key_aliases(config: BackupConfig) -> tuple[str, ...]:
+    """Every KMS alias org-backup creates: the deploy role may manage exactly these, the tampering SCP protects them."""
+    names = config.names
+    return tuple(
+        sorted(
+            {
+                names.member_key_alias,
+                names.central_key_alias,
+                names.operations_key_alias,
+                ALERT_KEY_ALIAS,
+                RESTORE_VALIDATION_KEY_ALIAS,
+                REPORTS_KEY_ALIAS,
+            }
+        )
+    )
+
+
 def reports_bucket(account_id: str, region: str) -> str:
     return f"org-backup-reports-{account_id}-{region}"
 

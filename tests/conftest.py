@@ -141,7 +141,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if name in needed:
             module, function = EARLY_STARTS[name].split(":")
             started[name] = getattr(importlib.import_module(module), function)(session)
-    if "rehearsal" in started:
+    if "rehearsal" in started and sys.platform == "linux":  # elsewhere the nice value is per process: left alone
         # The rehearsal is the suite's critical path (make test ends when it does); the other tests finish minutes
         # earlier. On Linux the nice value is per thread (sched(7)) and inherited by what a thread starts: this
         # thread (the other tests, their synths and terraform runs) yields the CPU to the rehearsal's thread, moto
