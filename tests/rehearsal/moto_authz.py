@@ -71,6 +71,11 @@ _VARIABLE = re.compile(r"\$\{(\w+)\}")
 _PARTITION = "aws"
 
 
+# moto names a request's action after the service's endpoint prefix; where IAM's action prefix differs, the Service
+# Authorization Reference's is the one policies name (CloudWatch: endpoint "monitoring", actions "cloudwatch:*").
+_IAM_PREFIXES = {"monitoring": "cloudwatch"}
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -133,7 +138,9 @@ class Call:
         form = {k: (v[0] if isinstance(v, list) else v) for k, v in (req._data or {}).items() if isinstance(k, str)}
         headers = {k.lower(): v for k, v in req._headers.items()}
         path = urllib.parse.urlsplit(req._path).path
-        return cls(req._action, req.account_id, req._region, req._method, path, body, form, headers.get("host", ""))
+        prefix, _, name = req._action.partition(":")
+        action = f"{_IAM_PREFIXES.get(prefix, prefix)}:{name}"
+        return cls(action, req.account_id, req._region, req._method, path, body, form, headers.get("host", ""))
 
     def param(self, name: str) -> Any:
         value = self.body.get(name)
@@ -343,6 +350,16 @@ def _names_generic(*params: str, variable: str) -> Callable[[Call], None]:
     return names
 
 
+def _names_cloudwatch(call: Call) -> None:
+    """Alarm calls name alarms by AlarmName, AlarmNames (query protocol: AlarmNames.member.N) or ResourceARN."""
+    if arn := call.param("ResourceARN"):
+        call.arns.append(arn)
+    names = [call.param("AlarmName"), *as_list(call.param("AlarmNames") or [])]
+    names += [v for k, v in sorted(call.form.items()) if re.fullmatch(r"AlarmNames\.member\.\d+", k)]
+    for name in filter(None, names):
+        call.arns.append(f"arn:{_PARTITION}:cloudwatch:{call.region}:{call.account}:alarm:{name}")
+
+
 def _names_codepipeline(call: Call) -> None:
     _names_generic("name", variable="PipelineName")(call)
     if isinstance(pipeline := call.param("pipeline"), dict):
@@ -377,6 +394,7 @@ _NAMES: dict[str, Callable[[Call], None]] = {
     "codepipeline": _names_codepipeline,
     "dynamodb": _names_generic("TableName", variable="TableName"),
     "cloudformation": _names_cloudformation,
+    "cloudwatch": _names_cloudwatch,
 }
 
 
@@ -626,6 +644,9 @@ _TAG_ON_CREATE: dict[str, tuple[str, ...]] = {
     "logs:CreateLogGroup": ("logs:TagResource", "logs:TagLogGroup"),
     # Organizations user guide, orgs_tagging.html: to tag when creating, "organizations:TagResource"
     "organizations:CreatePolicy": ("organizations:TagResource",),
+    # CloudWatch API reference, PutMetricAlarm, Tags: "To be able to associate tags with the alarm when you create the
+    # alarm, you must have the cloudwatch:TagResource permission."
+    "cloudwatch:PutMetricAlarm": ("cloudwatch:TagResource",),
 }
 # Not checked, the pages being silent on it: tagging when creating IAM roles and policies, EventBridge rules and
 # buses, AWS Backup vaults and report plans, CodePipeline pipelines, CodeCommit repositories (CodeBuild has no tagging
