@@ -22,6 +22,8 @@ from typing import Any
 from org_backup.audit import FRAMEWORK_NAME
 from org_backup.config import BackupConfig
 from org_backup.naming import (
+    ALERT_ALARM_FORWARD_RULE,
+    ALERT_ALARM_PREFIX,
     ALERT_BUS,
     ALERT_DLQ,
     ALERT_FORWARD_DLQ,
@@ -88,7 +90,9 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
             f"arn:{p}:events:*:*:rule/{ALERT_FORWARD_RULE}",
             f"arn:{p}:events:*:*:rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*",
             f"arn:{p}:events:*:*:rule/{RESTORE_VALIDATION_RULE}",
+            f"arn:{p}:events:*:*:rule/{ALERT_ALARM_FORWARD_RULE}",
         ],
+        "alarm_arns": f"arn:{p}:cloudwatch:*:*:alarm:{ALERT_ALARM_PREFIX}*",
         "queue_arns": [
             f"arn:{p}:sqs:*:*:{q}" for q in (TAG_REAPPLY_DLQ, ALERT_FORWARD_DLQ, ALERT_DLQ, RESTORE_VALIDATION_DLQ)
         ],
@@ -171,6 +175,7 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         restore_testing_backup_role_arn=naming.role_arn(restore_account, names.backup_role),
         restore_testing_service_role_arn=f"arn:{p}:iam::{restore_account}:role/{RESTORE_TESTING_SERVICE_ROLE_PATH}",
         rule_arns=arns["rule_arns"],
+        alarm_arns=arns["alarm_arns"],
         alert_forwarder_role_arn=f"arn:{p}:iam::*:role/{ALERT_FORWARDER_ROLE}",
         alert_bus_arn=arns["alert_bus_arn"],
         alert_topic_arn=arns["alert_topic_arn"],
@@ -259,6 +264,7 @@ def plan_policy(config: BackupConfig) -> dict[str, Any]:
         report_plan_arn=arns["report_plan_arn"],
         reports_bucket_arn=arns["reports_bucket_arn"],
         rule_arns=[*arns["rule_arns"], arns["enrolment_rule_arn"]],
+        alarm_arns=arns["alarm_arns"],
         queue_arns=arns["queue_arns"],
         alert_bus_arn=arns["alert_bus_arn"],
         alert_topic_arn=arns["alert_topic_arn"],

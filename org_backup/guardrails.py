@@ -14,6 +14,7 @@ from org_backup.audit import FRAMEWORK_NAME
 from org_backup.config import BackupConfig, CodeCommitSource
 from org_backup.errors import InputError, Problem
 from org_backup.naming import (
+    ALERT_ALARM_PREFIX,
     ALERT_BUS,
     ALERT_FORWARDER_ROLE,
     DEPLOY_BATCH_ROLE,
@@ -146,12 +147,13 @@ def _tampering_scp(config: BackupConfig, naming: Naming, protected: list[str]) -
         # re-pointing or deleting the alias the key-destruction statement above recognises the keys by.
         backup_key_alias_arns=[f"arn:{p}:kms:*:*:{alias}" for alias in aliases],
         # What tells anyone that backups fail or restores no longer work: the forwarding and re-application rules
-        # and their targets, the functions, their dead-letter queues, the alert bus and topic, the Audit Manager
+        # and their targets, the alarms on the alert path, the functions, their dead-letter queues, the alert bus and topic, the Audit Manager
         # frameworks and report plans (org-backup's names only: an account's own rules stay its own).
         detection_arns=[
             f"arn:{p}:events:*:*:rule/org-backup-*",
             f"arn:{p}:events:*:*:rule/{ALERT_BUS}/*",
             f"arn:{p}:events:*:*:event-bus/{ALERT_BUS}",
+            f"arn:{p}:cloudwatch:*:*:alarm:{ALERT_ALARM_PREFIX}*",
             f"arn:{p}:lambda:*:*:function:org-backup-*",
             f"arn:{p}:sqs:*:*:org-backup-*",
             f"arn:{p}:sns:*:*:org-backup-*",

@@ -111,6 +111,16 @@ ALERT_TOPIC = "org-backup-job-failures"
 ALERT_DLQ = "org-backup-alerts-dlq"
 ALERT_KEY_ALIAS = "alias/org-backup/alerts"
 ALERT_RULE_PREFIX = "org-backup-failed-"  # + backup / copy / restore
+# Alarms on the alert path itself (an alert that cannot be delivered must not be silent). In each account and Region
+# that forwards: the forwarding rule's failed invocations and its dead-letter queue's depth; their state changes go
+# to the alert bus by a second forwarding rule, where one more alert rule publishes them. In the monitoring account:
+# the alert rules' failed invocations and the alert DLQ's depth, which publish to the topic directly (CloudWatch, not
+# the rules whose failure they report).
+ALERT_ALARM_PREFIX = "org-backup-alert-"
+ALERT_FORWARDING_ALARM_PREFIX = f"{ALERT_ALARM_PREFIX}forwarding-"  # + failed-invocations / dead-letters
+ALERT_HUB_ALARM_PREFIX = f"{ALERT_ALARM_PREFIX}hub-"  # + failed-<rule> / dead-letters
+ALERT_ALARM_FORWARD_RULE = "org-backup-alert-alarms"
+ALERT_ALARM_RULE = f"{ALERT_RULE_PREFIX}alert-forwarding"
 
 # Restore testing in the central account: one plan per testing Region, and the function that validates each test.
 RESTORE_TEST_PLAN = "org_backup_restore_tests"  # AWS Backup: letters, digits and underscores only

@@ -11,7 +11,17 @@
   HTTPS subscriptions.
 
 Undeliverable events are never dropped silently: each forwarding rule and each alert rule has a dead-letter queue
-(EventBridge retries for up to a day first).
+(EventBridge retries for up to a day first), and alarms watch the path itself:
+- in every account and Region that forwards, ``org-backup-alert-forwarding-*`` on the forwarding rule's
+  FailedInvocations and on its dead-letter queue's depth. A second forwarding rule sends their state changes (the
+  "CloudWatch Alarm State Change" events CloudWatch puts on the default bus) to the alert bus, where
+  ``org-backup-failed-alert-forwarding`` publishes them. This reaches people when forwarding fails for some events
+  (throttling, an oversized event, a transient outage that outlasts the retries); when the path itself is broken
+  (the bus policy, the forwarder role) the alarm's event is dead-lettered too, and only the alarm's own state in that
+  account shows it (the README's Alerts section says where to look).
+- in the monitoring account, ``org-backup-alert-hub-*`` on each alert rule's FailedInvocations and on the alert DLQ's
+  depth, whose action publishes to the topic directly: CloudWatch is a different publisher from the rules whose
+  failure it reports (stacks/alert_alarms.py).
 """
 
 from __future__ import annotations
@@ -42,17 +52,21 @@ from constructs import Construct
 from org_backup import deploy_roles
 from org_backup.config import BackupConfig
 from org_backup.naming import (
+    ALERT_ALARM_FORWARD_RULE,
+    ALERT_ALARM_RULE,
     ALERT_BUS,
     ALERT_DLQ,
     ALERT_FORWARD_DLQ,
     ALERT_FORWARD_RULE,
     ALERT_FORWARDER_ROLE,
+    ALERT_HUB_ALARM_PREFIX,
     ALERT_KEY_ALIAS,
     ALERT_RULE_PREFIX,
     ALERT_TOPIC,
     Naming,
 )
 from org_backup.policy_docs import dumps, render_template
+from stacks.alert_alarms import ForwardingAlarms, alarm_on, alarm_pattern, alarm_transformer
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.event_function import DLQ_RETENTION_SECONDS
 
@@ -189,7 +203,10 @@ class FailureForwarding(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         naming = Naming(config)
-        rule_arn = naming.regional_arn("events", region, account_id, f"rule/{ALERT_FORWARD_RULE}")
+        rule_arns = [
+            naming.regional_arn("events", region, account_id, f"rule/{name}")
+            for name in (ALERT_FORWARD_RULE, ALERT_ALARM_FORWARD_RULE)
+        ]
         dlq_arn = naming.regional_arn("sqs", region, account_id, ALERT_FORWARD_DLQ)
         dlq = SqsQueue(
             self,
@@ -198,28 +215,34 @@ class FailureForwarding(Construct):
             name=ALERT_FORWARD_DLQ,
             sqs_managed_sse_enabled=True,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-            policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=[rule_arn])),
+            policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=rule_arns)),
         )
-        rule = CloudwatchEventRule(
-            self,
-            "rule",
-            provider=provider,
-            name=ALERT_FORWARD_RULE,
-            description="Failed AWS Backup jobs, forwarded to the org-backup alert bus",
-            event_pattern=dumps(forward_pattern()),
+        rules = (
+            ("", ALERT_FORWARD_RULE, "Failed AWS Backup jobs", forward_pattern()),
+            ("alarms-", ALERT_ALARM_FORWARD_RULE, "org-backup forwarding alarms in ALARM", alarm_pattern()),
         )
-        CloudwatchEventTarget(
-            self,
-            "target",
-            provider=provider,
-            rule=rule.name,
-            arn=naming.alert_bus_arn(),
-            role_arn=role_arn,
-            retry_policy=CloudwatchEventTargetRetryPolicy(
-                maximum_retry_attempts=EVENTBRIDGE_RETRIES, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
-            ),
-            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.arn),
-        )
+        for prefix, name, what, pattern in rules:
+            rule = CloudwatchEventRule(
+                self,
+                f"{prefix}rule",
+                provider=provider,
+                name=name,
+                description=f"{what}, forwarded to the org-backup alert bus",
+                event_pattern=dumps(pattern),
+            )
+            CloudwatchEventTarget(
+                self,
+                f"{prefix}target",
+                provider=provider,
+                rule=rule.name,
+                arn=naming.alert_bus_arn(),
+                role_arn=role_arn,
+                retry_policy=CloudwatchEventTargetRetryPolicy(
+                    maximum_retry_attempts=EVENTBRIDGE_RETRIES, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
+                ),
+                dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq.arn),
+            )
+        ForwardingAlarms(self, "alarms", provider=provider)
 
 
 class AlertHub(Construct):
@@ -232,10 +255,9 @@ class AlertHub(Construct):
         naming = Naming(config)
         region = config.monitoring_region
         bus_arn = naming.alert_bus_arn()
-        rule_arns = [
-            naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{kind.rule_name}")
-            for kind in JOB_KINDS
-        ]
+        rule_names = [kind.rule_name for kind in JOB_KINDS] + [ALERT_ALARM_RULE]
+        rule_arns = [naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{n}") for n in rule_names]
+        alarm_arn_pattern = naming.regional_arn("cloudwatch", region, account_id, f"alarm:{ALERT_HUB_ALARM_PREFIX}*")
         rule_arn_pattern = naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*")
         topic_arn = naming.regional_arn("sns", region, account_id, ALERT_TOPIC)
         dlq_arn = naming.regional_arn("sqs", region, account_id, ALERT_DLQ)
@@ -260,15 +282,14 @@ class AlertHub(Construct):
         KmsAlias(self, "alias", provider=provider, name=ALERT_KEY_ALIAS, target_key_id=key.key_id)
         topic = SnsTopic(self, "topic", provider=provider, name=ALERT_TOPIC, kms_master_key_id=key_arn)
         topic_ref = topic.arn
-        SnsTopicPolicy(
-            self,
-            "topic-policy",
-            provider=provider,
-            arn=topic_ref,
-            policy=dumps(
-                render_template("sns/rules-publish.json", topic_arn=topic_arn, rule_arn_pattern=rule_arn_pattern)
-            ),
-        )
+        # The alert rules publish, and CloudWatch for this account's alert-path alarms only (aws:SourceArn and
+        # aws:SourceAccount: the confused-deputy conditions SNS documents for service principals, SNS Developer Guide,
+        # "Cross-service confused deputy prevention").
+        topic_policy = render_template("sns/rules-publish.json", topic_arn=topic_arn, rule_arn_pattern=rule_arn_pattern)
+        topic_policy["Statement"] += render_template(
+            "sns/alarms-publish.json", topic_arn=topic_arn, alarm_arn_pattern=alarm_arn_pattern, account_id=account_id
+        )["Statement"]
+        SnsTopicPolicy(self, "topic-policy", provider=provider, arn=topic_ref, policy=dumps(topic_policy))
         alerts = config.monitoring.alerts
         for index, email in enumerate(alerts.emails):
             SnsTopicSubscription(
@@ -299,20 +320,38 @@ class AlertHub(Construct):
                 render_template("events/alert-bus.json", bus_arn=bus_arn, organization_id=config.organization.id)
             ),
         )
-        for kind in JOB_KINDS:
+        alerts_of = [
+            (
+                kind.name,
+                kind.rule_name,
+                f"Failed AWS Backup {kind.name} jobs of the organization, to the alert topic",
+                alert_pattern(kind),
+                alert_transformer(kind, naming.partition),
+            )
+            for kind in JOB_KINDS
+        ]
+        alerts_of.append(
+            (
+                "alert-forwarding",
+                ALERT_ALARM_RULE,
+                "org-backup forwarding alarms of the organization in ALARM, to the alert topic",
+                alarm_pattern(),
+                alarm_transformer(),
+            )
+        )
+        for suffix, rule_name, description, pattern, (paths, template) in alerts_of:
             rule = CloudwatchEventRule(
                 self,
-                f"rule-{kind.name}",
+                f"rule-{suffix}",
                 provider=provider,
-                name=kind.rule_name,
+                name=rule_name,
                 event_bus_name=bus_name,
-                description=f"Failed AWS Backup {kind.name} jobs of the organization, to the alert topic",
-                event_pattern=dumps(alert_pattern(kind)),
+                description=description,
+                event_pattern=dumps(pattern),
             )
-            paths, template = alert_transformer(kind, naming.partition)
             CloudwatchEventTarget(
                 self,
-                f"target-{kind.name}",
+                f"target-{suffix}",
                 provider=provider,
                 rule=rule.name,
                 event_bus_name=bus_name,
@@ -323,6 +362,26 @@ class AlertHub(Construct):
                 ),
                 dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq_ref),
             )
+            alarm_on(
+                self,
+                f"alarm-failed-{suffix}",
+                provider=provider,
+                name=f"{ALERT_HUB_ALARM_PREFIX}failed-{suffix}",
+                description=f"Alerts that {rule_name} could not publish to {ALERT_TOPIC}",
+                metric=("AWS/Events", "FailedInvocations", {"EventBusName": ALERT_BUS, "RuleName": rule_name}),
+                statistic="Sum",
+                actions=[topic_ref],
+            )
+        alarm_on(
+            self,
+            "alarm-dead-letters",
+            provider=provider,
+            name=f"{ALERT_HUB_ALARM_PREFIX}dead-letters",
+            description=f"Undelivered alerts waiting in {ALERT_DLQ}",
+            metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ALERT_DLQ}),
+            statistic="Maximum",
+            actions=[topic_ref],
+        )
 
 
 def add_forwarding(

@@ -3,6 +3,7 @@ copy job delivered end to end through moto's EventBridge and SNS to a subscriber
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ import cdktf
 import pytest
 import yaml
 from moto import mock_aws
+from moto.events.models import EventPattern
 
+from org_backup.iam_eval import Policy, Principal, Request, evaluate
 from org_backup.inputs import Inputs
 from org_backup.yaml_io import dump_yaml
 from stacks.app import synthesize
@@ -53,7 +56,7 @@ def test_every_member_account_and_region_forwards_failed_jobs_to_the_alert_bus(e
                 "$or": [{"detail": {"state": FAILED}}, {"detail": {"status": FAILED}}],
             }
         targets = [t for t in example.resources(stack, "aws_cloudwatch_event_target").values() if t["arn"] == ALERT_BUS]
-        assert len(targets) == len(REGIONS)
+        assert len(targets) == 2 * len(REGIONS)  # failed jobs, and the alert path's own alarms
         (role_id,) = [
             i for i, r in example.resources(stack, "aws_iam_role").items() if r["name"] == "org-backup-alert-forwarder"
         ]
@@ -110,7 +113,8 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
         "Resource": "*",
     }
     assert keys[key_id]["enable_key_rotation"] is True
-    publish, tls = json.loads(_only(example.resources("central-backup", "aws_sns_topic_policy"))["policy"])["Statement"]
+    topic_policy = json.loads(_only(example.resources("central-backup", "aws_sns_topic_policy"))["policy"])
+    publish, tls, _alarms = topic_policy["Statement"]
     assert publish["Principal"] == {"Service": "events.amazonaws.com"} and publish["Action"] == "sns:Publish"
     assert publish["Condition"] == {"ArnLike": {"aws:SourceArn": rule_pattern}}
     assert tls["Effect"] == "Deny"
@@ -121,11 +125,167 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
     )
     rules = example.resources("central-backup", "aws_cloudwatch_event_rule")
     hub = sorted(r["name"] for r in rules.values() if "event_bus_name" in r)
-    assert hub == ["org-backup-failed-backup", "org-backup-failed-copy", "org-backup-failed-restore"]
+    assert hub == [
+        "org-backup-failed-alert-forwarding",
+        "org-backup-failed-backup",
+        "org-backup-failed-copy",
+        "org-backup-failed-restore",
+    ]
     dlq = [
         q for q in example.resources("central-backup", "aws_sqs_queue").values() if q["name"] == "org-backup-alerts-dlq"
     ]
     assert dlq[0]["kms_master_key_id"] == topic["kms_master_key_id"]
+
+
+# The alert path's own alarms. EventBridge User Guide, "Monitoring Amazon EventBridge": "Metrics that specify only the
+# RuleName dimension refer to the default event bus. Metrics that specify both the EventBusName and RuleName dimensions
+# refer to a custom event bus"; FailedInvocations is sent "only ... if it isn't zero" (so missing data is not
+# breaching). SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS": ApproximateNumberOfMessagesVisible,
+# dimension QueueName.
+ALARM_EVENT = json.loads((ROOT / "tests" / "events" / "forwarding_alarm.json").read_text())
+FORWARDING_ALARMS = ("org-backup-alert-forwarding-dead-letters", "org-backup-alert-forwarding-failed-invocations")
+ANY_DATAPOINT = ("GreaterThanThreshold", 0, 1, 300, "notBreaching", True)
+
+
+def _alarm_shape(alarm: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        alarm[k]
+        for k in (
+            "comparison_operator",
+            "threshold",
+            "evaluation_periods",
+            "period",
+            "treat_missing_data",
+            "actions_enabled",
+        )
+    )
+
+
+def _alarm_event(name: str, state: str = "ALARM") -> dict[str, Any]:
+    event = copy.deepcopy(ALARM_EVENT)
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    return event
+
+
+def test_every_forwarding_account_and_region_alarms_when_alerts_are_not_delivered(example: Synthesized) -> None:
+    for stack in MEMBERS:
+        alarms = {
+            (a["provider"], a["alarm_name"]): a
+            for a in example.resources(stack, "aws_cloudwatch_metric_alarm").values()
+        }
+        assert sorted(alarms) == sorted((f"aws.{region}", name) for region in REGIONS for name in FORWARDING_ALARMS)
+        queues = {q["provider"]: q for q in example.resources(stack, "aws_sqs_queue").values() if "alert" in q["name"]}
+        for region in REGIONS:
+            failed = alarms[(f"aws.{region}", "org-backup-alert-forwarding-failed-invocations")]
+            dead = alarms[(f"aws.{region}", "org-backup-alert-forwarding-dead-letters")]
+            assert (failed["namespace"], failed["metric_name"], failed["dimensions"], failed["statistic"]) == (
+                "AWS/Events",
+                "FailedInvocations",
+                {"RuleName": "org-backup-job-failures"},  # a rule on the default bus: RuleName alone
+                "Sum",
+            )
+            assert (dead["namespace"], dead["metric_name"], dead["dimensions"], dead["statistic"]) == (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": queues[f"aws.{region}"]["name"]},
+                "Maximum",
+            )
+            assert _alarm_shape(failed) == _alarm_shape(dead) == ANY_DATAPOINT
+            assert failed["alarm_actions"] == dead["alarm_actions"] == []  # they reach people through the bus
+
+        (forward,) = {
+            r["provider"]: r
+            for r in example.resources(stack, "aws_cloudwatch_event_rule").values()
+            if r["name"] == "org-backup-alert-alarms" and r["provider"] == "aws.eu-central-1"
+        }.values()
+        pattern = EventPattern.load(forward["event_pattern"])
+        assert all(pattern.matches_event(_alarm_event(name)) for name in FORWARDING_ALARMS)
+        assert not pattern.matches_event(_alarm_event(FORWARDING_ALARMS[0], state="OK"))
+        assert not pattern.matches_event(_alarm_event("ServerCpuTooHigh"))  # the account's own alarms stay its own
+        rule_ids = {
+            i: r["name"]
+            for i, r in example.resources(stack, "aws_cloudwatch_event_rule").items()
+            if r["provider"] == "aws.eu-central-1"
+        }
+        targets = [
+            t
+            for t in example.resources(stack, "aws_cloudwatch_event_target").values()
+            if t["provider"] == "aws.eu-central-1" and t["arn"] == ALERT_BUS
+        ]
+        assert sorted(rule_ids[t["rule"].split(".")[1]] for t in targets) == [
+            "org-backup-alert-alarms",
+            "org-backup-job-failures",
+        ]
+        assert len({t["dead_letter_config"]["arn"] for t in targets}) == 1
+        (senders,) = json.loads(queues["aws.eu-central-1"]["policy"])["Statement"][:1]
+        account = stack.removeprefix("member-")
+        assert senders["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+            f"arn:aws:events:eu-central-1:{account}:rule/org-backup-job-failures",
+            f"arn:aws:events:eu-central-1:{account}:rule/org-backup-alert-alarms",
+        ]
+
+
+def test_the_monitoring_account_alarms_on_undelivered_alerts_and_publishes_them_itself(example: Synthesized) -> None:
+    central = "222222222222"
+    alarms = {
+        a["alarm_name"]: a
+        for a in example.resources("central-backup", "aws_cloudwatch_metric_alarm").values()
+        if a["alarm_name"].startswith("org-backup-alert-hub-")
+    }
+    rules = {
+        r["name"]
+        for r in example.resources("central-backup", "aws_cloudwatch_event_rule").values()
+        if r.get("event_bus_name")
+    }
+    assert sorted(alarms) == sorted(
+        ["org-backup-alert-hub-dead-letters"]
+        + [f"org-backup-alert-hub-failed-{rule.removeprefix('org-backup-failed-')}" for rule in rules]
+    )
+    (topic_id,) = example.resources("central-backup", "aws_sns_topic")
+    for name, alarm in alarms.items():
+        assert alarm["provider"] == "aws.eu-west-1" and _alarm_shape(alarm) == ANY_DATAPOINT, name
+        assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic_id}.arn}}"], name
+    for rule in rules:  # a rule on a custom bus: EventBusName and RuleName
+        alarm = alarms[f"org-backup-alert-hub-failed-{rule.removeprefix('org-backup-failed-')}"]
+        assert (alarm["metric_name"], alarm["dimensions"]) == (
+            "FailedInvocations",
+            {"EventBusName": "org-backup-alerts", "RuleName": rule},
+        )
+    dead = alarms["org-backup-alert-hub-dead-letters"]
+    assert (dead["metric_name"], dead["dimensions"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": "org-backup-alerts-dlq"},
+    )
+
+    # CloudWatch publishes for these alarms, and only these: the topic policy as IAM evaluates it.
+    topic_arn = f"arn:aws:sns:eu-west-1:{central}:org-backup-job-failures"
+    topic_policy = Policy(
+        "topic", json.loads(_only(example.resources("central-backup", "aws_sns_topic_policy"))["policy"])
+    )
+
+    def publish(alarm: str, account: str = central) -> bool:
+        context = {
+            "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{account}:alarm:{alarm}",
+            "aws:SourceAccount": account,
+            "aws:SecureTransport": True,
+        }
+        request = Request(Principal("cloudwatch.amazonaws.com"), "sns:Publish", topic_arn, context)
+        return evaluate(request, resource_policy=topic_policy).allowed
+
+    assert all(publish(name) for name in alarms)
+    assert not publish("org-backup-alert-forwarding-dead-letters")  # those travel through the alert bus
+    assert not publish("org-backup-alert-hub-dead-letters", account="444444444444")
+    # SNS Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics": the key
+    # policy statement for CloudWatch alarms, without conditions.
+    key_id = _only(example.resources("central-backup", "aws_sns_topic"))["kms_master_key_id"].split(".")[1]
+    key_statements = json.loads(example.resources("central-backup", "aws_kms_key")[key_id]["policy"])["Statement"]
+    (cloudwatch,) = [s for s in key_statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert (cloudwatch["Action"], cloudwatch["Resource"], "Condition" in cloudwatch) == (
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "*",
+        False,
+    )
 
 
 def test_no_alert_path_without_recipients(synth: Any) -> None:
@@ -189,9 +349,10 @@ def _create_from_synth(session: Any, region: str, stack: dict[str, Any], prefix:
         events.put_targets(Rule=rule["name"], EventBusName=bus, Targets=[spec])
 
 
-def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_can_act_on(tmp_path: Path) -> None:
-    """The acceptance path: member account, eu-central-1 (cross-account and cross-Region) -> alert bus in the
-    central account, eu-west-1 -> copy rule with its input transformer -> SNS topic -> an SQS subscriber.
+def _delivered(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The acceptance path: ``events`` put on a member account's default bus in eu-central-1 (cross-account and
+    cross-Region) -> alert bus in the central account, eu-west-1 -> the alert rules with their input transformers ->
+    SNS topic -> an SQS subscriber; returns the member account and the texts the subscriber received.
     moto delivers neither to SNS targets nor, across accounts, the event as it was sent: tests/rehearsal/moto_fixes.py
     fixes 13 and 14 add both, and make a bus refuse senders its policy does not admit."""
     moto_fixes.install_events()
@@ -220,22 +381,31 @@ def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_ca
         member_session = session_in(None, member)
         _create_from_synth(member_session, "eu-central-1", read(f"member-{member}"), "alert-forwarding-", None)
 
-        event = json.loads((ROOT / "tests" / "events" / "copy_failed.json").read_text())
-        detail = json.dumps(event["detail"]).replace("123456789012", member)
-        member_session.client("events", region_name="eu-central-1").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": detail,
-                    "Resources": [r.replace("123456789012", member) for r in event["resources"]],
-                }
-            ]
-        )
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+        texts = []
+        for event in events:
+            text = json.dumps(event).replace("123456789012", member)
+            sent = json.loads(text)
+            member_session.client("events", region_name="eu-central-1").put_events(
+                Entries=[
+                    {
+                        "Source": sent["source"],
+                        "DetailType": sent["detail-type"],
+                        "Detail": json.dumps(sent["detail"]),
+                        "Resources": sent["resources"],
+                    }
+                ]
+            )
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            texts += [json.loads(m["Body"])["Message"] for m in messages]
+            for message in messages:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return member, texts
 
-    (message,) = messages
-    text = json.loads(message["Body"])["Message"]
+
+def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_can_act_on(tmp_path: Path) -> None:
+    event = json.loads((ROOT / "tests" / "events" / "copy_failed.json").read_text())
+    member, texts = _delivered(tmp_path, [event])
+    (text,) = texts
     lines = text.splitlines()
     assert lines[0] == f"AWS Backup copy job FAILED in account {member}, Region eu-central-1."
     assert lines[1] == f"Resource: arn:aws:ec2:eu-central-1:{member}:volume/vol-0123456789abcdef0 (EBS)"
@@ -245,6 +415,24 @@ def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_ca
         "Jobs in the AWS Backup console: https://eu-central-1.console.aws.amazon.com/backup/home"
         "?region=eu-central-1#/jobs"
     )
+
+
+def test_a_forwarding_alarm_reaches_the_topic_subscriber_and_its_ok_transition_does_not(tmp_path: Path) -> None:
+    """The dead-letter alarm of a member account's forwarding, as CloudWatch puts it on the default bus
+    (tests/events/forwarding_alarm.json), is forwarded and published once; the same alarm returning to OK and an
+    alarm of the account's own are not."""
+    ok = _alarm_event(FORWARDING_ALARMS[0], state="OK")
+    own = _alarm_event("ServerCpuTooHigh")
+    member, texts = _delivered(tmp_path, [ALARM_EVENT, ok, own])
+    (text,) = texts
+    assert text.splitlines()[:-1] == [
+        f"org-backup alarm org-backup-alert-forwarding-dead-letters in account {member}, Region eu-central-1:"
+        " failed-job alerts from there were not delivered to the alert bus.",
+        "The undelivered events are in the queue org-backup-alert-forward-dlq in that account and Region.",
+        "Reason: Threshold Crossed: 1 out of the last 1 datapoints [2.0 (02/10/19 16:59:00)] was greater than the"
+        " threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).",
+    ]
+    assert text.splitlines()[-1].startswith("Time: ")  # EventBridge's time of the put, which moto writes its own way
 
 
 def test_the_alert_bus_refuses_an_account_outside_the_organization() -> None:

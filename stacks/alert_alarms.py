@@ -1,0 +1,113 @@
+"""The alarms on the alert path itself, and how their state changes become alerts (see stacks/alerts.py).
+
+Forwarding accounts get two alarms per Region without actions; CloudWatch puts their state changes on the default
+bus ("CloudWatch guarantees the delivery of alarm state change events to EventBridge": CloudWatch User Guide, "Alarm
+events and EventBridge"), whence a second forwarding rule takes them to the alert bus. The monitoring account's
+alarms publish to the topic themselves.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from constructs import Construct
+
+from org_backup.naming import ALERT_FORWARD_DLQ, ALERT_FORWARD_RULE, ALERT_FORWARDING_ALARM_PREFIX
+
+ALARM_PERIOD_SECONDS = 300
+
+
+def alarm_pattern() -> dict[str, object]:
+    """An org-backup forwarding alarm entering ALARM, as both the second forwarding rule and the alert bus's alarm
+    rule match it (event shape: CloudWatch User Guide, "Alarm events and EventBridge", single metric alarm;
+    content filtering with ``prefix``: EventBridge User Guide, "Creating event patterns")."""
+    return {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": [{"prefix": ALERT_FORWARDING_ALARM_PREFIX}], "state": {"value": ["ALARM"]}},
+    }
+
+
+def alarm_transformer() -> tuple[dict[str, str], str]:
+    """The input paths and text of a forwarding alarm's alert: which account and Region lost alerts, and where
+    they are."""
+    paths = {
+        "account": "$.account",
+        "region": "$.region",
+        "time": "$.time",
+        "alarm": "$.detail.alarmName",
+        "reason": "$.detail.state.reason",
+    }
+    lines = [
+        "org-backup alarm <alarm> in account <account>, Region <region>: failed-job alerts from there were not"
+        " delivered to the alert bus.",
+        f"The undelivered events are in the queue {ALERT_FORWARD_DLQ} in that account and Region.",
+        "Reason: <reason>",
+        "Time: <time>",
+    ]
+    return paths, json.dumps("\n".join(lines))
+
+
+def alarm_on(
+    scope: Construct,
+    construct_id: str,
+    *,
+    provider: AwsProvider,
+    name: str,
+    description: str,
+    metric: tuple[str, str, dict[str, str]],
+    statistic: str,
+    actions: list[str],
+) -> None:
+    """One alarm that enters ALARM on any non-zero datapoint in five minutes. ``metric`` is (namespace, name,
+    dimensions). Missing data is not breaching: EventBridge sends FailedInvocations "only ... if it isn't zero"
+    (EventBridge User Guide, "Monitoring Amazon EventBridge"), and SQS stops sending metrics for a queue inactive
+    for six hours (SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS")."""
+    namespace, metric_name, dimensions = metric
+    CloudwatchMetricAlarm(
+        scope,
+        construct_id,
+        provider=provider,
+        alarm_name=name,
+        alarm_description=description,
+        namespace=namespace,
+        metric_name=metric_name,
+        dimensions=dimensions,
+        statistic=statistic,
+        period=ALARM_PERIOD_SECONDS,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        actions_enabled=True,
+        alarm_actions=actions,
+    )
+
+
+class ForwardingAlarms(Construct):
+    """In one forwarding account and Region: the forwarding rule's failed invocations and its DLQ's depth."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, provider: AwsProvider) -> None:
+        super().__init__(scope, construct_id)
+        alarm_on(
+            self,
+            "failed-invocations",
+            provider=provider,
+            name=f"{ALERT_FORWARDING_ALARM_PREFIX}failed-invocations",
+            description=f"Failed AWS Backup job events that {ALERT_FORWARD_RULE} could not deliver to the alert bus",
+            metric=("AWS/Events", "FailedInvocations", {"RuleName": ALERT_FORWARD_RULE}),
+            statistic="Sum",
+            actions=[],
+        )
+        alarm_on(
+            self,
+            "dead-letters",
+            provider=provider,
+            name=f"{ALERT_FORWARDING_ALARM_PREFIX}dead-letters",
+            description=f"Undelivered alert events waiting in {ALERT_FORWARD_DLQ}",
+            metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ALERT_FORWARD_DLQ}),
+            statistic="Maximum",
+            actions=[],
+        )
