@@ -86,19 +86,48 @@ def alarm_on(
     )
 
 
+# A rule's two ways of losing an event (EventBridge User Guide, "Monitoring Amazon EventBridge"): FailedInvocations,
+# "invocations that failed permanently", and InvocationsFailedToBeSentToDlq, "invocations that couldn't be moved to a
+# dead-letter queue" (permissions, an unavailable queue, size limits). What reached the DLQ shows in its depth.
+RULE_FAILURE_METRICS = {"failed": "FailedInvocations", "lost": "InvocationsFailedToBeSentToDlq"}
+
+
+def rule_alarms(
+    scope: Construct,
+    *,
+    provider: AwsProvider,
+    prefix: str,
+    rule: str,
+    dimensions: dict[str, str],
+    what: str,
+    actions: list[str],
+) -> None:
+    """The alarms ``prefix``failed-... and ``prefix``lost-... on one rule's failure metrics."""
+    for kind, metric in RULE_FAILURE_METRICS.items():
+        alarm_on(
+            scope,
+            f"{kind}-{rule}",
+            provider=provider,
+            name=f"{prefix}{kind}-{what}",
+            description=f"{metric} of the rule {rule}",
+            metric=("AWS/Events", metric, dimensions),
+            statistic="Sum",
+            actions=actions,
+        )
+
+
 class ForwardingAlarms(Construct):
-    """In one forwarding account and Region: the forwarding rule's failed invocations and its DLQ's depth."""
+    """In one forwarding account and Region: the forwarding rule's failure metrics and its DLQ's depth."""
 
     def __init__(self, scope: Construct, construct_id: str, *, provider: AwsProvider) -> None:
         super().__init__(scope, construct_id)
-        alarm_on(
+        rule_alarms(
             self,
-            "failed-invocations",
             provider=provider,
-            name=f"{ALERT_FORWARDING_ALARM_PREFIX}failed-invocations",
-            description=f"Failed AWS Backup job events that {ALERT_FORWARD_RULE} could not deliver to the alert bus",
-            metric=("AWS/Events", "FailedInvocations", {"RuleName": ALERT_FORWARD_RULE}),
-            statistic="Sum",
+            prefix=ALERT_FORWARDING_ALARM_PREFIX,
+            rule=ALERT_FORWARD_RULE,
+            dimensions={"RuleName": ALERT_FORWARD_RULE},  # a rule on the default bus: RuleName alone
+            what="invocations",
             actions=[],
         )
         alarm_on(

@@ -13,14 +13,14 @@
 Undeliverable events are never dropped silently: each forwarding rule and each alert rule has a dead-letter queue
 (EventBridge retries for up to a day first), and alarms watch the path itself:
 - in every account and Region that forwards, ``org-backup-alert-forwarding-*`` on the forwarding rule's
-  FailedInvocations and on its dead-letter queue's depth. A second forwarding rule sends their state changes (the
+  FailedInvocations and InvocationsFailedToBeSentToDlq and on its dead-letter queue's depth. A second forwarding rule sends their state changes (the
   "CloudWatch Alarm State Change" events CloudWatch puts on the default bus) to the alert bus, where
   ``org-backup-failed-alert-forwarding`` publishes them. This reaches people when forwarding fails for some events
   (throttling, an oversized event, a transient outage that outlasts the retries); when the path itself is broken
   (the bus policy, the forwarder role) the alarm's event is dead-lettered too, and only the alarm's own state in that
   account shows it (the README's Alerts section says where to look).
-- in the monitoring account, ``org-backup-alert-hub-*`` on each alert rule's FailedInvocations and on the alert DLQ's
-  depth, whose action publishes to the topic directly: CloudWatch is a different publisher from the rules whose
+- in the monitoring account, ``org-backup-alert-hub-*`` on each alert rule's FailedInvocations and
+  InvocationsFailedToBeSentToDlq and on the alert DLQ's depth, whose action publishes to the topic directly: CloudWatch is a different publisher from the rules whose
   failure it reports (stacks/alert_alarms.py).
 """
 
@@ -66,7 +66,7 @@ from org_backup.naming import (
     Naming,
 )
 from org_backup.policy_docs import dumps, render_template
-from stacks.alert_alarms import ForwardingAlarms, alarm_on, alarm_pattern, alarm_transformer
+from stacks.alert_alarms import ForwardingAlarms, alarm_on, alarm_pattern, alarm_transformer, rule_alarms
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.event_function import DLQ_RETENTION_SECONDS
 
@@ -282,12 +282,13 @@ class AlertHub(Construct):
         KmsAlias(self, "alias", provider=provider, name=ALERT_KEY_ALIAS, target_key_id=key.key_id)
         topic = SnsTopic(self, "topic", provider=provider, name=ALERT_TOPIC, kms_master_key_id=key_arn)
         topic_ref = topic.arn
-        # The alert rules publish, and CloudWatch for this account's alert-path alarms only (aws:SourceArn and
-        # aws:SourceAccount: the confused-deputy conditions SNS documents for service principals, SNS Developer Guide,
-        # "Cross-service confused deputy prevention").
+        # The alert rules publish, and CloudWatch for this account's alert-path alarms only: aws:SourceArn, the alarm
+        # ARNs (which name the account), as AWS's example restricts a topic to alarms (re:Post, "Why didn't I receive
+        # an SNS notification for my CloudWatch alarm trigger?"). Not aws:SourceAccount: no AWS page shows CloudWatch
+        # sending it with an alarm action, and a condition it does not meet would drop every notification silently.
         topic_policy = render_template("sns/rules-publish.json", topic_arn=topic_arn, rule_arn_pattern=rule_arn_pattern)
         topic_policy["Statement"] += render_template(
-            "sns/alarms-publish.json", topic_arn=topic_arn, alarm_arn_pattern=alarm_arn_pattern, account_id=account_id
+            "sns/alarms-publish.json", topic_arn=topic_arn, alarm_arn_pattern=alarm_arn_pattern
         )["Statement"]
         SnsTopicPolicy(self, "topic-policy", provider=provider, arn=topic_ref, policy=dumps(topic_policy))
         alerts = config.monitoring.alerts
@@ -362,14 +363,13 @@ class AlertHub(Construct):
                 ),
                 dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=dlq_ref),
             )
-            alarm_on(
+            rule_alarms(
                 self,
-                f"alarm-failed-{suffix}",
                 provider=provider,
-                name=f"{ALERT_HUB_ALARM_PREFIX}failed-{suffix}",
-                description=f"Alerts that {rule_name} could not publish to {ALERT_TOPIC}",
-                metric=("AWS/Events", "FailedInvocations", {"EventBusName": ALERT_BUS, "RuleName": rule_name}),
-                statistic="Sum",
+                prefix=ALERT_HUB_ALARM_PREFIX,
+                rule=rule_name,
+                dimensions={"EventBusName": ALERT_BUS, "RuleName": rule_name},  # a rule on a custom bus
+                what=suffix,
                 actions=[topic_ref],
             )
         alarm_on(

@@ -143,7 +143,12 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
 # breaching). SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS": ApproximateNumberOfMessagesVisible,
 # dimension QueueName.
 ALARM_EVENT = json.loads((ROOT / "tests" / "events" / "forwarding_alarm.json").read_text())
-FORWARDING_ALARMS = ("org-backup-alert-forwarding-dead-letters", "org-backup-alert-forwarding-failed-invocations")
+FORWARDING_ALARMS = (
+    "org-backup-alert-forwarding-dead-letters",
+    "org-backup-alert-forwarding-failed-invocations",
+    "org-backup-alert-forwarding-lost-invocations",
+)
+KINDS = {"failed": "FailedInvocations", "lost": "InvocationsFailedToBeSentToDlq"}
 ANY_DATAPOINT = ("GreaterThanThreshold", 0, 1, 300, "notBreaching", True)
 
 
@@ -178,13 +183,16 @@ def test_every_forwarding_account_and_region_alarms_when_alerts_are_not_delivere
         queues = {q["provider"]: q for q in example.resources(stack, "aws_sqs_queue").values() if "alert" in q["name"]}
         for region in REGIONS:
             failed = alarms[(f"aws.{region}", "org-backup-alert-forwarding-failed-invocations")]
+            lost = alarms[(f"aws.{region}", "org-backup-alert-forwarding-lost-invocations")]
             dead = alarms[(f"aws.{region}", "org-backup-alert-forwarding-dead-letters")]
-            assert (failed["namespace"], failed["metric_name"], failed["dimensions"], failed["statistic"]) == (
-                "AWS/Events",
-                "FailedInvocations",
-                {"RuleName": "org-backup-job-failures"},  # a rule on the default bus: RuleName alone
-                "Sum",
-            )
+            for alarm, metric in ((failed, "FailedInvocations"), (lost, "InvocationsFailedToBeSentToDlq")):
+                assert (alarm["namespace"], alarm["metric_name"], alarm["dimensions"], alarm["statistic"]) == (
+                    "AWS/Events",
+                    metric,
+                    {"RuleName": "org-backup-job-failures"},  # a rule on the default bus: RuleName alone
+                    "Sum",
+                )
+                assert _alarm_shape(alarm) == ANY_DATAPOINT and alarm["alarm_actions"] == []
             assert (dead["namespace"], dead["metric_name"], dead["dimensions"], dead["statistic"]) == (
                 "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible",
@@ -240,18 +248,19 @@ def test_the_monitoring_account_alarms_on_undelivered_alerts_and_publishes_them_
     }
     assert sorted(alarms) == sorted(
         ["org-backup-alert-hub-dead-letters"]
-        + [f"org-backup-alert-hub-failed-{rule.removeprefix('org-backup-failed-')}" for rule in rules]
+        + [f"org-backup-alert-hub-{kind}-{rule.removeprefix('org-backup-failed-')}" for rule in rules for kind in KINDS]
     )
     (topic_id,) = example.resources("central-backup", "aws_sns_topic")
     for name, alarm in alarms.items():
         assert alarm["provider"] == "aws.eu-west-1" and _alarm_shape(alarm) == ANY_DATAPOINT, name
         assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic_id}.arn}}"], name
     for rule in rules:  # a rule on a custom bus: EventBusName and RuleName
-        alarm = alarms[f"org-backup-alert-hub-failed-{rule.removeprefix('org-backup-failed-')}"]
-        assert (alarm["metric_name"], alarm["dimensions"]) == (
-            "FailedInvocations",
-            {"EventBusName": "org-backup-alerts", "RuleName": rule},
-        )
+        for kind, metric in KINDS.items():
+            alarm = alarms[f"org-backup-alert-hub-{kind}-{rule.removeprefix('org-backup-failed-')}"]
+            assert (alarm["metric_name"], alarm["dimensions"]) == (
+                metric,
+                {"EventBusName": "org-backup-alerts", "RuleName": rule},
+            )
     dead = alarms["org-backup-alert-hub-dead-letters"]
     assert (dead["metric_name"], dead["dimensions"]) == (
         "ApproximateNumberOfMessagesVisible",
@@ -267,7 +276,6 @@ def test_the_monitoring_account_alarms_on_undelivered_alerts_and_publishes_them_
     def publish(alarm: str, account: str = central) -> bool:
         context = {
             "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{account}:alarm:{alarm}",
-            "aws:SourceAccount": account,
             "aws:SecureTransport": True,
         }
         request = Request(Principal("cloudwatch.amazonaws.com"), "sns:Publish", topic_arn, context)

@@ -644,8 +644,8 @@ _TAG_ON_CREATE: dict[str, tuple[str, ...]] = {
     "logs:CreateLogGroup": ("logs:TagResource", "logs:TagLogGroup"),
     # Organizations user guide, orgs_tagging.html: to tag when creating, "organizations:TagResource"
     "organizations:CreatePolicy": ("organizations:TagResource",),
-    # CloudWatch API reference, PutMetricAlarm, Tags: "To be able to associate tags with the alarm when you create the
-    # alarm, you must have the cloudwatch:TagResource permission."
+    # CloudWatch User Guide, "Alarms and tagging": "to create an alarm and set tags for it, you must have the
+    # cloudwatch:TagResource permission in addition to the cloudwatch:PutMetricAlarm permission."
     "cloudwatch:PutMetricAlarm": ("cloudwatch:TagResource",),
 }
 # Not checked, the pages being silent on it: tagging when creating IAM roles and policies, EventBridge rules and
