@@ -410,11 +410,23 @@ def _delivered(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[str, list[
     return member, texts
 
 
-def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_can_act_on(tmp_path: Path) -> None:
-    event = json.loads((ROOT / "tests" / "events" / "copy_failed.json").read_text())
-    member, texts = _delivered(tmp_path, [event])
-    (text,) = texts
-    lines = text.splitlines()
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
+    """One delivery run for the tests below (a synth and a moto organization each are the slow part): a failed copy
+    job, then the member's dead-letter alarm (tests/events/forwarding_alarm.json, as CloudWatch puts it on the default
+    bus), the same alarm returning to OK, and an alarm of the account's own; each put on its own, the subscriber read
+    after each."""
+    copy_failed = json.loads((ROOT / "tests" / "events" / "copy_failed.json").read_text())
+    ok = _alarm_event(FORWARDING_ALARMS[0], state="OK")
+    own = _alarm_event("ServerCpuTooHigh")
+    return _delivered(tmp_path_factory.mktemp("delivered"), [copy_failed, ALARM_EVENT, ok, own])
+
+
+def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_can_act_on(
+    delivered: tuple[str, list[str]],
+) -> None:
+    member, texts = delivered
+    lines = texts[0].splitlines()
     assert lines[0] == f"AWS Backup copy job FAILED in account {member}, Region eu-central-1."
     assert lines[1] == f"Resource: arn:aws:ec2:eu-central-1:{member}:volume/vol-0123456789abcdef0 (EBS)"
     assert lines[2] == "Job id: 8E5E5C3B-1E0F-4B3A-9A1C-6F2D7E8C9B0A"
@@ -425,14 +437,14 @@ def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_ca
     )
 
 
-def test_a_forwarding_alarm_reaches_the_topic_subscriber_and_its_ok_transition_does_not(tmp_path: Path) -> None:
-    """The dead-letter alarm of a member account's forwarding, as CloudWatch puts it on the default bus
-    (tests/events/forwarding_alarm.json), is forwarded and published once; the same alarm returning to OK and an
-    alarm of the account's own are not."""
-    ok = _alarm_event(FORWARDING_ALARMS[0], state="OK")
-    own = _alarm_event("ServerCpuTooHigh")
-    member, texts = _delivered(tmp_path, [ALARM_EVENT, ok, own])
-    (text,) = texts
+def test_a_forwarding_alarm_reaches_the_topic_subscriber_and_its_ok_transition_does_not(
+    delivered: tuple[str, list[str]],
+) -> None:
+    """Of the three alarm events, only the forwarding alarm entering ALARM is published (the OK transition and the
+    account's own alarm are not), so the subscriber holds exactly two messages."""
+    member, texts = delivered
+    assert len(texts) == 2
+    text = texts[1]
     assert text.splitlines()[:-1] == [
         f"org-backup alarm org-backup-alert-forwarding-dead-letters in account {member}, Region eu-central-1:"
         " failed-job alerts from there were not delivered to the alert bus.",
