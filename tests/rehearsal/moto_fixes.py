@@ -52,6 +52,9 @@ Missing APIs, added as AWS's API references describe them:
     would, and detached again before the stack's deletion deletes the role (moto then failed "must detach all
     policies first").
 
+17. Organizations: the resource-based delegation policy (Put/Describe/DeleteResourcePolicy) and a member account's
+    calls on its organization, answered from the management account's backend (tests/rehearsal/moto_organizations.py).
+
 And one condition moto evaluated without its context:
 11. S3 bucket policies: moto evaluated them a second time, after authorization, without the request's principal
     or context, so a Deny whose condition names the principal (``ArnNotLike aws:PrincipalArn``, org-backup's
@@ -98,6 +101,7 @@ from moto.sns.models import sns_backends
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
+from tests.rehearsal import moto_organizations
 from tests.rehearsal.moto_iam import as_list, check_vault_policy
 
 _moto_send_to_targets = Rule.send_to_targets
@@ -618,6 +622,7 @@ def install_events() -> None:
 
 def install() -> None:
     install_events()
+    moto_organizations.install()
     install_cloudformation_roles()
     BackupResponse.create_report_plan = _create_report_plan_with_tags  # type: ignore[method-assign]
     KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
