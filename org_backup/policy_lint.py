@@ -143,7 +143,9 @@ def _trust_findings(doc: Document) -> Iterator[Finding]:
 def lint(docs: Iterable[Document]) -> list[Finding]:
     findings = []
     for doc in docs:
-        findings += [Finding(doc, issue, detail) for issue, detail in _analyze(json.dumps(doc.document, sort_keys=True))]
+        findings += [
+            Finding(doc, issue, detail) for issue, detail in _analyze(json.dumps(doc.document, sort_keys=True))
+        ]
         findings.extend(_trust_findings(doc))
     return findings
 
