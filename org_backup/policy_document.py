@@ -67,6 +67,36 @@ def _leaf(node: Any, where: str, problems: list[Problem]) -> Any:
     return None
 
 
+def _object(node: Any, where: str, problems: list[Problem], *, names: str) -> dict[str, Any]:
+    """``node`` when it is a JSON object, else a problem and {}: every named part of a backup policy (plans, rules,
+    copy actions, selections, conditions) is an object keyed by its name ("Backup policy syntax and examples")."""
+    if isinstance(node, dict):
+        return node
+    hint = (
+        f' AWS Backup\'s plan JSON lists them; a backup policy names each: {{"<{names}>": {{...}}}}.'
+        if isinstance(node, list)
+        else f' Fix: write {{"<{names}>": {{...}}}}.'
+    )
+    problems.append(Problem(where, f"must be an object keyed by {names}, not {_kind(node)}.{hint}"))
+    return {}
+
+
+def _strings(value: Any, where: str, problems: list[Problem]) -> list[str]:
+    """A list-valued setting's value (regions, tag values, resource types): a JSON list of strings."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    if isinstance(value, str):
+        problems.append(Problem(where, f'{value!r} must be a list of strings. Fix: write ["{value}"].'))
+    else:
+        problems.append(Problem(where, f"must be a list of strings, not {_kind(value)}."))
+    return []
+
+
+def _kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
 def _number(node: Any, where: str, problems: list[Problem]) -> int | None:
     value = _leaf(node, where, problems)
     if value is None:
@@ -134,14 +164,14 @@ def validate_policy_document(
         for key in sorted(set(plan) - _PLAN_KEYS - {_CHILD_CONTROL}):
             problems.append(Problem(f"{at}.{key}", f"unknown plan element. Allowed: {', '.join(sorted(_PLAN_KEYS))}."))
         regions = _leaf(plan["regions"], f"{at}.regions", problems) if "regions" in plan else None
-        for region in regions or []:
+        for region in _strings(regions, f"{at}.regions", problems) if regions is not None else []:
             if partition_of(region) is None and region != "$region":
                 problems.append(Problem(f"{at}.regions", f"{region!r} is not an AWS Region code."))
             elif allowed_regions is not None and region not in allowed_regions:
                 problems.append(
                     Problem(f"{at}.regions", f"{region!r} is not a target Region ({', '.join(allowed_regions)}).")
                 )
-        rules = plan.get("rules", {})
+        rules = _object(plan.get("rules", {}), f"{at}.rules", problems, names="rule name")
         if len(rules) > MAX_RULES:
             problems.append(Problem(f"{at}.rules", f"{len(rules)} rules; at most {MAX_RULES}."))
         for rule_name, rule in rules.items():
@@ -160,13 +190,18 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
     if {"tags", "resources"} <= selections.keys():
         problems.append(Problem(at, "has both 'tags' and 'resources'; AWS allows one of them (mutually exclusive)."))
     for block in ("tags", "resources"):
-        entries = selections.get(block, {})
+        entries = _object(selections.get(block, {}), f"{at}.{block}", problems, names="selection name")
         if len(entries) > MAX_SELECTIONS:
             problems.append(Problem(f"{at}.{block}", f"{len(entries)} selections; at most {MAX_SELECTIONS}."))
-        for sel_name, selection in entries.items():
+        for sel_name, node in entries.items():
             where = f"{at}.{block}.{sel_name}"
+            if not isinstance(node, dict):
+                problems.append(Problem(where, f"must be an object (the selection's settings), not {_kind(node)}."))
+                continue
+            selection: dict[str, Any] = node
             if block == "tags":
                 values = _leaf(selection.get("tag_value"), f"{where}.tag_value", problems)
+                values = _strings(values, f"{where}.tag_value", problems) if values is not None else None
                 if values is not None and len(values) > MAX_TAG_VALUES:
                     problems.append(Problem(f"{where}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."))
                 continue
@@ -180,7 +215,7 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
                 problems.append(Problem(f"{where}.resource_types", "is required in a 'resources' selection."))
             for key in ("resource_types", "not_resource_types"):
                 patterns = _leaf(selection[key], f"{where}.{key}", problems) if key in selection else None
-                for pattern in patterns or []:
+                for pattern in _strings(patterns, f"{where}.{key}", problems) if patterns is not None else []:
                     if pattern != "*" and _PARTITION_PREFIX.sub("", str(pattern)) not in KNOWN_PATTERNS:
                         problems.append(
                             Problem(
@@ -189,7 +224,7 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
                                 "arn:aws:ec2:*:*:volume/*, or '*').",
                             )
                         )
-            conditions = selection.get("conditions", {})
+            conditions = _object(selection.get("conditions", {}), f"{where}.conditions", problems, names="condition")
             count = sum(len(named) for named in conditions.values() if isinstance(named, dict))
             if count > MAX_CONDITIONS:
                 problems.append(Problem(f"{where}.conditions", f"{count} conditions; at most {MAX_CONDITIONS}."))
@@ -235,12 +270,21 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
         _doc_lifecycle(rule["lifecycle"], f"{at}.lifecycle", problems, continuous=continuous)
     problems += _air_gapped_target_problems(at, rule)
     problems += _index_action_problems(at, rule)
-    copies = rule.get("copy_actions", {})
+    copies = _object(rule.get("copy_actions", {}), f"{at}.copy_actions", problems, names="target vault ARN")
     if len(copies) > MAX_COPY_ACTIONS:
         problems.append(Problem(f"{at}.copy_actions", f"{len(copies)} copy actions; at most {MAX_COPY_ACTIONS}."))
     for key, copy in copies.items():
         where = f"{at}.copy_actions.{key}"
-        target = _leaf(copy.get("target_backup_vault_arn"), f"{where}.target_backup_vault_arn", problems)
+        if not isinstance(copy, dict):
+            problems.append(Problem(where, f"must be an object (the copy's settings), not {_kind(copy)}."))
+            continue
+        # "target_backup_vault_arn ... If this key is missing, then an all lower-case version of the ARN in the
+        # parent key name is used" (AWS Organizations User Guide, backup policy syntax, copy_actions).
+        target = (
+            _leaf(copy["target_backup_vault_arn"], f"{where}.target_backup_vault_arn", problems)
+            if "target_backup_vault_arn" in copy
+            else None
+        )
         if target is not None and target != key:
             problems.append(
                 Problem(where, f"key differs from target_backup_vault_arn {target!r}; AWS requires them to be equal.")
@@ -283,7 +327,12 @@ def _index_action_problems(at: str, rule: dict[str, Any]) -> list[Problem]:
         return [Problem(where, 'must be {"resource_types": {"@@assign": [...]}} (AWS\'s backup policy syntax).')]
     problems: list[Problem] = []
     types = _leaf(node["resource_types"], f"{where}.resource_types", problems)
-    if types is not None and (not isinstance(types, list) or not types or set(types) - _INDEXABLE):
+    if types is not None and (
+        not isinstance(types, list)
+        or not types
+        or not all(isinstance(t, str) for t in types)
+        or set(types) - _INDEXABLE
+    ):
         problems.append(
             Problem(
                 f"{where}.resource_types",

@@ -1,0 +1,162 @@
+"""The backup policy validator (org_backup/policy_document.py) on documents of any shape: it reports problems with the
+JSON path and a fix, and never raises (issue 27, item 1). Two property tests (hypothesis) feed it random JSON and
+random mutations of AWS's documented examples (tests/fixtures/aws_backup_policy_examples); table tests pin the
+messages for the shape mix-ups users make, and the copy action AWS lets omit its target ARN.
+
+Sources: AWS Organizations User Guide, "Backup policy syntax and examples" (orgs_manage_policies_backup_syntax):
+plans, rules, selections and copy actions are objects keyed by their names; ``regions``, ``tag_value`` and
+``resource_types`` are lists; of ``target_backup_vault_arn``: "If this key is missing, then an all lower-case version
+of the ARN in the parent key name is used."
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from org_backup.errors import Problem
+from org_backup.policy_document import validate_policy_document
+from tests.conftest import FIXTURES
+
+EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
+DOCUMENTS = [json.loads(path.read_text()) for path in EXAMPLES]
+# Deterministic (the same examples on every run, so CI cannot flake) and sized for make test-fast.
+PROPERTY = settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+
+LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+JSON = st.recursive(
+    LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)  # fmt: skip
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, child in children:
+        found += _paths(child, (*at, key))
+    return found
+
+
+def _checked(document: Any) -> list[Problem]:
+    problems = validate_policy_document(document)
+    assert isinstance(problems, list) and all(isinstance(p, Problem) for p in problems)
+    return problems
+
+
+@PROPERTY
+@given(JSON)
+def test_any_json_as_a_document_or_a_plan_gives_problems_never_an_exception(value: Any) -> None:
+    _checked(value)
+    _checked({"plans": {"Plan": value}})
+    _checked({"plans": {"Plan": {"rules": {"Rule": value}, "selections": value}}})
+
+
+@PROPERTY
+@given(st.data())
+def test_any_mutation_of_a_documented_example_gives_problems_never_an_exception(data: st.DataObject) -> None:
+    document = copy.deepcopy(data.draw(st.sampled_from(DOCUMENTS)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(document)))
+        if not path:
+            document = data.draw(JSON)
+            break
+        node = document
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = data.draw(JSON)
+    _checked(document)
+
+
+def _example_with(change: Any) -> dict[str, Any]:
+    document = copy.deepcopy(DOCUMENTS[0])
+    change(document["plans"][next(iter(document["plans"]))])
+    return document
+
+
+def _rendered(document: dict[str, Any]) -> list[str]:
+    return [p.render() for p in _checked(document)]
+
+
+def _plan_name() -> str:
+    return next(iter(DOCUMENTS[0]["plans"]))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda plan: plan.update(rules=[{"rule_name": "Daily"}]),
+            "rules: must be an object keyed by rule name, not a list. AWS Backup's plan JSON lists them; a backup "
+            'policy names each: {"<rule name>": {...}}.',
+        ),
+        (
+            lambda plan: plan.update(regions={"@@assign": "us-east-1"}),
+            "regions: 'us-east-1' must be a list of strings. Fix: write [\"us-east-1\"].",
+        ),
+        (
+            lambda plan: plan.update(regions={"@@assign": 3}),
+            "regions: must be a list of strings, not a number.",
+        ),
+        (
+            lambda plan: plan["selections"].update(tags=[{"tag_key": "backup"}]),
+            "selections.tags: must be an object keyed by selection name, not a list. AWS Backup's plan JSON lists "
+            'them; a backup policy names each: {"<selection name>": {...}}.',
+        ),
+        (
+            lambda plan: plan["selections"]["tags"].update(Named="backup=daily"),
+            "selections.tags.Named: must be an object (the selection's settings), not a string.",
+        ),
+    ],
+    ids=["rules-as-list", "regions-as-string", "regions-as-number", "tags-as-list", "selection-as-string"],
+)
+def test_shape_mix_ups_are_one_problem_each_with_its_fix(change: Any, expected: str) -> None:
+    assert f"plans.{_plan_name()}.{expected}" in _rendered(_example_with(change))
+
+
+def test_copy_actions_and_conditions_of_the_wrong_shape_are_problems() -> None:
+    def copies_as_string(plan: dict[str, Any]) -> None:
+        rule = next(iter(plan["rules"].values()))
+        rule["copy_actions"] = {"arn:aws:backup:us-east-1:$account:backup-vault:secondary_vault": "copy"}
+        plan["selections"] = {"resources": {"All": {"resource_types": {"@@assign": ["*"]}, "conditions": []}}}
+
+    rendered = _rendered(_example_with(copies_as_string))
+    rule = next(iter(DOCUMENTS[0]["plans"][_plan_name()]["rules"]))
+    at = f"plans.{_plan_name()}"
+    assert (
+        f"{at}.rules.{rule}.copy_actions.arn:aws:backup:us-east-1:$account:backup-vault:secondary_vault: must be an "
+        "object (the copy's settings), not a string."
+    ) in rendered
+    assert (
+        f"{at}.selections.resources.All.conditions: must be an object keyed by condition, not a list. AWS "
+        in " ".join(rendered)
+    )
+
+
+def test_a_copy_action_without_its_target_arn_is_valid() -> None:
+    """AWS: "If this key is missing, then an all lower-case version of the ARN in the parent key name is used"."""
+
+    def without_targets(plan: dict[str, Any]) -> None:
+        for rule in plan["rules"].values():
+            for action in rule.get("copy_actions", {}).values():
+                action.pop("target_backup_vault_arn", None)
+
+    document = _example_with(without_targets)
+    assert "target_backup_vault_arn" not in json.dumps(document)
+    assert _checked(document) == []
+
+
+def test_the_examples_are_aws_documented_ones() -> None:
+    assert [p.name for p in EXAMPLES] == ["example1_parent.json", "example2_child.json", "example2_parent.json"]
+    assert all(_checked(document) == [] for document in DOCUMENTS)
+
+
+def test_the_mutation_test_reaches_every_part_of_the_examples() -> None:
+    """The mutations can hit rules, copy actions, selections and regions (the paths they draw from)."""
+    keys = {str(path[-1]) for document in DOCUMENTS for path in _paths(document) if path}
+    assert {"rules", "copy_actions", "selections", "regions", "tag_value", "lifecycle"} <= keys
