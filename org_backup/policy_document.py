@@ -26,7 +26,14 @@ from org_backup.policy_docs import dumps
 from org_backup.resource_types import KNOWN_PATTERNS
 
 _OPERATORS = {"@@assign", "@@append", "@@remove"}
-_BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
+_BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")  # plan and rule names: "1 to 50 alphanumeric or '-_.' characters"
+# AWS Backup API reference (e.g. PutBackupVaultAccessPolicy), backupVaultName: "Pattern: ^[a-zA-Z0-9\-\_]{2,50}$".
+_VAULT_NAME = re.compile(r"[A-Za-z0-9_-]{2,50}")
+# A copy action's key and target: a vault ARN, its Region and account given or the $region / $account placeholders.
+_VAULT_ARN = re.compile(
+    r"arn:aws[a-z-]*:backup:(\$region|[a-z0-9-]+):(\$account|\d{12}):backup-vault:[A-Za-z0-9_-]{2,50}"
+)
+_TAG_SELECTION_KEYS = {"iam_role_arn", "tag_key", "tag_value"}
 _CHILD_CONTROL = "@@operators_allowed_for_child_policies"
 _AIR_GAPPED_TARGET = re.compile(r"arn:aws[a-z-]*:backup:\$region:\$account:backup-vault:[A-Za-z0-9_-]{2,50}")
 _INDEXABLE = {"EBS", "S3"}
@@ -50,21 +57,52 @@ _RULE_KEYS = {
 }
 
 
-def _leaf(node: Any, where: str, problems: list[Problem]) -> Any:
-    """The value an inheritance operator sets; a bare value is an error (AWS requires an operator on every leaf)."""
-    if isinstance(node, dict) and node.keys() & _OPERATORS:
+def _leaf(node: Any, where: str, problems: list[Problem], *, multi: bool = False) -> Any:
+    """The value an inheritance operator sets; a bare value is an error (AWS requires an operator on every leaf).
+
+    AWS Organizations User Guide, "Inheritance operators": @@assign "can apply to any policy setting"; @@append and
+    @@remove "can be used only with multi-valued settings" (``multi``: JSON arrays); child control operators are
+    ["@@all"], ["@@none"] or a list of the value-setting operators."""
+    if isinstance(node, dict) and any(str(k).startswith("@@") for k in node):
+        for key in sorted(str(k) for k in node if str(k).startswith("@@") and k not in _OPERATORS | {_CHILD_CONTROL}):
+            problems.append(
+                Problem(where, f"{key!r} is not an inheritance operator. Allowed: {', '.join(sorted(_OPERATORS))}.")
+            )
+        if _CHILD_CONTROL in node:
+            problems += _child_control_problems(node[_CHILD_CONTROL], f"{where}.{_CHILD_CONTROL}")
+        if not multi:
+            for operator in sorted(node.keys() & {"@@append", "@@remove"}):
+                problems.append(
+                    Problem(
+                        where,
+                        f"{operator} can be used only with multi-valued settings (JSON arrays); this setting takes one "
+                        "value. Fix: use @@assign.",
+                    )
+                )
         for operator in ("@@assign", "@@append"):
             if operator in node:
                 return node[operator]
-        return None  # only @@remove: nothing set here
-    if isinstance(node, dict) and set(node) == {_CHILD_CONTROL}:
-        return None
+        return None  # only @@remove or a child control: nothing set here
     problems.append(
         Problem(
             where, f'{node!r} is not wrapped in an inheritance operator. Fix: write {{"@@assign": {json.dumps(node)}}}.'
         )
     )
     return None
+
+
+def _child_control_problems(value: Any, where: str) -> list[Problem]:
+    allowed = ("@@assign", "@@append", "@@remove")
+    if value in (["@@all"], ["@@none"]) or (
+        isinstance(value, list) and value and all(v in allowed for v in value) and len(set(value)) == len(value)
+    ):
+        return []
+    return [
+        Problem(
+            where,
+            f'{value!r} must be ["@@all"], ["@@none"] or a list of {", ".join(allowed)} (AWS, "Inheritance operators").',
+        )
+    ]
 
 
 def _object(node: Any, where: str, problems: list[Problem], *, names: str) -> dict[str, Any]:
@@ -100,6 +138,8 @@ def _kind(value: Any) -> str:
 def _number(node: Any, where: str, problems: list[Problem]) -> int | None:
     value = _leaf(node, where, problems)
     if value is None:
+        if isinstance(node, dict) and "@@assign" in node:
+            problems.append(Problem(where, 'null is not a number of days. Fix: write {"@@assign": "<days>"}.'))
         return None
     if isinstance(value, bool) or not str(value).isdigit():
         problems.append(Problem(where, f"{value!r} is not a whole number (AWS expects a number as a string)."))
@@ -163,7 +203,7 @@ def validate_policy_document(
             )
         for key in sorted(set(plan) - _PLAN_KEYS - {_CHILD_CONTROL}):
             problems.append(Problem(f"{at}.{key}", f"unknown plan element. Allowed: {', '.join(sorted(_PLAN_KEYS))}."))
-        regions = _leaf(plan["regions"], f"{at}.regions", problems) if "regions" in plan else None
+        regions = _leaf(plan["regions"], f"{at}.regions", problems, multi=True) if "regions" in plan else None
         for region in _strings(regions, f"{at}.regions", problems) if regions is not None else []:
             if partition_of(region) is None and region != "$region":
                 problems.append(Problem(f"{at}.regions", f"{region!r} is not an AWS Region code."))
@@ -175,7 +215,16 @@ def validate_policy_document(
         if len(rules) > MAX_RULES:
             problems.append(Problem(f"{at}.rules", f"{len(rules)} rules; at most {MAX_RULES}."))
         for rule_name, rule in rules.items():
+            if not _BACKUP_NAME.fullmatch(str(rule_name)):
+                problems.append(
+                    Problem(
+                        f"{at}.rules.{rule_name}",
+                        "is not a valid backup rule name (AWS Backup: 1 to 50 letters, digits, '-', '_' or '.').",
+                    )
+                )
             problems += _doc_rule_problems(f"{at}.rules.{rule_name}", rule, allowed_copy_targets)
+        if "advanced_backup_settings" in plan:
+            problems += _advanced_settings_problems(f"{at}.advanced_backup_settings", plan["advanced_backup_settings"])
         problems += _selection_problems(f"{at}.selections", plan.get("selections", {}))
     return problems
 
@@ -199,8 +248,18 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
                 problems.append(Problem(where, f"must be an object (the selection's settings), not {_kind(node)}."))
                 continue
             selection: dict[str, Any] = node
+            if "iam_role_arn" in selection:
+                _leaf(selection["iam_role_arn"], f"{where}.iam_role_arn", problems)
             if block == "tags":
-                values = _leaf(selection.get("tag_value"), f"{where}.tag_value", problems)
+                for key in sorted(set(selection) - _TAG_SELECTION_KEYS - {_CHILD_CONTROL}):
+                    problems.append(
+                        Problem(
+                            f"{where}.{key}", f"unknown element. Allowed: {', '.join(sorted(_TAG_SELECTION_KEYS))}."
+                        )
+                    )
+                if "tag_key" in selection:
+                    _leaf(selection["tag_key"], f"{where}.tag_key", problems)
+                values = _leaf(selection.get("tag_value"), f"{where}.tag_value", problems, multi=True)
                 values = _strings(values, f"{where}.tag_value", problems) if values is not None else None
                 if values is not None and len(values) > MAX_TAG_VALUES:
                     problems.append(Problem(f"{where}.tag_value", f"{len(values)} values; at most {MAX_TAG_VALUES}."))
@@ -214,7 +273,7 @@ def _selection_problems(at: str, selections: Any) -> list[Problem]:
             if "resource_types" not in selection:
                 problems.append(Problem(f"{where}.resource_types", "is required in a 'resources' selection."))
             for key in ("resource_types", "not_resource_types"):
-                patterns = _leaf(selection[key], f"{where}.{key}", problems) if key in selection else None
+                patterns = _leaf(selection[key], f"{where}.{key}", problems, multi=True) if key in selection else None
                 for pattern in _strings(patterns, f"{where}.{key}", problems) if patterns is not None else []:
                     if pattern != "*" and _PARTITION_PREFIX.sub("", str(pattern)) not in KNOWN_PATTERNS:
                         problems.append(
@@ -268,6 +327,15 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
     )
     if "lifecycle" in rule:
         _doc_lifecycle(rule["lifecycle"], f"{at}.lifecycle", problems, continuous=continuous)
+    if "target_backup_vault_name" in rule:
+        vault = _leaf(rule["target_backup_vault_name"], f"{at}.target_backup_vault_name", problems)
+        if vault is not None and not (isinstance(vault, str) and _VAULT_NAME.fullmatch(vault)):
+            problems.append(
+                Problem(
+                    f"{at}.target_backup_vault_name",
+                    f"{vault!r} is not a backup vault name (AWS Backup: 2 to 50 letters, digits, '-' or '_').",
+                )
+            )
     problems += _air_gapped_target_problems(at, rule)
     problems += _index_action_problems(at, rule)
     copies = _object(rule.get("copy_actions", {}), f"{at}.copy_actions", problems, names="target vault ARN")
@@ -275,6 +343,14 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
         problems.append(Problem(f"{at}.copy_actions", f"{len(copies)} copy actions; at most {MAX_COPY_ACTIONS}."))
     for key, copy in copies.items():
         where = f"{at}.copy_actions.{key}"
+        if not _VAULT_ARN.fullmatch(str(key)):
+            problems.append(
+                Problem(
+                    where,
+                    "a copy action is keyed by its target vault's ARN (arn:aws:backup:<region or $region>:<account or "
+                    "$account>:backup-vault:<name>).",
+                )
+            )
         if not isinstance(copy, dict):
             problems.append(Problem(where, f"must be an object (the copy's settings), not {_kind(copy)}."))
             continue
@@ -293,6 +369,21 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
             problems.append(Problem(where, "is not a vault org-backup creates (central vault or a member vault)."))
         if "lifecycle" in copy:
             _doc_lifecycle(copy["lifecycle"], f"{where}.lifecycle", problems, continuous=False)
+    return problems
+
+
+def _advanced_settings_problems(where: str, node: Any) -> list[Problem]:
+    """AWS's backup policy syntax: ``"advanced_backup_settings": {"ec2": {"windows_vss": {"@@assign": "enabled"}}}``,
+    the one advanced setting AWS Backup has ("The only supported resource type is EC2"; "WindowsVSS": "enabled" or
+    "disabled": AWS::Backup::BackupPlan AdvancedBackupSettingResourceType)."""
+    expected = 'must be {"ec2": {"windows_vss": {"@@assign": "enabled" or "disabled"}}}'
+    settings = node.get("ec2") if isinstance(node, dict) and set(node) - {_CHILD_CONTROL} == {"ec2"} else None
+    if not isinstance(settings, dict) or set(settings) - {_CHILD_CONTROL} != {"windows_vss"}:
+        return [Problem(where, f"{expected} (AWS Backup's only advanced setting).")]
+    problems: list[Problem] = []
+    value = _leaf(settings["windows_vss"], f"{where}.ec2.windows_vss", problems)
+    if value is not None and value not in ("enabled", "disabled"):
+        problems.append(Problem(f"{where}.ec2.windows_vss", f"{value!r}: {expected}."))
     return problems
 
 
@@ -326,7 +417,7 @@ def _index_action_problems(at: str, rule: dict[str, Any]) -> list[Problem]:
     if not isinstance(node, dict) or set(node) - {"resource_types", _CHILD_CONTROL} or "resource_types" not in node:
         return [Problem(where, 'must be {"resource_types": {"@@assign": [...]}} (AWS\'s backup policy syntax).')]
     problems: list[Problem] = []
-    types = _leaf(node["resource_types"], f"{where}.resource_types", problems)
+    types = _leaf(node["resource_types"], f"{where}.resource_types", problems, multi=True)
     if types is not None and (
         not isinstance(types, list)
         or not types

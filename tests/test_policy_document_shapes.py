@@ -70,7 +70,7 @@ def test_any_mutation_of_a_documented_example_gives_problems_never_an_exception(
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = data.draw(JSON)
-    _checked(document)
+    _checked(json.loads(json.dumps(document)))  # as read from a file: JSON object keys are strings
 
 
 def _example_with(change: Any) -> dict[str, Any]:
@@ -160,3 +160,98 @@ def test_the_mutation_test_reaches_every_part_of_the_examples() -> None:
     """The mutations can hit rules, copy actions, selections and regions (the paths they draw from)."""
     keys = {str(path[-1]) for document in DOCUMENTS for path in _paths(document) if path}
     assert {"rules", "copy_actions", "selections", "regions", "tag_value", "lifecycle"} <= keys
+
+
+def _first_rule(plan: dict[str, Any]) -> dict[str, Any]:
+    return dict(next(iter(plan["rules"].values())))
+
+
+def _set_rule(plan: dict[str, Any], **settings: Any) -> None:
+    next(iter(plan["rules"].values())).update(settings)
+
+
+def _rename_rule(plan: dict[str, Any], name: str) -> None:
+    plan["rules"] = {name: _first_rule(plan)}
+
+
+def _retag(plan: dict[str, Any], **settings: Any) -> None:
+    next(iter(plan["selections"]["tags"].values())).update(settings)
+
+
+def _recopy(plan: dict[str, Any], key: str) -> None:
+    rule = next(iter(plan["rules"].values()))
+    rule["copy_actions"] = {key: next(iter(rule["copy_actions"].values()))}
+
+
+# Each row: what AWS documents as invalid, and the message that must name it. Sources: "Inheritance operators"
+# (@@append and @@remove "can be used only with multi-valued settings"; child controls ["@@all"], ["@@none"] or
+# value-setting operators), "Backup policy syntax and examples" (every setting under an operator; tag selections of
+# iam_role_arn, tag_key, tag_value; copy actions keyed by the target vault's ARN; advanced_backup_settings ec2
+# windows_vss), the AWS Backup API reference (vault names ^[a-zA-Z0-9\-\_]{2,50}$; rule names "1 to 50 alphanumeric
+# or '-_.' characters") and AWS::Backup::BackupPlan AdvancedBackupSettingResourceType ("enabled" or "disabled").
+FALSE_ACCEPTANCES = [
+    (
+        "unknown-operator",
+        lambda p: p.update(regions={"@@set": ["us-east-1"]}),
+        "'@@set' is not an inheritance operator",
+    ),
+    (
+        "append-single-valued",
+        lambda p: _set_rule(p, schedule_expression={"@@append": "cron(0 5 ? * * *)"}),
+        "@@append can be used only with multi-valued settings",
+    ),
+    (
+        "remove-single-valued",
+        lambda p: _set_rule(p, target_backup_vault_name={"@@remove": "FortKnox"}),
+        "@@remove can be used only with multi-valued settings",
+    ),
+    (
+        "assign-null-days",
+        lambda p: _set_rule(p, lifecycle={"delete_after_days": {"@@assign": None}}),
+        "null is not a number of days",
+    ),
+    (
+        "vault-name-characters",
+        lambda p: _set_rule(p, target_backup_vault_name={"@@assign": "my vault"}),
+        "'my vault' is not a backup vault name",
+    ),
+    (
+        "vault-name-bare",
+        lambda p: _set_rule(p, target_backup_vault_name="FortKnox"),
+        "is not wrapped in an inheritance",
+    ),
+    ("rule-name-characters", lambda p: _rename_rule(p, "Daily backup"), "is not a valid backup rule name"),
+    ("tag-selection-unknown-key", lambda p: _retag(p, tag_values={"@@assign": ["x"]}), "tag_values: unknown element"),
+    ("tag-key-bare", lambda p: _retag(p, tag_key="dataType"), "tag_key: 'dataType' is not wrapped"),
+    (
+        "advanced-setting-value",
+        lambda p: p.update(advanced_backup_settings={"ec2": {"windows_vss": {"@@assign": "on"}}}),
+        "'on': must be {\"ec2\"",
+    ),
+    (
+        "advanced-setting-type",
+        lambda p: p.update(advanced_backup_settings={"rds": {"windows_vss": {"@@assign": "enabled"}}}),
+        "AWS Backup's only advanced setting",
+    ),
+    (
+        "child-control-value",
+        lambda p: p.update(regions={"@@assign": ["us-east-1"], "@@operators_allowed_for_child_policies": ["@@set"]}),
+        'must be ["@@all"], ["@@none"] or a list of',
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "expected"), FALSE_ACCEPTANCES, ids=[row[0] for row in FALSE_ACCEPTANCES])
+def test_what_aws_documents_as_invalid_is_refused(name: str, change: Any, expected: str) -> None:
+    rendered = " | ".join(_rendered(_example_with(change)))
+    assert expected in rendered, name
+
+
+def test_a_copy_action_keyed_by_something_other_than_a_vault_arn_is_refused() -> None:
+    document = copy.deepcopy(DOCUMENTS[0])
+    plan = document["plans"][_plan_name()]
+    rule = next(iter(plan["rules"].values()))
+    if "copy_actions" not in rule:  # the first example's first rule copies; guard the fixture, not the behaviour
+        pytest.fail("the first AWS example is expected to have a copy action")
+    _recopy(plan, "secondary_vault")
+    assert any("a copy action is keyed by its target vault's ARN" in r for r in _rendered(document))
