@@ -48,6 +48,12 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_check(args: argparse.Namespace) -> int:
+    from org_backup.policy_check import check
+
+    return check(args.files, sys.stdout, sys.stderr)
+
+
 def _monitoring(args: argparse.Namespace) -> int:
     from org_backup.inputs import Inputs
     from org_backup.monitoring import overview, render_text
@@ -218,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         "  python -m org_backup preview --account 444444444444\n"
         "  python -m org_backup preview --format mermaid > topology.md\n"
         "  python -m org_backup doctor --config prod/backup.yaml\n"
-        "  python -m org_backup readiness --json > readiness.json",
+        "  python -m org_backup readiness --json > readiness.json\n"
+        "  python -m org_backup policy check my-policies/*.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -243,6 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     preview.add_argument("--account", action="append", help="only this member account (repeatable)")
     preview.set_defaults(run=_preview)
+    policy = command("policy", help="BACKUP_POLICY documents in AWS's syntax, any of them (not only org-backup's)")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser(
+        "check",
+        help="exit 0 when every file is a valid BACKUP_POLICY; 2 otherwise, one line per problem (file, path, fix)",
+        description="Check BACKUP_POLICY documents against AWS's backup policy syntax and inheritance operators: "
+        "prints 'FILE: ok' for each valid one, 'FILE: <JSON path>: <problem and fix>' for every problem.",
+        epilog="example:\n  python -m org_backup policy check policies/*.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a backup policy document (JSON)")
+    check.set_defaults(run=_policy_check)
     watch = command(
         "monitoring",
         help="offline: job-failure alerts, audit frameworks (with the controls' parameters), reports, restore tests",

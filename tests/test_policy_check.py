@@ -1,0 +1,64 @@
+"""`python -m org_backup policy check FILE...` (issue 27, item 3): any BACKUP_POLICY documents, not only org-backup's.
+AWS's documented examples pass (exit 0, one `ok` line each); a broken document, a file that is not JSON, one with a
+duplicate key ("Duplicate key names will be rejected in JSON", AWS Organizations User Guide, "Backup policy syntax and
+examples") and a missing file each give lines naming the file, the JSON path and the fix, exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from org_backup.__main__ import main
+from tests.conftest import FIXTURES, ROOT
+
+EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
+
+
+def test_aws_documented_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "check", *map(str, EXAMPLES)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{path}: ok" for path in EXAMPLES]
+    assert err == ""
+
+
+def test_every_broken_file_is_named_with_its_path_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(EXAMPLES[0].read_text())
+    plan = next(iter(document["plans"].values()))
+    plan["rules"] = [{"rule_name": "Daily"}]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(document))
+    not_json = tmp_path / "not-json.json"
+    not_json.write_text('{"plans": {"A": ')
+    duplicate = tmp_path / "duplicate.json"
+    duplicate.write_text('{"plans": {"A": {}}, "plans": {"B": {}}}')
+    missing = tmp_path / "missing.json"
+
+    assert main(["policy", "check", str(EXAMPLES[0]), str(broken), str(not_json), str(duplicate), str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{EXAMPLES[0]}: ok"]
+    lines = err.splitlines()
+    plan_name = next(iter(document["plans"]))
+    assert f"{broken}: plans.{plan_name}.rules: must be an object keyed by rule name, not a list." in " ".join(lines)
+    assert f"{not_json}: is not JSON: Expecting value (line 1, column 17)." in lines
+    assert f"{duplicate}: the key 'plans' occurs twice in one object; AWS rejects duplicate keys." in lines
+    assert any(line.startswith(f"{missing}: cannot be read: ") for line in lines)
+
+
+def test_the_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
+    """As a user runs it: garbage of several kinds, exit 2, only problem lines on stderr."""
+    files = []
+    for index, text in enumerate(['"plans"', "[1, 2]", '{"plans": {"P": {"regions": {"@@assign": 7}}}}', "\x00\x01"]):
+        path = tmp_path / f"garbage-{index}.json"
+        path.write_text(text)
+        files.append(str(path))
+    completed = subprocess.run(
+        [sys.executable, "-m", "org_backup", "policy", "check", *files],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert all(line.startswith(tuple(files)) for line in completed.stderr.splitlines()), completed.stderr
