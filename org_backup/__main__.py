@@ -49,9 +49,15 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from org_backup.policy_check import check
+    from org_backup.policy_cli import check
 
     return check(args.files, sys.stdout, sys.stderr)
+
+
+def _policy_effective(args: argparse.Namespace) -> int:
+    from org_backup.policy_cli import effective
+
+    return effective(args.level, sys.stdout, sys.stderr)
 
 
 def _monitoring(args: argparse.Namespace) -> int:
@@ -262,6 +268,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a backup policy document (JSON)")
     check.set_defaults(run=_policy_check)
+    merged = policy_commands.add_parser(
+        "effective",
+        help="merge documents attached from the root down to an account; print the effective policy as JSON",
+        description="Merge BACKUP_POLICY documents as AWS Organizations' inheritance operators do, one --level per "
+        "level from the organization root down to the account (files of one level in attachment order). Prints "
+        "the effective policy as JSON on stdout; every child operation a parent's controls forbid, and every note "
+        "(e.g. two policies of one level assigning one setting), on stderr. Exit 2 if a document is invalid.",
+        epilog="example (root, an OU, the account):\n"
+        "  python -m org_backup policy effective --level root.json --level ou.json --level account.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merged.add_argument(
+        "--level", action="append", required=True, metavar="FILE[,FILE...]", help="one level's documents, root first"
+    )
+    merged.set_defaults(run=_policy_effective)
     watch = command(
         "monitoring",
         help="offline: job-failure alerts, audit frameworks (with the controls' parameters), reports, restore tests",

@@ -24,29 +24,51 @@ OPERATORS = ("@@assign", "@@append", "@@remove")
 CHILD_CONTROL = "@@operators_allowed_for_child_policies"
 
 
+def allowed_by(control: Any) -> set[str]:
+    """The value-setting operators a child control allows: ["@@all"] every one ("By default, all operators (@@all)
+    are allowed"), ["@@none"] none, otherwise those it lists (AWS Organizations User Guide, "Inheritance
+    operators")."""
+    values = set(control) if isinstance(control, list) else set()
+    if "@@none" in values:
+        return set()
+    if "@@all" in values:
+        return set(OPERATORS)
+    return values & set(OPERATORS)
+
+
 @dataclass
 class Merge:
-    """The running effective policy, the child controls set so far, and the changes that were refused."""
+    """The running effective policy, the child controls set so far, the changes that were refused, and notes on
+    what the merge cannot know offline."""
 
     effective: dict[str, Any] = field(default_factory=dict)
     controls: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def allowed(self, path: tuple[str, ...]) -> set[str]:
         allowed = set(OPERATORS)
         for depth in range(len(path) + 1):
             control = self.controls.get(path[:depth])
             if control is not None:
-                allowed &= set() if "@@none" in control else {op for op in control if op in OPERATORS}
+                allowed &= control
         return allowed
 
     def apply_level(self, policies: list[tuple[str, dict[str, Any]]]) -> None:
-        """Apply every policy attached at one level; their child controls bind only the levels below."""
+        """Apply every policy attached at one level; their child controls bind only the levels below, and where
+        two set a control on the same setting, both hold ("If an inherited child control operator limits the use
+        of an operator, you can't reverse that rule": controls only narrow)."""
         new_controls: dict[tuple[str, ...], set[str]] = {}
+        assigned: dict[tuple[str, ...], tuple[str, str]] = {}
         for name, policy in policies:
-            self._apply(self.effective, policy, (), name, new_controls)
+            self._apply(self.effective, policy, (), name, new_controls, assigned)
         for path, control in new_controls.items():
             self.controls[path] = self.controls[path] & control if path in self.controls else control
+        _prune(self.effective)
+
+    def _control(self, new_controls: dict[tuple[str, ...], set[str]], path: tuple[str, ...], control: Any) -> None:
+        allowed = allowed_by(control)
+        new_controls[path] = new_controls[path] & allowed if path in new_controls else allowed
 
     def _apply(
         self,
@@ -55,15 +77,16 @@ class Merge:
         path: tuple[str, ...],
         policy: str,
         new_controls: dict[tuple[str, ...], set[str]],
+        assigned: dict[tuple[str, ...], tuple[str, str]],
     ) -> None:
         for key, value in node.items():
             if key == CHILD_CONTROL:
-                new_controls[path] = set(value)
+                self._control(new_controls, path, value)
                 continue
             here = (*path, key)
             if isinstance(value, dict) and any(op in value for op in OPERATORS):
                 if CHILD_CONTROL in value:
-                    new_controls[here] = set(value[CHILD_CONTROL])
+                    self._control(new_controls, here, value[CHILD_CONTROL])
                 allowed = self.allowed(here)
                 for operator in OPERATORS:
                     if operator not in value:
@@ -73,10 +96,39 @@ class Merge:
                             f"{policy}: {operator} on {'.'.join(here)} is not allowed by a parent policy"
                         )
                         continue
+                    if operator == "@@assign":
+                        self._note_same_level_assign(here, policy, value[operator], assigned)
                     _set_value(target, key, operator, value[operator])
             elif isinstance(value, dict):
                 child = target.setdefault(key, {})
-                self._apply(child, value, here, policy, new_controls)
+                self._apply(child, value, here, policy, new_controls, assigned)
+
+    def _note_same_level_assign(
+        self, here: tuple[str, ...], policy: str, value: Any, assigned: dict[tuple[str, ...], tuple[str, str]]
+    ) -> None:
+        """Two policies attached at one level that @@assign different values to one setting: AWS keeps one of them
+        by the order the policies were attached ("Using @@assign operator at the same level can overwrite existing
+        settings", Backup policy syntax and examples), which is not known offline; the merge keeps the last in the
+        order given and says so."""
+        text = json.dumps(value, sort_keys=True)
+        earlier = assigned.get(here)
+        if earlier is not None and earlier[1] != text:
+            self.notes.append(
+                f"{'.'.join(here)}: {earlier[0]} and {policy}, attached at the same level, both @@assign it "
+                f"({earlier[1]} and {text}); AWS keeps one by attachment order, which is not known here: shown is "
+                f"{policy}'s."
+            )
+        assigned[here] = (policy, text)
+
+
+def _prune(node: dict[str, Any]) -> None:
+    """Objects left empty (a child's settings all refused) are not part of the effective policy."""
+    for key in list(node):
+        value = node[key]
+        if isinstance(value, dict):
+            _prune(value)
+            if not value:
+                del node[key]
 
 
 def _set_value(target: dict[str, Any], key: str, operator: str, value: Any) -> None:
@@ -92,11 +144,13 @@ def _set_value(target: dict[str, Any], key: str, operator: str, value: Any) -> N
         target.pop(key, None)
 
 
-def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]]) -> Merge:
-    """Merge policies level by level, root first; each level is a list of (policy name, document)."""
+def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]], *, keep_order: bool = False) -> Merge:
+    """Merge policies level by level, root first; each level is a list of (policy name, document), in attachment
+    order with ``keep_order`` (a user's files), else by name (org-backup's own, whose attachment order is not
+    known)."""
     merge = Merge()
     for level in levels:
-        merge.apply_level(sorted(level, key=lambda item: item[0]))
+        merge.apply_level(level if keep_order else sorted(level, key=lambda item: item[0]))
     return merge
 
 

@@ -1,0 +1,102 @@
+"""The effective-policy merge (org_backup/effective.py) and `python -m org_backup policy effective` (issue 27, items 2
+and 3). Expectations are AWS's documented result (example 2 of "Backup policy syntax and examples", as
+tests/test_preview_doctor.py also checks it) or hand computations from AWS's "Inheritance operators" page:
+- "@@operators_allowed_for_child_policies": ["@@all"] lets children use any operator ("By default, all operators
+  (@@all) are allowed");
+- "If an inherited child control operator limits the use of an operator, you can't reverse that rule": two controls
+  on one setting both hold (intersection);
+- "Using @@assign operator at the same level can overwrite existing settings" (backup policy syntax): which of two
+  same-level assignments wins depends on attachment order, which a merge offline can only state;
+- settings a parent's controls refuse are not in the effective policy, nor are the objects left empty by them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from org_backup.__main__ import main
+from org_backup.effective import effective_policy
+from tests.conftest import FIXTURES
+
+EXAMPLES = FIXTURES / "aws_backup_policy_examples"
+CONTROL = "@@operators_allowed_for_child_policies"
+
+
+def test_all_lets_every_operator_through() -> None:
+    parent = {"plans": {"P": {"regions": {"@@assign": ["us-east-1"], CONTROL: ["@@all"]}}}}
+    child = {"plans": {"P": {"regions": {"@@append": ["eu-west-1"]}}}}
+    merge = effective_policy([[("root", parent)], [("ou", child)]])
+    assert merge.effective == {"plans": {"P": {"regions": ["us-east-1", "eu-west-1"]}}}
+    assert merge.refused == []
+
+
+def test_two_controls_at_one_level_both_hold() -> None:
+    first = {"plans": {"P": {"regions": {"@@assign": ["us-east-1"], CONTROL: ["@@append"]}}}}
+    second = {"plans": {"P": {"regions": {CONTROL: ["@@assign", "@@append"]}}}}
+    child_assign = {"plans": {"P": {"regions": {"@@assign": ["eu-west-1"]}}}}
+    child_append = {"plans": {"P": {"regions": {"@@append": ["eu-central-1"]}}}}
+    for order in ([("a", first), ("b", second)], [("b", second), ("a", first)]):
+        merge = effective_policy([order, [("x", child_assign), ("y", child_append)]], keep_order=True)
+        assert merge.effective["plans"]["P"]["regions"] == ["us-east-1", "eu-central-1"], order
+        assert merge.refused == ["x: @@assign on plans.P.regions is not allowed by a parent policy"], order
+
+
+def test_two_assignments_at_one_level_are_noted() -> None:
+    first = {"plans": {"P": {"regions": {"@@assign": ["us-east-1"]}}}}
+    second = {"plans": {"P": {"regions": {"@@assign": ["eu-west-1"]}}}}
+    merge = effective_policy([[("a", first), ("b", second)]], keep_order=True)
+    assert merge.notes == [
+        'plans.P.regions: a and b, attached at the same level, both @@assign it (["us-east-1"] and ["eu-west-1"]); '
+        "AWS keeps one by attachment order, which is not known here: shown is b's."
+    ]
+    same = effective_policy([[("a", first), ("c", first)]], keep_order=True)
+    assert same.notes == []  # the same value twice is no conflict
+
+
+def test_a_refused_child_plan_leaves_nothing_behind() -> None:
+    parent = {"plans": {CONTROL: ["@@none"], "P": {"regions": {"@@assign": ["us-east-1"]}}}}
+    child = {"plans": {"Q": {"rules": {"R": {"lifecycle": {"delete_after_days": {"@@assign": "1"}}}}}}}
+    merge = effective_policy([[("root", parent)], [("ou", child)]])
+    assert merge.effective == {"plans": {"P": {"regions": ["us-east-1"]}}}
+    assert merge.refused == [
+        "ou: @@assign on plans.Q.rules.R.lifecycle.delete_after_days is not allowed by a parent policy"
+    ]
+
+
+def test_policy_effective_reproduces_aws_example_two(capsys: pytest.CaptureFixture[str]) -> None:
+    parent, child = EXAMPLES / "example2_parent.json", EXAMPLES / "example2_child.json"
+    assert main(["policy", "effective", "--level", str(parent), "--level", str(child)]) == 0
+    out, err = capsys.readouterr()
+    plans = json.loads(out)["plans"]
+    # AWS's documented result: both plans, each with its own Regions, rules and selections.
+    assert sorted(plans) == ["Monthly_Backup_Plan", "PII_Backup_Plan"]
+    assert plans["PII_Backup_Plan"]["regions"] == ["us-east-1", "ap-northeast-3", "eu-north-1"]
+    assert plans["Monthly_Backup_Plan"]["regions"] == ["us-east-1", "eu-central-1"]
+    assert plans["Monthly_Backup_Plan"]["rules"]["Monthly"]["lifecycle"]["delete_after_days"] == "365"
+    assert err == ""
+
+
+def test_policy_effective_prints_refusals_and_notes_and_refuses_invalid_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def write(name: str, document: Any) -> str:
+        path = tmp_path / name
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    root = write("root.json", {"plans": {"P": {"regions": {"@@assign": ["us-east-1"], CONTROL: ["@@none"]}}}})
+    ou_a = write("ou-a.json", {"plans": {"P": {"regions": {"@@append": ["eu-west-1"]}}}})
+    assert main(["policy", "effective", "--level", root, "--level", ou_a]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"plans": {"P": {"regions": ["us-east-1"]}}}
+    assert err.splitlines() == [f"refused: {ou_a}: @@append on plans.P.regions is not allowed by a parent policy"]
+
+    broken = write("broken.json", {"plans": {"P": {"rules": [{"RuleName": "x"}]}}})
+    assert main(["policy", "effective", "--level", f"{root},{broken}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"{broken}: plans.P.rules: must be an object keyed by rule name, not a list.")
