@@ -45,6 +45,7 @@ class Merge:
     controls: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ordered: bool = False  # each level's policies come in attachment order (else: by name, the order not known)
 
     def allowed(self, path: tuple[str, ...]) -> set[str]:
         allowed = set(OPERATORS)
@@ -96,29 +97,32 @@ class Merge:
                             f"{policy}: {operator} on {'.'.join(here)} is not allowed by a parent policy"
                         )
                         continue
-                    if operator == "@@assign":
-                        self._note_same_level_assign(here, policy, value[operator], assigned)
+                    if operator == "@@assign" and not self._first_assign(here, policy, value[operator], assigned):
+                        continue
                     _set_value(target, key, operator, value[operator])
             elif isinstance(value, dict):
                 child = target.setdefault(key, {})
                 self._apply(child, value, here, policy, new_controls, assigned)
 
-    def _note_same_level_assign(
+    def _first_assign(
         self, here: tuple[str, ...], policy: str, value: Any, assigned: dict[tuple[str, ...], tuple[str, str]]
-    ) -> None:
-        """Two policies attached at one level that @@assign different values to one setting: AWS keeps one of them
-        by the order the policies were attached ("Using @@assign operator at the same level can overwrite existing
-        settings", Backup policy syntax and examples), which is not known offline; the merge keeps the last in the
-        order given and says so."""
+    ) -> bool:
+        """Whether this @@assign takes effect: of two policies of one level that @@assign different values to one
+        setting, the one attached first wins ("Policies are evaluated based on the order in which they were
+        attached": AWS Organizations User Guide, "Inheritance examples", example 6). The merge says so, and says when
+        the order is not known (org-backup's own policies, taken by name)."""
         text = json.dumps(value, sort_keys=True)
         earlier = assigned.get(here)
-        if earlier is not None and earlier[1] != text:
+        if earlier is None:
+            assigned[here] = (policy, text)
+            return True
+        if earlier[1] != text:
+            order = "as given" if self.ordered else "by name; the attachment order is not known here"
             self.notes.append(
                 f"{'.'.join(here)}: {earlier[0]} and {policy}, attached at the same level, both @@assign it "
-                f"({earlier[1]} and {text}); AWS keeps one by attachment order, which is not known here: shown is "
-                f"{policy}'s."
+                f"({earlier[1]} and {text}); AWS keeps the one attached first: {earlier[0]}'s ({order})."
             )
-        assigned[here] = (policy, text)
+        return False
 
 
 def _prune(node: dict[str, Any]) -> None:
@@ -148,7 +152,7 @@ def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]], *, keep_ord
     """Merge policies level by level, root first; each level is a list of (policy name, document), in attachment
     order with ``keep_order`` (a user's files), else by name (org-backup's own, whose attachment order is not
     known)."""
-    merge = Merge()
+    merge = Merge(ordered=keep_order)
     for level in levels:
         merge.apply_level(level if keep_order else sorted(level, key=lambda item: item[0]))
     return merge

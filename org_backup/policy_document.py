@@ -30,10 +30,9 @@ _BACKUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")  # plan and rule names: "1 to
 # AWS Backup API reference (e.g. PutBackupVaultAccessPolicy), backupVaultName: "Pattern: ^[a-zA-Z0-9\-\_]{2,50}$".
 _VAULT_NAME = re.compile(r"[A-Za-z0-9_-]{2,50}")
 # A copy action's key and target: a vault ARN, its Region and account given or the $region / $account placeholders.
-_VAULT_ARN = re.compile(
-    r"arn:aws[a-z-]*:backup:(\$region|[a-z0-9-]+):(\$account|\d{12}):backup-vault:[A-Za-z0-9_-]{2,50}"
-)
-_TAG_SELECTION_KEYS = {"iam_role_arn", "tag_key", "tag_value"}
+_VAULT_ARN = re.compile(r"(?a)arn:aws[a-z-]*:backup:(\$region|[a-z\d-]+):(\$account|\d{12}):backup-vault:[\w-]{2,50}")
+# Backup selection elements, Tags: these and "conditions | Tag keys and values you want to include or exclude".
+_TAG_SELECTION_KEYS = {"iam_role_arn", "tag_key", "tag_value", "conditions"}
 _CHILD_CONTROL = "@@operators_allowed_for_child_policies"
 _AIR_GAPPED_TARGET = re.compile(r"arn:aws[a-z-]*:backup:\$region:\$account:backup-vault:[A-Za-z0-9_-]{2,50}")
 _INDEXABLE = {"EBS", "S3"}
@@ -107,9 +106,13 @@ def _child_control_problems(value: Any, where: str) -> list[Problem]:
 
 def _object(node: Any, where: str, problems: list[Problem], *, names: str) -> dict[str, Any]:
     """``node`` when it is a JSON object, else a problem and {}: every named part of a backup policy (plans, rules,
-    copy actions, selections, conditions) is an object keyed by its name ("Backup policy syntax and examples")."""
+    copy actions, selections, conditions) is an object keyed by its name ("Backup policy syntax and examples").
+    A child control beside the names is checked and left out of them: AWS's example 3 puts
+    ``"@@operators_allowed_for_child_policies": ["@@none"]`` "at every node of the policy"."""
     if isinstance(node, dict):
-        return node
+        if _CHILD_CONTROL in node:
+            problems += _child_control_problems(node[_CHILD_CONTROL], f"{where}.{_CHILD_CONTROL}")
+        return {k: v for k, v in node.items() if k != _CHILD_CONTROL}
     hint = (
         f' AWS Backup\'s plan JSON lists them; a backup policy names each: {{"<{names}>": {{...}}}}.'
         if isinstance(node, list)
@@ -185,9 +188,9 @@ def validate_policy_document(
             )
         )
     plans = document.get("plans") if isinstance(document, dict) else None
-    if not isinstance(plans, dict) or not plans:
+    if not isinstance(plans, dict) or not set(plans) - {_CHILD_CONTROL}:
         return [*problems, Problem("plans", "is missing or empty: a backup policy holds at least one plan.")]
-    for plan_name, plan in plans.items():
+    for plan_name, plan in _object(plans, "plans", problems, names="plan name").items():
         at = f"plans.{plan_name}"
         if not isinstance(plan, dict):
             problems.append(Problem(at, "must be an object."))
@@ -373,17 +376,30 @@ def _doc_rule_problems(at: str, rule: Any, allowed_copy_targets: set[str] | None
 
 
 def _advanced_settings_problems(where: str, node: Any) -> list[Problem]:
-    """AWS's backup policy syntax: ``"advanced_backup_settings": {"ec2": {"windows_vss": {"@@assign": "enabled"}}}``,
-    the one advanced setting AWS Backup has ("The only supported resource type is EC2"; "WindowsVSS": "enabled" or
-    "disabled": AWS::Backup::BackupPlan AdvancedBackupSettingResourceType)."""
-    expected = 'must be {"ec2": {"windows_vss": {"@@assign": "enabled" or "disabled"}}}'
-    settings = node.get("ec2") if isinstance(node, dict) and set(node) - {_CHILD_CONTROL} == {"ec2"} else None
-    if not isinstance(settings, dict) or set(settings) - {_CHILD_CONTROL} != {"windows_vss"}:
-        return [Problem(where, f"{expected} (AWS Backup's only advanced setting).")]
+    """``advanced_backup_settings``: per resource type, options set to "enabled" or "disabled". Backup policy syntax:
+    "Supported resource types are "ec2" and "s3"", ec2 ``windows_vss``, s3 ``backup_acls`` and
+    ``backup_object_tags``; AWS's 2023 examples spelled the EC2 option ``WindowsVSS`` (AdvancedBackupSetting's own
+    name), accepted too."""
+    options = {"ec2": {"windows_vss", "WindowsVSS"}, "s3": {"backup_acls", "backup_object_tags"}}
+    expected = (
+        'must be {"ec2": {"windows_vss": ...}} and/or {"s3": {"backup_acls": ..., "backup_object_tags": ...}}, each '
+        '{"@@assign": "enabled" or "disabled"}'
+    )
+    if not isinstance(node, dict) or not set(node) - {_CHILD_CONTROL} <= set(options):
+        return [Problem(where, f"{expected} (the advanced settings AWS Backup has).")]
     problems: list[Problem] = []
-    value = _leaf(settings["windows_vss"], f"{where}.ec2.windows_vss", problems)
-    if value is not None and value not in ("enabled", "disabled"):
-        problems.append(Problem(f"{where}.ec2.windows_vss", f"{value!r}: {expected}."))
+    for kind, settings in node.items():
+        if kind == _CHILD_CONTROL:
+            continue
+        if not isinstance(settings, dict) or not set(settings) - {_CHILD_CONTROL} <= options[kind]:
+            problems.append(Problem(f"{where}.{kind}", f"{expected}."))
+            continue
+        for option, setting in settings.items():
+            if option == _CHILD_CONTROL:
+                continue
+            value = _leaf(setting, f"{where}.{kind}.{option}", problems)
+            if value is not None and value not in ("enabled", "disabled"):
+                problems.append(Problem(f"{where}.{kind}.{option}", f"{value!r}: {expected}."))
     return problems
 
 

@@ -5,8 +5,8 @@ tests/test_preview_doctor.py also checks it) or hand computations from AWS's "In
   (@@all) are allowed");
 - "If an inherited child control operator limits the use of an operator, you can't reverse that rule": two controls
   on one setting both hold (intersection);
-- "Using @@assign operator at the same level can overwrite existing settings" (backup policy syntax): which of two
-  same-level assignments wins depends on attachment order, which a merge offline can only state;
+- of two same-level assignments, "Policies are evaluated based on the order in which they were attached" ("Inheritance
+  examples", example 6): the first attached wins;
 - settings a parent's controls refuse are not in the effective policy, nor are the objects left empty by them.
 """
 
@@ -45,14 +45,22 @@ def test_two_controls_at_one_level_both_hold() -> None:
         assert merge.refused == ["x: @@assign on plans.P.regions is not allowed by a parent policy"], order
 
 
-def test_two_assignments_at_one_level_are_noted() -> None:
+def test_of_two_assignments_at_one_level_the_first_attached_wins_and_is_noted() -> None:
+    """AWS Organizations User Guide, "Inheritance examples", example 6: "Policies are evaluated based on the order in
+    which they were attached" - the value of the policy attached first is used."""
     first = {"plans": {"P": {"regions": {"@@assign": ["us-east-1"]}}}}
     second = {"plans": {"P": {"regions": {"@@assign": ["eu-west-1"]}}}}
     merge = effective_policy([[("a", first), ("b", second)]], keep_order=True)
+    assert merge.effective == {"plans": {"P": {"regions": ["us-east-1"]}}}
     assert merge.notes == [
         'plans.P.regions: a and b, attached at the same level, both @@assign it (["us-east-1"] and ["eu-west-1"]); '
-        "AWS keeps one by attachment order, which is not known here: shown is b's."
+        "AWS keeps the one attached first: a's (as given)."
     ]
+    by_name = effective_policy([[("z", first), ("b", second)]])  # org-backup's own: attachment order unknown
+    assert by_name.effective == {"plans": {"P": {"regions": ["eu-west-1"]}}}
+    assert by_name.notes[0].endswith(
+        "AWS keeps the one attached first: b's (by name; the attachment order is not known here)."
+    )
     same = effective_policy([[("a", first), ("c", first)]], keep_order=True)
     assert same.notes == []  # the same value twice is no conflict
 

@@ -186,9 +186,9 @@ def _recopy(plan: dict[str, Any], key: str) -> None:
 # Each row: what AWS documents as invalid, and the message that must name it. Sources: "Inheritance operators"
 # (@@append and @@remove "can be used only with multi-valued settings"; child controls ["@@all"], ["@@none"] or
 # value-setting operators), "Backup policy syntax and examples" (every setting under an operator; tag selections of
-# iam_role_arn, tag_key, tag_value; copy actions keyed by the target vault's ARN; advanced_backup_settings ec2
-# windows_vss), the AWS Backup API reference (vault names ^[a-zA-Z0-9\-\_]{2,50}$; rule names "1 to 50 alphanumeric
-# or '-_.' characters") and AWS::Backup::BackupPlan AdvancedBackupSettingResourceType ("enabled" or "disabled").
+# iam_role_arn, tag_key, tag_value, conditions; copy actions keyed by the target vault's ARN; advanced_backup_settings
+# of ec2 and s3, enabled or disabled), the AWS Backup API reference (vault names ^[a-zA-Z0-9\-\_]{2,50}$; rule names
+# "1 to 50 alphanumeric or '-_.' characters").
 FALSE_ACCEPTANCES = [
     (
         "unknown-operator",
@@ -231,7 +231,7 @@ FALSE_ACCEPTANCES = [
     (
         "advanced-setting-type",
         lambda p: p.update(advanced_backup_settings={"rds": {"windows_vss": {"@@assign": "enabled"}}}),
-        "AWS Backup's only advanced setting",
+        "(the advanced settings AWS Backup has)",
     ),
     (
         "child-control-value",
@@ -255,3 +255,37 @@ def test_a_copy_action_keyed_by_something_other_than_a_vault_arn_is_refused() ->
         pytest.fail("the first AWS example is expected to have a copy action")
     _recopy(plan, "secondary_vault")
     assert any("a copy action is keyed by its target vault's ARN" in r for r in _rendered(document))
+
+
+def _with_controls(node: Any) -> Any:
+    """``node`` with ``"@@operators_allowed_for_child_policies": ["@@none"]`` in every object that names things."""
+    if not isinstance(node, dict):
+        return node
+    if any(str(k).startswith("@@") for k in node):
+        return node  # an operator leaf: its own control is a separate case
+    return {**{k: _with_controls(v) for k, v in node.items()}, "@@operators_allowed_for_child_policies": ["@@none"]}
+
+
+def test_child_controls_on_every_node_are_valid() -> None:
+    """AWS's example 3: "The presence of "@@operators_allowed_for_child_policies": ["@@none"] at every node of the
+    policy means that a child policy can't make changes of any kind" (a valid document)."""
+    for document in DOCUMENTS:
+        assert _checked(_with_controls(document)) == []
+
+
+def test_documented_selection_conditions_and_advanced_settings_are_valid() -> None:
+    """Backup policy syntax: tag selections may have "conditions"; advanced settings for "ec2" (windows_vss) and "s3"
+    (backup_acls, backup_object_tags), enabled or disabled; AWS's 2023 examples wrote the EC2 option WindowsVSS."""
+
+    def documented(plan: dict[str, Any]) -> None:
+        tag = "aws:ResourceTag/Department"
+        selection = next(iter(plan["selections"]["tags"].values()))
+        selection["conditions"] = {
+            "string_equals": {"dept": {"condition_key": {"@@assign": tag}, "condition_value": {"@@assign": "finance"}}}
+        }
+        plan["advanced_backup_settings"] = {
+            "ec2": {"WindowsVSS": {"@@assign": "disabled"}},
+            "s3": {"backup_acls": {"@@assign": "enabled"}, "backup_object_tags": {"@@assign": "disabled"}},
+        }
+
+    assert _checked(_example_with(documented)) == []
