@@ -2,12 +2,14 @@
 
 AWS Organizations merges the management policies attached from the root down to an account: value-setting
 operators (``@@assign`` replaces, ``@@append`` adds list values, ``@@remove`` takes them away) applied level by
-level, limited by the child-control operator ``@@operators_allowed_for_child_policies`` that a parent sets on
-a node (``@@none`` freezes it for every level below). This module applies those rules to the documents this
-project renders, then resolves ``$account`` for each account.
+level, limited by the child-control operator ``@@operators_allowed_for_child_policies`` that a parent sets on a
+node: it binds that node (the operators a child may use there, and whether a child may add keys under it) for every
+level below, not the nodes beneath it (AWS's backup policy examples 3 and 4; Merge.allowed). ``preview`` applies
+these rules to the documents this project renders and resolves ``$account`` for each account; ``policy effective``
+(org_backup/policy_cli.py) to any documents.
 
-It knows only the policies org-backup manages; a BACKUP_POLICY attached elsewhere by hand (e.g. at the root) is
-not visible offline, which the preview says.
+``preview`` knows only the policies org-backup manages; a BACKUP_POLICY attached elsewhere by hand (e.g. at the
+root) is not visible offline, which the preview says.
 """
 
 from __future__ import annotations
@@ -48,12 +50,19 @@ class Merge:
     ordered: bool = False  # each level's policies come in attachment order (else: by name, the order not known)
 
     def allowed(self, path: tuple[str, ...]) -> set[str]:
-        allowed = set(OPERATORS)
-        for depth in range(len(path) + 1):
-            control = self.controls.get(path[:depth])
-            if control is not None:
-                allowed &= control
-        return allowed
+        """The operators a child may use on the setting at ``path``: what the controls set there by the levels above
+        allow. A control binds the node it is on, not the nodes beneath it: AWS's example 3 sets ["@@none"] "at every
+        node of the policy" to lock a plan, and example 4 unlocks only ``plans`` so that "child policies [can] add
+        other plans" while "any changes to the inherited plan are still blocked" (Backup policy syntax and
+        examples)."""
+        return set(self.controls.get(path, set(OPERATORS)))
+
+    def may_add(self, container: tuple[str, ...]) -> bool:
+        """Whether a child may add a new key (a plan, a rule, a setting) under ``container``: its control, if any,
+        allows @@append or @@assign (example 4: ["@@append"] on ``plans`` lets a child add a plan; ["@@none"]
+        does not)."""
+        control = self.controls.get(container)
+        return control is None or bool(control & {"@@append", "@@assign"})
 
     def apply_level(self, policies: list[tuple[str, dict[str, Any]]]) -> None:
         """Apply every policy attached at one level; their child controls bind only the levels below, and where
@@ -62,7 +71,7 @@ class Merge:
         new_controls: dict[tuple[str, ...], set[str]] = {}
         assigned: dict[tuple[str, ...], tuple[str, str]] = {}
         for name, policy in policies:
-            self._apply(self.effective, policy, (), name, new_controls, assigned)
+            self._apply(self.effective, policy, (), name, new_controls, assigned, True)
         for path, control in new_controls.items():
             self.controls[path] = self.controls[path] & control if path in self.controls else control
         _prune(self.effective)
@@ -79,16 +88,18 @@ class Merge:
         policy: str,
         new_controls: dict[tuple[str, ...], set[str]],
         assigned: dict[tuple[str, ...], tuple[str, str]],
+        may_add: bool,
     ) -> None:
         for key, value in node.items():
             if key == CHILD_CONTROL:
                 self._control(new_controls, path, value)
                 continue
             here = (*path, key)
+            adding = may_add and (key in target or self.may_add(path))
             if isinstance(value, dict) and any(op in value for op in OPERATORS):
                 if CHILD_CONTROL in value:
                     self._control(new_controls, here, value[CHILD_CONTROL])
-                allowed = self.allowed(here)
+                allowed = self.allowed(here) if adding else set()
                 for operator in OPERATORS:
                     if operator not in value:
                         continue
@@ -102,7 +113,7 @@ class Merge:
                     _set_value(target, key, operator, value[operator])
             elif isinstance(value, dict):
                 child = target.setdefault(key, {})
-                self._apply(child, value, here, policy, new_controls, assigned)
+                self._apply(child, value, here, policy, new_controls, assigned, adding)
 
     def _first_assign(
         self, here: tuple[str, ...], policy: str, value: Any, assigned: dict[tuple[str, ...], tuple[str, str]]

@@ -108,3 +108,62 @@ def test_policy_effective_prints_refusals_and_notes_and_refuses_invalid_document
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"{broken}: plans.P.rules: must be an object keyed by rule name, not a list.")
+
+
+def _example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def test_aws_example_three_a_parent_locking_every_node_ignores_any_child() -> None:
+    """Example 3: "If any child backup policies exist, they are ignored and the parent policy becomes the effective
+    policy" (a new plan and changes to the locked one alike; the child here is example 2's child, a new plan, plus
+    a change of the locked plan's Regions)."""
+    parent = _example("example3_parent")
+    child = _example("example2_child")
+    child["plans"]["PII_Backup_Plan"] = {"regions": {"@@assign": ["eu-west-1"]}}
+    alone = effective_policy([[("parent", parent)]]).effective
+    merge = effective_policy([[("parent", parent)], [("child", child)]])
+    assert merge.effective == alone
+    assert sorted(merge.effective["plans"]) == ["PII_Backup_Plan"]
+    assert merge.effective["plans"]["PII_Backup_Plan"]["regions"] == ["us-east-1", "ap-northeast-3", "eu-north-1"]
+    assert merge.refused  # each ignored setting is said
+
+
+def test_aws_example_four_a_parent_locking_its_plan_still_lets_a_child_add_one() -> None:
+    """Example 4: "similar to the previous example with all child inheritance operators blocked, except at the
+    plans top level. The @@append setting at that level enables child policies to add other plans ... Any changes to
+    the inherited plan are still blocked." Result: "The effective policy includes both plans"."""
+    parent = _example("example3_parent")
+    parent["plans"]["@@operators_allowed_for_child_policies"] = ["@@append"]
+    child = _example("example2_child")  # "This child policy defines a new plan"
+    child["plans"]["PII_Backup_Plan"] = {"regions": {"@@assign": ["eu-west-1"]}}
+    merge = effective_policy([[("parent", parent)], [("child", child)]])
+    plans = merge.effective["plans"]
+    assert sorted(plans) == ["Monthly_Backup_Plan", "PII_Backup_Plan"]
+    assert plans["PII_Backup_Plan"] == effective_policy([[("parent", parent)]]).effective["plans"]["PII_Backup_Plan"]
+    alone = effective_policy([[("child", _example("example2_child"))]]).effective["plans"]["Monthly_Backup_Plan"]
+    assert plans["Monthly_Backup_Plan"] == alone
+    assert merge.refused == ["child: @@assign on plans.PII_Backup_Plan.regions is not allowed by a parent policy"]
+
+
+def test_aws_example_five_a_child_overrides_its_parents_settings() -> None:
+    """Example 5's documented changes: "The list of Regions is replaced", "every other hour", "80 minutes", "the
+    Default vault instead of FortKnox", "The lifecycle is extended" (30 and 365 days); the parent's copy action
+    stays. (AWS shows the rule as "hourly" in lower case and its copy target under another name than the parent's:
+    neither is asserted.)"""
+    merge = effective_policy([[("parent", _example("example5_parent"))], [("child", _example("example5_child"))]])
+    plan = merge.effective["plans"]["PII_Backup_Plan"]
+    rule = plan["rules"]["Hourly"]
+    assert plan["regions"] == ["us-west-2", "eu-central-1"]
+    assert (rule["schedule_expression"], rule["start_backup_window_minutes"], rule["target_backup_vault_name"]) == (
+        "cron(0 0/2 ? * * *)",
+        "80",
+        "Default",
+    )
+    assert (rule["lifecycle"]["move_to_cold_storage_after_days"], rule["lifecycle"]["delete_after_days"]) == (
+        "30",
+        "365",
+    )
+    assert list(rule["copy_actions"]) == ["arn:aws:backup:us-east-1:$account:backup-vault:t2"]
+    assert plan["selections"]["tags"]["datatype"]["tag_value"] == ["PII", "RED"]
+    assert merge.refused == []

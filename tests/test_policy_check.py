@@ -15,7 +15,7 @@ import pytest
 from org_backup.__main__ import main
 from tests.conftest import FIXTURES, ROOT
 
-EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("*.json"))
+EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("example[12]_*.json"))  # valid as AWS wrote them
 
 
 def test_aws_documented_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,3 +62,23 @@ def test_the_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
     assert all(line.startswith(tuple(files)) for line in completed.stderr.splitlines()), completed.stderr
+
+
+def test_aws_examples_that_break_awss_own_cold_storage_rule_are_refused_for_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """AWS's examples 3 and 5 keep a backup for less than 90 days in cold storage, which the same page forbids
+    ("delete_after_days must be 90 days greater than move_to_cold_storage_after_days"): said, not accepted."""
+    folder = FIXTURES / "aws_backup_policy_examples"
+    files = [folder / "example3_parent.json", folder / "example5_parent.json", folder / "example5_child.json"]
+    assert main(["policy", "check", *map(str, files)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{files[2]}: ok"]
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{files[0]}: plans.PII_Backup_Plan.rules.Hourly.copy_actions.")
+    assert lines[1] == (
+        f"{files[1]}: plans.PII_Backup_Plan.rules.Hourly.lifecycle.delete_after_days: 2 must be at least "
+        "move_to_cold_storage_after_days (180) + 90 (AWS Backup keeps cold storage at least 90 days). Fix: raise it "
+        "to 270 or move to cold storage earlier."
+    )
