@@ -57,7 +57,7 @@ def _policy_check(args: argparse.Namespace) -> int:
 def _policy_effective(args: argparse.Namespace) -> int:
     from org_backup.policy_cli import effective
 
-    return effective(args.level, sys.stdout, sys.stderr)
+    return effective(args.level, sys.stdout, sys.stderr, text=args.format == "text")
 
 
 def _monitoring(args: argparse.Namespace) -> int:
@@ -282,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     merged.add_argument(
         "--level", action="append", required=True, metavar="FILE[,FILE...]", help="one level's documents, root first"
     )
+    merged.add_argument("--format", choices=("json", "text"), default="json", help="text: as preview prints it")
     merged.set_defaults(run=_policy_effective)
     watch = command(
         "monitoring",

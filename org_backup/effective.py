@@ -169,6 +169,43 @@ def effective_policy(levels: list[list[tuple[str, dict[str, Any]]]], *, keep_ord
     return merge
 
 
+def incomplete(effective: dict[str, Any]) -> list[str]:
+    """What each effective plan lacks of what AWS requires ("Backup policy syntax and examples", the elements marked
+    Required: rules, regions and selections of a plan; schedule_expression and target_backup_vault_name of a rule;
+    iam_role_arn with tag_key and tag_value, or with resource_types, of a selection: "An effective policy must have
+    either tags or resources in the selection to be valid"). AWS keeps such a plan in the effective policy, but it
+    "is not valid and doesn't back up your resources as expected" (example 5), so the merge says so."""
+    found = []
+    plans = effective.get("plans", {})
+    for name, plan in sorted(plans.items() if isinstance(plans, dict) else []):
+        missing = [key for key in ("regions", "rules", "selections") if not plan.get(key)]
+        for rule_name, rule in sorted((plan.get("rules") or {}).items()):
+            missing += [
+                f"rules.{rule_name}.{key}"
+                for key in ("schedule_expression", "target_backup_vault_name")
+                if not (isinstance(rule, dict) and rule.get(key))
+            ]
+        selections = plan.get("selections") or {}
+        for block, required in (
+            ("tags", ("iam_role_arn", "tag_key", "tag_value")),
+            ("resources", ("iam_role_arn", "resource_types")),
+        ):
+            for selection_name, selection in sorted((selections.get(block) or {}).items()):
+                missing += [
+                    f"selections.{block}.{selection_name}.{key}"
+                    for key in required
+                    if not (isinstance(selection, dict) and selection.get(key))
+                ]
+        if selections and not (selections.get("tags") or selections.get("resources")):
+            missing.append("selections.tags or selections.resources")
+        if missing:
+            found.append(
+                f"plans.{name} is incomplete (no {', '.join(missing)}): AWS keeps it in the effective policy, but it "
+                "does not back up anything until a policy supplies them."
+            )
+    return found
+
+
 def for_account(document: dict[str, Any], account_id: str) -> dict[str, Any]:
     """Resolve ``$account`` as AWS does when it creates the plan in the account."""
     return cast(dict[str, Any], json.loads(json.dumps(document).replace("$account", account_id)))
@@ -198,7 +235,8 @@ def preview(config: BackupConfig, policies: tuple[RenderedPolicy, ...]) -> list[
 
 def _lifecycle_text(lifecycle: dict[str, Any]) -> str:
     """Every lifecycle setting AWS Backup has, rules and copies alike."""
-    text = f"keep {lifecycle.get('delete_after_days', 'forever')} days"
+    days = lifecycle.get("delete_after_days")
+    text = f"keep {days} days" if days is not None else "no expiry"
     if lifecycle.get("move_to_cold_storage_after_days"):
         text += f", cold storage after {lifecycle['move_to_cold_storage_after_days']}"
     if str(lifecycle.get("opt_in_to_archive_for_supported_resources", "")).lower() == "true":
@@ -206,7 +244,11 @@ def _lifecycle_text(lifecycle: dict[str, Any]) -> str:
     return text
 
 
-def _plan_lines(effective: dict[str, Any]) -> list[str]:
+def _minutes(value: Any) -> str:
+    return f"{value} min" if value is not None else "AWS Backup's default"
+
+
+def plan_lines(effective: dict[str, Any]) -> list[str]:
     lines = []
     plans = effective.get("plans", {})
     if not plans:
@@ -219,8 +261,8 @@ def _plan_lines(effective: dict[str, Any]) -> list[str]:
             continuous += f", index {' and '.join(indexed)}" if indexed else ""
             lines.append(
                 f"      rule {rule_name}: {rule.get('schedule_expression')}, start within "
-                f"{rule.get('start_backup_window_minutes')} min, complete within "
-                f"{rule.get('complete_backup_window_minutes')} min, {_lifecycle_text(rule.get('lifecycle', {}))}"
+                f"{_minutes(rule.get('start_backup_window_minutes'))}, complete within "
+                f"{_minutes(rule.get('complete_backup_window_minutes'))}, {_lifecycle_text(rule.get('lifecycle', {}))}"
                 f"{continuous}, vault {rule.get('target_backup_vault_name')}"
             )
             if rule.get("target_logically_air_gapped_backup_vault_arn"):
@@ -265,11 +307,11 @@ def render_text(previews: list[AccountPreview]) -> str:
             lines.append(f"\nOU {first.ou_name} ({first.ou_id})")
         if len(items) == 1:
             lines.append(f"  account {first.account_id}")
-            lines += _plan_lines(first.effective)
+            lines += plan_lines(first.effective)
         else:
             lines.append(f"  {len(items)} accounts, the same policy each with its own id as <account>:")
             lines.append(f"    {', '.join(i.account_id for i in items)}")
-            lines += _plan_lines(json.loads(json.dumps(first.effective).replace(first.account_id, "<account>")))
+            lines += plan_lines(json.loads(json.dumps(first.effective).replace(first.account_id, "<account>")))
         for refused in first.refused:
             lines.append(f"    refused: {refused}")
     return "\n".join(lines)

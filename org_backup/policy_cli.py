@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from org_backup.effective import effective_policy
+from org_backup.effective import effective_policy, incomplete, plan_lines
 from org_backup.errors import Problem
 from org_backup.policy_document import validate_policy_document
 
@@ -69,8 +69,9 @@ def check(paths: Iterable[Path], out: Any, err: Any) -> int:
     return 2 if failed else 0
 
 
-def effective(levels: list[str], out: Any, err: Any) -> int:
-    """``levels``: one "FILE[,FILE...]" per level, root first, files of a level in attachment order."""
+def effective(levels: list[str], out: Any, err: Any, *, text: bool = False) -> int:
+    """``levels``: one "FILE[,FILE...]" per level, root first, files of a level in attachment order; ``text``: the
+    readable form ``preview`` prints instead of JSON."""
     merged_levels: list[list[tuple[str, dict[str, Any]]]] = []
     failed = False
     for level in levels:
@@ -88,7 +89,10 @@ def effective(levels: list[str], out: Any, err: Any) -> int:
     merge = effective_policy(merged_levels, keep_order=True)
     for refused in merge.refused:
         print(f"refused: {refused}", file=err)
-    for note in merge.notes:
+    for note in [*merge.notes, *incomplete(merge.effective)]:
         print(f"note: {note}", file=err)
-    print(json.dumps(merge.effective, indent=2, sort_keys=True), file=out)
+    print(
+        "\n".join(plan_lines(merge.effective)) if text else json.dumps(merge.effective, indent=2, sort_keys=True),
+        file=out,
+    )
     return 0

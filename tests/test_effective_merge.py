@@ -101,7 +101,11 @@ def test_policy_effective_prints_refusals_and_notes_and_refuses_invalid_document
     assert main(["policy", "effective", "--level", root, "--level", ou_a]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == {"plans": {"P": {"regions": ["us-east-1"]}}}
-    assert err.splitlines() == [f"refused: {ou_a}: @@append on plans.P.regions is not allowed by a parent policy"]
+    assert err.splitlines() == [
+        f"refused: {ou_a}: @@append on plans.P.regions is not allowed by a parent policy",
+        "note: plans.P is incomplete (no rules, selections): AWS keeps it in the effective policy, but it does not "
+        "back up anything until a policy supplies them.",
+    ]
 
     broken = write("broken.json", {"plans": {"P": {"rules": [{"RuleName": "x"}]}}})
     assert main(["policy", "effective", "--level", f"{root},{broken}"]) == 2
@@ -167,3 +171,32 @@ def test_aws_example_five_a_child_overrides_its_parents_settings() -> None:
     assert list(rule["copy_actions"]) == ["arn:aws:backup:us-east-1:$account:backup-vault:t2"]
     assert plan["selections"]["tags"]["datatype"]["tag_value"] == ["PII", "RED"]
     assert merge.refused == []
+
+
+def test_incomplete_plans_are_said_and_text_is_the_preview_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan without what AWS marks Required (a rule's target_backup_vault_name, the plan's selections) stays in the
+    effective policy, as AWS keeps it, with a note that it backs up nothing ("the effective backup policy contains a
+    backup plan that is not valid and doesn't back up your resources as expected", example 5)."""
+    document = {
+        "plans": {
+            "P": {
+                "regions": {"@@assign": ["eu-west-1"]},
+                "rules": {"R": {"schedule_expression": {"@@assign": "cron(0 5 ? * * *)"}}},
+            }
+        }
+    }
+    path = tmp_path / "incomplete.json"
+    path.write_text(json.dumps(document))
+    assert main(["policy", "effective", "--level", str(path), "--format", "text"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "    plan P  regions: eu-west-1",
+        "      rule R: cron(0 5 ? * * *), start within AWS Backup's default, complete within AWS Backup's default, "
+        "no expiry, vault None",
+    ]
+    assert err.splitlines() == [
+        "note: plans.P is incomplete (no selections, rules.R.target_backup_vault_name): AWS keeps it in the effective "
+        "policy, but it does not back up anything until a policy supplies them."
+    ]
