@@ -82,3 +82,12 @@ def test_aws_examples_that_break_awss_own_cold_storage_rule_are_refused_for_it(
         "move_to_cold_storage_after_days (180) + 90 (AWS Backup keeps cold storage at least 90 days). Fix: raise it "
         "to 270 or move to cold storage earlier."
     )
+
+
+def test_real_world_policies_written_by_others_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """tests/fixtures/real_world_backup_policies/README.md records each one's origin; each is a policy AWS accepts
+    (deployed as the reference solution's CloudFormation template)."""
+    files = sorted((FIXTURES / "real_world_backup_policies").glob("*.json"))
+    assert len(files) == 2
+    assert main(["policy", "check", *map(str, files)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: ok" for path in files]
