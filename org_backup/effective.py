@@ -90,10 +90,11 @@ class Merge:
         assigned: dict[tuple[str, ...], tuple[str, str]],
         may_add: bool,
     ) -> None:
-        for key, value in node.items():
-            if key == CHILD_CONTROL:
+        for name, value in node.items():
+            if name == CHILD_CONTROL:
                 self._control(new_controls, path, value)
                 continue
+            key = name.lower() if _case_insensitive(path) else name
             here = (*path, key)
             adding = may_add and (key in target or self.may_add(path))
             if isinstance(value, dict) and any(op in value for op in OPERATORS):
@@ -134,6 +135,15 @@ class Merge:
                 f"({earlier[1]} and {text}); AWS keeps the one attached first: {earlier[0]}'s ({order})."
             )
         return False
+
+
+def _case_insensitive(path: tuple[str, ...]) -> bool:
+    """Rule and selection names, which AWS's effective policies show in lower case ("Hourly" becomes "hourly",
+    "MonthlyDatatype" "monthlydatatype": Backup policy syntax and examples, examples 1, 2, 3 and 5), so a child's
+    "hourly" is the parent's "Hourly"; plan names and copy-action ARNs keep their case there."""
+    return (len(path) == 3 and path[0] == "plans" and path[2] == "rules") or (
+        len(path) == 4 and path[0] == "plans" and path[2] == "selections" and path[3] in ("tags", "resources")
+    )
 
 
 def _prune(node: dict[str, Any]) -> None:

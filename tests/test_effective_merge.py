@@ -71,7 +71,7 @@ def test_a_refused_child_plan_leaves_nothing_behind() -> None:
     merge = effective_policy([[("root", parent)], [("ou", child)]])
     assert merge.effective == {"plans": {"P": {"regions": ["us-east-1"]}}}
     assert merge.refused == [
-        "ou: @@assign on plans.Q.rules.R.lifecycle.delete_after_days is not allowed by a parent policy"
+        "ou: @@assign on plans.Q.rules.r.lifecycle.delete_after_days is not allowed by a parent policy"
     ]
 
 
@@ -84,7 +84,7 @@ def test_policy_effective_reproduces_aws_example_two(capsys: pytest.CaptureFixtu
     assert sorted(plans) == ["Monthly_Backup_Plan", "PII_Backup_Plan"]
     assert plans["PII_Backup_Plan"]["regions"] == ["us-east-1", "ap-northeast-3", "eu-north-1"]
     assert plans["Monthly_Backup_Plan"]["regions"] == ["us-east-1", "eu-central-1"]
-    assert plans["Monthly_Backup_Plan"]["rules"]["Monthly"]["lifecycle"]["delete_after_days"] == "365"
+    assert plans["Monthly_Backup_Plan"]["rules"]["monthly"]["lifecycle"]["delete_after_days"] == "365"
     assert err == ""
 
 
@@ -157,7 +157,7 @@ def test_aws_example_five_a_child_overrides_its_parents_settings() -> None:
     neither is asserted.)"""
     merge = effective_policy([[("parent", _example("example5_parent"))], [("child", _example("example5_child"))]])
     plan = merge.effective["plans"]["PII_Backup_Plan"]
-    rule = plan["rules"]["Hourly"]
+    rule = plan["rules"]["hourly"]
     assert plan["regions"] == ["us-west-2", "eu-central-1"]
     assert (rule["schedule_expression"], rule["start_backup_window_minutes"], rule["target_backup_vault_name"]) == (
         "cron(0 0/2 ? * * *)",
@@ -193,10 +193,38 @@ def test_incomplete_plans_are_said_and_text_is_the_preview_form(
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         "    plan P  regions: eu-west-1",
-        "      rule R: cron(0 5 ? * * *), start within AWS Backup's default, complete within AWS Backup's default, "
+        "      rule r: cron(0 5 ? * * *), start within AWS Backup's default, complete within AWS Backup's default, "
         "no expiry, vault None",
     ]
     assert err.splitlines() == [
-        "note: plans.P is incomplete (no selections, rules.R.target_backup_vault_name): AWS keeps it in the effective "
+        "note: plans.P is incomplete (no selections, rules.r.target_backup_vault_name): AWS keeps it in the effective "
         "policy, but it does not back up anything until a policy supplies them."
     ]
+
+
+def test_rule_and_selection_names_are_lower_case_as_aws_shows_them() -> None:
+    """AWS's effective policies show rule and selection names in lower case ("Hourly" as "hourly", "MonthlyDatatype"
+    as "monthlydatatype": Backup policy syntax and examples, examples 1-3 and 5), plan names as written; so a child
+    naming the parent's rule in another case changes that rule."""
+    parent = {
+        "plans": {
+            "PII_Backup_Plan": {
+                "rules": {"Hourly": {"schedule_expression": {"@@assign": "cron(0 0/1 ? * * *)"}}},
+                "selections": {"tags": {"MonthlyDatatype": {"tag_key": {"@@assign": "BackupType"}}}},
+            }
+        }
+    }
+    child = {
+        "plans": {
+            "PII_Backup_Plan": {"rules": {"HOURLY": {"schedule_expression": {"@@assign": "cron(0 0/2 ? * * *)"}}}}
+        }
+    }
+    merge = effective_policy([[("parent", parent)], [("child", child)]])
+    assert merge.effective == {
+        "plans": {
+            "PII_Backup_Plan": {
+                "rules": {"hourly": {"schedule_expression": "cron(0 0/2 ? * * *)"}},
+                "selections": {"tags": {"monthlydatatype": {"tag_key": "BackupType"}}},
+            }
+        }
+    }

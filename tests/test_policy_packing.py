@@ -168,7 +168,7 @@ def test_packing_changes_no_backup_plan_each_region_keeps_its_own_copy_target(tw
             daily = item.effective["plans"][f"OrgBackupPlanDaily-{region}"]
             assert daily["regions"] == [region]
             vault = f"arn:aws:backup:{region}:{CENTRAL}:backup-vault:AWSBackupSolutionCentralVault"
-            assert list(daily["rules"]["OrgDailyBackupRule"]["copy_actions"]) == [vault]
+            assert list(daily["rules"]["orgdailybackuprule"]["copy_actions"]) == [vault]
 
 
 def test_parts_keep_the_names_of_one_policy_per_region(twelve: list[Any]) -> None:
@@ -343,6 +343,6 @@ def test_preview_shows_every_region_of_both_plans_from_the_packed_policies() -> 
         )
         selection = document["plans"]["OrgBackupPlanMonthly-ap-southeast-2"]["selections"]["tags"]
         assert (
-            selection["OrgMonthlyBackupSelection"]["iam_role_arn"]
+            selection["orgmonthlybackupselection"]["iam_role_arn"]
             == f"arn:aws:iam::{account}:role/AWSBackupSolutionRole"
         )

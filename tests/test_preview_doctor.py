@@ -42,16 +42,16 @@ def test_every_member_account_gets_both_default_plans_per_region_with_its_own_ro
         for region in REGIONS:
             daily = plans[f"OrgBackupPlanDaily-{region}"]
             assert daily["regions"] == [region]
-            rule = daily["rules"]["OrgDailyBackupRule"]
+            rule = daily["rules"]["orgdailybackuprule"]
             assert rule["schedule_expression"] == "cron(0 5 ? * * *)"
             assert rule["lifecycle"] == {"delete_after_days": "35"}
             central = f"arn:aws:backup:{region}:222222222222:backup-vault:AWSBackupSolutionCentralVault"
             assert rule["copy_actions"] == {
                 central: {"target_backup_vault_arn": central, "lifecycle": {"delete_after_days": "35"}}
             }
-            selection = daily["selections"]["tags"]["OrgDailyBackupSelection"]
+            selection = daily["selections"]["tags"]["orgdailybackupselection"]
             assert selection["iam_role_arn"] == f"arn:aws:iam::{account}:role/AWSBackupSolutionRole"
-            assert plans[f"OrgBackupPlanMonthly-{region}"]["rules"]["OrgMonthlyBackupRule"]["lifecycle"] == {
+            assert plans[f"OrgBackupPlanMonthly-{region}"]["rules"]["orgmonthlybackuprule"]["lifecycle"] == {
                 "delete_after_days": "366"
             }
         assert item.refused == ()
@@ -85,7 +85,7 @@ def test_aws_example_two_parent_and_child_merge_into_two_plans() -> None:
     assert sorted(plans) == ["Monthly_Backup_Plan", "PII_Backup_Plan"]
     assert plans["PII_Backup_Plan"]["regions"] == ["us-east-1", "ap-northeast-3", "eu-north-1"]
     assert plans["Monthly_Backup_Plan"]["regions"] == ["us-east-1", "eu-central-1"]
-    assert plans["Monthly_Backup_Plan"]["rules"]["Monthly"]["lifecycle"]["delete_after_days"] == "365"
+    assert plans["Monthly_Backup_Plan"]["rules"]["monthly"]["lifecycle"]["delete_after_days"] == "365"
     assert plans["PII_Backup_Plan"]["selections"]["tags"]["datatype"]["tag_value"] == ["PII", "RED"]
 
 
@@ -116,9 +116,9 @@ def test_child_control_none_freezes_a_value_for_lower_levels() -> None:
     }
     child = {"plans": {"P": {"rules": {"R": {"lifecycle": {"delete_after_days": {"@@assign": "1"}}}}}}}
     merge = effective_policy([[("root-policy", parent)], [("ou-policy", child)]])
-    assert merge.effective["plans"]["P"]["rules"]["R"]["lifecycle"]["delete_after_days"] == "35"
+    assert merge.effective["plans"]["P"]["rules"]["r"]["lifecycle"]["delete_after_days"] == "35"
     assert merge.refused == [
-        "ou-policy: @@assign on plans.P.rules.R.lifecycle.delete_after_days is not allowed by a parent policy"
+        "ou-policy: @@assign on plans.P.rules.r.lifecycle.delete_after_days is not allowed by a parent policy"
     ]
 
 
