@@ -239,7 +239,7 @@ def test_preview_shows_the_tag_and_the_types_of_each_selection(capsys: pytest.Ca
     assert main(["preview", "--config", str(CONFIG_FILE)]) == 0
     text = capsys.readouterr().out
     assert (
-        "selection Tagged-2: tag backup = critical, types arn:aws:ec2:*:*:instance/*, arn:aws:ec2:*:*:volume/*, "
+        "selection tagged-2: tag backup = critical, types arn:aws:ec2:*:*:instance/*, arn:aws:ec2:*:*:volume/*, "
         "arn:aws:s3:::*, arn:aws:elasticfilesystem:*:*:file-system/*, arn:aws:rds:*:*:cluster:*, "
         "arn:aws:dynamodb:*:*:table/*, role arn:aws:iam::<account>:role/AWSBackupSolutionRole"
     ) in text
