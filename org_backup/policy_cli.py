@@ -51,16 +51,12 @@ def read(path: Path) -> tuple[Any, list[Problem]]:
     return document, validate_policy_document(document)
 
 
-def problems_of(path: Path) -> list[Problem]:
-    return read(path)[1]
-
-
 def check(paths: Iterable[Path], out: Any, err: Any) -> int:
     """Print ``FILE: ok`` for each valid document on ``out`` and ``FILE: <path>: <problem>`` for every problem on
     ``err``; 0 when all are valid, 2 otherwise."""
     failed = False
     for path in paths:
-        found = problems_of(path)
+        found = read(path)[1]
         if not found:
             print(f"{path}: ok", file=out)
         for problem in found:

@@ -130,13 +130,27 @@ class ForwardingAlarms(Construct):
             what="invocations",
             actions=[],
         )
-        alarm_on(
+        dead_letter_alarm(
             self,
             "dead-letters",
             provider=provider,
-            name=f"{ALERT_FORWARDING_ALARM_PREFIX}dead-letters",
-            description=f"Undelivered alert events waiting in {ALERT_FORWARD_DLQ}",
-            metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ALERT_FORWARD_DLQ}),
-            statistic="Maximum",
+            prefix=ALERT_FORWARDING_ALARM_PREFIX,
+            queue=ALERT_FORWARD_DLQ,
             actions=[],
         )
+
+
+def dead_letter_alarm(
+    scope: Construct, construct_id: str, *, provider: AwsProvider, prefix: str, queue: str, actions: list[str]
+) -> None:
+    """The alarm ``prefix``dead-letters on the depth of one dead-letter queue of the alert path."""
+    alarm_on(
+        scope,
+        construct_id,
+        provider=provider,
+        name=f"{prefix}dead-letters",
+        description=f"Undelivered alert events waiting in {queue}",
+        metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue}),
+        statistic="Maximum",
+        actions=actions,
+    )

@@ -66,7 +66,7 @@ from org_backup.naming import (
     Naming,
 )
 from org_backup.policy_docs import dumps, render_template
-from stacks.alert_alarms import ForwardingAlarms, alarm_on, alarm_pattern, alarm_transformer, rule_alarms
+from stacks.alert_alarms import ForwardingAlarms, alarm_pattern, alarm_transformer, dead_letter_alarm, rule_alarms
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.event_function import DLQ_RETENTION_SECONDS
 
@@ -372,14 +372,12 @@ class AlertHub(Construct):
                 what=suffix,
                 actions=[topic_ref],
             )
-        alarm_on(
+        dead_letter_alarm(
             self,
             "alarm-dead-letters",
             provider=provider,
-            name=f"{ALERT_HUB_ALARM_PREFIX}dead-letters",
-            description=f"Undelivered alerts waiting in {ALERT_DLQ}",
-            metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ALERT_DLQ}),
-            statistic="Maximum",
+            prefix=ALERT_HUB_ALARM_PREFIX,
+            queue=ALERT_DLQ,
             actions=[topic_ref],
         )
 
