@@ -51,6 +51,13 @@ class Organization(Model):
         description="Optional member account registered as delegated administrator for AWS Backup "
         "(backup.amazonaws.com), e.g. for cross-account monitoring.",
     )
+    policy_admin_account_id: AccountId | None = Field(
+        default=None,
+        description="The account whose deploy role manages the backup policies and SCPs, through the organization's "
+        "delegation policy (default: backup_delegated_admin_account_id; without either, the management account). "
+        "It needs org-backup's roles: the central account or a member account. The management account's own id "
+        "keeps them there, and the pipeline then assumes a role in the management account.",
+    )
 
 
 class CentralBackup(Model):
@@ -309,6 +316,17 @@ class BackupConfig(Model):
     def central_regions(self) -> tuple[str, ...]:
         """Regions with a central vault: central_backup.regions, else every target Region."""
         return self.central_backup.regions or self.target_regions
+
+    @property
+    def policy_admin_account_id(self) -> str:
+        """The account the pipeline manages backup policies and SCPs from (organization.policy_admin_account_id)."""
+        org = self.organization
+        return org.policy_admin_account_id or org.backup_delegated_admin_account_id or org.management_account_id
+
+    @property
+    def policies_delegated(self) -> bool:
+        """Whether policies are managed from a delegated account, so the pipeline never enters the management one."""
+        return self.policy_admin_account_id != self.organization.management_account_id
 
     @property
     def monitoring_account_id(self) -> str:

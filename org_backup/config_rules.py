@@ -222,6 +222,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "Fix: use a member account (often the central backup account) or remove it.",
             )
         )
+    problems += _policy_admin_problems(config)
     if config.pipeline.log_retention_days not in LOG_RETENTION_DAYS:
         problems.append(
             Problem(
@@ -269,6 +270,29 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _air_gapped_problems(config)
     problems += pipeline_security_problems(config)
     return problems
+
+
+def _policy_admin_problems(config: BackupConfig) -> list[Problem]:
+    """The policy administrator's deploy role manages the policies: only the accounts org-backup gives roles to
+    (the StackSet's member accounts, the central account) have one."""
+    account = config.policy_admin_account_id
+    if not config.policies_delegated or account in (*config.member_accounts, config.central_backup.account_id):
+        return []
+    field = (
+        "organization.policy_admin_account_id"
+        if config.organization.policy_admin_account_id
+        else "organization.backup_delegated_admin_account_id"
+    )
+    return [
+        Problem(
+            field,
+            f"{account!r} would manage the backup policies and SCPs (organization.policy_admin_account_id, by default "
+            "the backup delegated administrator), but org-backup gives deploy and plan roles only to the central "
+            "account and the accounts of target_ous. Fix: set organization.policy_admin_account_id to the central "
+            f"account {config.central_backup.account_id!r} or a member account (or to the management account "
+            f"{config.organization.management_account_id!r} to keep managing them there).",
+        )
+    ]
 
 
 def _air_gapped_problems(config: BackupConfig) -> list[Problem]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from org_backup import organization_access
 from org_backup.audit import FRAMEWORK_NAME
 from org_backup.config import BackupConfig
 from org_backup.naming import (
@@ -37,7 +38,6 @@ from org_backup.naming import (
     EBS_INDEXING_POLICY,
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
-    MANAGED_POLICY_TAG,
     POLICY_PATH,
     REPORT_PLAN_PREFIX,
     REPORTS_SERVICE_ROLE_PATH,
@@ -62,8 +62,6 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
     """The resources org-backup manages, as IAM Resource values: one set for the deploy and plan roles."""
     p = config.partition
     names = config.names
-    org = config.organization.id
-    organizations = f"arn:{p}:organizations::{config.organization.management_account_id}"
     return {
         "vault_arns": [
             f"arn:{p}:backup:*:*:backup-vault:{v}"
@@ -109,14 +107,7 @@ def _arns(config: BackupConfig) -> dict[str, Any]:
         ],
         "enrolment_rule_arn": f"arn:{p}:events:*:*:rule/{ENROLMENT_RULE}",
         "forwarder_role_arn": f"arn:{p}:iam::*:role/{ENROLMENT_FORWARDER_ROLE}",
-        # AWS Organizations resources of this organization only: the policy types org-backup writes, and targets.
-        "organization_policy_arns": [
-            f"{organizations}:policy/{org}/backup_policy/*",
-            f"{organizations}:policy/{org}/service_control_policy/*",
-        ],
-        "organization_target_arns": [f"{organizations}:root/{org}/*", f"{organizations}:ou/{org}/*"],
-        "organization_ou_arns": [f"{organizations}:ou/{org}/*"],
-        "organization_account_arns": [f"{organizations}:account/{org}/*"],
+        **organization_access.organization_arns(config),
     }
 
 
@@ -182,6 +173,8 @@ def accounts_policy(config: BackupConfig) -> dict[str, Any]:
         queue_arns=arns["queue_arns"],
         log_group_arns=arns["log_group_arns"],
     )
+    if config.policies_delegated:
+        policy["Statement"] += organization_access.policy_admin_statements(config)
     dropped: set[str] = set()
     if not config.tags:  # no tags: keys are created without any, and IAM rejects a condition with no values
         dropped.add("TagKeysOnCreation")
@@ -208,45 +201,25 @@ def key_policy(template: str, config: BackupConfig, account_id: str, **values: A
     return document
 
 
-ORGANIZATION_POLICY_TYPES = ("BACKUP_POLICY", "SERVICE_CONTROL_POLICY")  # the only types org-backup writes
 MAX_MANAGED_POLICY_CHARS = 6_144
 MAX_MANAGED_POLICIES_PER_ROLE = 10
 
 
 def management_policy(config: BackupConfig) -> dict[str, Any]:
-    """Permissions of the deploy role in the management account (the management stack).
-
-    It manages org-backup's AWS Organizations policies only: it creates only BACKUP_POLICY and
-    SERVICE_CONTROL_POLICY policies, and only tagged as org-backup's (``organizations:PolicyType``,
-    ``aws:RequestTag``), and updates, attaches, detaches, tags and deletes only policies that carry that tag
-    (``aws:ResourceTag`` on the policy resource; Service Authorization Reference, AWS Organizations: resource type
-    ``policy``, condition key ``aws:ResourceTag/${TagKey}``; "How AWS Organizations works with IAM": ABAC supported).
-    Others' SCPs and backup policies, FullAWSAccess included, are out of its reach.
-    """
+    """Permissions of the deploy role in the management account, which exists only while the policies are managed
+    there (``config.policies_delegated`` false): org-backup's Organizations policies, and what the management
+    stack holds then (global settings, the delegated administrator, RAM sharing, the enrolment rule)."""
     arns = _arns(config)
-    key, value = MANAGED_POLICY_TAG
-    return render_template(
+    document = render_template(
         "iam/deploy-role-management.json",
-        organization_policy_arns=arns["organization_policy_arns"],
-        # OUs and accounts, never the root: org-backup attaches nothing there, so neither can a compromised role.
-        organization_target_arns=arns["organization_ou_arns"] + arns["organization_account_arns"],
         organization_account_arns=arns["organization_account_arns"],
-        organization_read_arns=arns["organization_policy_arns"]
-        + arns["organization_target_arns"]
-        + arns["organization_account_arns"],
-        create_condition={f"aws:RequestTag/{key}": value, "organizations:PolicyType": list(ORGANIZATION_POLICY_TYPES)},
-        # CreatePolicy with tags also needs organizations:TagResource (Organizations API reference, CreatePolicy:
-        # "If the request includes tags, then the requester must have the organizations:TagResource permission"):
-        # allowed only for requests that carry the managed tag, and only the tags org-backup writes.
-        managed_request_tag={f"aws:RequestTag/{key}": value},
-        managed_tag_keys=sorted({key, *config.tags}),
-        policy_types=list(ORGANIZATION_POLICY_TYPES),
-        managed_resource_tag={f"aws:ResourceTag/{key}": value},
         enrolment_rule_arn=arns["enrolment_rule_arn"],
         forwarder_role_arn=arns["forwarder_role_arn"],
         function_boundary_arn=Naming(config).boundary_arn("*", "functions"),
         partition=config.partition,
     )
+    document["Statement"] = organization_access.organization_policies(config) + document["Statement"]
+    return document
 
 
 def plan_policy(config: BackupConfig) -> dict[str, Any]:
