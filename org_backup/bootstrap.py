@@ -2,8 +2,11 @@
 
     1. prerequisites         management   doctor's organization checks (read-only)
     2. bootstrap-home        home         Terraform state bucket and its KMS key (local state)
-    3. bootstrap-management  management   deploy and plan roles of the management account, and the StackSet
-                                          that gives every target-OU account its own
+    3. bootstrap-management  management   the StackSet that gives every target-OU account its deploy and plan
+                                          roles; with the policies delegated, the delegation policy and the
+                                          management account's settings (adopted from the management stack's
+                                          state when an older deployment holds them), else the management
+                                          account's own deploy and plan roles
     4. bootstrap-central     central      deploy and plan roles of the central account (when it is not a member)
     5. pipeline              home         builder roles, CodeBuild, CodePipeline, notifications (state in S3)
 
@@ -41,13 +44,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from org_backup import doctor, incremental
+from org_backup import adoption, doctor, incremental
 from org_backup.config import BackupConfig, S3Backend
-from org_backup.naming import BOOTSTRAP_PREFIX, PIPELINE_STACK, Naming
+from org_backup.naming import BOOTSTRAP_PREFIX, MANAGEMENT_STACK, PIPELINE_STACK, Naming
 from org_backup.provider_lock import place_lock_file
 from org_backup.terraform import BUILD_DIR, TerraformEnv
 
@@ -90,7 +94,9 @@ def steps(config: BackupConfig, stack_names: list[str]) -> list[Step]:
             f"{BOOTSTRAP_PREFIX}management",
             "management",
             management,
-            "deploy and plan roles, here and (StackSet) in every target-OU account",
+            "delegation policy, management settings, (StackSet) roles in every target-OU account"
+            if config.policies_delegated
+            else "deploy and plan roles, here and (StackSet) in every target-OU account",
         ),
     ]
     if f"{BOOTSTRAP_PREFIX}central" in stack_names:  # else the central account is a member: the StackSet's roles
@@ -270,6 +276,8 @@ class Bootstrap:
         # The stack's lock file is the committed one (make synth put it there): providers must match its hashes,
         # and init never rewrites it (org_backup/provider_lock.py).
         place_lock_file(env.provider_lock, stack_dir)
+        if step.name == f"{BOOTSTRAP_PREFIX}management" and self.config.policies_delegated:
+            self._adopt(number, total, stack_dir)
         commands = [
             ["terraform", "init", "-input=false", "-no-color", "-lockfile=readonly"],
             ["terraform", "apply", "-input=false", "-no-color", *(["-auto-approve"] if self.auto_approve else [])],
@@ -291,6 +299,44 @@ class Bootstrap:
                     f"step {number} ({step.name}): `{' '.join(command[:2])}` failed (exit {returncode}); "
                     "its output is above. Fix that, then run `make bootstrap` again: completed steps are skipped."
                 )
+
+    def _management_state(self) -> dict[str, Any]:
+        """The management stack's Terraform state as the pipeline left it (empty when it never deployed)."""
+        backend = self.config.state_backend
+        if not isinstance(backend, S3Backend):
+            local = self.outdir / "stacks" / MANAGEMENT_STACK / "terraform.tfstate"
+            return json.loads(local.read_text(encoding="utf-8")) if local.is_file() else {}
+        key = f"{backend.key_prefix}/{MANAGEMENT_STACK}.tfstate"
+        s3 = self.session(self.profiles["home"]).client("s3", region_name=backend.region)
+        try:
+            body = s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
+                return {}  # a first deployment: nothing to adopt
+            raise BootstrapError(
+                f"cannot read s3://{backend.bucket}/{key} with the home profile to adopt the management account's "
+                f"settings from it: {exc}. Fix: use a home profile that may read the state bucket."
+            ) from None
+        loaded: dict[str, Any] = json.loads(body)
+        return loaded
+
+    def _adopt(self, number: int, total: int, stack_dir: Path) -> None:
+        """Import blocks for the management settings an older deployment's management stack holds
+        (org_backup/adoption.py), so this apply takes them over instead of creating them again."""
+        found = adoption.imports(self._management_state())
+        configured = adoption.configured(stack_dir)
+        for address in sorted(set(found) - configured):
+            self.say(
+                f"[{number}/{total}] {stack_dir.name}: {address} is in the management stack's state but no "
+                "longer configured: not adopted; the management stack's next deploy forgets it and it stays in AWS "
+                "as it is"
+            )
+        written = adoption.write_imports(stack_dir, {a: i for a, i in found.items() if a in configured})
+        if written is not None:
+            self.say(
+                f"[{number}/{total}] {stack_dir.name}: adopting {', '.join(sorted(set(found) & configured))} "
+                f"from the management stack's state ({written.name})"
+            )
 
 
 def state_bucket_ready(session: boto3.Session, bucket: str, key_alias_arn: str, region: str) -> bool:

@@ -35,7 +35,7 @@ POLL_SECONDS = 20
 
 def account_of(stack: str, config: BackupConfig) -> str:
     if stack in (MANAGEMENT_STACK, BACKUP_POLICIES_STACK):
-        return config.organization.management_account_id
+        return config.policy_admin_account_id
     if stack == CENTRAL_STACK:
         return config.central_backup.account_id
     if stack.startswith(MEMBER_STACK_PREFIX):

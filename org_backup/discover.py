@@ -183,12 +183,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def session(config: BackupConfig, *, assume_plan_role: bool) -> boto3.Session:
-    """The caller's credentials, or the management account's read-only plan role (the pipeline's way)."""
+    """The caller's credentials, or the read-only plan role of the account that manages the policies (the
+    pipeline's way): the policy administrator's, which the delegation policy lets read the organization
+    (org_backup/organization_access.py), or the management account's when the policies are not delegated."""
     if not assume_plan_role:
         return boto3.Session()
     from org_backup.naming import Naming
 
-    role_arn = Naming(config).role_arn(config.organization.management_account_id, config.names.plan_role)
+    role_arn = Naming(config).role_arn(config.policy_admin_account_id, config.names.plan_role)
     sts = boto3.client("sts", region_name=config.pipeline_region)
     try:
         credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="org-backup-discover")["Credentials"]

@@ -70,7 +70,7 @@ def run_checks(config: BackupConfig, clients: Clients, policies: Mapping[str, st
     AWS Organizations policies, {name: type}, whose management-account tag is checked when they already exist."""
     return (
         prerequisite_checks(config, clients)
-        + _cross_account_check(clients)
+        + _cross_account_check(config, clients)
         + _role_checks(config, clients)
         + _managed_tag_checks(clients, policies or {})
         + region_settings_checks(config, clients)
@@ -235,7 +235,13 @@ def prerequisite_checks(config: BackupConfig, clients: Clients) -> list[Check]:
     return checks + opt_in_region_checks(config, clients)
 
 
-def _cross_account_check(clients: Clients) -> list[Check]:
+def _cross_account_check(config: BackupConfig, clients: Clients) -> list[Check]:
+    setter = (
+        "run `make bootstrap` (bootstrap-management sets it)"
+        if config.policies_delegated
+        else "deploy the management stack (it sets it)"
+    )
+
     def cross_account() -> Check:
         settings = clients.client("backup").describe_global_settings().get("GlobalSettings", {})
         enabled = settings.get("isCrossAccountBackupEnabled") == "true"
@@ -243,7 +249,7 @@ def _cross_account_check(clients: Clients) -> list[Check]:
             "cross-account backup",
             enabled,
             "enabled" if enabled else "not enabled",
-            "deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
+            f"{setter}, or enable it in AWS Backup > Settings",
         )
 
     return [_safe("cross-account backup", "run with management credentials", cross_account)]
@@ -268,6 +274,20 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
                 iam.get_role(RoleName=role)
             except iam.exceptions.NoSuchEntityException:
                 missing.append(role)
+        if config.policies_delegated:
+            # Delegated policy management: the pipeline must have no role to assume here (organization_access.py).
+            present = [r for r in (names.deploy_role, names.plan_role) if r not in missing]
+            detail = (
+                f"left from before the delegation: {', '.join(present)}"
+                if present
+                else "none: the pipeline never enters this account"
+            )
+            return Check(
+                f"no pipeline roles in {management}",
+                not present,
+                detail,
+                "run `make bootstrap`: with the policies delegated, bootstrap-management deletes them",
+            )
         detail = f"missing {', '.join(missing)}" if missing else f"{names.deploy_role} and {names.plan_role} exist"
         return Check(f"roles in {management}", not missing, detail, "apply bootstrap-management (README, Deploy it)")
 
@@ -295,7 +315,8 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
                 f"roles in {account_id}",
                 instance is not None and instance["Status"] == "CURRENT",
                 f"stack set instance {instance['Status']} ({status})" if instance else "no stack set instance",
-                "deploy the management stack, then check the stack set's operations in the CloudFormation console",
+                "run `make bootstrap` (bootstrap-management owns the stack set), then check the stack set's operations "
+                "in the CloudFormation console",
             )
         )
     central = config.central_backup.account_id

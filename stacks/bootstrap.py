@@ -3,9 +3,13 @@ own credentials (no deploy role exists yet), with local state.
 
 - ``bootstrap-home``: the S3 state bucket every other stack's backend uses (versioned, KMS-encrypted with its own
   key, public access blocked, TLS only, old versions expire), with S3-native locking (``use_lockfile``).
-- ``bootstrap-management``: the management account's deploy and plan roles (the Organizations permissions of
-  the management stack) and workload permissions boundaries, and the StackSet that puts the same roles and
-  boundaries into every account of the target OUs, accounts that join later included (auto-deployment).
+- ``bootstrap-management``: the workload permissions boundaries, and the StackSet that puts org-backup's deploy
+  and plan roles and the same boundaries into every account of the target OUs, accounts that join later included
+  (auto-deployment). With the policies delegated (``config.policies_delegated``, the default when a backup
+  delegated administrator is configured) also the organization's delegation policy and the settings only the
+  management account can change (stacks/management.py ``add_management_settings``), and no deploy or plan role: the
+  pipeline never assumes a role in the management account. Otherwise the management account's deploy and plan
+  roles, with which the pipeline deploys the management and backup-policies stacks there.
 - ``bootstrap-central``: the central account's roles and boundaries, when it is not in a target OU (a
   service-managed StackSet reaches only the accounts of its target OUs, never the management account).
 
@@ -36,6 +40,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.organizations_resource_policy import OrganizationsResourcePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -48,12 +53,13 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from org_backup import deploy_roles
+from org_backup import deploy_roles, organization_access
 from org_backup.config import BackupConfig
 from org_backup.naming import BOUNDARIES, DEPLOY_ROLES_STACKSET, POLICY_PATH, STATE_KEY_ALIAS, Naming
 from org_backup.policy_docs import dumps, render_template
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers
+from stacks.management import add_management_settings, settings_regions
 
 NONCURRENT_STATE_DAYS = 90
 
@@ -73,56 +79,76 @@ class BootstrapStack(TerraformStack):
             "central": config.central_backup.account_id,
         }[kind]
         region = config.pipeline_region
-        provider = aws_providers(
-            self, config=config, account_id=account_id, regions=(region,), options=options, assume_role=False
-        )[region]
+        delegated_management = kind == "management" and config.policies_delegated
+        providers = aws_providers(
+            self,
+            config=config,
+            account_id=account_id,
+            regions=tuple(dict.fromkeys((region, *(settings_regions(config) if delegated_management else ())))),
+            options=options,
+            assume_role=False,
+        )
+        provider = providers[region]
         if kind == "home":
             StateBucket(self, "state", provider=provider, config=config, account_id=account_id)
-        else:
-            policy = (
-                deploy_roles.management_policy(config) if kind == "management" else deploy_roles.accounts_policy(config)
-            )
-            deploy_role = _role(
-                self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy")
-            )
-            # Managed policies, not inline: the deploy role's permissions exceed what a role's inline policies may
-            # total (deploy_roles.split_policy).
-            for index, document in enumerate(deploy_roles.split_policy(policy), start=1):
-                managed = IamPolicy(
-                    self,
-                    f"deploy-role-policy-{index}",
-                    provider=provider,
-                    name=f"{config.names.deploy_role}-{index}",
-                    path=POLICY_PATH,
-                    policy=dumps(document),
-                )
-                IamRolePolicyAttachment(
-                    self, f"deploy-role-policy-{index}-attachment", provider=provider, role=deploy_role.name,
-                    policy_arn=managed.arn,
-                )  # fmt: skip
-            plan_role = _role(self, "plan-role", provider, config.names.plan_role, deploy_roles.plan_trust(config))
-            IamRolePolicy(
+            return
+        # The boundaries every role the deploy role creates must carry: created here, by an administrator, so the
+        # pipeline can never widen them (in member accounts the StackSet's template creates them).
+        boundaries = {
+            boundary_kind: IamPolicy(
                 self,
-                "plan-role-policy",
+                f"{boundary_kind}-boundary",
                 provider=provider,
-                role=plan_role.name,
-                name=config.names.plan_role,
-                policy=dumps(deploy_roles.plan_policy(config)),
+                name=name,
+                path=POLICY_PATH,
+                description=f"org-backup: the most a {boundary_kind} role the deploy role manages may do",
+                policy=dumps(deploy_roles.boundary_policy(boundary_kind)),
             )
-            # The boundaries every role the deploy role creates must carry: created here, by an administrator, so
-            # the pipeline can never widen them (in member accounts the StackSet's template creates them).
-            for boundary_kind, name in BOUNDARIES.items():
-                IamPolicy(
-                    self,
-                    f"{boundary_kind}-boundary",
-                    provider=provider,
-                    name=name,
-                    path=POLICY_PATH,
-                    description=f"org-backup: the most a {boundary_kind} role the deploy role manages may do",
-                    policy=dumps(deploy_roles.boundary_policy(boundary_kind)),
-                )
-            if kind == "management":
-                _member_roles(self, provider, config)
+            for boundary_kind, name in BOUNDARIES.items()
+        }
+        if kind == "management":
+            _member_roles(self, provider, config)
+        if delegated_management:
+            # No deploy or plan role here: the pipeline never assumes a role in the management account. What only
+            # this account can change is applied from here, by its administrator (stacks/management.py).
+            OrganizationsResourcePolicy(
+                self,
+                "policy-delegation",
+                provider=provider,
+                content=dumps(organization_access.delegation_policy(config)),
+            )
+            add_management_settings(self, config=config, providers=providers, function_boundary=boundaries["functions"])
+            return
+        policy = (
+            deploy_roles.management_policy(config) if kind == "management" else deploy_roles.accounts_policy(config)
+        )
+        deploy_role = _role(
+            self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy")
+        )
+        # Managed policies, not inline: the deploy role's permissions exceed what a role's inline policies may
+        # total (deploy_roles.split_policy).
+        for index, document in enumerate(deploy_roles.split_policy(policy), start=1):
+            managed = IamPolicy(
+                self,
+                f"deploy-role-policy-{index}",
+                provider=provider,
+                name=f"{config.names.deploy_role}-{index}",
+                path=POLICY_PATH,
+                policy=dumps(document),
+            )
+            IamRolePolicyAttachment(
+                self, f"deploy-role-policy-{index}-attachment", provider=provider, role=deploy_role.name,
+                policy_arn=managed.arn,
+            )  # fmt: skip
+        plan_role = _role(self, "plan-role", provider, config.names.plan_role, deploy_roles.plan_trust(config))
+        IamRolePolicy(
+            self,
+            "plan-role-policy",
+            provider=provider,
+            role=plan_role.name,
+            name=config.names.plan_role,
+            policy=dumps(deploy_roles.plan_policy(config)),
+        )
 
 
 def _role(scope: Construct, construct_id: str, provider: AwsProvider, name: str, trust: dict[str, Any]) -> IamRole:

@@ -1,11 +1,20 @@
-"""The management account's two stacks: ``management`` (guardrail SCPs, cross-account backup, the optional
-delegated administrator for AWS Backup, account enrolment) and ``backup-policies`` (the backup policies attached
-to the target OUs), which the pipeline deploys after every member stack. The StackSet that gives every target
-account its deploy and plan roles is not here but in bootstrap-management (stacks/bootstrap.py says why).
+"""org-backup's AWS Organizations stacks: ``management`` (the guardrail SCPs) and ``backup-policies`` (the backup
+policies attached to the target OUs, deployed after every member stack), and the management account's own settings
+(``add_management_settings``: cross-account backup, the optional delegated administrator for AWS Backup, RAM sharing, the
+enrolment rule).
 
+Where they live follows ``organization.policy_admin_account_id`` (``config.policies_delegated``):
+- delegated (the default with a backup delegated administrator): both stacks deploy into the policy administrator's
+  account, which manages the policies through the organization's delegation policy, so the pipeline never assumes a
+  role in the management account. The settings only the management account can change are bootstrap-management's,
+  applied by an administrator (stacks/bootstrap.py). The stacks keep their names and state: switching moves no
+  policy, only the role Terraform reaches it with.
+- not delegated: both stacks, and the settings, deploy into the management account with its deploy role.
+
+The StackSet that gives every target account its deploy and plan roles is bootstrap-management's in both cases.
 Enabling the BACKUP_POLICY and SERVICE_CONTROL_POLICY types on the root and trusted access for AWS Backup are
-prerequisites this stack does not own: managing ``aws_organizations_organization`` would take over the whole
-organization. ``python -m org_backup doctor`` checks them.
+prerequisites no stack owns: managing ``aws_organizations_organization`` would take over the whole organization.
+``python -m org_backup doctor`` checks them.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from cdktf import TerraformResourceLifecycle, TerraformStack
 from cdktf_cdktf_provider_aws.backup_global_settings import BackupGlobalSettings
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.organizations_delegated_administrator import OrganizationsDelegatedAdministrator
@@ -26,6 +36,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.ram_sharing_with_organization import RamSharingWithOrganization
 from constructs import Construct
 
+from org_backup import adoption
 from org_backup.backup_policy import RenderedPolicy
 from org_backup.config import BackupConfig
 from org_backup.guardrails import RenderedScp
@@ -60,99 +71,66 @@ class ManagementStack(TerraformStack):
         super().__init__(scope, stack_id)
         configure_backend(self, config=config, stack_name=stack_id)
         # Organizations and the AWS Backup global settings are not regional; Organizations events, though, are
-        # delivered in us-east-1 only, so the enrolment rule needs a provider there.
-        region = config.target_regions[0]
-        self.config = config
+        # delivered in us-east-1 only, so the enrolment rule needs a provider there. Delegated, the stack keeps both
+        # providers: what an older deployment's state holds names them, until the removed blocks below forget it.
         providers = aws_providers(
             self,
             config=config,
-            account_id=config.organization.management_account_id,
-            regions=tuple(dict.fromkeys((region, ORGANIZATIONS_EVENTS_REGION))),
+            account_id=config.policy_admin_account_id,
+            regions=settings_regions(config),
             options=options,
         )
-        provider = providers[region]
+        provider = providers[config.target_regions[0]]
         add_organization_policies(
             self, provider, "SERVICE_CONTROL_POLICY", [(s.name, s.description, s.content, s.target_ous) for s in scps]
         )
-        self._add_global_settings(provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
-        self._add_delegated_administrator(provider, config.organization.backup_delegated_admin_account_id)
-        self._add_enrolment_forwarding(providers[ORGANIZATIONS_EVENTS_REGION])
-        if config.central_backup.air_gapped is not None:
-            # The air-gapped vaults' RAM shares name accounts of the organization and refuse external principals:
-            # with sharing enabled within the organization they get access "without an invitation" (AWS RAM User
-            # Guide, sharing within AWS Organizations). Only the management account can enable it.
-            RamSharingWithOrganization(self, "ram-sharing-with-organization", provider=provider)
-
-    def _add_enrolment_forwarding(self, provider: AwsProvider) -> None:
-        """Forward account creation, moves and accepted invitations to the home account, which starts the pipeline."""
-        naming = Naming(self.config)
-        home_bus = naming.regional_arn(
-            "events", self.config.pipeline_region, self.config.pipeline.home_account_id, "event-bus/default"
-        )
-        management = self.config.organization.management_account_id
-        role = IamRole(
-            self,
-            "enrolment-forwarder",
-            provider=provider,
-            name=ENROLMENT_FORWARDER_ROLE,
-            assume_role_policy=dumps(
-                render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=management)
-            ),
-            permissions_boundary=naming.boundary_arn(management, "functions"),
-        )
-        IamRolePolicy(
-            self,
-            "enrolment-forwarder-policy",
-            provider=provider,
-            role=role.name,
-            name=ENROLMENT_FORWARDER_ROLE,
-            policy=dumps(render_template("events/forward-to-bus.json", bus_arn=home_bus)),
-        )
-        rule = CloudwatchEventRule(
-            self,
-            "enrolment-rule",
-            provider=provider,
-            name=ENROLMENT_RULE,
-            description="Accounts created, moved or invited: start the org-backup pipeline in the home account",
-            event_pattern=json.dumps(enrolment_event_pattern(management), sort_keys=True),
-        )
-        CloudwatchEventTarget(
-            self, "enrolment-target", provider=provider, rule=rule.name, arn=home_bus, role_arn=role.arn
-        )
-
-    def _add_global_settings(self, provider: AwsProvider, *, delegated: bool) -> None:
-        """Cross-account backup on (copies into the central vault of another account need it), and
-        isDelegatedAdministratorEnabled, which lets AWS Backup keep a delegated administrator's permissions in step
-        with Organizations. Multi-party approval (isMpaEnabled) is not org-backup's to decide: forcing it off would
-        undo an organization's own choice on every deploy. It is left out and its difference ignored, since the
-        provider compares the whole map DescribeGlobalSettings returns; UpdateGlobalSettings changes only the flags it
-        is given ("GlobalSettings: A value for isCrossAccountBackupEnabled and a Region", API_UpdateGlobalSettings.html).
-        https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeGlobalSettings.html"""
-        BackupGlobalSettings(
-            self,
-            "cross-account-backup",
-            provider=provider,
-            global_settings={
-                "isCrossAccountBackupEnabled": "true",
-                "isDelegatedAdministratorEnabled": "true" if delegated else "false",
-            },
-            lifecycle=TerraformResourceLifecycle(ignore_changes=['global_settings["isMpaEnabled"]']),
-        )
-
-    def _add_delegated_administrator(self, provider: AwsProvider, account_id: str | None) -> None:
-        if account_id is None:
+        if not config.policies_delegated:
+            add_management_settings(self, config=config, providers=providers)
             return
-        OrganizationsDelegatedAdministrator(
-            self,
-            "backup-delegated-administrator",
-            provider=provider,
-            account_id=account_id,
-            service_principal=BACKUP_SERVICE_PRINCIPAL,
+        # Terraform >= 1.7: forget, never destroy, what bootstrap-management now owns (it imports the same
+        # resources first: org_backup/adoption.py). A removed block whose resource is not in state does nothing.
+        # https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
+        self.add_override(
+            "removed",
+            [{"from": address, "lifecycle": {"destroy": False}} for address in adoption.MANAGEMENT_SETTINGS],
         )
+
+
+def settings_regions(config: BackupConfig) -> tuple[str, ...]:
+    """The Regions of add_management_settings' providers: the first target Region, and us-east-1 for the enrolment rule."""
+    return tuple(dict.fromkeys((config.target_regions[0], ORGANIZATIONS_EVENTS_REGION)))
+
+
+def add_management_settings(
+    scope: TerraformStack,
+    *,
+    config: BackupConfig,
+    providers: dict[str, AwsProvider],
+    function_boundary: IamPolicy | None = None,
+) -> None:
+    """What only the management account can change, and org-backup needs there. The resources are top-level in
+    ``scope``, so their Terraform addresses are the same in either stack that holds them
+    (``org_backup.adoption.MANAGEMENT_SETTINGS``)."""
+    provider = providers[config.target_regions[0]]
+    # The enrolment forwarder's boundary: bootstrap-management's own, when it creates the role beside it (the
+    # reference orders the two); else the one bootstrap made before the pipeline ran.
+    boundary = (
+        function_boundary.arn
+        if function_boundary is not None
+        else Naming(config).boundary_arn(config.organization.management_account_id, "functions")
+    )
+    _add_global_settings(scope, provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
+    _add_delegated_administrator(scope, provider, config.organization.backup_delegated_admin_account_id)
+    _add_enrolment_forwarding(scope, config, providers[ORGANIZATIONS_EVENTS_REGION], boundary)
+    if config.central_backup.air_gapped is not None:
+        # The air-gapped vaults' RAM shares name accounts of the organization and refuse external principals:
+        # with sharing enabled within the organization they get access "without an invitation" (AWS RAM User
+        # Guide, sharing within AWS Organizations). Only the management account can enable it.
+        RamSharingWithOrganization(scope, "ram-sharing-with-organization", provider=provider)
 
 
 class BackupPoliciesStack(TerraformStack):
-    """The organization's backup policies and their attachments, in the management account.
+    """The organization's backup policies and their attachments, deployed from the policy administrator's account.
 
     Their own stack, deployed last (naming.deploy_phase): attaching a backup policy makes AWS create the backup plan
     in every account below the OU, and the plan's IAM role and target vault, which the member stacks create, must
@@ -178,13 +156,86 @@ class BackupPoliciesStack(TerraformStack):
         provider = aws_providers(
             self,
             config=config,
-            account_id=config.organization.management_account_id,
+            account_id=config.policy_admin_account_id,
             regions=(region,),
             options=options,
         )[region]
         add_organization_policies(
             self, provider, "BACKUP_POLICY", [(p.name, p.description, p.content, p.target_ous) for p in backup_policies]
         )
+
+
+def _add_enrolment_forwarding(scope: Construct, config: BackupConfig, provider: AwsProvider, boundary: str) -> None:
+    """Forward account creation, moves and accepted invitations to the home account, which starts the pipeline.
+    Organizations' events reach the management account only (its CloudTrail), so the rule is there in either mode."""
+    naming = Naming(config)
+    home_bus = naming.regional_arn(
+        "events", config.pipeline_region, config.pipeline.home_account_id, "event-bus/default"
+    )
+    management = config.organization.management_account_id
+    role = IamRole(
+        scope,
+        "enrolment-forwarder",
+        provider=provider,
+        name=ENROLMENT_FORWARDER_ROLE,
+        assume_role_policy=dumps(
+            render_template("iam/service-trust.json", service="events.amazonaws.com", account_id=management)
+        ),
+        permissions_boundary=boundary,
+    )
+    IamRolePolicy(
+        scope,
+        "enrolment-forwarder-policy",
+        provider=provider,
+        role=role.name,
+        name=ENROLMENT_FORWARDER_ROLE,
+        policy=dumps(render_template("events/forward-to-bus.json", bus_arn=home_bus)),
+    )
+    rule = CloudwatchEventRule(
+        scope,
+        "enrolment-rule",
+        provider=provider,
+        name=ENROLMENT_RULE,
+        description="Accounts created, moved or invited: start the org-backup pipeline in the home account",
+        event_pattern=json.dumps(enrolment_event_pattern(management), sort_keys=True),
+    )
+    CloudwatchEventTarget(scope, "enrolment-target", provider=provider, rule=rule.name, arn=home_bus, role_arn=role.arn)
+
+
+def _add_global_settings(scope: Construct, provider: AwsProvider, *, delegated: bool) -> None:
+    """Cross-account backup on (copies into the central vault of another account need it), and
+    isDelegatedAdministratorEnabled, which lets AWS Backup keep a delegated administrator's permissions in step
+    with Organizations. Both are the management account's to set: UpdateGlobalSettings "Returns an error if the
+    account is not an Organizations management account" (AWS Backup API reference).
+    Multi-party approval (isMpaEnabled) is not org-backup's to decide: forcing it off would undo an organization's
+    own choice on every deploy. It is left out and its difference ignored, since the provider compares the whole map
+    DescribeGlobalSettings returns; UpdateGlobalSettings changes only the flags it is given ("GlobalSettings: A value
+    for isCrossAccountBackupEnabled and a Region", API_UpdateGlobalSettings.html).
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeGlobalSettings.html"""
+    BackupGlobalSettings(
+        scope,
+        "cross-account-backup",
+        provider=provider,
+        global_settings={
+            "isCrossAccountBackupEnabled": "true",
+            "isDelegatedAdministratorEnabled": "true" if delegated else "false",
+        },
+        lifecycle=TerraformResourceLifecycle(ignore_changes=['global_settings["isMpaEnabled"]']),
+    )
+
+
+def _add_delegated_administrator(scope: Construct, provider: AwsProvider, account_id: str | None) -> None:
+    """RegisterDelegatedAdministrator: "This operation can be called only from the organization's management
+    account" (Organizations API reference)."""
+    if account_id is None:
+        return
+    OrganizationsDelegatedAdministrator(
+        scope,
+        "backup-delegated-administrator",
+        provider=provider,
+        account_id=account_id,
+        service_principal=BACKUP_SERVICE_PRINCIPAL,
+    )
 
 
 def add_organization_policies(
@@ -199,7 +250,7 @@ def add_organization_policies(
             description=description,
             type=policy_type,
             content=content,
-            # The management deploy role may change only policies that carry this tag (deploy_roles.py).
+            # The deploy role may change only policies that carry this tag (org_backup/organization_access.py).
             tags=dict([MANAGED_POLICY_TAG]),
         )
         for target in target_ous:  # OU ids, or account ids for a guardrail attached to one account

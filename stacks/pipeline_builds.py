@@ -112,6 +112,20 @@ def add_builders(stack: PipelineStack) -> None:
                     "Resource": f"arn:{p}:iam::*:role/{target_role}",
                     "Condition": {"StringEquals": {"aws:ResourceOrgID": org_id}},
                 },
+                *(
+                    [
+                        {
+                            # Delegated policy management: the management account has no org-backup role, and no
+                            # builder may assume any role there (an explicit Deny wins over every Allow).
+                            "Sid": "NeverAssumeARoleInTheManagementAccount",
+                            "Effect": "Deny",
+                            "Action": "sts:AssumeRole",
+                            "Resource": f"arn:{p}:iam::{stack.config.organization.management_account_id}:role/*",
+                        }
+                    ]
+                    if stack.config.policies_delegated
+                    else []
+                ),
                 {
                     "Sid": "TerraformState",
                     "Effect": "Allow",
