@@ -31,7 +31,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast cli ci-tools providers-lock bootstrap discover plan deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -76,8 +76,11 @@ fmt: install ## Fix what ruff can fix, then format every file
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
+test-migration: install cli ## Move a deployed example to delegated policy management against moto: ids and attachments kept (~5 min)
+	$(PYTHON) -m pytest -m migration tests/rehearsal/test_migration.py
+
 test-fast: install ## Every test that needs no terraform, checkov or moto server (~1 min)
-	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal and not server"
+	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal and not server and not migration"
 
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
 

@@ -110,6 +110,20 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
     return run
 
 
+@pytest.fixture(scope="session")
+def policies_in_management(synth: Callable[..., Synthesized], tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The example with its policies managed from the management account (``organization.policy_admin_account_id``
+    set to it): the layout of deployments before delegation, and of organizations that keep it."""
+    import yaml
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data["organization"]["policy_admin_account_id"] = data["organization"]["management_account_id"]
+    data["backup_plans_file"] = str(ROOT / data["backup_plans_file"])
+    path = tmp_path_factory.mktemp("policies-in-management") / "backup.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return synth(path)
+
+
 # --- Early starts. Some fixtures wait on minutes of work in subprocesses (Terraform against moto, fresh Python
 # interpreters). When collection has selected a test that uses one, its work starts right away, before the first
 # test, so the rest of the suite runs meanwhile on the same cores; those tests run last, when it is nearly done.

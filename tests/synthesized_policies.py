@@ -65,6 +65,21 @@ def management_deploy_role(out: Synthesized) -> list[Policy]:
     ]
 
 
+def central_deploy_role(out: Synthesized) -> list[Policy]:
+    """The central account's deploy role, from bootstrap-central (the example's central account is no member)."""
+    return [
+        Policy(f"{p['name']} (central)", _parsed(p["policy"]))
+        for p in out.resources("bootstrap-central", "aws_iam_policy").values()
+        if re.fullmatch(r".+-\d+", p["name"])
+    ]
+
+
+def delegation_policy(out: Synthesized) -> Policy:
+    """The organization's resource-based delegation policy, which bootstrap-management puts."""
+    (found,) = out.resources("bootstrap-management", "aws_organizations_resource_policy").values()
+    return Policy("the delegation policy", _parsed(found["content"]))
+
+
 def builder(out: Synthesized, kind: str) -> list[Policy]:
     """A pipeline builder role's inline policy (builder-<kind>-policy)."""
     return [

@@ -50,14 +50,20 @@ def _assume(stubber: Stubber, account: str, ok: bool, role: str = "OrgBackupDepl
 
 
 def test_each_stack_maps_to_the_account_it_deploys_into() -> None:
+    """The example configures no policy_admin_account_id: its backup delegated administrator, the central account
+    222222222222, manages the policies (backup.yaml, organization)."""
     assert [
         account_of(s, CONFIG) for s in ("management", "backup-policies", "central-backup", "member-555555555555")
     ] == [
-        "111111111111",
-        "111111111111",
+        "222222222222",
+        "222222222222",
         "222222222222",
         "555555555555",
     ]
+    in_management = CONFIG.model_copy(
+        update={"organization": CONFIG.organization.model_copy(update={"policy_admin_account_id": "111111111111"})}
+    )
+    assert [account_of(s, in_management) for s in ("management", "backup-policies")] == ["111111111111"] * 2
     with pytest.raises(ValueError, match="pipeline is not a stack the pipeline deploys"):
         account_of("pipeline", CONFIG)
 

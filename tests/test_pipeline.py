@@ -99,8 +99,8 @@ def _policy_of(out: Synthesized, role: str) -> list[dict[str, Any]]:
 
 
 def test_only_the_deploy_builder_may_assume_deploy_roles_and_only_inside_the_organization(example: Synthesized) -> None:
-    def assumes(role: str) -> list[dict[str, Any]]:
-        return [s for s in _policy_of(example, role) if s["Action"] == "sts:AssumeRole"]
+    def assumes(role: str, effect: str = "Allow") -> list[dict[str, Any]]:
+        return [s for s in _policy_of(example, role) if s["Action"] == "sts:AssumeRole" and s["Effect"] == effect]
 
     (deploy,) = assumes("deploy")
     assert deploy["Resource"] == "arn:aws:iam::*:role/OrgBackupDeployRole"
@@ -108,6 +108,10 @@ def test_only_the_deploy_builder_may_assume_deploy_roles_and_only_inside_the_org
     (plan,) = assumes("plan")
     assert plan["Resource"] == "arn:aws:iam::*:role/OrgBackupPlanRole"
     assert assumes("validate") == []
+    # Policies delegated (the example): no builder may enter the management account, whatever a role there trusts.
+    for builder in ("deploy", "plan", "pull-request"):
+        (never,) = assumes(builder, "Deny")
+        assert never["Resource"] == "arn:aws:iam::111111111111:role/*", builder
     state_writes = {a for s in _policy_of(example, "plan") for a in s["Action"] if s["Sid"] == "TerraformState"}
     assert state_writes == {"s3:GetObject", "s3:ListBucket"}
 
@@ -134,10 +138,13 @@ def test_new_accounts_start_the_pipeline(example: Synthesized) -> None:
     ]
     bus = json.loads(_one(example, "pipeline", "aws_cloudwatch_event_bus_policy", event_bus_name="default")["policy"])
     assert bus["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
-    forward = _one(example, "management", "aws_cloudwatch_event_rule", name="org-backup-account-enrolment")
+    # Organizations' events reach the management account only: the forwarding rule is there, in bootstrap-management
+    # when the policies are delegated (the example), else in the management stack.
+    forward = _one(example, "bootstrap-management", "aws_cloudwatch_event_rule", name="org-backup-account-enrolment")
     assert forward["provider"] == "aws.us-east-1"
-    target = [t for t in example.resources("management", "aws_cloudwatch_event_target").values()]
-    assert target[0]["arn"] == "arn:aws:events:eu-west-1:333333333333:event-bus/default"
+    (target,) = example.resources("bootstrap-management", "aws_cloudwatch_event_target").values()
+    assert target["arn"] == "arn:aws:events:eu-west-1:333333333333:event-bus/default"
+    assert "aws_cloudwatch_event_rule" not in example.stack("management").get("resource", {})
 
 
 def test_connection_source_has_a_pull_request_pipeline_without_deploy(connection: Synthesized) -> None:
@@ -190,9 +197,9 @@ def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synth
     }
     assert not any(a.endswith(":*") or a == "*" for a in actions), "no wildcard actions in the deploy role"
     # Its permissions are managed policies under org-backup's path, each within IAM's 6,144 characters.
-    assert deploy["ManagedPolicyArns"] == [{"Ref": "DeployRolePolicy1"}, {"Ref": "DeployRolePolicy2"}]
+    assert deploy["ManagedPolicyArns"] == [{"Ref": f"DeployRolePolicy{n}"} for n in (1, 2, 3)]
     assert "Policies" not in deploy
-    for index in (1, 2):
+    for index in (1, 2, 3):
         managed = template["Resources"][f"DeployRolePolicy{index}"]["Properties"]
         assert (managed["ManagedPolicyName"], managed["Path"]) == (f"OrgBackupDeployRole-{index}", "/org-backup/")
         assert len(json.dumps(managed["PolicyDocument"], separators=(",", ":"))) <= 6_144
@@ -204,7 +211,7 @@ def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synth
     assert instance["deployment_targets"]["organizational_unit_ids"] == ["ou-ab12-prod0001", "ou-ab12-nonprod01"]
 
 
-def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
+def test_bootstrap_stacks(example: Synthesized, policies_in_management: Synthesized, synth: Any) -> None:
     assert _one(example, "bootstrap-home", "aws_s3_bucket")["bucket"] == "org-backup-tfstate-333333333333-eu-west-1"
     home = example.stack("bootstrap-home")
     assert home["terraform"]["backend"] == {"local": {"path": "terraform.tfstate"}}
@@ -219,7 +226,14 @@ def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
     )
     tls = json.loads(_one(example, "bootstrap-home", "aws_s3_bucket_policy")["policy"])
     assert tls["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    roles = {r["name"]: r for r in example.resources("bootstrap-management", "aws_iam_role").values()}
+    # Policies delegated (the example): no role the pipeline could assume in the management account, only the
+    # enrolment forwarder, which EventBridge assumes; the delegation policy names the central account's roles.
+    assert [r["name"] for r in example.resources("bootstrap-management", "aws_iam_role").values()] == [
+        "org-backup-enrolment-forwarder"
+    ]
+    delegation = json.loads(_one(example, "bootstrap-management", "aws_organizations_resource_policy")["content"])
+    assert {s["Principal"]["AWS"] for s in delegation["Statement"]} == {"arn:aws:iam::222222222222:root"}
+    roles = {r["name"]: r for r in policies_in_management.resources("bootstrap-management", "aws_iam_role").values()}
     assert sorted(roles) == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
     # Bootstrap runs before the pipeline stack creates the builder roles: the trust must not name them as principals
     # (IAM: "Invalid principal in policy"), only narrow the home account to them.
@@ -230,9 +244,10 @@ def test_bootstrap_stacks(example: Synthesized, synth: Any) -> None:
             {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}}
             for builder in builders
         ]
-    assert "organizations:CreatePolicy" in json.dumps(_management_policy(example))
-    policies = {p["name"] for p in example.resources("bootstrap-management", "aws_iam_policy").values()}
+    assert "organizations:CreatePolicy" in json.dumps(_management_policy(policies_in_management))
+    policies = {p["name"] for p in policies_in_management.resources("bootstrap-management", "aws_iam_policy").values()}
     assert policies == {"OrgBackupDeployRole-1", "OrgBackupFunctionBoundary"}
+    assert "aws_organizations_resource_policy" not in policies_in_management.stack("bootstrap-management")["resource"]
     # The central account that is also a member gets its roles from the StackSet, so no bootstrap stack.
     assert "bootstrap-central" not in synth("central_is_member").stack_names
 
@@ -460,13 +475,13 @@ def test_without_tags_keys_are_created_untagged_so_the_tagging_grant_is_left_out
 
 
 def test_management_deploy_role_has_no_stack_set_access_and_manages_only_its_own_policies(
-    example: Synthesized,
+    policies_in_management: Synthesized,
 ) -> None:
     """The StackSet that puts deploy and plan roles into member accounts is bootstrap's (an administrator's), so the
     pipeline cannot widen its own reach: the deploy role has no CloudFormation action at all. Its actions without a
     resource type (Service Authorization Reference) sit in the one "*" statement (parliament,
     tests/test_policy_lint.py, reports any of them scoped)."""
-    statements = _statements_of(_management_policy(example))
+    statements = _statements_of(_management_policy(policies_in_management))
     assert statements["WithoutResourceTypes"]["Resource"] == "*"
     assert not any(a.startswith("cloudformation:") for st in statements.values() for a in _actions(st))
     # Organizations writes reach only this organization's backup policies and SCPs (tests/test_threat_model.py
@@ -560,6 +575,7 @@ def test_the_stackset_template_creates_the_roles_their_policies_and_the_boundary
         assert [p["PolicyArn"].split(":", 5)[5] for p in attached] == [
             "policy/org-backup/OrgBackupDeployRole-1",
             "policy/org-backup/OrgBackupDeployRole-2",
+            "policy/org-backup/OrgBackupDeployRole-3",
         ]
         assert iam.list_role_policies(RoleName="OrgBackupPlanRole")["PolicyNames"] == ["org-backup-plan"]
         local = {p["PolicyName"]: p["Path"] for p in iam.list_policies(Scope="Local")["Policies"]}

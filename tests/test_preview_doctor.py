@@ -213,10 +213,9 @@ def organization() -> Iterator[tuple[BackupConfig, boto3.Session]]:
         raw = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
         config = config_from_dict(raw, source="seeded")
         management = session_in(None, config.organization.management_account_id)
-        # What bootstrap-management (its roles and the StackSet of member roles) creates.
-        iam = management.client("iam")
-        for role in (config.names.deploy_role, config.names.plan_role):
-            iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        # What bootstrap-management creates: the StackSet of member roles, and no role of its own in the management
+        # account, since the example's policies are managed from its central account (policies_delegated).
+        assert config.policies_delegated
         cloudformation = management.client("cloudformation", region_name=config.pipeline_region)
         cloudformation.create_stack_set(
             StackSetName="org-backup-deploy-roles", TemplateBody='{"Resources": {}}', PermissionModel="SERVICE_MANAGED"
@@ -249,10 +248,9 @@ def test_doctor_passes_on_a_prepared_organization(organization: Any) -> None:
     assert names[11] == "cross-account backup"  # after the 5 accounts: deployment leaves it behind
     assert len([n for n in names if n.startswith("account ")]) == 5
     roles = {c.name: c for c in checks if c.name.startswith("roles in ")}
-    assert sorted(roles) == sorted(
-        f"roles in {a}"
-        for a in (config.organization.management_account_id, config.central_backup.account_id, *config.member_accounts)
-    )
+    assert sorted(roles) == sorted(f"roles in {a}" for a in (config.central_backup.account_id, *config.member_accounts))
+    (none_here,) = [c for c in checks if c.name == f"no pipeline roles in {config.organization.management_account_id}"]
+    assert none_here.ok and none_here.detail == "none: the pipeline never enters this account"
     central = roles[f"roles in {config.central_backup.account_id}"]
     assert central.skipped and central.render().startswith("SKIP")
     assert [c for c in roles.values() if c.skipped] == [central]
@@ -283,7 +281,8 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
     prod, nonprod = (ou.id for ou in config.target_ous)
     moved = config.target_ous[0].accounts[0]
     org.move_account(AccountId=moved, SourceParentId=prod, DestinationParentId=nonprod)
-    session.client("iam").delete_role(RoleName=config.names.plan_role)
+    # A deploy role left in the management account from before the policies were delegated.
+    session.client("iam").create_role(RoleName=config.names.deploy_role, AssumeRolePolicyDocument="{}")
 
     failed = _failed(run_checks(config, StubbedClients(session, cross_account="false")))
     assert failed == [
@@ -297,9 +296,9 @@ def test_doctor_reports_each_missing_prerequisite_with_its_fix(organization: Any
         f"FAIL  account {moved}: ACTIVE, in {nonprod} (configured: {prod})\n"
         "      Fix: move the account into its configured OU, or correct target_ous",
         "FAIL  cross-account backup: not enabled\n"
-        "      Fix: deploy the management stack (it sets it), or enable it in AWS Backup > Settings",
-        f"FAIL  roles in {config.organization.management_account_id}: missing OrgBackupPlanRole\n"
-        "      Fix: apply bootstrap-management (README, Deploy it)",
+        "      Fix: run `make bootstrap` (bootstrap-management sets it), or enable it in AWS Backup > Settings",
+        f"FAIL  no pipeline roles in {config.organization.management_account_id}: left from before the delegation: OrgBackupDeployRole\n"
+        "      Fix: run `make bootstrap`: with the policies delegated, bootstrap-management deletes them",
     ]
 
 
@@ -320,7 +319,8 @@ def test_doctor_flags_a_member_account_without_its_roles(organization: Any) -> N
     checks = {c.name: c for c in run_checks(config, StubbedClients(session))}
     assert checks[f"roles in {account}"].render() == (
         f"FAIL  roles in {account}: no stack set instance\n"
-        "      Fix: deploy the management stack, then check the stack set's operations in the CloudFormation console"
+        "      Fix: run `make bootstrap` (bootstrap-management owns the stack set), then check the stack set's "
+        "operations in the CloudFormation console"
     )
 
 

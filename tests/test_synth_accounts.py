@@ -582,8 +582,11 @@ def test_synth_keeps_terraform_state_and_retires_stacks_that_disappear(
 def test_global_settings_state_the_flags_org_backup_owns_and_leave_multi_party_approval_alone(synth: Any) -> None:
     """DescribeGlobalSettings returns three flags and the provider compares the whole map; multi-party approval is the
     organization's choice, so it is neither stated nor reported as a change (ignore_changes)."""
-    for scenario, delegated in (("example", "true"), ("minimal", "false")):
-        (settings,) = synth(scenario).resources("management", "aws_backup_global_settings").values()
+    # The example delegates its policies: the settings are bootstrap-management's (UpdateGlobalSettings "Returns an
+    # error if the account is not an Organizations management account"); minimal has no delegated administrator, so
+    # its policies and settings stay in the management stack.
+    for scenario, stack, delegated in (("example", "bootstrap-management", "true"), ("minimal", "management", "false")):
+        (settings,) = synth(scenario).resources(stack, "aws_backup_global_settings").values()
         assert settings["global_settings"] == {
             "isCrossAccountBackupEnabled": "true",
             "isDelegatedAdministratorEnabled": delegated,
@@ -599,5 +602,9 @@ def test_backup_policies_live_in_their_own_stack_and_scps_stay_in_management(exa
     assert {p["type"] for p in management.values()} == {"SERVICE_CONTROL_POLICY"}
     attached = example.resources("backup-policies", "aws_organizations_policy_attachment")
     assert sorted(a["target_id"] for a in attached.values()) == sorted(["ou-ab12-prod0001", "ou-ab12-nonprod01"] * 2)
+    # Deployed from the policy administrator's account (the example's backup delegated administrator, its central
+    # account), through the organization's delegation policy.
     (provider,) = example.stack("backup-policies")["provider"]["aws"]
-    assert provider["allowed_account_ids"] == ["111111111111"]
+    assert provider["allowed_account_ids"] == ["222222222222"]
+    assert provider["assume_role"][0]["role_arn"] == "arn:aws:iam::222222222222:role/OrgBackupDeployRole"
+    assert {p["allowed_account_ids"][0] for p in example.stack("management")["provider"]["aws"]} == {"222222222222"}

@@ -391,12 +391,13 @@ def test_deploy_role_cannot_assume_a_role_nor_replace_function_code(example: Syn
     assert created.allowed, created.reason
 
 
-def test_management_deploy_role_changes_only_org_backups_policies(example: Synthesized) -> None:
+def test_management_deploy_role_changes_only_org_backups_policies(policies_in_management: Synthesized) -> None:
     """Before: Update/Delete/Detach/Attach on every SCP and backup policy of the organization, and CreatePolicy of
     any type. Now only policies tagged org-backup=managed (aws:ResourceTag on the policy resource), created only as
-    BACKUP_POLICY or SERVICE_CONTROL_POLICY with that tag."""
+    BACKUP_POLICY or SERVICE_CONTROL_POLICY with that tag. (Policies managed from the management account; the
+    delegated case is test_policy_admin_*.)"""
     deploy = role(MANAGEMENT, "OrgBackupDeployRole")
-    identity = policies.management_deploy_role(example)
+    identity = policies.management_deploy_role(policies_in_management)
     ours = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-ours1234"
     theirs = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-theirs12"
     tagged = {"aws__ResourceTag_SLASH_org-backup": "managed"}
@@ -419,6 +420,67 @@ def test_management_deploy_role_changes_only_org_backups_policies(example: Synth
                   organizations__PolicyType="BACKUP_POLICY").allowed  # fmt: skip
     assert not decide(deploy, "organizations:AttachPolicy", ou, identity=identity,
                       organizations__PolicyType="RESOURCE_CONTROL_POLICY").allowed  # fmt: skip
+
+
+def _delegated(
+    example: Synthesized, principal: Principal, action: str, resource: str, identity: list[Policy], **context: Any
+) -> Decision:
+    """A request from the policy administrator's account (the example's central account) for a resource of the
+    management account: the caller's IAM policies and the organization's delegation policy must both allow it (IAM
+    User Guide, "Cross-account policy evaluation logic"; Organizations User Guide, "Create a resource-based
+    delegation policy": "you must grant roles and users in the delegated administrator account the corresponding IAM
+    permissions")."""
+    return decide(principal, action, resource, identity=identity, resource_policy=policies.delegation_policy(example),
+                  resource_account=MANAGEMENT, **context)  # fmt: skip
+
+
+def test_policy_admin_deploy_role_changes_only_org_backups_policies_through_the_delegation(
+    example: Synthesized,
+) -> None:
+    """The example delegates policy management to its central account (organization.policy_admin_account_id defaults
+    to the backup delegated administrator, 222222222222): its deploy role may do exactly what the management deploy
+    role may do when the policies stay there, nobody else in that account or another may."""
+    deploy = role(CENTRAL, "OrgBackupDeployRole")
+    identity = policies.central_deploy_role(example)
+    ours = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-ours1234"
+    theirs = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-theirs12"
+    tagged = {"aws__ResourceTag_SLASH_org-backup": "managed"}
+    for action in ("organizations:UpdatePolicy", "organizations:DeletePolicy", "organizations:DetachPolicy",
+                   "organizations:AttachPolicy"):  # fmt: skip
+        allowed = _delegated(example, deploy, action, ours, identity, **tagged)
+        assert allowed.allowed, (action, allowed.reason)
+        assert not _delegated(example, deploy, action, theirs, identity).allowed, action
+    create = {"aws__RequestTag_SLASH_org-backup": "managed"}
+    for kind in ("SERVICE_CONTROL_POLICY", "BACKUP_POLICY"):
+        assert _delegated(example, deploy, "organizations:CreatePolicy", "*", identity, organizations__PolicyType=kind,
+                          **create).allowed  # fmt: skip
+    for kind in ("TAG_POLICY", "RESOURCE_CONTROL_POLICY", "AISERVICES_OPT_OUT_POLICY"):  # outside the delegation
+        assert not _delegated(example, deploy, "organizations:CreatePolicy", "*", identity,
+                              organizations__PolicyType=kind, **create).allowed  # fmt: skip
+    ou = f"arn:aws:organizations::{MANAGEMENT}:ou/{ORG}/{MEMBER_OU}"
+    assert _delegated(example, deploy, "organizations:AttachPolicy", ou, identity,
+                      organizations__PolicyType="BACKUP_POLICY").allowed  # fmt: skip
+    root = f"arn:aws:organizations::{MANAGEMENT}:root/{ORG}/r-ab12"
+    assert not _delegated(example, deploy, "organizations:AttachPolicy", root, identity,
+                          organizations__PolicyType="SERVICE_CONTROL_POLICY").allowed  # fmt: skip
+    # The delegation policy alone grants nothing: an administrator of the central account is not the deploy role.
+    admin = role(CENTRAL, "Administrator")
+    assert not _delegated(example, admin, "organizations:UpdatePolicy", ours, ADMINISTRATOR_ACCESS, **tagged).allowed
+    # Nor do the deploy role's IAM statements elsewhere: a member account's deploy role has the same StackSet policy.
+    member = role(MEMBER, "OrgBackupDeployRole")
+    assert not _delegated(example, member, "organizations:UpdatePolicy", ours, policies.member_deploy_role(example),
+                          **tagged).allowed  # fmt: skip
+
+
+def test_policy_admin_plan_role_reads_the_organization_and_writes_nothing(example: Synthesized) -> None:
+    plan = role(CENTRAL, "OrgBackupPlanRole")
+    identity = policies.member_plan_role(example)
+    ou = f"arn:aws:organizations::{MANAGEMENT}:ou/{ORG}/{MEMBER_OU}"
+    read = _delegated(example, plan, "organizations:ListAccountsForParent", ou, identity)
+    assert read.allowed, read.reason
+    ours = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/backup_policy/p-ours1234"
+    assert not _delegated(example, plan, "organizations:UpdatePolicy", ours, identity,
+                          **{"aws__ResourceTag_SLASH_org-backup": "managed"}).allowed  # fmt: skip
 
 
 # --- Compromised plan role --------------------------------------------------------------------------------------
@@ -538,10 +600,12 @@ def test_only_the_pipeline_writes_its_artifacts_and_state(example: Synthesized) 
                       identity=ADMINISTRATOR_ACCESS, resource_policy=state, resource_account=HOME).allowed  # fmt: skip
 
 
-def test_management_deploy_role_tags_only_as_it_creates_and_attaches_nothing_to_the_root(example: Synthesized) -> None:
+def test_management_deploy_role_tags_only_as_it_creates_and_attaches_nothing_to_the_root(
+    policies_in_management: Synthesized,
+) -> None:
     """CreatePolicy with tags needs organizations:TagResource too (Organizations API reference, CreatePolicy)."""
     deploy = role(MANAGEMENT, "OrgBackupDeployRole")
-    identity = policies.management_deploy_role(example)
+    identity = policies.management_deploy_role(policies_in_management)
     new = f"arn:aws:organizations::{MANAGEMENT}:policy/{ORG}/service_control_policy/p-new12345"
     tagging = decide(deploy, "organizations:TagResource", new, identity=identity,
                      **{"aws__RequestTag_SLASH_org-backup": "managed", "aws__TagKeys": ["org-backup", "owner"]})  # fmt: skip

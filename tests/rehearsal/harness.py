@@ -39,6 +39,7 @@ from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 
 from org_backup.config import Names
 from org_backup.terraform import BUILD_DIR, PROJECT_ROOT, TerraformEnv
@@ -237,6 +238,7 @@ class RehearsalJob:
             result, "deploy stage: make deploy", ["deploy", "PLANNED=build/plans/changed-stacks.json"], deploy_env
         )
         result.verified = self._verify(result)
+        self._delegation_control(result, deploy_env, accounts)
         result.seeded = self._seed_workloads(result)
         self._make(
             result, "readiness as the plan builder", ["readiness", "READINESS_FLAGS=--json"], plan_env, expect_ok=False
@@ -406,7 +408,15 @@ class RehearsalJob:
                 iam = member.client("iam", endpoint_url=endpoint, region_name="us-east-1")
                 roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
                 found[account] = {"regions": regions, "roles": roles}
-            org = session_in(endpoint, config["organization"]["management_account_id"]).client(
+            management = config["organization"]["management_account_id"]
+            found["management_roles"] = sorted(
+                r["RoleName"]
+                for r in session_in(endpoint, management)
+                .client("iam", endpoint_url=endpoint, region_name="us-east-1")
+                .list_roles()["Roles"]
+                if r["RoleName"] in (Names().deploy_role, Names().plan_role)
+            )
+            org = session_in(endpoint, management).client(
                 "organizations", endpoint_url=endpoint, region_name="us-east-1"
             )
             found["policies"] = {
@@ -420,6 +430,52 @@ class RehearsalJob:
             }
             return found
         finally:
+            _set_auth(endpoint, "0")
+
+    def _delegation_control(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
+        """The organization's delegation policy refuses a policy type it does not delegate. The policy
+        administrator's deploy role (the example's central account) gets organizations:* in its own IAM policies for
+        the moment, so only the delegation policy can refuse; reached as the pipeline reaches it, from the deploy
+        builder. CreatePolicy of a TAG_POLICY must be refused; of a BACKUP_POLICY tagged as org-backup's, allowed
+        (and deleted again): the positive control that shows the refusal is the policy type's."""
+        endpoint, role = result.endpoint, Names().deploy_role
+        _set_auth(endpoint, "inf")
+        iam = _admin(self, "central", "iam", endpoint)
+        everything = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "organizations:*", "Resource": "*"}],
+        }
+        iam.put_role_policy(RoleName=role, PolicyName="rehearsal-organizations", PolicyDocument=json.dumps(everything))
+        _set_auth(endpoint, "0")
+        try:
+            builder = session(
+                endpoint,
+                aws_access_key_id=deploy_env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=deploy_env["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=deploy_env["AWS_SESSION_TOKEN"],
+            )
+            credentials = builder.client("sts", endpoint_url=endpoint, region_name="us-east-1").assume_role(
+                RoleArn=f"arn:aws:iam::{accounts['central']}:role/{role}", RoleSessionName="rehearsal-delegation"
+            )["Credentials"]
+            org = session(
+                endpoint,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            ).client("organizations", endpoint_url=endpoint, region_name="us-east-1")
+            for kind, content in (("TAG_POLICY", {"tags": {}}), ("BACKUP_POLICY", {"plans": {}})):
+                try:
+                    created = org.create_policy(
+                        Name=f"rehearsal-{kind.lower()}", Description="rehearsal control", Type=kind,
+                        Content=json.dumps(content), Tags=[{"Key": "org-backup", "Value": "managed"}],
+                    )["Policy"]["PolicySummary"]  # fmt: skip
+                    result.negative[f"delegated CreatePolicy {kind}"] = f"created {created['Arn']}"
+                    org.delete_policy(PolicyId=created["Id"])
+                except ClientError as exc:
+                    result.negative[f"delegated CreatePolicy {kind}"] = str(exc)
+        finally:
+            _set_auth(endpoint, "inf")
+            iam.delete_role_policy(RoleName=role, PolicyName="rehearsal-organizations")
             _set_auth(endpoint, "0")
 
     def _seed_workloads(self, result: Rehearsal) -> dict[str, str]:
@@ -545,15 +601,18 @@ class RehearsalJob:
         endpoint, role = result.endpoint, result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
         first, second = result.members[0], result.members[-1]
         # One round, in parallel: each control is alone in its account, except the SCP, which denies a vault where
-        # the other control (a function) needs none.
+        # the other control (a function) needs none, and the central account's two, which edit different statements
+        # of its deploy role and apply different stacks.
         plan = {
             "without kms:CreateKey": (accounts["central"], "central-backup", "aws_kms_key", controls.without_create_key),
             "without iam:PassRole": (first, f"member-{first}", "aws_lambda_function", controls.without_pass_role),
             "vault ARN narrowed to another name": (
                 second, f"member-{second}", "aws_backup_vault", controls.vaults_named_wrong
             ),
+            # The policy administrator's (the example's central account) deploy role creates the SCPs: the same role as
+            # the CreateKey control, whose edit is to other statements and whose apply is of another stack.
             "a condition that never holds": (
-                accounts["management"], "management", "aws_organizations_policy", controls.create_policy_in_no_region
+                accounts["central"], "management", "aws_organizations_policy", controls.create_policy_in_no_region
             ),
             "an SCP denying backup:CreateBackupVault": (first, f"member-{first}", "aws_backup_vault", None),
         }  # fmt: skip

@@ -27,6 +27,10 @@ from moto.organizations.responses import OrganizationsResponse
 
 # management account id -> {"Id", "Arn", "Content"}: the organization's one delegation policy.
 _POLICIES: dict[str, dict[str, str]] = {}
+# delegation policy id (rp-...) -> its tags. The tagging operations take it as a ResourceId ("Resource policy -
+# specify the resource policy ID": Organizations API reference, TagResource and ListTagsForResource), where moto
+# 5.2.5 refuses its pattern (InvalidInputException).
+_TAGS: dict[str, dict[str, str]] = {}
 
 
 class _NotFound(JsonRESTError):
@@ -102,6 +106,9 @@ def _put_resource_policy(self: OrganizationsResponse) -> str:
     assert org is not None
     arn = f"arn:{self.partition}:organizations::{management}:resourcepolicy/{org.id}/{policy_id}"
     _POLICIES[management] = {"Id": policy_id, "Arn": arn, "Content": content}
+    tags = {t["Key"]: t["Value"] for t in self._get_param("Tags") or []}
+    if tags or policy_id not in _TAGS:
+        _TAGS.setdefault(policy_id, {}).update(tags)
     return _summary(_POLICIES[management])
 
 
@@ -114,8 +121,39 @@ def _describe_resource_policy(self: OrganizationsResponse) -> str:
 
 
 def _delete_resource_policy(self: OrganizationsResponse) -> str:
-    if _POLICIES.pop(_management(self), None) is None:
+    found = _POLICIES.pop(_management(self), None)
+    if found is None:
         raise _NotFound()
+    _TAGS.pop(found["Id"], None)
+    return "{}"
+
+
+def _on_resource_policy_tags(original: Any, handle: Any) -> Any:
+    """The tagging operation ``original``, answered by ``handle`` for a delegation policy's id."""
+
+    def operation(self: OrganizationsResponse) -> str:
+        resource = self._get_param("ResourceId")
+        if isinstance(resource, str) and resource.startswith("rp-"):
+            if resource not in _TAGS:
+                raise _NotFound()
+            return str(handle(self, _TAGS[resource]))
+        return str(original(self))
+
+    return operation
+
+
+def _list_tags(self: OrganizationsResponse, tags: dict[str, str]) -> str:
+    return json.dumps({"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+
+
+def _tag(self: OrganizationsResponse, tags: dict[str, str]) -> str:
+    tags.update({t["Key"]: t["Value"] for t in self._get_param("Tags")})
+    return "{}"
+
+
+def _untag(self: OrganizationsResponse, tags: dict[str, str]) -> str:
+    for key in self._get_param("TagKeys"):
+        tags.pop(key, None)
     return "{}"
 
 
@@ -124,3 +162,5 @@ def install() -> None:
     OrganizationsResponse.put_resource_policy = _put_resource_policy  # type: ignore[attr-defined]
     OrganizationsResponse.describe_resource_policy = _describe_resource_policy  # type: ignore[attr-defined]
     OrganizationsResponse.delete_resource_policy = _delete_resource_policy  # type: ignore[attr-defined]
+    for name, handle in (("list_tags_for_resource", _list_tags), ("tag_resource", _tag), ("untag_resource", _untag)):
+        setattr(OrganizationsResponse, name, _on_resource_policy_tags(getattr(OrganizationsResponse, name), handle))

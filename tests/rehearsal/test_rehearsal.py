@@ -122,6 +122,38 @@ def test_member_vaults_land_in_their_own_account_and_regions_with_their_access_p
         assert {"OrgBackupDeployRole", "OrgBackupPlanRole"} <= found["roles"]  # from the StackSet of bootstrap
 
 
+def test_the_pipeline_never_had_a_role_to_assume_in_the_management_account(rehearsal: Rehearsal) -> None:
+    """Policies delegated (the example's backup delegated administrator, its central account, manages them): the
+    Plan and Deploy stages above succeeded, created and attached every backup policy and SCP, and the management
+    account holds no org-backup deploy or plan role they could have assumed (the builders' policies also deny any
+    role there: tests/test_pipeline.py)."""
+    assert rehearsal.verified["management_roles"] == []
+    management = rehearsal.config["organization"]["management_account_id"]
+    central = rehearsal.config["central_backup"]["account_id"]
+    assumed = {
+        stack: {
+            p["assume_role"][0]["role_arn"]
+            for p in json.loads((rehearsal.repo / "cdktf.out" / "stacks" / stack / "cdk.tf.json").read_text())[
+                "provider"
+            ]["aws"]
+        }
+        for stack in rehearsal.deployable()
+    }
+    assert not [s for s, roles in assumed.items() if any(f"::{management}:" in r for r in roles)], assumed
+    assert assumed["management"] == assumed["backup-policies"] == {f"arn:aws:iam::{central}:role/OrgBackupDeployRole"}
+
+
+def test_the_delegation_refuses_a_policy_type_it_does_not_delegate(rehearsal: Rehearsal) -> None:
+    """Organizations User Guide, "Delegated administrator for AWS Organizations": a member account manages policies
+    only as the delegation policy allows; org-backup's allows BACKUP_POLICY and SERVICE_CONTROL_POLICY. The deploy
+    role had organizations:* in its own policies for this control, so the refusal is the delegation policy's."""
+    refused = rehearsal.negative["delegated CreatePolicy TAG_POLICY"]
+    assert "AccessDeniedException" in refused and "organizations:CreatePolicy" in refused, refused
+    allowed = rehearsal.negative["delegated CreatePolicy BACKUP_POLICY"]
+    management = rehearsal.config["organization"]["management_account_id"]
+    assert allowed.startswith(f"created arn:aws:organizations::{management}:policy/"), allowed
+
+
 def test_backup_policies_and_guardrails_are_attached_to_every_target_ou(rehearsal: Rehearsal) -> None:
     for ou in rehearsal.config["target_ous"]:
         attached = rehearsal.verified["policies"][ou["id"]]

@@ -1,0 +1,247 @@
+"""Migrating a deployment to delegated policy management (issue: the pipeline never writes to the management
+account), against the rehearsal's test server with IAM enforced, through the entry points a user and the pipeline
+use (``make bootstrap``, ``make deploy`` as the deploy builder):
+
+1. the example as deployments were before: ``organization.policy_admin_account_id`` set to the management account,
+   so bootstrap-management gives the management account its deploy and plan roles and the pipeline deploys the
+   ``management`` stack (SCPs, cross-account backup, the delegated administrator for AWS Backup, the enrolment rule)
+   and ``backup-policies`` there;
+2. the example as it is now (the default: its backup delegated administrator, the central account, manages the
+   policies): ``make bootstrap`` again, then the deploy builder deploys the two stacks again.
+
+What must hold (the issue's acceptance): every policy keeps its id and its attachments; nothing is destroyed; the
+management account's settings are bootstrap-management's afterwards, with the same identity; the management account
+has no role left for the pipeline. Only the two organization stacks are deployed: the member and central stacks do
+not change between the two configurations (their providers and resources name no management role), and AWS
+Organizations accepts a backup policy's attachment without them (their absence matters only to the plans AWS then
+creates in the member accounts).
+
+Its own make target, ``make test-migration`` (run by ``.ci/run``): about five minutes of Terraform against moto, which
+``make test``'s budget, with the rehearsal in it, cannot take.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from org_backup import incremental
+from org_backup.config import Names
+from org_backup.naming import ENROLMENT_RULE
+from org_backup.terraform import BUILD_DIR
+from org_backup.yaml_io import dump_yaml
+from tests.rehearsal.harness import (
+    Rehearsal,
+    RehearsalJob,
+    _admin,
+    _rehearsal_example,
+    _set_auth,
+    scratch_repository,
+)
+from tests.rehearsal.moto import MotoServer, seed_organization, session_in, warm_iam
+
+pytestmark = pytest.mark.migration
+STACKS = ["management", "backup-policies"]
+
+
+class MigrationJob(RehearsalJob):
+    """The two deployments, in this thread (no early start: nothing else runs in this tier)."""
+
+    def run(self) -> Rehearsal:
+        repo = scratch_repository(self.workdir / "repo")
+        self._server = MotoServer(self.workdir / "moto.log", tls=True)
+        config = seed_organization(self._server.url, _rehearsal_example(), Path("."))
+        home, region = config["pipeline"]["home_account_id"], config["target_regions"][0]
+        config["state_backend"] = {
+            "type": "s3",
+            "bucket": f"org-backup-tfstate-{home}-{region}",
+            "region": region,
+            "key_prefix": "org-backup",
+        }
+        result = Rehearsal(endpoint=self._server.url, config=config, repo=repo)
+        started = time.monotonic()
+        try:
+            self._migrate(result)
+        except Exception as exc:
+            result.failure = f"{type(exc).__name__}: {exc}"
+            self.progress(f"FAILED: {result.failure[:500]}")
+        finally:
+            self._server.stop()
+            result.seconds = time.monotonic() - started
+            self.progress(f"done in {result.seconds:.0f} s")
+        return result
+
+    def _write_config(self, result: Rehearsal, *, policy_admin: str | None) -> None:
+        config = json.loads(json.dumps(result.config))
+        if policy_admin is not None:
+            config["organization"]["policy_admin_account_id"] = policy_admin
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+
+    def _migrate(self, result: Rehearsal) -> None:
+        endpoint, config = result.endpoint, result.config
+        accounts = {
+            "management": config["organization"]["management_account_id"],
+            "home": config["pipeline"]["home_account_id"],
+            "central": config["central_backup"]["account_id"],
+        }
+        for account in sorted({*accounts.values(), *result.members}):
+            warm_iam(endpoint, account)
+        profiles = self._administrators(endpoint, accounts)
+        _set_auth(endpoint, "0")
+        base = self._environment(endpoint, profiles)
+        planned = self.workdir / "planned.json"
+        deploy = ["deploy", f"PLANNED={planned}"]
+
+        self._write_config(result, policy_admin=accounts["management"])
+        self._make(result, "bootstrap, policies in management", ["bootstrap", "BOOTSTRAP_FLAGS=--auto-approve"], base)
+        self._approve(result, planned)
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, policies in management", deploy, deploy_env)
+        result.verified["before"] = self._organization(result)
+
+        self._write_config(result, policy_admin=None)
+        self._make(result, "bootstrap, policies delegated", ["bootstrap", "BOOTSTRAP_FLAGS=--auto-approve"], base)
+        self._approve(result, planned)
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, policies delegated", deploy, deploy_env)
+        result.verified["after"] = self._organization(result)
+        result.verified["bootstrap-management state"] = self._state(
+            result, "bootstrap-management", {**base, "AWS_PROFILE": profiles["management"]}
+        )
+        result.verified["management state"] = self._remote_state(result, "management")
+
+    @staticmethod
+    def _approve(result: Rehearsal, planned: Path) -> None:
+        """The Plan stage's artifact for the two stacks, as `make plan` writes it (stack -> content hash, which
+        `make deploy` compares with what it synthesizes): the synth of the bootstrap just run."""
+        hashes = incremental.stack_hashes(result.repo / "cdktf.out")
+        planned.write_text(json.dumps({stack: hashes[stack] for stack in STACKS}))
+
+    def _organization(self, result: Rehearsal) -> dict[str, Any]:
+        """What AWS holds, read as the management account with enforcement paused (the test reads, it does not run)."""
+        endpoint, config = result.endpoint, result.config
+        management = config["organization"]["management_account_id"]
+        _set_auth(endpoint, "inf")
+        try:
+            account = session_in(endpoint, management)
+            org = account.client("organizations", endpoint_url=endpoint, region_name="us-east-1")
+            policies = {
+                p["Name"]: p["Id"]
+                for kind in ("BACKUP_POLICY", "SERVICE_CONTROL_POLICY")
+                for p in org.list_policies(Filter=kind)["Policies"]
+                if p["Name"].startswith("org-")
+            }
+            events = account.client("events", endpoint_url=endpoint, region_name="us-east-1")
+            iam = account.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+            return {
+                "policies": policies,
+                "targets": {
+                    name: sorted(t["TargetId"] for t in org.list_targets_for_policy(PolicyId=pid)["Targets"])
+                    for name, pid in policies.items()
+                },
+                "backup administrators": sorted(
+                    a["Id"]
+                    for a in org.list_delegated_administrators(ServicePrincipal="backup.amazonaws.com")[
+                        "DelegatedAdministrators"
+                    ]
+                ),
+                "enrolment rule": events.describe_rule(Name=ENROLMENT_RULE)["Arn"],
+                "enrolment targets": [t["Arn"] for t in events.list_targets_by_rule(Rule=ENROLMENT_RULE)["Targets"]],
+                "pipeline roles": sorted(
+                    r["RoleName"]
+                    for r in iam.list_roles()["Roles"]
+                    if r["RoleName"] in (Names().deploy_role, Names().plan_role)
+                ),
+                "cross-account backup": account.client(
+                    "backup", endpoint_url=endpoint, region_name=config["target_regions"][0]
+                ).describe_global_settings()["GlobalSettings"]["isCrossAccountBackupEnabled"],
+            }
+        finally:
+            _set_auth(endpoint, "0")
+
+    def _remote_state(self, result: Rehearsal, stack: str) -> list[str]:
+        backend = result.config["state_backend"]
+        s3 = _admin(self, "home", "s3", result.endpoint)
+        body = s3.get_object(Bucket=backend["bucket"], Key=f"{backend['key_prefix']}/{stack}.tfstate")["Body"].read()
+        return sorted(f"{r['type']}.{r['name']}" for r in json.loads(body)["resources"] if r["mode"] == "managed")
+
+
+@pytest.fixture(scope="module")
+def migration() -> Iterator[Rehearsal]:
+    workdir = BUILD_DIR / "migration"
+    if workdir.exists():
+        import shutil
+
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    job = MigrationJob(workdir, None)
+    try:
+        result = job.run()
+    finally:
+        job.stop()
+    if result.failure:
+        pytest.fail(f"the migration stopped: {result.failure}")
+    yield result
+
+
+def _deployed(migration: Rehearsal, step: str) -> list[str]:
+    """The deploy's 'Apply complete!' lines, one per stack (cdktf prefixes them with the stack's name)."""
+    return [line.strip() for line in migration.steps[step].output.splitlines() if "Apply complete!" in line]
+
+
+def test_before_the_migration_the_pipeline_deployed_into_the_management_account(migration: Rehearsal) -> None:
+    before = migration.verified["before"]
+    assert before["pipeline roles"] == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
+    assert len([n for n in before["policies"]]) == 7  # the example's 2 backup policies and 5 guardrail SCPs
+    assert before["backup administrators"] == [migration.config["central_backup"]["account_id"]]
+
+
+def test_every_policy_keeps_its_id_and_its_attachments(migration: Rehearsal) -> None:
+    before, after = migration.verified["before"], migration.verified["after"]
+    assert after["policies"] == before["policies"]
+    assert after["targets"] == before["targets"]
+    assert all(after["targets"].values()), after["targets"]
+
+
+def test_nothing_is_destroyed_and_the_management_settings_keep_their_identity(migration: Rehearsal) -> None:
+    before, after = migration.verified["before"], migration.verified["after"]
+    for key in ("backup administrators", "enrolment rule", "enrolment targets", "cross-account backup"):
+        assert after[key] == before[key], key
+    assert after["cross-account backup"] == "true"
+    for line in _deployed(migration, "deploy, policies delegated"):
+        assert "0 destroyed" in line, line
+
+
+def test_bootstrap_adopts_the_management_settings_and_the_management_stack_forgets_them(migration: Rehearsal) -> None:
+    output = migration.steps["bootstrap, policies delegated"].output
+    assert "adopting aws_backup_global_settings.cross-account-backup" in output, output[-3000:]
+    settings = {
+        "aws_backup_global_settings.cross-account-backup",
+        "aws_organizations_delegated_administrator.backup-delegated-administrator",
+        "aws_iam_role.enrolment-forwarder",
+        "aws_iam_role_policy.enrolment-forwarder-policy",
+        "aws_cloudwatch_event_rule.enrolment-rule",
+        "aws_cloudwatch_event_target.enrolment-target",
+    }
+    assert settings <= set(migration.verified["bootstrap-management state"])
+    assert "aws_organizations_resource_policy.policy-delegation" in migration.verified["bootstrap-management state"]
+    management = set(migration.verified["management state"])
+    assert not settings & management, management
+    assert {a.split(".")[0] for a in management} == {"aws_organizations_policy", "aws_organizations_policy_attachment"}
+
+
+def test_afterwards_the_pipeline_has_no_role_in_the_management_account(migration: Rehearsal) -> None:
+    assert migration.verified["after"]["pipeline roles"] == []
+
+
+def test_the_example_is_what_the_migration_starts_from() -> None:
+    """The first configuration is the example with one key added, the second the example itself."""
+    example = yaml.safe_load(Path("backup.yaml").read_text())
+    assert "policy_admin_account_id" not in example["organization"]
+    assert example["organization"]["backup_delegated_admin_account_id"] == example["central_backup"]["account_id"]
