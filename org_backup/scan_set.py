@@ -8,12 +8,18 @@ checkov check passes or fails because of the digits of an account id. Relations 
 that is also the central account, for example, refers to itself where others refer to the central account, so its
 normalized text differs and it is scanned on its own.
 
+Terraform's ``removed`` blocks (the management stack's, when the policies are delegated: stacks/management.py) are
+left out of the copy: they hold no resource to check, and checkov 3.3's terraform_json parser fails on any unlabeled
+block whose attributes are strings ("Failed to parse template", a parsing error that would leave the whole stack
+unchecked). Every resource stays.
+
     python -m org_backup.scan_set cdktf.out build/scan
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -50,9 +56,16 @@ def build(outdir: Path, scan_dir: Path) -> dict[str, list[str]]:
     if scan_dir.exists():
         shutil.rmtree(scan_dir)
     for stack in groups:
-        (scan_dir / stack).mkdir(parents=True)
-        shutil.copyfile(outdir / "stacks" / stack / "cdk.tf.json", scan_dir / stack / "cdk.tf.json")
+        copy(outdir / "stacks" / stack, scan_dir / stack)
     return groups
+
+
+def copy(stack_dir: Path, target: Path) -> None:
+    """The stack's cdk.tf.json as checkov reads it: without ``removed`` blocks (module docstring)."""
+    document = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
+    document.pop("removed", None)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "cdk.tf.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from org_backup import scan_set
 from org_backup.yaml_io import dump_yaml
 from tests.conftest import ROOT
 
@@ -57,8 +57,7 @@ def verdicts(synth: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     for scenario in SCENARIOS:
         outdir = synth(scenario).outdir
         for stack in synth(scenario).stack_names:
-            (root / "scan" / scenario / stack).mkdir(parents=True)
-            shutil.copyfile(outdir / "stacks" / stack / "cdk.tf.json", root / "scan" / scenario / stack / "cdk.tf.json")
+            scan_set.copy(outdir / "stacks" / stack, root / "scan" / scenario / stack)
     settings = yaml.safe_load((ROOT / ".checkov.yaml").read_text())
     settings.pop("quiet")
     config = root / "checkov.yaml"
