@@ -88,6 +88,20 @@ def test_real_world_policies_written_by_others_pass(capsys: pytest.CaptureFixtur
     """tests/fixtures/real_world_backup_policies/README.md records each one's origin; each is a policy AWS accepts
     (deployed as the reference solution's CloudFormation template)."""
     files = sorted((FIXTURES / "real_world_backup_policies").glob("*.json"))
-    assert len(files) == 2
+    assert len(files) == 6
     assert main(["policy", "check", *map(str, files)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{path}: ok" for path in files]
+
+
+def test_a_real_world_policy_aws_cannot_create_is_refused_for_that_reason_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A blog post's example (origin in tests/fixtures/real_world_backup_policies/README.md): cold storage after 7
+    days, deletion after 35; AWS Backup needs deletion at least 90 days after the move (7 + 90 = 97, by hand)."""
+    path = FIXTURES / "real_world_backup_policies" / "refused" / "oneuptime-blog-daily.json"
+    assert main(["policy", "check", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{path}: plans.OrgDailyBackupPlan.rules.DailyBackupRule.lifecycle.delete_after_days: 35 must be at least "
+        "move_to_cold_storage_after_days (7) + 90 (AWS Backup keeps cold storage at least 90 days). Fix: raise it to 97 "
+        "or move to cold storage earlier."
+    ]
