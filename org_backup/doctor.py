@@ -8,6 +8,7 @@ Terraform deliberately does not own these: enabling policy types and trusted acc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -104,7 +105,36 @@ def _managed_tag_checks(clients: Clients, policies: Mapping[str, str]) -> list[C
                 return Check(f"policy {name}", ok, detail, fix)
 
             checks.append(_safe(f"policy {name}", fix, tagged))
+    if policies:  # which policies are org-backup's is known only from the rendered ones
+        checks.append(
+            _safe("policies tagged as org-backup's", "run with management credentials", lambda: _foreign(org, policies))
+        )
     return checks
+
+
+def _foreign(org: Any, policies: Mapping[str, str]) -> Check:
+    """Policies carrying org-backup's tag that are not org-backup's. The deploy role may tag a backup policy or SCP
+    and then change policies with that tag: Organizations has no condition key that limits TagResource to the
+    policy being created (Service Authorization Reference, AWS Organizations: TagResource takes aws:RequestTag and
+    aws:TagKeys only), so a compromised deploy role could take over another team's policy this way. Detected here,
+    since it cannot be prevented by the role's policy."""
+    key, value = MANAGED_POLICY_TAG
+    foreign = []
+    for kind in ("BACKUP_POLICY", "SERVICE_CONTROL_POLICY"):
+        for page in org.get_paginator("list_policies").paginate(Filter=kind):
+            for policy in page["Policies"]:
+                if policy.get("AwsManaged") or policies.get(policy["Name"]) == kind:
+                    continue
+                tags = {t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=policy["Id"])["Tags"]}
+                if tags.get(key) == value:
+                    foreign.append(f"{policy['Name']} ({policy['Id']})")
+    return Check(
+        "policies tagged as org-backup's",
+        not foreign,
+        f"not org-backup's, yet tagged {key}={value}: {', '.join(foreign)}" if foreign else "only org-backup's own",
+        f"find who tagged them (CloudTrail, organizations:TagResource) and remove the tag: aws organizations "
+        f"untag-resource --resource-id <id> --tag-keys {key}; the deploy role may change any policy with that tag",
+    )
 
 
 def source_checks(config: BackupConfig) -> list[Check]:

@@ -48,6 +48,35 @@ def test_an_org_backup_policy_without_the_managed_tag_fails_with_its_fix(organiz
     )
 
 
+def test_another_teams_policy_tagged_as_org_backups_fails(organization: Any) -> None:  # noqa: F811
+    """The deploy role may tag any backup policy or SCP, and change those tagged org-backup=managed: Organizations'
+    TagResource takes only aws:RequestTag and aws:TagKeys (Service Authorization Reference), nothing that tells the
+    policy being created from an existing one. A takeover that way shows here; untagged and AWS managed policies
+    (FullAWSAccess) do not."""
+    config, session = organization
+    org = session.client("organizations")
+    managed = [{"Key": "org-backup", "Value": "managed"}]
+    org.create_policy(Name="org-backup-deny-leave-organization", Description="", Content=SCP,
+                      Type="SERVICE_CONTROL_POLICY", Tags=managed)  # fmt: skip
+    taken = org.create_policy(Name="security-team-guardrail", Description="", Content=SCP,
+                              Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]["Id"]  # fmt: skip
+    org.create_policy(Name="someone-elses", Description="", Content=SCP, Type="SERVICE_CONTROL_POLICY")
+    policies = {"org-backup-deny-leave-organization": "SERVICE_CONTROL_POLICY"}
+
+    def check() -> Any:
+        (found,) = [c for c in run_checks(config, StubbedClients(session), policies) if "tagged as" in c.name]
+        return found
+
+    assert check().render() == "PASS  policies tagged as org-backup's: only org-backup's own"
+    org.tag_resource(ResourceId=taken, Tags=managed)
+    assert check().render() == (
+        f"FAIL  policies tagged as org-backup's: not org-backup's, yet tagged org-backup=managed: security-team-guardrail "
+        f"({taken})\n      Fix: find who tagged them (CloudTrail, organizations:TagResource) and remove the tag: aws "
+        "organizations untag-resource --resource-id <id> --tag-keys org-backup; the deploy role may change any policy "
+        "with that tag"
+    )
+
+
 def test_branch_protection_of_a_connection_source_is_said_to_be_unverifiable() -> None:
     connection = load_config(FIXTURES / "connection_source.yaml")
     checks = source_checks(connection)
