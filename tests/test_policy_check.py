@@ -15,7 +15,9 @@ import pytest
 from org_backup.__main__ import main
 from tests.conftest import FIXTURES, ROOT
 
-EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("example[12]_*.json"))  # valid as AWS wrote them
+EXAMPLES = sorted(
+    (FIXTURES / "aws_backup_policy_examples").glob("example[12678]_*.json")
+)  # valid (6, 7: fragments completed)
 
 
 def test_aws_documented_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,9 @@ from org_backup.errors import Problem
 from org_backup.policy_document import validate_policy_document
 from tests.conftest import FIXTURES
 
-EXAMPLES = sorted((FIXTURES / "aws_backup_policy_examples").glob("example[12]_*.json"))  # valid as AWS wrote them
+EXAMPLES = sorted(
+    (FIXTURES / "aws_backup_policy_examples").glob("example[12678]_*.json")
+)  # valid (6, 7: fragments completed)
 DOCUMENTS = [json.loads(path.read_text()) for path in EXAMPLES]
 # Deterministic (the same examples on every run, so CI cannot flake) and sized for make test-fast.
 PROPERTY = settings(max_examples=400, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
@@ -152,7 +154,14 @@ def test_a_copy_action_without_its_target_arn_is_valid() -> None:
 
 
 def test_the_examples_are_aws_documented_ones() -> None:
-    assert [p.name for p in EXAMPLES] == ["example1_parent.json", "example2_child.json", "example2_parent.json"]
+    assert [p.name for p in EXAMPLES] == [
+        "example1_parent.json",
+        "example2_child.json",
+        "example2_parent.json",
+        "example6_completed.json",
+        "example7_completed.json",
+        "example8_malware_scan.json",
+    ]
     assert all(_checked(document) == [] for document in DOCUMENTS)
 
 
