@@ -260,3 +260,42 @@ def test_rule_and_selection_names_are_lower_case_as_aws_shows_them() -> None:
             }
         }
     }
+
+
+def test_the_readmes_three_level_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """README, "Any backup policy": root, OU and account (tests/fixtures/three_levels). By hand, from AWS's
+    "Inheritance operators": the root lets children only @@append to regions, so the OU's eu-west-1 is added; it
+    allows no operator on delete_after_days ("@@none"), so the OU's 7 is refused and 35 stays; the vault name has no
+    control (by default "@@all"), so the account's @@assign replaces Default. Rule and selection names in lower case,
+    as AWS's effective policies show them."""
+    folder = FIXTURES / "three_levels"
+    levels = [arg for name in ("root", "ou", "account") for arg in ("--level", str(folder / f"{name}.json"))]
+    assert main(["policy", "effective", *levels]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "plans": {
+            "Daily": {
+                "regions": ["us-east-1", "eu-west-1"],
+                "rules": {
+                    "nightly": {
+                        "schedule_expression": "cron(0 5 ? * * *)",
+                        "target_backup_vault_name": "AccountVault",
+                        "lifecycle": {"delete_after_days": "35"},
+                    }
+                },
+                "selections": {
+                    "tags": {
+                        "tagged": {
+                            "iam_role_arn": "arn:aws:iam::$account:role/BackupRole",
+                            "tag_key": "backup",
+                            "tag_value": ["daily"],
+                        }
+                    }
+                },
+            }
+        }
+    }
+    assert err.splitlines() == [
+        f"refused: {folder / 'ou.json'}: @@assign on plans.Daily.rules.nightly.lifecycle.delete_after_days is not "
+        "allowed by a parent policy"
+    ]
