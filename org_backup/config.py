@@ -18,11 +18,13 @@ from org_backup.config_guardrails import Guardrails, OuSelection
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
 from org_backup.config_region_settings import RegionSettings
 from org_backup.config_vaults import AirGapped, VaultLocks
+from org_backup.formats import CodeCommitRepositoryName, ConnectionArn, KeyPrefix, RepositoryId
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
     AccountId,
     BucketName,
+    EmailAddress,
     KmsAlias,
     Model,
     OrgId,
@@ -77,9 +79,8 @@ class CentralBackup(Model):
 
 class CodeCommitSource(Model):
     type: Literal["codecommit"] = "codecommit"
-    repository: str = Field(
+    repository: CodeCommitRepositoryName = Field(
         default="org-backup",
-        pattern=r"[\w.-]{1,100}",
         description="CodeCommit repository created in the home account (pull requests run validate + plan).",
     )
     branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
@@ -97,11 +98,10 @@ class CodeCommitSource(Model):
 
 class ConnectionSource(Model):
     type: Literal["connection"]
-    connection_arn: str = Field(
-        pattern=r"arn:aws[\w-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+",
+    connection_arn: ConnectionArn = Field(
         description="An AVAILABLE CodeStar/CodeConnections connection (GitHub, GitLab, Bitbucket) in the home account.",
     )
-    repository: str = Field(pattern=r"[\w.-]+/[\w.-]+", description="owner/name of the repository.")
+    repository: RepositoryId = Field(description="owner/name of the repository.")
     branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
 
 
@@ -114,7 +114,7 @@ class Pipeline(Model):
         "Bitbucket through an AWS CodeConnections connection)."
     )
     manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
-    notification_emails: tuple[Annotated[str, Field(pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+")], ...] = Field(
+    notification_emails: tuple[EmailAddress, ...] = Field(
         default=(), description="Subscribed to pipeline failure and approval notifications (SNS, KMS-encrypted)."
     )
     deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
@@ -260,9 +260,8 @@ class S3Backend(Model):
     type: Literal["s3"]
     bucket: BucketName = Field(description="State bucket (created by the bootstrap step).")
     region: Region = Field(description="Region of the state bucket.")
-    key_prefix: str = Field(
+    key_prefix: KeyPrefix = Field(
         default="org-backup",
-        pattern=r"[A-Za-z0-9!_.*'()/-]{1,200}",
         description="State object key prefix; each stack's state is <prefix>/<stack>.tfstate.",
     )
 

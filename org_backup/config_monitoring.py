@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from org_backup.formats import Schedule, TimeZone
 from org_backup.validation import AccountId, EmailAddress, HttpsUrl, Model, Region, with_pattern
 
 
@@ -133,12 +134,11 @@ class RestoreTesting(Model):
         description="Central Regions that run restore tests (default: the first central Region). Each restores from "
         "the central vault of its Region.",
     )
-    schedule: str = Field(
+    schedule: Schedule = Field(
         default="cron(0 5 ? * SAT *)",
-        pattern=r"(cron|rate)\(.+\)",
-        description="When tests start: an AWS Backup schedule expression (default: Saturdays 05:00).",
+        description="When tests start: an AWS cron expression, 6 fields (default: Saturdays 05:00).",
     )
-    schedule_timezone: str = Field(default="Etc/UTC", min_length=1, description="IANA time zone of the schedule.")
+    schedule_timezone: TimeZone = Field(default="Etc/UTC", description="IANA time zone of the schedule.")
     start_window_hours: int = Field(
         default=24, ge=1, le=168, description="Hours after the scheduled time within which a test must start (1-168)."
     )

@@ -180,3 +180,74 @@ def _day_of_week(field: str, moment: datetime) -> bool:
         elif _matches(item, aws_day, 1, 7, _DAYS):
             return True
     return False
+
+
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)")
+_EXAMPLE = "cron(0 5 ? * * *) for 05:00 UTC every day"
+
+
+def schedule_problems(expression: str, *, now: datetime | None = None) -> list[str]:
+    """What is wrong with a schedule of org-backup's own config (a backup rule or the restore tests), each with its
+    fix: AWS's cron form (``cron_problems``), an equivalent for a rate expression or a Unix (5-field) cron, and a
+    schedule that would never run in the next two years (the 31st of February). AWS Backup takes cron expressions
+    for both ("ScheduleExpression: A cron expression", API_BackupRule and API_CreateRestoreTestingPlan)."""
+    text = expression.strip()
+    rate = _RATE.fullmatch(text)
+    if rate:
+        return [f"{expression!r} is a rate expression; AWS Backup schedules are cron expressions. {_rate_fix(rate)}"]
+    inner = text[len("cron(") : -1] if text.startswith("cron(") and text.endswith(")") else text
+    if len(inner.split()) == 5 and "(" not in inner:
+        return [f"{expression!r} is a Unix (5-field) cron; AWS's has 6 fields. {_unix_fix(inner.split())}"]
+    problems = cron_problems(text)
+    if problems:
+        fix = f"Fix: write minutes hours day-of-month month day-of-week year, e.g. {_EXAMPLE}."
+        return [f"{problem}. {fix}" for problem in problems]
+    if not _fires_within_two_years(text, now or datetime.now(UTC)):
+        return [
+            f"{expression!r} never runs in the next two years (a day that does not exist, like the 31st of February, "
+            f"or a past year), so it would protect nothing. Fix: choose a day every month has, e.g. {_EXAMPLE}."
+        ]
+    return []
+
+
+def _rate_fix(rate: re.Match[str]) -> str:
+    count, unit = int(rate.group(1)), rate.group(2).rstrip("s")
+    if unit == "minute" or (unit == "hour" and count < 1):
+        return "Fix: AWS Backup runs a rule at most once an hour; e.g. cron(0 * * * ? *) for every hour."
+    if unit == "hour" and 24 % count == 0 and count < 24:
+        return f"Fix: write cron(0 0/{count} * * ? *) (every {count} hours from midnight UTC)."
+    if (unit == "hour" and count == 24) or (unit == "day" and count == 1):
+        return "Fix: write cron(0 0 * * ? *) (every day at midnight UTC; choose the hour)."
+    if unit == "day" and count < 32:
+        return f"Fix: write cron(0 0 1/{count} * ? *) (every {count} days from the 1st of each month, the closest cron has)."
+    return f"Fix: write a cron expression, e.g. {_EXAMPLE}."
+
+
+def _unix_fix(fields: list[str]) -> str:
+    """AWS's form of a Unix cron: day-of-week 0-7 (Sunday 0 or 7) becomes 1-7 (SUN 1), '?' in the unused day field,
+    and a year. Unix runs on either day field when both are set, which AWS cannot say: then no equivalent."""
+    minutes, hours, dom, month, dow = fields
+    if dow in ("*", "?"):
+        return f"Fix: write cron({minutes} {hours} {dom} {month} ? *)."
+    if dom == "*":
+        days = re.sub(r"\d+", lambda m: str(int(m.group(0)) % 7 + 1), dow)
+        ranges = re.findall(r"(\d)-(\d)", days)
+        if all(a < b for a, b in ranges):
+            return f"Fix: write cron({minutes} {hours} ? {month} {days} *) (AWS numbers the days SUN=1 to SAT=7)."
+    return f"Fix: write six fields with '?' in day-of-month or day-of-week, e.g. {_EXAMPLE}."
+
+
+def _fires_within_two_years(expression: str, now: datetime) -> bool:
+    fields = expression[len("cron(") : -1].split()
+    hours, dom, months, dow, years = fields[1], fields[2], fields[3], fields[4], fields[5]
+    start = now.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
+    for offset in range(_GAP_WINDOW_HOURS):
+        moment = start + timedelta(hours=offset)
+        if (
+            _matches(years, moment.year, 1970, 2199, {})
+            and _matches(months, moment.month, 1, 12, _MONTHS)
+            and _matches(hours, moment.hour, 0, 23, {})
+            and (_day_of_month(dom, moment) if dom != "?" else _day_of_week(dow, moment))
+        ):
+            return True
+    return False

@@ -11,7 +11,7 @@ from pydantic import Field
 from org_backup.config import BackupConfig
 from org_backup.errors import Problem
 from org_backup.resource_types import SelectableType
-from org_backup.validation import Model, OuId, Region, Tags, with_pattern
+from org_backup.validation import Model, OuId, Region, Tags, non_empty, with_pattern
 
 # AWS Organizations, "Quotas and service limits for AWS Organizations"
 # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html), "Maximum size of a policy
@@ -125,12 +125,26 @@ class Selection(Model):
 class Plan(Model):
     policy_name: PolicyName = Field(description="Name of the AWS Organizations policy that carries this plan.")
     description: str = Field(default="", max_length=MAX_DESCRIPTION, description="Description of that policy.")
-    target_ous: Literal["all"] | tuple[OuId, ...] = Field(
-        default="all", description="'all' target OUs of backup.yaml, or a list of their ids."
-    )
-    regions: Literal["all"] | tuple[Region, ...] = Field(
-        default="all", description="'all' target Regions of backup.yaml, or a subset."
-    )
+    target_ous: (
+        Literal["all"]
+        | Annotated[
+            tuple[OuId, ...],
+            non_empty(
+                "attaches the plan's policy to no OU: it would be created and protect nothing",
+                "list the OU ids it applies to, or write all (every target OU).",
+            ),
+        ]
+    ) = Field(default="all", description="'all' target OUs of backup.yaml, or a list of their ids.")
+    regions: (
+        Literal["all"]
+        | Annotated[
+            tuple[Region, ...],
+            non_empty(
+                "backs up in no Region: AWS needs at least one in a plan",
+                "list the Regions, or write all (every target Region).",
+            ),
+        ]
+    ) = Field(default="all", description="'all' target Regions of backup.yaml, or a subset.")
     rules: dict[BackupName, Rule] = Field(min_length=1, description="Backup rules of the plan.")
     selections: dict[BackupName, Selection] = Field(min_length=1, description="Tag selections of the plan.")
     backup_plan_tags: Tags = Field(default_factory=dict, description="Tags on the backup plan itself.")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from org_backup.config import BackupConfig
 from org_backup.config_region_settings import selection_type_problems
-from org_backup.cron import cron_problems
+from org_backup.cron import schedule_problems
 from org_backup.errors import InputError, Problem
 from org_backup.naming import Naming
 from org_backup.organizations_limits import organizations_problems
@@ -218,9 +218,7 @@ def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
 
 
 def _rule_problems(at: str, rule: Rule, regions: tuple[str, ...], config: BackupConfig) -> list[Problem]:
-    problems = [
-        Problem(f"{at}.schedule", f"{p}. Fix: see the AWS cron reference.") for p in cron_problems(rule.schedule)
-    ]
+    problems = [Problem(f"{at}.schedule", p) for p in schedule_problems(rule.schedule)]
     if not MIN_START_WINDOW <= rule.start_window_minutes <= MAX_WINDOW_MINUTES:
         problems.append(
             Problem(

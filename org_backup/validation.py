@@ -6,8 +6,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError, core_schema
 
 from org_backup.errors import Problem, shown
 from org_backup.regions import partition_of
@@ -15,13 +23,13 @@ from org_backup.regions import partition_of
 MAX_TAGS = 50  # Most AWS resources accept at most 50 user tags.
 
 
-def _fail(rule: str, message: str, **context: Any) -> PydanticCustomError:
+def fail(rule: str, message: str, **context: Any) -> PydanticCustomError:
     return PydanticCustomError(rule, message, context)
 
 
-def _quoted_string(value: Any, what: str, example: str) -> str:
+def quoted_string(value: Any, what: str, example: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str):
-        raise _fail(
+        raise fail(
             "not_string",
             f"{shown(value)} must be a quoted string ({what}). YAML reads an unquoted number as an integer and drops "
             f'leading zeros. Fix: write it in quotes: "{getattr(value, "yaml_text", None) or example}".',
@@ -29,16 +37,33 @@ def _quoted_string(value: Any, what: str, example: str) -> str:
     return value
 
 
-def with_pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
-    compiled = re.compile(regex)
+class _Pattern:
+    """A string format checked whole, before anything else, with a message that names the rule and the fix; and the
+    same format, anchored, as the field's "pattern" in the JSON schemas editors read (backup.schema.json)."""
 
-    def check(value: Any) -> str:
-        text = _quoted_string(value, what, example)
-        if not compiled.fullmatch(text):
-            raise _fail("pattern", f"{shown(text)} is not {what} ({rule}). Fix: {fix}")
+    def __init__(self, regex: str, what: str, rule: str, fix: str, example: str) -> None:
+        self.regex, self.compiled = regex, re.compile(regex)
+        self.what, self.rule, self.fix, self.example = what, rule, fix, example
+
+    def check(self, value: Any) -> str:
+        text = quoted_string(value, self.what, self.example)
+        if not self.compiled.fullmatch(text):
+            raise fail("pattern", f"{shown(text)} is not {self.what} ({self.rule}). Fix: {self.fix}")
         return text
 
-    return BeforeValidator(check)
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = handler(schema)
+        found["pattern"] = f"^(?:{self.regex})$"
+        return found
+
+
+def with_pattern(regex: str, what: str, rule: str, fix: str, example: str) -> Any:
+    return _Pattern(regex, what, rule, fix, example)
 
 
 AccountId = Annotated[
@@ -74,9 +99,9 @@ OuId = Annotated[
 
 
 def _check_region(value: Any) -> str:
-    text = _quoted_string(value, "an AWS Region code", "eu-west-1")
+    text = quoted_string(value, "an AWS Region code", "eu-west-1")
     if partition_of(text) is None:
-        raise _fail(
+        raise fail(
             "region",
             f"{shown(text)} is not an AWS Region code known to botocore (rule: a Region such as 'eu-west-1'). "
             "Fix: correct the spelling, or upgrade botocore if the Region is newer than the pinned version.",
@@ -99,15 +124,15 @@ VaultName = Annotated[
 
 
 def _check_alias(value: Any) -> str:
-    text = _quoted_string(value, "a KMS alias", "alias/org-backup")
+    text = quoted_string(value, "a KMS alias", "alias/org-backup")
     if not re.fullmatch(r"alias/[A-Za-z0-9/_-]{1,250}", text):
-        raise _fail(
+        raise fail(
             "kms_alias",
             f"{shown(text)} is not a valid KMS alias (AWS KMS: 'alias/' + 1-250 letters, digits, '/', '_' or '-'). "
             "Fix: e.g. 'alias/org-backup/vault'.",
         )
     if text.startswith("alias/aws/"):
-        raise _fail(
+        raise fail(
             "kms_alias",
             f"{shown(text)} uses the prefix 'alias/aws/' that AWS KMS reserves for AWS managed keys. "
             "Fix: choose another prefix, e.g. 'alias/org-backup/'.",
@@ -181,10 +206,23 @@ EmailAddress = Annotated[
         r"[^@\s]+@[^@\s]+\.[^@\s]+",
         "an email address",
         "one '@' and a domain with a dot, no spaces",
-        "write the full address, e.g. backup-alerts@example.com.",
+        "write one full address per list item, e.g. backup-alerts@example.com.",
         "backup-alerts@example.com",
     ),
 ]
+
+
+def non_empty(what: str, fix: str) -> Any:
+    """For a list where an empty one is accepted by the type but does nothing: refused with what it would mean."""
+
+    def check(value: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not value:
+            raise fail("empty", f"[] {what}. Fix: {fix}")
+        return value
+
+    return AfterValidator(check)
+
+
 HttpsUrl = Annotated[
     str,
     with_pattern(
@@ -211,7 +249,7 @@ def check_tags(value: dict[str, str]) -> dict[str, str]:
                 f"value {shown(tag_value)} of {shown(key)} must be 0-256 letters, digits, spaces or '_.:/=+-@'"
             )
     if problems:
-        raise _fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
+        raise fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
     return value
 
 
@@ -251,7 +289,9 @@ def problems_from_validation_error(exc: ValidationError, root: type[BaseModel]) 
 
     def union_prefix(err: Any) -> tuple[Any, ...] | None:
         for index, part in enumerate(err["loc"]):
-            if _is_union_member(part) and not str(part).startswith("function-"):
+            # a member with an after-validator (a non-empty list) is named "function-after[...]"; a before-validated
+            # type inside a member ("function-before[...]") is not itself the member
+            if _is_union_member(part) and not str(part).startswith("function-before"):
                 return tuple(err["loc"][:index])
         return None
 
@@ -352,7 +392,7 @@ def _problem_from_pydantic(err: Any, root: type[BaseModel]) -> Problem:
         return Problem(field, f"{shown(value)} is too long: at most {limit} allowed. Fix: shorten it.")
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
         return Problem(field, "'type' must be 'local' or 's3'. Fix: set type: local (default) or type: s3.")
-    if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags")):
+    if kind.startswith(("pattern", "not_string", "region", "kms_alias", "tags", "schedule", "timezone", "empty")):
         return Problem(field, err["msg"])
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")

@@ -133,10 +133,42 @@ def _lines(node: Any, path: str, found: dict[str, int]) -> None:
             _lines(item, f"{path}[{index}]", found)
 
 
+# YAML aliases (*name) repeat a node without copying it, so a short file can stand for billions of values (the
+# "billion laughs" document) that reading it field by field would visit one by one, forever. The largest real input,
+# an accounts snapshot of 5,000 accounts, is some tens of thousands of values.
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias written out; each distinct node is counted once."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
 def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and (size := _expanded_size(node, {})) > MAX_EXPANDED_VALUES:
+            raise InputError(
+                str(path),
+                [
+                    Problem(
+                        "",
+                        f"uses YAML aliases (*name) that stand for {size:,} values, more than any org-backup input "
+                        f"needs ({MAX_EXPANDED_VALUES:,}): nested aliases repeat what they name exponentially. Fix: "
+                        "write the values out, or alias only leaves.",
+                    )
+                ],
+            )
         data = loader.construct_document(node) if node is not None else None
         lines: dict[str, int] = {}
         _lines(node, "", lines)

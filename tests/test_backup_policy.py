@@ -221,8 +221,8 @@ BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
         "cron-five-fields",
         _broken(f"{RULE}.schedule", "cron(0 5 * * ?)"),
         [
-            f"{RULE}.schedule: 'cron(0 5 * * ?)' has 5 fields; AWS cron has 6: minutes hours day-of-month month "
-            "day-of-week year. Fix: see the AWS cron reference."
+            f"{RULE}.schedule: 'cron(0 5 * * ?)' is a Unix (5-field) cron; AWS's has 6 fields. Fix: write "
+            "cron(0 5 * * ? *)."
         ],
     ),
     (
@@ -230,7 +230,8 @@ BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
         _broken(f"{RULE}.schedule", "cron(0 5 * * * *)"),
         [
             f"{RULE}.schedule: 'cron(0 5 * * * *)': exactly one of day-of-month ('*') and day-of-week ('*') must be "
-            "'?'. Fix: see the AWS cron reference."
+            "'?'. Fix: write minutes hours day-of-month month day-of-week year, e.g. cron(0 5 ? * * *) for 05:00 UTC "
+            "every day."
         ],
     ),
     (
@@ -238,13 +239,54 @@ BROKEN: list[tuple[str, dict[str, Any], list[str]]] = [
         _broken(f"{RULE}.schedule", "cron(*/15 * ? * * *)"),
         [
             f"{RULE}.schedule: 'cron(*/15 * ? * * *)': minutes must be a single number; AWS Backup runs a rule at most "
-            "once an hour. Fix: see the AWS cron reference."
+            "once an hour. Fix: write minutes hours day-of-month month day-of-week year, e.g. cron(0 5 ? * * *) for "
+            "05:00 UTC every day."
         ],
     ),
     (
         "cron-hour-out-of-range",
         _broken(f"{RULE}.schedule", "cron(0 24 ? * * *)"),
-        [f"{RULE}.schedule: hours '24': '24' is outside 0-23. Fix: see the AWS cron reference."],
+        [
+            f"{RULE}.schedule: hours '24': '24' is outside 0-23. Fix: write minutes hours day-of-month month "
+            "day-of-week year, e.g. cron(0 5 ? * * *) for 05:00 UTC every day."
+        ],
+    ),
+    # A newcomer's first hour (issue 28); equivalents worked out by hand from the EventBridge cron reference (6
+    # fields, day-of-week 1-7 SUN-SAT, '?' in one day field) and the Unix crontab(5) format (5 fields, 0-7 Sunday).
+    (
+        "unix-cron-on-weekdays",
+        _broken(f"{RULE}.schedule", "cron(30 2 * * 1-5)"),
+        [
+            f"{RULE}.schedule: 'cron(30 2 * * 1-5)' is a Unix (5-field) cron; AWS's has 6 fields. Fix: write "
+            "cron(30 2 ? * 2-6 *) (AWS numbers the days SUN=1 to SAT=7)."
+        ],
+    ),
+    (
+        "no-target-ous-and-no-regions",  # regions: [] was a traceback in plan_render
+        _broken(f"{DAILY}.target_ous", [], (f"{DAILY}.regions", [])),
+        [
+            f"{DAILY}.target_ous: [] attaches the plan's policy to no OU: it would be created and protect nothing. "
+            "Fix: list the OU ids it applies to, or write all (every target OU).",
+            f"{DAILY}.regions: [] backs up in no Region: AWS needs at least one in a plan. Fix: list the Regions, or "
+            "write all (every target Region).",
+        ],
+    ),
+    (
+        "rate-expression",
+        _broken(f"{RULE}.schedule", "rate(12 hours)"),
+        [
+            f"{RULE}.schedule: 'rate(12 hours)' is a rate expression; AWS Backup schedules are cron expressions. Fix: "
+            "write cron(0 0/12 * * ? *) (every 12 hours from midnight UTC)."
+        ],
+    ),
+    (
+        "never-fires",
+        _broken(f"{RULE}.schedule", "cron(0 5 31 2 ? *)"),  # February never has 31 days
+        [
+            f"{RULE}.schedule: 'cron(0 5 31 2 ? *)' never runs in the next two years (a day that does not exist, like "
+            "the 31st of February, or a past year), so it would protect nothing. Fix: choose a day every month has, "
+            "e.g. cron(0 5 ? * * *) for 05:00 UTC every day."
+        ],
     ),
     (
         "start-window-too-short",

@@ -4,6 +4,8 @@ leaves the output directory exactly as it was."""
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 import os
 import re
 import subprocess
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import load_config
+from org_backup.config_loader import config_from_dict, load_config
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
 from org_backup.yaml_io import dump_yaml
@@ -175,7 +177,7 @@ CASES: list[tuple[str, str, str]] = [
         "alert-recipients-that-are-not-addresses",
         _mutated(_set("monitoring", {"alerts": {"emails": ["ops"], "https_endpoints": ["http://hooks.example.com"]}})),
         "has 2 problems:\n  - monitoring.alerts.emails[0]: 'ops' is not an email address (one '@' and a domain with a "
-        "dot, no spaces). Fix: write the full address, e.g. backup-alerts@example.com.\n  - "
+        "dot, no spaces). Fix: write one full address per list item, e.g. backup-alerts@example.com.\n  - "
         "monitoring.alerts.https_endpoints[0]: 'http://hooks.example.com' is not an HTTPS URL (Amazon SNS https "
         "subscriptions: 'https://' and a host). Fix: use the https:// address of the endpoint (plain http is refused: "
         "alerts name resources and accounts).",
@@ -209,6 +211,88 @@ CASES: list[tuple[str, str, str]] = [
         ),
         "has 1 problem:\n  - restore_testing.selections[0].name: 'daily-ebs' is not a restore testing name (AWS "
         "Backup: 1-50 letters, digits and underscores). Fix: replace '-' and spaces with '_'.",
+    ),
+    # A newcomer's first hour (issue 28): values that used to pass because a pattern matched part of them, or a
+    # schedule or time zone nobody checked. Each expectation is the rule as AWS states it, written here by hand.
+    (
+        "codecommit-repository-with-a-space",
+        _mutated(_set("pipeline.source.repository", "org backup")),
+        "has 1 problem:\n  - pipeline.source.codecommit.repository: 'org backup' is not a CodeCommit repository name "
+        "(1-100 letters, digits, '.', '_' and '-', not ending in .git). Fix: use e.g. org-backup (no spaces, no "
+        "slashes).",
+    ),
+    (
+        "connection-arn-with-trailing-text-and-repository-as-a-url",
+        _mutated(
+            _set(
+                "pipeline.source",
+                {
+                    "type": "connection",
+                    "connection_arn": "arn:aws:codeconnections:us-east-1:100000000003:connection/abc-123 (github)",
+                    "repository": "https://github.com/example-org/org-backup",
+                },
+            )
+        ),
+        "has 2 problems:\n  - pipeline.source.connection.connection_arn: 'arn:aws:codeconnections:us-east-1:"
+        "100000000003:connection/a... (74 characters) is not a CodeConnections connection ARN (arn:aws:"
+        "codeconnections:<Region>:<home account>:connection/<id>, nothing before or after it): ' (github)' follows "
+        "the ARN. Fix: remove it.\n  - pipeline.source.connection.repository: 'https://github.com/"
+        "example-org/org-backup' is not a repository's owner/name (the owner (or group) and the name, separated by "
+        "'/', as the provider shows them; not a URL). Fix: write e.g. example-org/org-backup for https://github.com/"
+        "example-org/org-backup.",
+    ),
+    (
+        "two-emails-in-one-list-item",
+        _mutated(_set("pipeline.notification_emails", ["ops@example.com, dba@example.com"])),
+        "has 1 problem:\n  - pipeline.notification_emails[0]: 'ops@example.com, dba@example.com' is not an email "
+        "address (one '@' and a domain with a dot, no spaces). Fix: write one full address per list item, e.g. "
+        "backup-alerts@example.com.",
+    ),
+    (
+        "state-key-prefix-with-a-leading-slash-and-a-space",
+        _mutated(
+            _set(
+                "state_backend",
+                {"type": "s3", "bucket": "org-state", "region": "us-east-1", "key_prefix": "/org backup"},
+            )
+        ),
+        "has 1 problem:\n  - state_backend.s3.key_prefix: '/org backup' is not a state key prefix (1-200 letters, "
+        "digits and !_.*'()- in parts separated by single '/', no '/' at either end, no spaces). Fix: e.g. org-backup "
+        "or teams/platform/org-backup.",
+    ),
+    (
+        "restore-test-schedules-a-unix-cron-in-an-offset-time-zone",
+        _mutated(
+            _set(
+                "restore_testing",
+                {
+                    "schedule": "cron(0 5 * * 6)",
+                    "schedule_timezone": "UTC+2",
+                    "selections": [{"name": "ebs", "resource_type": "EBS", "protected_resource_arns": ["*"]}],
+                },
+            )
+        ),
+        # Unix day-of-week 6 is Saturday, AWS's SAT is 7 (EventBridge cron reference: 1-7 or SUN-SAT).
+        "has 2 problems:\n  - restore_testing.schedule: 'cron(0 5 * * 6)' is a Unix (5-field) cron; AWS's has 6 "
+        "fields. Fix: write cron(0 5 ? * 7 *) (AWS numbers the days SUN=1 to SAT=7).\n  - restore_testing."
+        "schedule_timezone: 'UTC+2' is not an IANA time zone name (Area/City from the tz database, e.g. "
+        "Europe/Berlin; an offset like UTC+2 is not one: Etc/GMT-2 is UTC+2, its sign inverted). Fix: did you mean "
+        "UTC?",
+    ),
+    (
+        "restore-test-schedule-in-words",
+        _mutated(
+            _set(
+                "restore_testing",
+                {
+                    "schedule": "cron(every saturday)",
+                    "selections": [{"name": "ebs", "resource_type": "EBS", "protected_resource_arns": ["*"]}],
+                },
+            )
+        ),
+        "has 1 problem:\n  - restore_testing.schedule: 'cron(every saturday)' has 2 fields; AWS cron has 6: minutes "
+        "hours day-of-month month day-of-week year. Fix: write minutes hours day-of-month month day-of-week year, "
+        "e.g. cron(0 5 ? * * *) for 05:00 UTC every day.",
     ),
     (
         "reports-without-a-delegated-administrator",
@@ -656,3 +740,50 @@ def test_what_org_backup_writes_it_reads_back_unchanged(tmp_path: Path) -> None:
     path.write_text(dump_yaml(data))
     assert "'012345678901'" in path.read_text()
     assert load_yaml(path) == data
+
+
+def test_nested_yaml_aliases_are_refused_before_they_are_expanded(tmp_path: Path) -> None:
+    """A "billion laughs" document: seven levels of nine aliases. It stands for 6,053,451 values, counted by hand:
+    level a is a list of 9 strings (10 values with the list), each next level a list of 9 of the previous one
+    (1 + 9 x 10 = 91, then 820, 7,381, 66,430, 597,871, 5,380,840), plus the mapping and its 7 keys. Reading it
+    value by value never ended (issue 28); refused with the count and a fix, nothing read further."""
+    levels = "abcdefg"
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]" for previous, name in itertools.pairwise(levels)]
+    path = tmp_path / "backup.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as raised:
+        load_config(path)
+    assert [p.render() for p in raised.value.problems] == [
+        "uses YAML aliases (*name) that stand for 6,053,451 values, more than any org-backup input needs (1,000,000): "
+        "nested aliases repeat what they name exponentially. Fix: write the values out, or alias only leaves."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("organization.id", "o-123"),
+        ("central_backup.account_id", "12345678901"),
+        ("pipeline.notification_emails", ["ops@example.com, dba@example.com"]),
+        ("pipeline.source.repository", "org backup"),
+        ("state_backend", {"type": "s3", "bucket": "org-state", "region": "us-east-1", "key_prefix": "/org backup"}),
+        ("target_ous.0.id", "ou-prod"),
+    ],
+)
+def test_the_schema_editors_read_refuses_what_the_validator_refuses(path: str, value: Any) -> None:
+    """backup.schema.json carries each format the validator checks, anchored as a whole-value "pattern" (issue 28):
+    an editor flags these before synth does. The committed examples pass it."""
+    import jsonschema  # checkov's dependency, in Pipfile.lock
+
+    validator = jsonschema.Draft202012Validator(json.loads((ROOT / "backup.schema.json").read_text()))
+    for example in (EXAMPLE_CONFIG, FIXTURES / "minimal.yaml", FIXTURES / "connection_source.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load(example.read_text()))) == [], example
+    broken = yaml.safe_load(_mutated(_set(path, value)))
+    with pytest.raises(InputError):
+        config_from_dict(broken, source="broken")
+
+    def patterns(errors: Any) -> list[Any]:  # a oneOf (the state backend, the source) holds its members' errors
+        return [found for e in errors for found in ([e] if e.validator == "pattern" else patterns(e.context or []))]
+
+    assert patterns(validator.iter_errors(broken)), path
