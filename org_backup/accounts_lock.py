@@ -105,7 +105,11 @@ def changes(before: AccountsLock | None, after: AccountsLock) -> Changes:
 def load(path: Path) -> AccountsLock:
     if not path.exists():
         raise InputError(str(path), [Problem("", f"does not exist. Fix: {RUN_DISCOVER}.")])
-    raw = load_yaml(path, named_by="accounts_file in backup.yaml")
+    raw = load_yaml(
+        path,
+        named_by="accounts_file in backup.yaml",
+        empty_fix="write it with `make discover` (or remove accounts_file)",
+    )
     try:
         return AccountsLock.model_validate(raw)
     except ValidationError as exc:

@@ -25,9 +25,16 @@ def load_config(path: str | Path, *, with_accounts_file: bool = True) -> BackupC
     path = Path(path)
     raw, lines = load_yaml_with_lines(path)
     if not isinstance(raw, dict):
+        what = "has no settings, only comments" if raw is None else f"holds a {type(raw).__name__}, not settings"
         raise InputError(
             str(path),
-            [Problem("", f"must be a YAML mapping at the top level, got {type(raw).__name__}. Fix: see backup.yaml.")],
+            [
+                Problem(
+                    "",
+                    f"{what}: a config is 'key: value' lines at the top level. Fix: start from backup.minimal.yaml "
+                    "(the smallest config) or backup.yaml (every feature) in the repository.",
+                )
+            ],
         )
     try:
         return config_from_dict(raw, source=str(path), base_dir=path.parent, with_accounts_file=with_accounts_file)

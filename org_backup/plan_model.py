@@ -4,9 +4,9 @@ it are in ``plan_rules``, the renderer in ``plan_render`` (``backup_policy`` say
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from org_backup.config import BackupConfig
 from org_backup.errors import Problem
@@ -82,8 +82,14 @@ class CopyAction(Model):
 
 class Rule(Model):
     schedule: str = Field(description="AWS cron expression in UTC, e.g. cron(0 5 ? * * *).")
-    start_window_minutes: int = Field(description="Minutes after the scheduled time a job may still start (>= 60).")
-    complete_window_minutes: int = Field(description="Minutes after the scheduled time a job must be done.")
+    # The reference solution's windows (aws-samples/backup-recovery-with-aws-backup, aws-backup-org-policy.yaml:
+    # start_backup_window_minutes 60, complete_backup_window_minutes 1200).
+    start_window_minutes: int = Field(
+        default=60, description="Minutes after the scheduled time a job may still start (>= 60; default 60)."
+    )
+    complete_window_minutes: int = Field(
+        default=1200, description="Minutes after the scheduled time a job must be done (default 1200)."
+    )
     lifecycle: Lifecycle = Field(description="Retention of the recovery points in the member vault.")
     enable_continuous_backup: bool = Field(default=False, description="Continuous backup (PITR, <= 35 days).")
     recovery_point_tags: Tags = Field(default_factory=dict, description="Tags put on every recovery point.")
@@ -122,8 +128,17 @@ class Selection(Model):
     )
 
 
+def _policy_name_optional(schema: dict[str, Any]) -> None:
+    """The schema editors read: policy_name may be left out (BackupPlans fills in the plan's key)."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "policy_name"]
+
+
 class Plan(Model):
-    policy_name: PolicyName = Field(description="Name of the AWS Organizations policy that carries this plan.")
+    model_config = ConfigDict(**Model.model_config, json_schema_extra=_policy_name_optional)
+
+    policy_name: PolicyName = Field(
+        description="Name of the AWS Organizations policy that carries this plan (default: the plan's key)."
+    )
     description: str = Field(default="", max_length=MAX_DESCRIPTION, description="Description of that policy.")
     target_ous: (
         Literal["all"]
@@ -161,6 +176,19 @@ class BackupPlans(Model):
 
     example_file: ClassVar[str] = "policies/backup_plans.yaml"  # named in the fix of a missing key
     plans: dict[BackupName, Plan] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_policies_after_their_plans(cls, raw: Any) -> Any:
+        """A plan without policy_name is carried by a policy named like the plan (its key is a valid policy name:
+        AWS Backup's name characters are a subset of Organizations')."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("plans"), dict):
+            return raw
+        plans = {
+            key: ({"policy_name": key, **plan} if isinstance(plan, dict) and "policy_name" not in plan else plan)
+            for key, plan in raw["plans"].items()
+        }
+        return {**raw, "plans": plans}
 
 
 @dataclass(frozen=True)

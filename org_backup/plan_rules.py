@@ -46,21 +46,38 @@ from org_backup.yaml_io import load_yaml
 
 def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
     """Read and validate a plans file against the config; raise InputError listing every problem."""
-    raw = load_yaml(path, named_by="backup_plans_file in backup.yaml")
+    raw = load_yaml(
+        path,
+        named_by="backup_plans_file in backup.yaml",
+        empty_fix="start from policies/backup_plans.yaml in the repository",
+    )
     if not isinstance(raw, dict):
-        raise InputError(str(path), [Problem("", "must be a YAML mapping with a 'plans' key.")])
+        raise InputError(str(path), [_not_plans(raw)])
     return validate_plans(raw, config=config, source=str(path))
+
+
+def _not_plans(raw: Any) -> Problem:
+    what = "has no plans, only comments" if raw is None else f"holds a {type(raw).__name__}, not plans"
+    return Problem(
+        "",
+        f"{what}: a plans file is a 'plans:' mapping of plan names to plans. Fix: start from "
+        "policies/backup_plans.yaml in the repository.",
+    )
 
 
 def plans_schema_problems(path: Path) -> InputError | None:
     """The plans file checked on its own (YAML and field rules, nothing that needs the config), so that a config
     with problems does not hide the plans file's: both are reported in one run."""
     try:
-        raw = load_yaml(path, named_by="backup_plans_file in backup.yaml")
+        raw = load_yaml(
+            path,
+            named_by="backup_plans_file in backup.yaml",
+            empty_fix="start from policies/backup_plans.yaml in the repository",
+        )
     except InputError as error:
         return error
     if not isinstance(raw, dict):
-        return InputError(str(path), [Problem("", "must be a YAML mapping with a 'plans' key.")])
+        return InputError(str(path), [_not_plans(raw)])
     try:
         BackupPlans.model_validate(raw)
     except ValidationError as exc:

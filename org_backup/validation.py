@@ -295,9 +295,28 @@ def problems_from_validation_error(exc: ValidationError, root: type[BaseModel]) 
                 return tuple(err["loc"][:index])
         return None
 
+    # A word where a word or a list may stand ('ALL' for target_ous: 'all' | [ids]): not "must be a list" but the word.
+    words = {union_prefix(e): e for e in errors if e["type"] == "literal_error" and isinstance(e.get("input"), str)}
+    misspelt = {
+        prefix for e in errors if e["type"] in ("list_type", "tuple_type") and (prefix := union_prefix(e)) in words
+    }
     specific = {union_prefix(e) for e in errors if e["type"] != "literal_error" and union_prefix(e) is not None}
-    errors = [e for e in errors if not (e["type"] == "literal_error" and union_prefix(e) in specific)]
-    return [_problem_from_pydantic(err, root) for err in errors]
+    problems = [_misspelt_word(words[prefix]) for prefix in misspelt]
+    errors = [
+        e
+        for e in errors
+        if union_prefix(e) not in misspelt and not (e["type"] == "literal_error" and union_prefix(e) in specific)
+    ]
+    return problems + [_problem_from_pydantic(err, root) for err in errors]
+
+
+def _misspelt_word(err: Any) -> Problem:
+    value, expected = err["input"], err.get("ctx", {}).get("expected", "")
+    field = _path(tuple(p for p in err["loc"] if not _is_union_member(p)))
+    words = re.findall(r"'([^']*)'", expected)
+    same = next((w for w in words if w.lower() == value.strip().lower()), None)
+    fix = f"write {same} (in lower case)." if same else f"write {expected}, or a list as [a, b] or lines starting '- '."
+    return Problem(field, f"{shown(value)} is neither {expected} nor a list. Fix: {fix}")
 
 
 def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:

@@ -87,13 +87,19 @@ _TRANSLATIONS = (
 )
 
 
-def load_yaml(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> Any:
+_START_FROM_EXAMPLE = "start from the example (backup.minimal.yaml or backup.yaml in the repository)"
+
+
+def load_yaml(
+    path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)", empty_fix: str = _START_FROM_EXAMPLE
+) -> Any:
     """Parse a YAML file or raise InputError naming the file, line and column, what is wrong in the words of someone
-    editing it, and the fix. ``named_by`` is the setting that names this file, for the fix of a missing one."""
-    return _parse(path, _read(path, named_by))[0]
+    editing it, and the fix. ``named_by`` is the setting that names this file, for the fix of a missing one;
+    ``empty_fix`` the fix of an empty one."""
+    return _parse(path, _read(path, named_by, empty_fix))[0]
 
 
-def _read(path: Path, named_by: str) -> str:
+def _read(path: Path, named_by: str, empty_fix: str = _START_FROM_EXAMPLE) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -109,9 +115,7 @@ def _read(path: Path, named_by: str) -> str:
             str(path), [Problem("", f"cannot be read ({exc.strerror}). Fix: check its permissions.")]
         ) from None
     if not text.strip():
-        raise InputError(
-            str(path), [Problem("", "is empty. Fix: start from the example (backup.yaml in the repository).")]
-        )
+        raise InputError(str(path), [Problem("", f"is empty. Fix: {empty_fix}.")])
     return text
 
 
@@ -184,7 +188,14 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
         opened = exc.context_mark  # where an unclosed bracket or quote began, when the parser knows
         if opened is not None and opened.line != (mark.line if mark else -1) and opened.line < len(text_lines):
             shown += f", begun at line {opened.line + 1} ({text_lines[opened.line].strip()[:60]!r})"
-        if found:
+        quote = _unclosed_quote(text_lines, opened.line if opened else None, mark.line if mark else None)
+        if quote is not None:  # PyYAML reads on past an unclosed quote and blames a later line's indentation
+            message = (
+                f"is not valid YAML: line {quote + 1} ({text_lines[quote].strip()[:60]!r}) opens a quoted string that "
+                f"it does not close, so YAML reads on into line {quote + 2} ({problem}). Fix: close the quote on line "
+                f"{quote + 1}."
+            )
+        elif found:
             message = f"is not valid YAML at {where}{shown}: {found[0]} ({problem}). Fix: {found[1]}."
         else:
             message = f"is not valid YAML at {where}{shown}: {problem}. Fix: correct the YAML there."
@@ -193,6 +204,20 @@ def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
         raise InputError(str(path), [Problem("", f"is not valid YAML: {exc}. Fix: correct the YAML.")]) from None
     finally:
         loader.dispose()
+
+
+def _unclosed_quote(lines: list[str], first: int | None, last: int | None) -> int | None:
+    """The first line from ``first`` to ``last`` with an odd number of double (or of single) quotes: one it opens
+    and does not close. None without both lines, or when every quote there is closed on its line."""
+    if first is None or last is None:
+        return None
+    for index in range(first, min(last, len(lines) - 1) + 1):
+        line = lines[index].split(" #")[0]  # a comment may hold an apostrophe
+        if line.lstrip().startswith("#"):
+            continue
+        if line.replace('\\"', "").count('"') % 2 or line.replace("''", "").count("'") % 2:
+            return index
+    return None
 
 
 class _StrictDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no type information

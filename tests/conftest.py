@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 EXAMPLE_CONFIG = ROOT / "backup.yaml"
+MINIMAL_CONFIG = ROOT / "backup.minimal.yaml"  # the smallest valid config, the README's starting point
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -58,10 +59,10 @@ def load_lambda(function: str, *modules: str) -> tuple[ModuleType, ...]:
 
 
 def fixture_config(name: str | Path) -> Path:
-    """A scenario name under tests/fixtures/ ("example" is the committed backup.yaml), or a path."""
+    """A scenario name under tests/fixtures/ ("example" and "minimal" are the committed backup.yaml and backup.minimal.yaml), or a path."""
     if isinstance(name, Path):
         return name
-    return EXAMPLE_CONFIG if name == "example" else FIXTURES / f"{name}.yaml"
+    return {"example": EXAMPLE_CONFIG, "minimal": MINIMAL_CONFIG}.get(name, FIXTURES / f"{name}.yaml")
 
 
 class Synthesized:

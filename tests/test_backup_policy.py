@@ -103,6 +103,35 @@ def test_default_policies_match_the_reference_solution_field_for_field() -> None
     )
 
 
+def test_a_plan_may_leave_out_its_policy_name_and_windows() -> None:
+    """Issue 28: the plan's key names its policy, and the windows default to the reference solution's (60 and 1200
+    minutes: aws-samples/backup-recovery-with-aws-backup, aws-backup-org-policy.yaml), so the policy is the same as
+    with them written out."""
+    written = copy.deepcopy(DEFAULT)
+    plan = written["plans"]["OrgBackupPlanDaily"]
+    plan["policy_name"] = "OrgBackupPlanDaily"
+    rule = plan["rules"]["OrgDailyBackupRule"]
+    assert (rule["start_window_minutes"], rule["complete_window_minutes"]) == (60, 1200)
+    left_out = copy.deepcopy(written)
+    del left_out["plans"]["OrgBackupPlanDaily"]["policy_name"]
+    for key in ("start_window_minutes", "complete_window_minutes"):
+        del left_out["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"][key]
+    ours, theirs = (
+        render_policies(validate_plans(p, config=CONFIG, source="plans"), CONFIG) for p in (left_out, written)
+    )
+    assert [(p.name, p.content) for p in ours] == [(p.name, p.content) for p in theirs]
+    assert ours[0].name == "OrgBackupPlanDaily"
+
+
+def test_all_in_capitals_is_told_to_be_written_in_lower_case() -> None:
+    """Issue 28: target_ous: ALL was told "must be a list"; the fix is the word itself."""
+    with pytest.raises(InputError) as raised:
+        validate_plans(_broken(f"{DAILY}.target_ous", "ALL"), config=CONFIG, source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        f"{DAILY}.target_ous: 'ALL' is neither 'all' nor a list. Fix: write all (in lower case)."
+    ]
+
+
 def test_rendering_is_deterministic_and_minified() -> None:
     plans = validate_plans(DEFAULT, config=CONFIG, source="default")
     first = [p.content for p in render_policies(plans, CONFIG)]
@@ -506,7 +535,16 @@ def test_plans_file_must_be_a_mapping(tmp_path: Path) -> None:
     path.write_text("- a list\n")
     with pytest.raises(InputError) as raised:
         load_plans(path, CONFIG)
-    assert raised.value.render() == f"{path} has 1 problem:\n  - must be a YAML mapping with a 'plans' key."
+    assert raised.value.render() == (
+        f"{path} has 1 problem:\n  - holds a list, not plans: a plans file is a 'plans:' mapping of plan names to "
+        "plans. Fix: start from policies/backup_plans.yaml in the repository."
+    )
+    path.write_text("\n")  # an empty plans file names the plans example, not backup.yaml (issue 28)
+    with pytest.raises(InputError) as raised:
+        load_plans(path, CONFIG)
+    assert raised.value.render() == (
+        f"{path} has 1 problem:\n  - is empty. Fix: start from policies/backup_plans.yaml in the repository."
+    )
 
 
 def test_model_is_exported_for_editors() -> None:

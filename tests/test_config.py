@@ -21,9 +21,9 @@ from org_backup.config_loader import config_from_dict, load_config
 from org_backup.errors import InputError
 from org_backup.inputs import Inputs
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG, ROOT
 
-BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
+BASE: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
 
 
 def test_example_config_loads_with_expected_shape() -> None:
@@ -36,7 +36,7 @@ def test_example_config_loads_with_expected_shape() -> None:
 
 
 def test_defaults_are_the_reference_solution_names() -> None:
-    config = load_config(FIXTURES / "minimal.yaml")
+    config = load_config(MINIMAL_CONFIG)
     assert config.names.member_vault == "AWSBackupSolutionVault"
     assert config.names.central_vault == "AWSBackupSolutionCentralVault"
     assert config.names.member_key_alias == "alias/AWSBackupSolutionKey"
@@ -45,7 +45,7 @@ def test_defaults_are_the_reference_solution_names() -> None:
 
 
 def test_config_is_frozen() -> None:
-    config = load_config(FIXTURES / "minimal.yaml")
+    config = load_config(MINIMAL_CONFIG)
     with pytest.raises(Exception, match="frozen"):
         config.target_regions = ("eu-west-1",)  # type: ignore[misc]
 
@@ -496,8 +496,15 @@ CASES: list[tuple[str, str, str]] = [
     (
         "yaml-unclosed-quote",
         'organization:\n  id: "o-minimal0001\n',
-        "has 1 problem:\n  - is not valid YAML at line 3, column 1, begun at line 2 ('id: \"o-minimal0001'): a quoted "
-        "string is not closed (found unexpected end of stream). Fix: close the quote.",
+        "has 1 problem:\n  - is not valid YAML: line 2 ('id: \"o-minimal0001') opens a quoted string that it does "
+        "not close, so YAML reads on into line 3 (found unexpected end of stream). Fix: close the quote on line 2.",
+    ),
+    (
+        "yaml-unclosed-quote-before-more-keys",  # was blamed on the next line's indentation (issue 28)
+        'organization:\n  id: "o-minimal0001\n  management_account_id: "100000000001"\n',
+        "has 1 problem:\n  - is not valid YAML: line 2 ('id: \"o-minimal0001') opens a quoted string that it does "
+        "not close, so YAML reads on into line 3 (expected <block end>, but found '<scalar>'). Fix: close the quote "
+        "on line 2.",
     ),
     (
         "type-errors",
@@ -513,12 +520,20 @@ CASES: list[tuple[str, str, str]] = [
     (
         "empty-file",
         "\n  \n",
-        "has 1 problem:\n  - is empty. Fix: start from the example (backup.yaml in the repository).",
+        "has 1 problem:\n  - is empty. Fix: start from the example (backup.minimal.yaml or backup.yaml in the "
+        "repository).",
     ),
     (
         "not-a-mapping",
         "- just\n- a list\n",
-        "has 1 problem:\n  - must be a YAML mapping at the top level, got list. Fix: see backup.yaml.",
+        "has 1 problem:\n  - holds a list, not settings: a config is 'key: value' lines at the top level. Fix: start "
+        "from backup.minimal.yaml (the smallest config) or backup.yaml (every feature) in the repository.",
+    ),
+    (
+        "comments-only",  # was "got NoneType"
+        "# organization:\n#   id: o-...\n",
+        "has 1 problem:\n  - has no settings, only comments: a config is 'key: value' lines at the top level. Fix: "
+        "start from backup.minimal.yaml (the smallest config) or backup.yaml (every feature) in the repository.",
     ),
 ]
 
@@ -777,7 +792,7 @@ def test_the_schema_editors_read_refuses_what_the_validator_refuses(path: str, v
     import jsonschema  # checkov's dependency, in Pipfile.lock
 
     validator = jsonschema.Draft202012Validator(json.loads((ROOT / "backup.schema.json").read_text()))
-    for example in (EXAMPLE_CONFIG, FIXTURES / "minimal.yaml", FIXTURES / "connection_source.yaml"):
+    for example in (EXAMPLE_CONFIG, MINIMAL_CONFIG, FIXTURES / "connection_source.yaml"):
         assert list(validator.iter_errors(yaml.safe_load(example.read_text()))) == [], example
     broken = yaml.safe_load(_mutated(_set(path, value)))
     with pytest.raises(InputError):

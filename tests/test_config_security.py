@@ -11,9 +11,9 @@ import yaml
 
 from org_backup.config_loader import config_from_dict
 from org_backup.errors import InputError
-from tests.conftest import EXAMPLE_CONFIG, FIXTURES
+from tests.conftest import EXAMPLE_CONFIG, MINIMAL_CONFIG
 
-MINIMAL: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
+MINIMAL: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
 HOME, MANAGEMENT, CENTRAL = "100000000003", "100000000001", "100000000002"
 
 

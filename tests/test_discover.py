@@ -16,6 +16,7 @@ from org_backup import accounts_lock, discover
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.yaml_io import dump_yaml
+from tests.conftest import MINIMAL_CONFIG
 from tests.rehearsal.moto import session_in
 
 MANAGEMENT = "123456789012"  # moto's default account: the one that creates the organization
@@ -235,7 +236,7 @@ def _snapshot(tmp: Path, **changes: Any) -> Path:
     }
     lock.update(changes)
     (tmp / "accounts.lock.yaml").write_text(dump_yaml(lock))
-    raw = yaml.safe_load((Path(__file__).parent / "fixtures" / "minimal.yaml").read_text())
+    raw = yaml.safe_load(MINIMAL_CONFIG.read_text())
     del raw["target_ous"][0]["accounts"]
     raw["accounts_file"] = "accounts.lock.yaml"
     (tmp / "backup.yaml").write_text(dump_yaml(raw))

@@ -23,9 +23,9 @@ from org_backup.config import BackupConfig
 from org_backup.config_loader import config_from_dict
 from org_backup.doctor import Clients
 from org_backup.doctor_regions import opt_in_region_checks, region_settings_checks
-from tests.conftest import FIXTURES
+from tests.conftest import MINIMAL_CONFIG
 
-MINIMAL: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
+MINIMAL: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
 MANAGEMENT, CENTRAL, MEMBER = "100000000001", "100000000002", "100000000004"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from org_backup.config_loader import load_config
 from org_backup.doctor import run_checks, source_checks
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, MINIMAL_CONFIG
 from tests.test_preview_doctor import StubbedClients, organization  # noqa: F401  (the fixture)
 
 SCP = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]})
@@ -90,4 +90,4 @@ def test_branch_protection_of_a_connection_source_is_said_to_be_unverifiable() -
         )
     ]
     assert all(c.skipped and c.ok for c in checks)  # counted as not checkable, never as passed or failed
-    assert source_checks(load_config(FIXTURES / "minimal.yaml")) == []  # CodeCommit: enforced by the SCP instead
+    assert source_checks(load_config(MINIMAL_CONFIG)) == []  # CodeCommit: enforced by the SCP instead

@@ -21,7 +21,7 @@ from org_backup.doctor import Clients, run_checks
 from org_backup.effective import effective_policy, preview
 from org_backup.inputs import Inputs
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG, ROOT
 from tests.rehearsal.moto import seed_organization, session_in
 
 REGIONS = ("eu-west-1", "eu-central-1", "us-east-1")
@@ -150,11 +150,9 @@ def test_config_option_is_accepted_after_the_command_too(
     from org_backup.__main__ import main
 
     monkeypatch.delenv("BACKUP_CONFIG", raising=False)
-    assert main(["preview", "--json", "--config", str(FIXTURES / "minimal.yaml")]) == 0
+    assert main(["preview", "--json", "--config", str(MINIMAL_CONFIG)]) == 0
     assert sorted(json.loads(capsys.readouterr().out)) == ["100000000004"]  # the accounts of minimal.yaml
-    assert (
-        main(["--config", str(tmp_path / "missing.yaml"), "preview", "--config", str(FIXTURES / "minimal.yaml")]) == 0
-    )
+    assert main(["--config", str(tmp_path / "missing.yaml"), "preview", "--config", str(MINIMAL_CONFIG)]) == 0
     assert "100000000004" in capsys.readouterr().out
 
 

@@ -19,7 +19,7 @@ from org_backup.__main__ import main as cli
 from org_backup.inputs import Inputs
 from org_backup.naming import Naming
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import EXAMPLE_CONFIG, FIXTURES
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG
 from tests.rehearsal.moto import MotoServer, seed_organization, session_in
 
 REGION = "us-east-1"
@@ -68,7 +68,7 @@ def organization(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     moto = MotoServer(workdir / "moto.log")
     try:
         # moto's own ids: the server accepts a key policy naming an account only if that account exists.
-        config = seed_organization(moto.url, yaml.safe_load((FIXTURES / "minimal.yaml").read_text()), FIXTURES)
+        config = seed_organization(moto.url, yaml.safe_load((MINIMAL_CONFIG).read_text()), FIXTURES)
         (workdir / "backup.yaml").write_text(dump_yaml(config))
         member_id, central = config["target_ous"][0]["accounts"][0], config["central_backup"]["account_id"]
         member = session_in(moto.url, member_id)
@@ -246,7 +246,7 @@ def test_an_account_that_cannot_be_read_is_listed_not_passed() -> None:
 
     from org_backup.inputs import Inputs
 
-    inputs = Inputs.load(FIXTURES / "minimal.yaml")
+    inputs = Inputs.load(MINIMAL_CONFIG)
     result = readiness.run(inputs.config, inputs.backup_policies, no_session)
     assert result.exit_code == 3
     assert [(u.account, u.region) for u in result.unreadable] == [("100000000004", REGION)]

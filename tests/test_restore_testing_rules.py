@@ -28,9 +28,9 @@ from org_backup.config_loader import config_from_dict
 from org_backup.errors import InputError
 from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
 from tests import synthesized_policies as policies
-from tests.conftest import FIXTURES, Synthesized
+from tests.conftest import MINIMAL_CONFIG, Synthesized
 
-BASE: dict[str, Any] = yaml.safe_load((FIXTURES / "minimal.yaml").read_text())
+BASE: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
 CENTRAL, MEMBER = "100000000002", "100000000004"  # minimal.yaml's central and member accounts
 VOLUME = f"arn:aws:ec2:us-east-1:{MEMBER}:volume/vol-0123456789abcdef0"
 INSTANCE = f"arn:aws:ec2:us-east-1:{MEMBER}:instance/i-0123456789abcdef0"

@@ -12,9 +12,9 @@ import pytest
 
 from org_backup.inputs import Inputs
 from org_backup.synth_cache import FILES, KEEP, SynthCache
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import MINIMAL_CONFIG, ROOT
 
-CONFIG = FIXTURES / "minimal.yaml"
+CONFIG = MINIMAL_CONFIG
 
 
 def _files(directory: Path) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ import pytest
 
 from org_backup import lambda_package
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import ROOT, Synthesized, load_lambda
+from tests.conftest import MINIMAL_CONFIG, Synthesized, load_lambda
 
 (resources,) = load_lambda("tag_reapply", "resources")
 
@@ -172,7 +172,7 @@ def test_reserved_concurrency_is_set_only_when_configured(synth: Any) -> None:
 def test_disabled_function_synthesizes_nothing_of_it(synth: Any, tmp_path: Path) -> None:
     import yaml
 
-    config = yaml.safe_load((ROOT / "tests" / "fixtures" / "minimal.yaml").read_text())
+    config = yaml.safe_load((MINIMAL_CONFIG).read_text())
     config["tag_reapply"] = {"enabled": False}
     path = tmp_path / "no-reapply.yaml"
     path.write_text(dump_yaml(config))
