@@ -47,8 +47,9 @@ synth: install ## Validate backup.yaml (or $BACKUP_CONFIG) and synthesize every 
 	$(SYNTH)
 	$(PYTHON) -m org_backup.terraform lock $(OUTDIR)
 
-schema: install ## Write backup.schema.json (JSON Schema of the config, for editors)
+schema: install ## Write backup.schema.json and backup-plans.schema.json (JSON Schemas of the config and the plans file, for editors)
 	$(PYTHON) -m org_backup schema > backup.schema.json
+	$(PYTHON) -m org_backup schema --plans > backup-plans.schema.json
 
 validate: synth ## terraform validate every synthesized stack with the real AWS provider
 	$(PYTHON) -m org_backup.terraform_validate $(OUTDIR)

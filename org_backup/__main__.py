@@ -17,10 +17,16 @@ from org_backup.errors import InputError
 from org_backup.naming import DEPLOY_PHASES, deploy_phase
 
 
-def _schema(_: argparse.Namespace) -> int:
-    schema = BackupConfig.model_json_schema()
+def _schema(args: argparse.Namespace) -> int:
+    from org_backup.plan_model import BackupPlans
+
+    if args.plans:
+        schema = BackupPlans.model_json_schema()
+        schema["title"] = "org-backup backup plans (policies/backup_plans.yaml, backup_plans_file)"
+    else:
+        schema = BackupConfig.model_json_schema()
+        schema["title"] = "org-backup configuration (backup.yaml)"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "org-backup configuration (backup.yaml)"
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0
 
@@ -248,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     def command(name: str, *, parents: tuple[argparse.ArgumentParser, ...] = (), **kwargs: Any) -> Any:
         return sub.add_parser(name, parents=[*parents, anywhere], **kwargs)
 
-    command("schema", help="print the JSON Schema of backup.yaml").set_defaults(run=_schema)
+    schema = command("schema", help="print the JSON Schema of backup.yaml (or, with --plans, of the plans file)")
+    schema.add_argument("--plans", action="store_true", help="the plans file's schema instead")
+    schema.set_defaults(run=_schema)
     preview = command("preview", help="effective backup policy of every OU and member account, before deploy")
     preview.add_argument("--json", action="store_true", help="machine-readable output (= --format json)")
     preview.add_argument(

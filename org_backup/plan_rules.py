@@ -41,19 +41,23 @@ from org_backup.resource_types import (
     not_air_gapped,
 )
 from org_backup.validation import problems_from_validation_error
-from org_backup.yaml_io import load_yaml
+from org_backup.yaml_io import load_yaml_with_lines
 
 
 def load_plans(path: Path, config: BackupConfig) -> BackupPlans:
-    """Read and validate a plans file against the config; raise InputError listing every problem."""
-    raw = load_yaml(
-        path,
-        named_by="backup_plans_file in backup.yaml",
-        empty_fix="start from policies/backup_plans.yaml in the repository",
-    )
+    """Read and validate a plans file against the config; raise InputError listing every problem, each with its
+    line in the file."""
+    raw, lines = load_yaml_with_lines(path, named_by=_NAMED_BY, empty_fix=_PLANS_EXAMPLE)
     if not isinstance(raw, dict):
         raise InputError(str(path), [_not_plans(raw)])
-    return validate_plans(raw, config=config, source=str(path))
+    try:
+        return validate_plans(raw, config=config, source=str(path))
+    except InputError as error:
+        raise InputError(error.source, [p.at_line(lines) for p in error.problems]) from None
+
+
+_NAMED_BY = "backup_plans_file in backup.yaml"
+_PLANS_EXAMPLE = "start from policies/backup_plans.yaml in the repository"
 
 
 def _not_plans(raw: Any) -> Problem:
@@ -69,11 +73,7 @@ def plans_schema_problems(path: Path) -> InputError | None:
     """The plans file checked on its own (YAML and field rules, nothing that needs the config), so that a config
     with problems does not hide the plans file's: both are reported in one run."""
     try:
-        raw = load_yaml(
-            path,
-            named_by="backup_plans_file in backup.yaml",
-            empty_fix="start from policies/backup_plans.yaml in the repository",
-        )
+        raw, lines = load_yaml_with_lines(path, named_by=_NAMED_BY, empty_fix=_PLANS_EXAMPLE)
     except InputError as error:
         return error
     if not isinstance(raw, dict):
@@ -81,7 +81,7 @@ def plans_schema_problems(path: Path) -> InputError | None:
     try:
         BackupPlans.model_validate(raw)
     except ValidationError as exc:
-        return InputError(str(path), problems_from_validation_error(exc, BackupPlans))
+        return InputError(str(path), [p.at_line(lines) for p in problems_from_validation_error(exc, BackupPlans)])
     return None
 
 

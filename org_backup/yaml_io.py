@@ -119,10 +119,12 @@ def _read(path: Path, named_by: str, empty_fix: str = _START_FROM_EXAMPLE) -> st
     return text
 
 
-def load_yaml_with_lines(path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)") -> tuple[Any, dict[str, int]]:
+def load_yaml_with_lines(
+    path: Path, *, named_by: str = "BACKUP_CONFIG (or --config)", empty_fix: str = _START_FROM_EXAMPLE
+) -> tuple[Any, dict[str, int]]:
     """``load_yaml``, and the line of every key and list item by its path as problems name fields
     (``target_ous[0].accounts[2]``), so a problem can say where it is."""
-    return _parse(path, _read(path, named_by))
+    return _parse(path, _read(path, named_by, empty_fix))
 
 
 def _lines(node: Any, path: str, found: dict[str, int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 import yaml
 
 from org_backup.backup_policy import (
-    BackupPlans,
     render_policies,
     validate_plans,
     validate_policy_document,
@@ -21,7 +21,7 @@ from org_backup.config_loader import load_config
 from org_backup.errors import InputError
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.yaml_io import dump_yaml
-from tests.conftest import EXAMPLE_CONFIG, FIXTURES
+from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 
 CONFIG = load_config(EXAMPLE_CONFIG)
 DEFAULT = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
@@ -547,8 +547,33 @@ def test_plans_file_must_be_a_mapping(tmp_path: Path) -> None:
     )
 
 
-def test_model_is_exported_for_editors() -> None:
-    assert "plans" in BackupPlans.model_json_schema()["properties"]
+def test_model_is_exported_for_editors(capsys: pytest.CaptureFixture[str]) -> None:
+    """backup-plans.schema.json (issue 28): committed as `make schema` writes it, named by the plans file's
+    yaml-language-server line; the committed plans pass it, and it refuses a misspelt key, a policy name with a space
+    and a list where a mapping goes, as the validator does. policy_name and the windows may be left out (they have defaults)."""
+    import jsonschema  # checkov's dependency, in Pipfile.lock
+
+    from org_backup.__main__ import main as cli
+
+    assert cli(["schema", "--plans"]) == 0
+    committed = (ROOT / "backup-plans.schema.json").read_text()
+    assert committed == capsys.readouterr().out, "run `make schema` and commit it"
+    assert DEFAULT_PLANS_FILE.read_text().startswith("# yaml-language-server: $schema=../backup-plans.schema.json\n")
+    validator = jsonschema.Draft202012Validator(json.loads(committed))
+    assert list(validator.iter_errors(DEFAULT)) == []
+    short = copy.deepcopy(DEFAULT)
+    del short["plans"]["OrgBackupPlanDaily"]["policy_name"]
+    del short["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]["start_window_minutes"]
+    assert list(validator.iter_errors(short)) == []
+    for path, value in (
+        (f"{RULE}.shedule", "cron(0 5 ? * * *)"),
+        (f"{DAILY}.policy_name", "daily backups"),
+        (f"{DAILY}.rules", [DEFAULT["plans"]["OrgBackupPlanDaily"]["rules"]["OrgDailyBackupRule"]]),
+    ):
+        broken = _broken(path, value)
+        assert list(validator.iter_errors(broken)), path
+        with pytest.raises(InputError):
+            validate_plans(broken, config=CONFIG, source="plans.yaml")
 
 
 def test_a_plan_name_too_long_once_its_region_is_appended_is_refused() -> None:
@@ -591,7 +616,18 @@ def test_broken_plans_file_through_the_entry_point(
 
     assert code == 2
     assert err.startswith(f"{tmp_path / 'plans.yaml'} has ") and "Traceback" not in err
-    assert [line.removeprefix("  - ") for line in err.splitlines()[1:]] == expected
+    written = (tmp_path / "plans.yaml").read_text().splitlines()
+    found = []
+    for line in err.splitlines()[1:]:
+        # each problem names its line in the plans file (issue 28): the line of the key it is about
+        at = re.match(r"  - (?P<field>[^ :]+) \(line (?P<line>\d+)\): ", line)
+        assert at, line
+        text = written[int(at["line"]) - 1].lstrip()
+        keys = [k for k in re.split(r"[.\[\]]", at["field"]) if k and not k.isdigit()]
+        # the field's own key, or (a missing field) an enclosing one, or the list item it indexes
+        assert any(text.startswith(f"{key}:") for key in keys) or text.startswith("- "), line
+        found.append(line.removeprefix("  - ").replace(f" (line {at['line']})", "", 1))
+    assert sorted(found) == sorted(expected)  # listed by line, which follows the file's key order
     assert all("Fix:" in line for line in err.splitlines()[1:])
     assert [p.name for p in (tmp_path / "cdktf.out").iterdir()] == ["kept"]
 
