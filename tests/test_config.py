@@ -736,7 +736,11 @@ def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
     code, out, err = _main_in_process(config, tmp_path / "cdktf.out", monkeypatch, capsys)
 
     assert code == 2 and out == ""
-    config_part, plans_part = _without_lines(err, config.read_text()).split(f"{plans} has ")
+    config_err, plans_err = err.split(f"{plans} has ")  # each part's lines are of its own file
+    config_part, plans_part = (
+        _without_lines(config_err, config.read_text()),
+        _without_lines(plans_err, plans.read_text()),
+    )
     assert config_part.startswith(
         f"{config} has 1 problem:\n  - organization.id: 'org-1' is not an AWS Organizations id"
     )
