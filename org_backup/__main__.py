@@ -87,10 +87,12 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _readiness(args: argparse.Namespace) -> int:
-    from org_backup import readiness
+    from org_backup import credentials, readiness
     from org_backup.inputs import Inputs
 
     inputs = Inputs.load(args.config)
+    if not credentials.require("readiness", inputs.config.pipeline_region):
+        return 2
     return readiness.main(
         inputs.config,
         inputs.backup_policies,
@@ -112,11 +114,22 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _wait_roles(args: argparse.Namespace) -> int:
-    from org_backup import deploy_wait
+    from org_backup import credentials, deploy_wait
     from org_backup.incremental import read_stack_list
 
     stacks = read_stack_list(args.stacks_file)
-    return deploy_wait.main(load_config(args.config), stacks, role=args.role, timeout=args.timeout)
+    config = load_config(args.config)
+    if not credentials.require("wait-roles", config.pipeline_region):
+        return 2
+    return deploy_wait.main(config, stacks, role=args.role, timeout=args.timeout)
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    """`make plan` asks first: without credentials nothing is synthesized or written."""
+    from org_backup import credentials
+
+    config = load_config(args.config)
+    return 0 if credentials.require("plan", config.pipeline_region) else 2
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -368,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     wait.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most (default 900)")
     wait.set_defaults(run=_wait_roles)
+    command(
+        "credentials", help="exit 2 with the fix, in one line, when there are no usable AWS credentials"
+    ).set_defaults(run=_credentials)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

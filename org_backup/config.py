@@ -18,7 +18,7 @@ from org_backup.config_guardrails import Guardrails, OuSelection
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
 from org_backup.config_region_settings import RegionSettings
 from org_backup.config_vaults import AirGapped, VaultLocks
-from org_backup.formats import CodeCommitRepositoryName, ConnectionArn, KeyPrefix, RepositoryId
+from org_backup.formats import CodeCommitRepositoryName, ConnectionArn, KeyPrefix, RepositoryId, RoleArn
 from org_backup.policy_docs import DEFAULT_PLANS_FILE
 from org_backup.regions import partition_of
 from org_backup.validation import (
@@ -41,6 +41,9 @@ DEFAULT_CONFIG = "backup.yaml"
 # org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
 # rather than build count bound the wall time. README "Scale" explains the model.
 MAX_DEPLOY_SHARDS = 100
+# A role trust policy holds 2,048 characters by default (IAM User Guide, "IAM and AWS STS quotas": role trust policy
+# length); the plan role's two builder statements and four readers' fit with room for long role paths.
+MAX_PLAN_READERS = 4
 
 
 class Organization(Model):
@@ -116,6 +119,13 @@ class Pipeline(Model):
     manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
     notification_emails: tuple[EmailAddress, ...] = Field(
         default=(), description="Subscribed to pipeline failure and approval notifications (SNS, KMS-encrypted)."
+    )
+    plan_readers: tuple[RoleArn, ...] = Field(
+        default=(),
+        max_length=MAX_PLAN_READERS,
+        description="Roles of people who may assume the read-only plan role in every account, to run make plan, "
+        "cdktf diff and readiness with their own credentials (the plan role otherwise trusts only the pipeline's "
+        "plan and pull-request builders). Exact role ARNs.",
     )
     deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
     deploy_shards: int = Field(

@@ -272,8 +272,21 @@ def trust(config: BackupConfig, *builders: str) -> dict[str, Any]:
 
 
 def plan_trust(config: BackupConfig) -> dict[str, Any]:
-    """The plan roles: the Plan stage's builder and the pull-request builder (read-only, both)."""
-    return trust(config, "plan", "pull-request")
+    """The plan roles: the Plan stage's builder and the pull-request builder (read-only, both), and the people of
+    ``pipeline.plan_readers``, each by its account narrowed to its role (as ``trust`` does for the builders)."""
+    document = trust(config, "plan", "pull-request")
+    naming = Naming(config)
+    for index, reader in enumerate(config.pipeline.plan_readers, start=1):
+        document["Statement"].append(
+            {
+                "Sid": f"PlanReader{index}",
+                "Effect": "Allow",
+                "Principal": {"AWS": naming.account_root_arn(reader.split(":")[4])},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": reader}},
+            }
+        )
+    return document
 
 
 def boundary_policy(kind: str) -> dict[str, Any]:

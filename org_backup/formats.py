@@ -113,3 +113,17 @@ def _check_timezone(value: Any) -> str:
 
 
 TimeZone = Annotated[str, BeforeValidator(_check_timezone)]
+
+# A person's (or a read-only tool's) role, by exact ARN: it may assume the plan roles (pipeline.plan_readers). Exact,
+# so each trust statement names one role (org_backup/policy_lint.py's rule for account principals).
+RoleArn = Annotated[
+    str,
+    with_pattern(
+        r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
+        "an IAM role ARN",
+        "arn:aws:iam::<account>:role/<path/name>, exactly, without wildcards",
+        "use the role's ARN (IAM console, or the assumed-role ARN `aws sts get-caller-identity` prints turned into "
+        "arn:aws:iam::<account>:role/<name>).",
+        "arn:aws:iam::123456789012:role/PlatformReadOnly",
+    ),
+]

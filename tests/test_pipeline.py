@@ -177,19 +177,31 @@ def test_stackset_puts_deploy_and_plan_roles_into_every_target_ou(example: Synth
     deploy = template["Resources"]["DeployRole"]["Properties"]
     plan = template["Resources"]["PlanRole"]["Properties"]
     assert deploy["RoleName"] == "OrgBackupDeployRole" and plan["RoleName"] == "OrgBackupPlanRole"
-    for role, builders in ((deploy, ["deploy"]), (plan, ["plan", "pull-request"])):
-        assert role["AssumeRolePolicyDocument"]["Statement"] == [
-            {
-                "Sid": f"PipelineBuilderOnly{builder.title().replace('-', '')}",
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}
-                },
-            }
-            for builder in builders
-        ]
+    # The example's pipeline.plan_readers (one role) may assume the plan role too, never the deploy role.
+    reader = {
+        "Sid": "PlanReader1",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/PlatformReadOnly"}},
+    }
+    for role, builders, readers in ((deploy, ["deploy"], []), (plan, ["plan", "pull-request"], [reader])):
+        assert (
+            role["AssumeRolePolicyDocument"]["Statement"]
+            == [
+                {
+                    "Sid": f"PipelineBuilderOnly{builder.title().replace('-', '')}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::333333333333:root"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}
+                    },
+                }
+                for builder in builders
+            ]
+            + readers
+        )
     actions = {
         a
         for s in _deploy_role_statements(template).values()
@@ -237,12 +249,15 @@ def test_bootstrap_stacks(example: Synthesized, policies_in_management: Synthesi
     assert sorted(roles) == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
     # Bootstrap runs before the pipeline stack creates the builder roles: the trust must not name them as principals
     # (IAM: "Invalid principal in policy"), only narrow the home account to them.
-    for name, builders in (("OrgBackupDeployRole", ["deploy"]), ("OrgBackupPlanRole", ["plan", "pull-request"])):
+    # The plan role also trusts the example's one plan reader (pipeline.plan_readers), narrowed the same way.
+    for name, principals in (
+        ("OrgBackupDeployRole", ["role/org-backup-deploy"]),
+        ("OrgBackupPlanRole", ["role/org-backup-plan", "role/org-backup-pull-request", "role/PlatformReadOnly"]),
+    ):
         statements = json.loads(roles[name]["assume_role_policy"])["Statement"]
-        assert [s["Principal"] for s in statements] == [{"AWS": "arn:aws:iam::333333333333:root"}] * len(builders)
+        assert [s["Principal"] for s in statements] == [{"AWS": "arn:aws:iam::333333333333:root"}] * len(principals)
         assert [s["Condition"] for s in statements] == [
-            {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:role/org-backup-{builder}"}}
-            for builder in builders
+            {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::333333333333:{principal}"}} for principal in principals
         ]
     assert "organizations:CreatePolicy" in json.dumps(_management_policy(policies_in_management))
     policies = {p["name"] for p in policies_in_management.resources("bootstrap-management", "aws_iam_policy").values()}

@@ -239,6 +239,7 @@ class RehearsalJob:
         )
         result.verified = self._verify(result)
         self._delegation_control(result, deploy_env, accounts)
+        self._plan_reader_control(result, accounts)
         result.seeded = self._seed_workloads(result)
         self._make(
             result, "readiness as the plan builder", ["readiness", "READINESS_FLAGS=--json"], plan_env, expect_ok=False
@@ -431,6 +432,45 @@ class RehearsalJob:
             return found
         finally:
             _set_auth(endpoint, "0")
+
+    def _plan_reader_control(self, result: Rehearsal, accounts: dict[str, str]) -> None:
+        """A person of pipeline.plan_readers (the example's PlatformReadOnly role in the home account, created here as
+        the home administrator would, trusted by that administrator) assumes a member account's plan role, as `make
+        plan` with their own credentials does; the deploy role refuses them (IAM enforced throughout)."""
+        endpoint, names = result.endpoint, Names()
+        (reader,) = result.config["pipeline"]["plan_readers"]
+        iam = _admin(self, "home", "iam", endpoint)
+        admin = f"arn:aws:iam::{accounts['home']}:user/{ADMIN}"
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}],
+        }
+        iam.create_role(RoleName=reader.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+        may_assume = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+        }
+        iam.put_role_policy(
+            RoleName=reader.rsplit("/", 1)[1], PolicyName="assume", PolicyDocument=json.dumps(may_assume)
+        )
+        key, secret = self.admin_keys["home"]
+        as_admin = session(endpoint, aws_access_key_id=key, aws_secret_access_key=secret)
+        found = as_admin.client("sts", endpoint_url=endpoint, region_name="us-east-1").assume_role(
+            RoleArn=reader, RoleSessionName="person"
+        )["Credentials"]
+        person = session(
+            endpoint,
+            aws_access_key_id=found["AccessKeyId"],
+            aws_secret_access_key=found["SecretAccessKey"],
+            aws_session_token=found["SessionToken"],
+        ).client("sts", endpoint_url=endpoint, region_name="us-east-1")
+        member = result.members[0]
+        for role in (names.plan_role, names.deploy_role):
+            try:
+                person.assume_role(RoleArn=f"arn:aws:iam::{member}:role/{role}", RoleSessionName="person")
+                result.negative[f"plan reader assumes {role}"] = "assumed"
+            except ClientError as exc:
+                result.negative[f"plan reader assumes {role}"] = str(exc)
 
     def _delegation_control(self, result: Rehearsal, deploy_env: dict[str, str], accounts: dict[str, str]) -> None:
         """The organization's delegation policy refuses a policy type it does not delegate. The policy

@@ -143,6 +143,14 @@ def test_the_pipeline_never_had_a_role_to_assume_in_the_management_account(rehea
     assert assumed["management"] == assumed["backup-policies"] == {f"arn:aws:iam::{central}:role/OrgBackupDeployRole"}
 
 
+def test_a_plan_reader_assumes_the_plan_role_and_not_the_deploy_role(rehearsal: Rehearsal) -> None:
+    """pipeline.plan_readers (issue 28): a person's role may read through the plan role, as `make plan`, `cdktf
+    diff` and `readiness` need; the deploy role still trusts only the deploy builder."""
+    assert rehearsal.negative["plan reader assumes OrgBackupPlanRole"] == "assumed"
+    refused = rehearsal.negative["plan reader assumes OrgBackupDeployRole"]
+    assert "AccessDenied" in refused and "sts:AssumeRole" in refused, refused
+
+
 def test_the_delegation_refuses_a_policy_type_it_does_not_delegate(rehearsal: Rehearsal) -> None:
     """Organizations User Guide, "Delegated administrator for AWS Organizations": a member account manages policies
     only as the delegation policy allows; org-backup's allows BACKUP_POLICY and SERVICE_CONTROL_POLICY. The deploy

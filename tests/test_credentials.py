@@ -1,0 +1,71 @@
+"""Commands that need AWS credentials check for them first (issue 28): without any, `make plan`, `readiness`,
+`wait-roles` and `credentials` stop with one line that says so and how to fix it, exit 2, and write nothing. Before,
+`make plan` rewrote cdktf.out and died in a 50-line NoCredentialsError traceback, and `readiness` reported "all 0
+tagged resources will be protected"."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_CONFIG, ROOT
+
+NO_CREDENTIALS = "no AWS credentials found. Fix: sign in"
+
+
+def _without_credentials(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ORG_BACKUP_"))}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",  # no instance metadata here: fail at once instead of after its timeouts
+        BACKUP_CONFIG=str(EXAMPLE_CONFIG),
+        HOME=str(tmp_path),
+    )
+    return env
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["credentials"], "plan"),
+        (["readiness"], "readiness"),
+        (["wait-roles", "--role", "plan", "--stacks-file", "STACKS"], "wait-roles"),
+    ],
+)
+def test_a_command_without_credentials_stops_in_one_line(argv: list[str], command: str, tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks.txt"
+    stacks.write_text("member-444444444444\n")
+    argv = [str(stacks) if a == "STACKS" else a for a in argv]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "org_backup", *argv], cwd=ROOT, env=_without_credentials(tmp_path),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{command}: {NO_CREDENTIALS}"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_make_plan_without_credentials_writes_nothing(tmp_path: Path) -> None:
+    """The credentials check is the plan target's first command: cdktf.out and build/plans are not touched."""
+    outdir, plans = ROOT / "cdktf.out", ROOT / "build" / "plans"
+
+    def state() -> list[tuple[str, float]]:
+        return [(str(p), p.stat().st_mtime) for d in (outdir, plans) if d.exists() for p in sorted(d.iterdir())]
+
+    before = state()
+    done = subprocess.run(
+        ["make", "--no-print-directory", "plan"], cwd=ROOT, env=_without_credentials(tmp_path),
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert f"plan: {NO_CREDENTIALS}" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert state() == before
