@@ -42,4 +42,39 @@ def summary(inputs: Inputs, outdir: Path, names: list[str]) -> list[str]:
         f"  backup plans: {len(plans)} in {len(inputs.backup_policies)} policies ({len(split)} split); "
         f"SCPs: {len(inputs.scps)}",
         f"  resources: {resources}; output: {_size(outdir) / 1_000_000:.1f} MB",
+        *[f"  note: {line}" for line in lasting_settings(inputs)],
     ]
+
+
+def lasting_settings(inputs: Inputs) -> list[str]:
+    """The settings a first deployment cannot simply take back, or that cost money on their own schedule, named
+    every synth so that nobody meets them first on the bill or in a locked vault (issue 28: the example turned them
+    on with only a YAML comment as warning)."""
+    config = inputs.config
+    found = []
+    for where, lock in (("member", config.vault_lock.member), ("central", config.vault_lock.central)):
+        if lock is None:
+            continue
+        if lock.mode == "compliance":
+            found.append(
+                f"the {where} vaults' lock is in compliance mode: {lock.changeable_for_days or 0} days after the deploy "
+                "nobody, AWS included, can remove it or shorten retention (AWS Backup, vault lock)"
+            )
+        else:
+            found.append(f"the {where} vaults' lock is in governance mode (removable by principals allowed to)")
+    if config.central_backup.air_gapped is not None:
+        found.append("logically air-gapped vaults: AWS locks them in compliance mode, and stores their copies apart")
+    if config.restore_testing.active:
+        found.append(
+            f"restore tests ({config.restore_testing.schedule} {config.restore_testing.schedule_timezone}): each "
+            "restores real resources on a schedule, which costs like any restore"
+        )
+    if config.audit.frameworks.enabled:
+        found.append("AWS Backup Audit Manager frameworks in every member account and Region: charged per evaluation")
+    if config.audit.reports.enabled:
+        found.append("AWS Backup Audit Manager reports, delivered daily to a bucket")
+    if inputs.scps:
+        found.append(
+            f"{len(inputs.scps)} guardrail SCPs: they deny actions to every principal of the accounts they bind"
+        )
+    return found

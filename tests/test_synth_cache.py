@@ -12,7 +12,7 @@ import pytest
 
 from org_backup.inputs import Inputs
 from org_backup.synth_cache import FILES, KEEP, SynthCache
-from tests.conftest import MINIMAL_CONFIG, ROOT
+from tests.conftest import EXAMPLE_CONFIG, MINIMAL_CONFIG, ROOT
 
 CONFIG = MINIMAL_CONFIG
 
@@ -149,3 +149,22 @@ def test_synth_prints_a_summary_and_lists_stacks_only_when_asked(
     monkeypatch.setenv("ORG_BACKUP_SYNTH_LIST", "1")
     listed = _main("off", tmp_path / "cdktf.out", monkeypatch, capsys).splitlines()
     assert listed[5:] == [f"  {p.name}" for p in sorted(stacks.iterdir())]
+
+
+def test_the_summary_names_what_a_deploy_cannot_take_back_or_costs_on_its_own() -> None:
+    """Issue 28: backup.yaml turns on a compliance lock, restore tests, audit frameworks and reports, and five SCPs;
+    each is named after every synth (the values below are backup.yaml's, read by hand); the minimal config has none."""
+    from org_backup.inputs import Inputs
+    from org_backup.synth_summary import lasting_settings
+
+    assert lasting_settings(Inputs.load(EXAMPLE_CONFIG)) == [
+        "the member vaults' lock is in governance mode (removable by principals allowed to)",
+        "the central vaults' lock is in compliance mode: 3 days after the deploy nobody, AWS included, can remove it "
+        "or shorten retention (AWS Backup, vault lock)",
+        "restore tests (cron(0 5 ? * SAT *) Etc/UTC): each restores real resources on a schedule, which costs like "
+        "any restore",
+        "AWS Backup Audit Manager frameworks in every member account and Region: charged per evaluation",
+        "AWS Backup Audit Manager reports, delivered daily to a bucket",
+        "5 guardrail SCPs: they deny actions to every principal of the accounts they bind",
+    ]
+    assert lasting_settings(Inputs.load(MINIMAL_CONFIG)) == []
