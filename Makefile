@@ -38,6 +38,7 @@ help: ## List the targets
 
 $(VENV)/.synced: Pipfile.lock
 	@command -v pipenv >/dev/null 2>&1 || python3 -m pip install --quiet --require-hashes -r .ci/pipenv-requirements.txt
+	@echo "Installing the pinned Python environment from Pipfile.lock into .venv (the first time: about 2 minutes, quietly)"
 	pipenv sync --dev
 	@touch $@
 
