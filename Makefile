@@ -103,7 +103,7 @@ discover: install ## Read the target OUs' accounts from AWS Organizations into a
 	$(PYTHON) -m org_backup discover $(DISCOVER_FLAGS)
 
 plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
-	$(PYTHON) -m org_backup credentials
+	$(PYTHON) -m org_backup credentials --before plan
 	ORG_BACKUP_ROLE=plan $(SYNTH)
 	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/changed-stacks.txt

@@ -129,7 +129,7 @@ def _credentials(args: argparse.Namespace) -> int:
     from org_backup import credentials
 
     config = load_config(args.config)
-    return 0 if credentials.require("plan", config.pipeline_region) else 2
+    return 0 if credentials.require(args.before, config.pipeline_region) else 2
 
 
 def _discover(args: argparse.Namespace) -> int:
@@ -381,9 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     wait.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait at most (default 900)")
     wait.set_defaults(run=_wait_roles)
-    command(
-        "credentials", help="exit 2 with the fix, in one line, when there are no usable AWS credentials"
-    ).set_defaults(run=_credentials)
+    check = command("credentials", help="exit 2 with the fix, in one line, when there are no usable AWS credentials")
+    check.add_argument("--before", default="credentials", help="the command the message names (make plan: plan)")
+    check.set_defaults(run=_credentials)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

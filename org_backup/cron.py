@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -107,21 +108,25 @@ _GAP_WINDOW_HOURS = 2 * 365 * 24
 def longest_gap_hours(expression: str) -> int | None:
     """The longest time between two consecutive runs of a valid schedule, in whole hours (AWS Backup runs a rule at
     most once an hour); None if it runs less than twice in two years."""
+    fires = list(_fire_hours(expression, _GAP_WINDOW_START))
+    if len(fires) < 2:
+        return None
+    return max(later - earlier for earlier, later in pairwise(fires))
+
+
+def _fire_hours(expression: str, start: datetime) -> Iterator[int]:
+    """The hours, counted from ``start``, at which a valid schedule runs within two years of it."""
     fields = expression.strip()[len("cron(") : -1].split()
     hours, dom, months, dow, years = fields[1], fields[2], fields[3], fields[4], fields[5]
-    fires = []
     for offset in range(_GAP_WINDOW_HOURS):
-        moment = _GAP_WINDOW_START + timedelta(hours=offset)
+        moment = start + timedelta(hours=offset)
         if (
             _matches(hours, moment.hour, 0, 23, {})
             and _matches(months, moment.month, 1, 12, _MONTHS)
             and _matches(years, moment.year, 1970, 2199, {})
             and (_day_of_month(dom, moment) if dom != "?" else _day_of_week(dow, moment))
         ):
-            fires.append(offset)
-    if len(fires) < 2:
-        return None
-    return max(later - earlier for earlier, later in pairwise(fires))
+            yield offset
 
 
 def _number(text: str, names: dict[str, int]) -> int:
@@ -202,7 +207,8 @@ def schedule_problems(expression: str, *, now: datetime | None = None) -> list[s
     if problems:
         fix = f"Fix: write minutes hours day-of-month month day-of-week year, e.g. {_EXAMPLE}."
         return [f"{problem}. {fix}" for problem in problems]
-    if not _fires_within_two_years(text, now or datetime.now(UTC)):
+    hour = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
+    if next(_fire_hours(text, hour), None) is None:
         return [
             f"{expression!r} never runs in the next two years (a day that does not exist, like the 31st of February, "
             f"or a past year), so it would protect nothing. Fix: choose a day every month has, e.g. {_EXAMPLE}."
@@ -235,19 +241,3 @@ def _unix_fix(fields: list[str]) -> str:
         if all(a < b for a, b in ranges):
             return f"Fix: write cron({minutes} {hours} ? {month} {days} *) (AWS numbers the days SUN=1 to SAT=7)."
     return f"Fix: write six fields with '?' in day-of-month or day-of-week, e.g. {_EXAMPLE}."
-
-
-def _fires_within_two_years(expression: str, now: datetime) -> bool:
-    fields = expression[len("cron(") : -1].split()
-    hours, dom, months, dow, years = fields[1], fields[2], fields[3], fields[4], fields[5]
-    start = now.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
-    for offset in range(_GAP_WINDOW_HOURS):
-        moment = start + timedelta(hours=offset)
-        if (
-            _matches(years, moment.year, 1970, 2199, {})
-            and _matches(months, moment.month, 1, 12, _MONTHS)
-            and _matches(hours, moment.hour, 0, 23, {})
-            and (_day_of_month(dom, moment) if dom != "?" else _day_of_week(dow, moment))
-        ):
-            return True
-    return False

@@ -295,6 +295,15 @@ CASES: list[tuple[str, str, str]] = [
         "e.g. cron(0 5 ? * * *) for 05:00 UTC every day.",
     ),
     (
+        "policy-administrator-without-org-backup-roles",  # the home account: neither central nor a member
+        _mutated(_set("organization.policy_admin_account_id", "100000000003")),
+        "has 1 problem:\n  - organization.policy_admin_account_id: '100000000003' would manage the backup policies "
+        "and SCPs (organization.policy_admin_account_id, by default the backup delegated administrator), but "
+        "org-backup gives deploy and plan roles only to the central account and the accounts of target_ous. Fix: set "
+        "organization.policy_admin_account_id to the central account '100000000002' or a member account (or to the "
+        "management account '100000000001' to keep managing them there).",
+    ),
+    (
         "reports-without-a-delegated-administrator",
         _mutated(_set("audit", {"reports": {"enabled": True}})),
         "has 1 problem:\n  - audit.reports.enabled: is true, but organization.backup_delegated_admin_account_id is not "
@@ -809,3 +818,41 @@ def test_the_schema_editors_read_refuses_what_the_validator_refuses(path: str, v
         return [found for e in errors for found in ([e] if e.validator == "pattern" else patterns(e.context or []))]
 
     assert patterns(validator.iter_errors(broken)), path
+
+
+def test_plan_readers_that_overflow_the_trust_policy_are_refused() -> None:
+    """A role trust policy holds 2,048 characters (IAM User Guide, "IAM and AWS STS quotas"); four readers with
+    488-character role paths need 4 x 519 = 2,076 for their ARNs alone (31 characters before the path)."""
+    long = [f"arn:aws:iam::100000000003:role/{'p' * 480}/Reader{index}" for index in range(4)]
+    assert [len(arn) for arn in long] == [519] * 4
+    data = copy.deepcopy(BASE)
+    data["pipeline"]["plan_readers"] = long
+    with pytest.raises(InputError) as raised:
+        config_from_dict(data, source="backup.yaml")
+    (problem,) = raised.value.problems
+    assert problem.field == "pipeline.plan_readers"
+    said = re.fullmatch(
+        r"make the plan role's trust policy ([\d,]+) characters, over IAM's 2,048 for a role trust policy\. Fix: name "
+        r"fewer roles, or roles with shorter paths\.",
+        problem.message,
+    )
+    assert said is not None and int(said.group(1).replace(",", "")) > 4 * 519, problem.message
+
+
+def test_a_time_zone_cannot_be_checked_without_a_time_zone_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """zoneinfo finds no zone on a machine without the IANA database (Python docs, zoneinfo: "available_timezones
+    ... returns an empty set" then): said, with the fix, instead of calling every name invalid."""
+    from org_backup import formats
+
+    monkeypatch.setattr(formats.zoneinfo, "available_timezones", set)
+    data = copy.deepcopy(BASE)
+    data["restore_testing"] = {
+        "schedule_timezone": "Europe/Berlin",
+        "selections": [{"name": "ebs", "resource_type": "EBS", "protected_resource_arns": ["*"]}],
+    }
+    with pytest.raises(InputError) as raised:
+        config_from_dict(data, source="backup.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        "restore_testing.schedule_timezone: 'Europe/Berlin' cannot be checked: this machine has no IANA time zone "
+        "database. Fix: install one (the tzdata package of the OS, or `pip install tzdata`)."
+    ]

@@ -32,7 +32,7 @@ def _without_credentials(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("argv", "command"),
     [
-        (["credentials"], "plan"),
+        (["credentials"], "credentials"),
         (["readiness"], "readiness"),
         (["wait-roles", "--role", "plan", "--stacks-file", "STACKS"], "wait-roles"),
     ],

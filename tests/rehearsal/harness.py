@@ -165,7 +165,9 @@ class RehearsalJob:
         self._result: Rehearsal | None = None
 
     # -- set-up (pytest's thread) -------------------------------------------------------------------------------
-    def start(self) -> None:
+    def prepare(self) -> Rehearsal:
+        """A scratch repository, a moto server (stopped again if seeding fails) holding the example's organization,
+        whose state goes to the bucket bootstrap-home creates."""
         repo = scratch_repository(self.workdir / "repo")
         self._server = MotoServer(self.workdir / "moto.log", tls=True)
         try:
@@ -180,8 +182,11 @@ class RehearsalJob:
             "region": region,
             "key_prefix": "org-backup",
         }
-        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
-        self._result = Rehearsal(endpoint=self._server.url, config=config, repo=repo)
+        return Rehearsal(endpoint=self._server.url, config=config, repo=repo)
+
+    def start(self) -> None:
+        self._result = self.prepare()
+        (self.workdir / "backup.yaml").write_text(dump_yaml(self._result.config, sort_keys=False))
         self._thread = threading.Thread(target=self._run, args=(self._result,), name="rehearsal", daemon=True)
         self._thread.start()
 
@@ -211,7 +216,9 @@ class RehearsalJob:
             self.progress(f"done in {result.seconds:.0f} s")
             _write_report(result)
 
-    def _rehearse(self, result: Rehearsal) -> None:
+    def enforce(self, result: Rehearsal) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """An administrator in each account bootstrap needs, then IAM enforcement on. Returns the accounts by kind,
+        the administrators' AWS profiles and the environment every step runs with."""
         endpoint, config = result.endpoint, result.config
         accounts = {
             "management": config["organization"]["management_account_id"],
@@ -223,7 +230,11 @@ class RehearsalJob:
         profiles = self._administrators(endpoint, accounts)
         _set_auth(endpoint, "0")
         self.progress("IAM enforcement on: every call from here on is checked against its caller's policies")
-        base = self._environment(endpoint, profiles)
+        return accounts, profiles, self._environment(endpoint, profiles)
+
+    def _rehearse(self, result: Rehearsal) -> None:
+        endpoint = result.endpoint
+        accounts, profiles, base = self.enforce(result)
 
         cli = ThreadPoolExecutor(max_workers=1).submit(self._cli_by_hand, result)  # its own scratch repository
         self._make(result, "bootstrap", ["bootstrap", "BOOTSTRAP_FLAGS=--auto-approve"], base)
@@ -458,12 +469,7 @@ class RehearsalJob:
         found = as_admin.client("sts", endpoint_url=endpoint, region_name="us-east-1").assume_role(
             RoleArn=reader, RoleSessionName="person"
         )["Credentials"]
-        person = session(
-            endpoint,
-            aws_access_key_id=found["AccessKeyId"],
-            aws_secret_access_key=found["SecretAccessKey"],
-            aws_session_token=found["SessionToken"],
-        ).client("sts", endpoint_url=endpoint, region_name="us-east-1")
+        person = _assumed(endpoint, found).client("sts", endpoint_url=endpoint, region_name="us-east-1")
         member = result.members[0]
         for role in (names.plan_role, names.deploy_role):
             try:
@@ -497,12 +503,9 @@ class RehearsalJob:
             credentials = builder.client("sts", endpoint_url=endpoint, region_name="us-east-1").assume_role(
                 RoleArn=f"arn:aws:iam::{accounts['central']}:role/{role}", RoleSessionName="rehearsal-delegation"
             )["Credentials"]
-            org = session(
-                endpoint,
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            ).client("organizations", endpoint_url=endpoint, region_name="us-east-1")
+            org = _assumed(endpoint, credentials).client(
+                "organizations", endpoint_url=endpoint, region_name="us-east-1"
+            )
             for kind, content in (("TAG_POLICY", {"tags": {}}), ("BACKUP_POLICY", {"plans": {}})):
                 try:
                     created = org.create_policy(
@@ -721,6 +724,16 @@ class RehearsalJob:
             )
         finally:
             _set_auth(endpoint, "0")
+
+
+def _assumed(endpoint: str, credentials: dict[str, Any]) -> Any:
+    """A session with the Credentials an sts:AssumeRole answered."""
+    return session(
+        endpoint,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def _admin(job: RehearsalJob, kind: str, service: str, endpoint: str) -> Any:

@@ -23,6 +23,7 @@ Its own make target, ``make test-migration`` (run by ``.ci/run``): about five mi
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,15 +37,14 @@ from org_backup.config import Names
 from org_backup.naming import ENROLMENT_RULE
 from org_backup.terraform import BUILD_DIR
 from org_backup.yaml_io import dump_yaml
+from tests.conftest import EXAMPLE_CONFIG
 from tests.rehearsal.harness import (
     Rehearsal,
     RehearsalJob,
     _admin,
-    _rehearsal_example,
     _set_auth,
-    scratch_repository,
 )
-from tests.rehearsal.moto import MotoServer, seed_organization, session_in, warm_iam
+from tests.rehearsal.moto import session_in
 
 pytestmark = pytest.mark.migration
 STACKS = ["management", "backup-policies"]
@@ -54,17 +54,8 @@ class MigrationJob(RehearsalJob):
     """The two deployments, in this thread (no early start: nothing else runs in this tier)."""
 
     def run(self) -> Rehearsal:
-        repo = scratch_repository(self.workdir / "repo")
-        self._server = MotoServer(self.workdir / "moto.log", tls=True)
-        config = seed_organization(self._server.url, _rehearsal_example(), Path("."))
-        home, region = config["pipeline"]["home_account_id"], config["target_regions"][0]
-        config["state_backend"] = {
-            "type": "s3",
-            "bucket": f"org-backup-tfstate-{home}-{region}",
-            "region": region,
-            "key_prefix": "org-backup",
-        }
-        result = Rehearsal(endpoint=self._server.url, config=config, repo=repo)
+        result = self.prepare()
+        assert self._server is not None
         started = time.monotonic()
         try:
             self._migrate(result)
@@ -84,17 +75,8 @@ class MigrationJob(RehearsalJob):
         (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
 
     def _migrate(self, result: Rehearsal) -> None:
-        endpoint, config = result.endpoint, result.config
-        accounts = {
-            "management": config["organization"]["management_account_id"],
-            "home": config["pipeline"]["home_account_id"],
-            "central": config["central_backup"]["account_id"],
-        }
-        for account in sorted({*accounts.values(), *result.members}):
-            warm_iam(endpoint, account)
-        profiles = self._administrators(endpoint, accounts)
-        _set_auth(endpoint, "0")
-        base = self._environment(endpoint, profiles)
+        endpoint = result.endpoint
+        accounts, profiles, base = self.enforce(result)
         planned = self.workdir / "planned.json"
         deploy = ["deploy", f"PLANNED={planned}"]
 
@@ -175,10 +157,7 @@ class MigrationJob(RehearsalJob):
 @pytest.fixture(scope="module")
 def migration() -> Iterator[Rehearsal]:
     workdir = BUILD_DIR / "migration"
-    if workdir.exists():
-        import shutil
-
-        shutil.rmtree(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     job = MigrationJob(workdir, None)
     try:
@@ -198,7 +177,7 @@ def _deployed(migration: Rehearsal, step: str) -> list[str]:
 def test_before_the_migration_the_pipeline_deployed_into_the_management_account(migration: Rehearsal) -> None:
     before = migration.verified["before"]
     assert before["pipeline roles"] == ["OrgBackupDeployRole", "OrgBackupPlanRole"]
-    assert len([n for n in before["policies"]]) == 7  # the example's 2 backup policies and 5 guardrail SCPs
+    assert len(before["policies"]) == 7  # the example's 2 backup policies and 5 guardrail SCPs
     assert before["backup administrators"] == [migration.config["central_backup"]["account_id"]]
 
 
@@ -242,6 +221,6 @@ def test_afterwards_the_pipeline_has_no_role_in_the_management_account(migration
 
 def test_the_example_is_what_the_migration_starts_from() -> None:
     """The first configuration is the example with one key added, the second the example itself."""
-    example = yaml.safe_load(Path("backup.yaml").read_text())
+    example = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     assert "policy_admin_account_id" not in example["organization"]
     assert example["organization"]["backup_delegated_admin_account_id"] == example["central_backup"]["account_id"]
