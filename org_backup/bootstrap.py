@@ -8,7 +8,8 @@
                                           state when an older deployment holds them), else the management
                                           account's own deploy and plan roles
     4. bootstrap-central     central      deploy and plan roles of the central account (when it is not a member)
-    5. pipeline              home         builder roles, CodeBuild, CodePipeline, notifications (state in S3)
+    5. pipeline              home         builder roles, CodeBuild, CodePipeline, notifications (state in S3);
+                                          not with pipeline.enabled: false (another CI system deploys)
 
 Why this order: every principal a policy names must exist when the policy is written. The deploy and plan roles
 trust the home account narrowed to the builder roles (``deploy_roles.trust``), which IAM accepts before the
@@ -103,7 +104,10 @@ def steps(config: BackupConfig, stack_names: list[str]) -> list[Step]:
         found.append(
             Step(f"{BOOTSTRAP_PREFIX}central", "central", config.central_backup.account_id, "deploy and plan roles")
         )
-    found.append(Step(PIPELINE_STACK, "home", home, "builder roles, CodeBuild projects, CodePipeline (state in S3)"))
+    if config.pipeline.enabled:  # else another CI system deploys (pipeline.deployers)
+        found.append(
+            Step(PIPELINE_STACK, "home", home, "builder roles, CodeBuild projects, CodePipeline (state in S3)")
+        )
     return found
 
 
@@ -176,11 +180,24 @@ class Bootstrap:
                     return 1
                 self._check_account(number, step)
             self._run_wave(wave, len(plan), record)
-        self.say(
-            "Bootstrap complete. Next: push this repository to the pipeline's source; its first run plans every "
-            "stack, then deploys the management stack, then central-backup and every member-<id>, then the backup "
-            "policies (README, Deploy it)."
-        )
+        if self.config.pipeline.enabled:
+            self.say(
+                "Bootstrap complete. Next: push this repository to the pipeline's source; its first run plans every "
+                "stack, then deploys the management stack, then central-backup and every member-<id>, then the "
+                "backup policies (README, Deploy it)."
+            )
+        else:
+            self.say(
+                "Bootstrap complete. Next: your CI system runs `make plan` and then `make deploy` as one of "
+                f"pipeline.deployers ({', '.join(self.config.pipeline.deployers)}); README, Deploy from another CI "
+                "system."
+                + (
+                    ""
+                    if isinstance(self.config.state_backend, S3Backend)
+                    else f" state_backend is local: set it to type: s3, bucket: {Naming(self.config).state_bucket()}, "
+                    f"region: {self.config.pipeline_region} (made in step 2) so every CI run shares one state."
+                )
+            )
         return 0
 
     def _run_wave(self, wave: list[tuple[int, Step]], total: int, record: dict[str, dict[str, str]]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from org_backup.config_guardrails import Guardrails, OuSelection
 from org_backup.config_monitoring import Audit, Monitoring, RestoreTesting
@@ -44,6 +44,8 @@ MAX_DEPLOY_SHARDS = 100
 # A role trust policy holds 2,048 characters by default (IAM User Guide, "IAM and AWS STS quotas": role trust policy
 # length); the plan role's two builder statements and four readers' fit with room for long role paths.
 MAX_PLAN_READERS = 4
+# The same bound for the deploy role's trust when another CI system deploys (pipeline.deployers).
+MAX_DEPLOYERS = 4
 
 
 class Organization(Model):
@@ -108,13 +110,46 @@ class ConnectionSource(Model):
     branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
 
 
+# With the pipeline off only the deploy role's principals change; each of these configures the pipeline itself and
+# is refused then instead of being ignored (config_rules._pipeline_switch_problems).
+PIPELINE_ONLY_FIELDS = ["source", "manual_approval", "notification_emails", "deploy_parallelism", "deploy_shards"]
+PIPELINE_ONLY_FIELDS += ["artifact_retention_days", "log_retention_days"]
+
+
 class Pipeline(Model):
-    home_account_id: AccountId = Field(description="Account that runs the CI/CD pipeline and holds Terraform state.")
-    region: Region | None = Field(default=None, description="Region of the pipeline; default: the first target Region.")
-    source: Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="type")] = Field(
+    # JSON Schema for editors: source is required unless the pipeline is off (the same rule config_rules checks).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
+            "then": {"required": ["deployers"]},
+            "else": {"required": ["source"]},
+        }
+    )
+
+    enabled: bool = Field(
+        default=True,
+        description="Build org-backup's CodePipeline (the pipeline stack). false: another CI system (GitHub Actions, "
+        "GitLab CI, Atlantis, ...) runs make plan and make deploy as one of the roles in deployers; no pipeline "
+        "stack, no home-account guardrail, no enrolment forwarding (README, Deploy from another CI system).",
+    )
+    home_account_id: AccountId = Field(
+        description="Account that holds Terraform state (bootstrap-home's state bucket) and runs the CI/CD pipeline."
+    )
+    region: Region | None = Field(
+        default=None, description="Region of the pipeline and the state bucket; default: the first target Region."
+    )
+    source: Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="type")] | None = Field(
+        default=None,
         description="Where the code comes from, chosen explicitly: type codecommit (a repository in the home "
         "account; AWS no longer offers CodeCommit to new customers) or type connection (GitHub, GitLab or "
-        "Bitbucket through an AWS CodeConnections connection)."
+        "Bitbucket through an AWS CodeConnections connection). Required unless enabled is false.",
+    )
+    deployers: tuple[RoleArn, ...] = Field(
+        default=(),
+        max_length=MAX_DEPLOYERS,
+        description="Only with enabled: false (then required): the roles of the CI system that runs make plan and "
+        "make deploy, e.g. a GitHub Actions OIDC role. The deploy role in every account trusts exactly these (and "
+        "the plan role them and plan_readers); with the pipeline on, only its deploy builder. Exact role ARNs.",
     )
     manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
     notification_emails: tuple[EmailAddress, ...] = Field(

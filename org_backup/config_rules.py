@@ -223,7 +223,6 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
             )
         )
     problems += _policy_admin_problems(config)
-    problems += _plan_trust_problems(config)
     if config.pipeline.log_retention_days not in LOG_RETENTION_DAYS:
         problems.append(
             Problem(
@@ -271,25 +270,6 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _air_gapped_problems(config)
     problems += pipeline_security_problems(config)
     return problems
-
-
-MAX_TRUST_POLICY_CHARS = 2_048  # IAM User Guide, "IAM and AWS STS quotas": role trust policy length (default)
-
-
-def _plan_trust_problems(config: BackupConfig) -> list[Problem]:
-    from org_backup.deploy_roles import plan_trust  # it builds on the config: imported when the config exists
-    from org_backup.policy_docs import dumps
-
-    size = len(dumps(plan_trust(config)))
-    if size <= MAX_TRUST_POLICY_CHARS:
-        return []
-    return [
-        Problem(
-            "pipeline.plan_readers",
-            f"make the plan role's trust policy {size:,} characters, over IAM's {MAX_TRUST_POLICY_CHARS:,} for a role "
-            "trust policy. Fix: name fewer roles, or roles with shorter paths.",
-        )
-    ]
 
 
 def _policy_admin_problems(config: BackupConfig) -> list[Problem]:

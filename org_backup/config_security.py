@@ -1,12 +1,13 @@
-"""The configuration's security rules, cross-field: who may review a pull request, whom the guardrails exempt, and
-where an SCP can apply at all. Run by ``config_rules`` with the other cross-field rules."""
+"""The configuration's security rules, cross-field: who may deploy (the pipeline or, switched off, another CI
+system's roles), who may review a pull request, whom the guardrails exempt, and where an SCP can apply at all. Run
+by ``config_rules`` with the other cross-field rules."""
 
 from __future__ import annotations
 
 import fnmatch
 
-from org_backup.config import BackupConfig, CodeCommitSource
-from org_backup.errors import Problem
+from org_backup.config import PIPELINE_ONLY_FIELDS, BackupConfig, CodeCommitSource
+from org_backup.errors import Problem, shown
 from org_backup.naming import (
     BUILDER_ROLES,
     DEPLOY_BATCH_ROLE,
@@ -35,7 +36,7 @@ PIPELINE_ROLES = (
 def pipeline_security_problems(config: BackupConfig) -> list[Problem]:
     """Reviewers are people of the home account, never the pipeline; guardrail exemptions name existing principals
     of the accounts they protect; SCPs are only attached where AWS applies them."""
-    problems = []
+    problems = _pipeline_switch_problems(config) + _trust_size_problems(config)
     home = config.pipeline.home_account_id
     management = config.organization.management_account_id
     source = config.pipeline.source
@@ -157,4 +158,93 @@ def pipeline_security_problems(config: BackupConfig) -> list[Problem]:
                     "administrators' own role.",
                 )
             )
+    return problems
+
+
+MAX_TRUST_POLICY_CHARS = 2_048  # IAM User Guide, "IAM and AWS STS quotas": role trust policy length (default)
+
+
+def _trust_size_problems(config: BackupConfig) -> list[Problem]:
+    from org_backup.deploy_roles import deploy_trust, plan_trust  # they build on the config: imported when it exists
+    from org_backup.policy_docs import dumps
+
+    problems = []
+    for field, role, document in (
+        ("pipeline.deployers", "deploy", deploy_trust(config)),
+        ("pipeline.plan_readers", "plan", plan_trust(config)),
+    ):
+        size = len(dumps(document))
+        if size > MAX_TRUST_POLICY_CHARS:
+            problems.append(
+                Problem(
+                    field,
+                    f"make the {role} role's trust policy {size:,} characters, over IAM's {MAX_TRUST_POLICY_CHARS:,} "
+                    "for a role trust policy. Fix: name fewer roles, or roles with shorter paths.",
+                )
+            )
+    return problems
+
+
+def _pipeline_switch_problems(config: BackupConfig) -> list[Problem]:
+    """With the pipeline on, it needs its source and is the only deployer; off, another CI system deploys as
+    ``deployers`` and nothing that configures the pipeline is accepted (it would be silently ignored)."""
+    pipeline = config.pipeline
+    if pipeline.enabled:
+        problems = []
+        if pipeline.source is None:
+            problems.append(
+                Problem(
+                    "pipeline.source", f"is required but missing. Fix: {BackupConfig.missing_fixes['pipeline.source']}"
+                )
+            )
+        if pipeline.deployers:
+            problems.append(
+                Problem(
+                    "pipeline.deployers",
+                    f"{shown(list(pipeline.deployers))} is set, but with the pipeline on only its deploy builder may "
+                    "assume the deploy roles. Fix: remove deployers, or set pipeline.enabled: false to deploy from "
+                    "another CI system.",
+                )
+            )
+        return problems
+    problems = [
+        Problem(
+            f"pipeline.{field}",
+            "configures org-backup's CodePipeline, which pipeline.enabled: false leaves out. Fix: remove it (or set "
+            "enabled: true).",
+        )
+        for field in PIPELINE_ONLY_FIELDS
+        if field in pipeline.model_fields_set
+    ]
+    if not pipeline.deployers:
+        problems.append(
+            Problem(
+                "pipeline.deployers",
+                "is empty, but with pipeline.enabled: false nobody else could assume the deploy roles. Fix: list the "
+                'role your CI system deploys with, e.g. ["arn:aws:iam::<home account>:role/github-actions-deploy"].',
+            )
+        )
+    if config.guardrails.pipeline_account.enabled:
+        problems.append(
+            Problem(
+                "guardrails.pipeline_account.enabled",
+                "protects org-backup's CodePipeline, which pipeline.enabled: false leaves out. Fix: set it to false "
+                "and protect your CI system's deploy role by its own means.",
+            )
+        )
+    home = pipeline.home_account_id
+    for index, deployer in enumerate(pipeline.deployers):
+        account = deployer.split(":")[4]
+        if account != home:
+            problems.append(
+                Problem(
+                    f"pipeline.deployers[{index}]",
+                    f"{deployer!r} is in account {account}, but make deploy writes Terraform state with the "
+                    f"deployer's own credentials to the state bucket in the home account {home}, whose key admits "
+                    "only that account's principals. Fix: name a role in the home account (your CI system's OIDC "
+                    "role there).",
+                )
+            )
+    for index, deployer in duplicates(pipeline.deployers):
+        problems.append(Problem(f"pipeline.deployers[{index}]", f"{deployer!r} is listed twice. Fix: remove it."))
     return problems

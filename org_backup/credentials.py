@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 FIX = (
     "Fix: sign in (e.g. `aws sso login --profile <name>` and `export AWS_PROFILE=<name>`), or export the keys of a "
-    "principal that may assume the plan role (in the pipeline: the builder's role; people: pipeline.plan_readers)."
+    "principal that may assume the plan role (in the pipeline: the builder's role; another CI system: pipeline.deployers; people: pipeline.plan_readers)."
 )
 
 

@@ -1,8 +1,9 @@
 """The roles the pipeline assumes in every account, as documents: permissions, trust and the CloudFormation
 template of the StackSet that puts them into every account of the target OUs (new ones included).
 
-Two roles per account: the deploy role (trusted only by the pipeline's deploy builder) with the permissions the
-stacks need and no more, and a read-only plan role (trusted only by the plan and pull-request builders) for the
+Two roles per account: the deploy role (trusted only by the pipeline's deploy builder, or with the pipeline off by
+the other CI system's ``pipeline.deployers``) with the permissions the stacks need and no more, and a read-only plan
+role (trusted only by the plan and pull-request builders, or the deployers, and ``pipeline.plan_readers``) for the
 Plan stage and pull requests, so code from an unmerged branch never holds write credentials. Resource ARNs use a
 wildcard account and Region: the same template serves every account, and an identity policy only reaches its own
 account's resources.
@@ -271,22 +272,43 @@ def trust(config: BackupConfig, *builders: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def plan_trust(config: BackupConfig) -> dict[str, Any]:
-    """The plan roles: the Plan stage's builder and the pull-request builder (read-only, both), and the people of
-    ``pipeline.plan_readers``, each by its account narrowed to its role (as ``trust`` does for the builders)."""
-    document = trust(config, "plan", "pull-request")
+def _named_roles(config: BackupConfig, sid: str, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One statement per configured role: its account as principal narrowed to the role's ARN, as ``trust`` does
+    for the builders (and for the same reasons: accepted before the role exists, survives its re-creation)."""
     naming = Naming(config)
-    for index, reader in enumerate(config.pipeline.plan_readers, start=1):
-        document["Statement"].append(
-            {
-                "Sid": f"PlanReader{index}",
-                "Effect": "Allow",
-                "Principal": {"AWS": naming.account_root_arn(reader.split(":")[4])},
-                "Action": "sts:AssumeRole",
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": reader}},
-            }
-        )
-    return document
+    return [
+        {
+            "Sid": f"{sid}{index}",
+            "Effect": "Allow",
+            "Principal": {"AWS": naming.account_root_arn(role.split(":")[4])},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": role}},
+        }
+        for index, role in enumerate(roles, start=1)
+    ]
+
+
+def deploy_trust(config: BackupConfig) -> dict[str, Any]:
+    """The deploy roles: the pipeline's deploy builder, or (``pipeline.enabled: false``) exactly the other CI
+    system's ``pipeline.deployers``."""
+    if config.pipeline.enabled:
+        return trust(config, "deploy")
+    return {"Version": "2012-10-17", "Statement": _named_roles(config, "Deployer", config.pipeline.deployers)}
+
+
+def plan_trust(config: BackupConfig) -> dict[str, Any]:
+    """The plan roles: the Plan stage's builder and the pull-request builder (read-only, both) or, with the pipeline
+    off, the deployers (``make deploy`` follows ``make plan``); and the people of ``pipeline.plan_readers``."""
+    pipeline = config.pipeline
+    statements: list[dict[str, Any]] = (
+        trust(config, "plan", "pull-request")["Statement"]
+        if pipeline.enabled
+        else _named_roles(config, "Deployer", pipeline.deployers)
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": statements + _named_roles(config, "PlanReader", pipeline.plan_readers),
+    }
 
 
 def boundary_policy(kind: str) -> dict[str, Any]:
@@ -302,7 +324,7 @@ def stackset_template(config: BackupConfig) -> str:
         "Description": "org-backup: the roles its pipeline assumes to deploy (write) and plan (read-only)",
         "Resources": {
             **_role_with_managed_policies(
-                "DeployRole", names.deploy_role, trust(config, "deploy"), accounts_policy(config)
+                "DeployRole", names.deploy_role, deploy_trust(config), accounts_policy(config)
             ),
             "PlanRole": _role(names.plan_role, plan_trust(config), "org-backup-plan", plan_policy(config)),
             **{
@@ -379,6 +401,14 @@ def split_policy(policy: dict[str, Any]) -> list[dict[str, Any]]:
     if len(documents) > MAX_MANAGED_POLICIES_PER_ROLE:
         raise ValueError(f"{len(documents)} managed policies exceed IAM's {MAX_MANAGED_POLICIES_PER_ROLE} per role")
     return documents
+
+
+def state_writers(config: BackupConfig) -> list[str]:
+    """Who writes Terraform state and deploy records: the pipeline's deploy builder, or the deployers without it
+    (``make plan`` reads state with the same principal, which the bucket's account-only key policy allows)."""
+    if config.pipeline.enabled:
+        return [Naming(config).builder_role_arn("deploy")]
+    return list(config.pipeline.deployers)
 
 
 def writers_only(config: BackupConfig, bucket_arn: str, writers: list[str]) -> list[dict[str, Any]]:

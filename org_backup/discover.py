@@ -196,7 +196,8 @@ def session(config: BackupConfig, *, assume_plan_role: bool) -> boto3.Session:
         credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="org-backup-discover")["Credentials"]
     except (ClientError, BotoCoreError) as exc:
         raise DiscoveryError(
-            f"could not assume {role_arn}: {exc}. Fix: run from the pipeline's builder role."
+            f"could not assume {role_arn}: {exc}. Fix: run as a principal its trust names: the pipeline's "
+            "builder role, one of pipeline.deployers (pipeline.enabled: false) or of pipeline.plan_readers."
         ) from None
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],

@@ -141,7 +141,7 @@ def source_checks(config: BackupConfig) -> list[Check]:
     """What the pipeline relies on at a connection source (GitHub, GitLab, Bitbucket) and no AWS credential can
     read: said, never counted as a pass."""
     source = config.pipeline.source
-    if isinstance(source, CodeCommitSource):
+    if source is None or isinstance(source, CodeCommitSource):  # no pipeline, or a repository AWS can read
         return []
     where = f"{source.repository} branch {source.branch}"
     return [

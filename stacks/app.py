@@ -41,8 +41,12 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: s
     BootstrapStack(app, f"{BOOTSTRAP_PREFIX}management", config=config, kind="management", options=options)
     if config.central_backup.account_id not in config.member_accounts:  # else the StackSet gives it its roles
         BootstrapStack(app, f"{BOOTSTRAP_PREFIX}central", config=config, kind="central", options=options)
-    pr_approval = lambda_package.build("pr_approval") if isinstance(config.pipeline.source, CodeCommitSource) else None
-    PipelineStack(app, PIPELINE_STACK, config=config, options=options, pr_approval=pr_approval)
+    if config.pipeline.enabled:  # else another CI system runs make plan / make deploy as pipeline.deployers
+        source = config.pipeline.source
+        if source is None:  # config_security requires it while the pipeline is on
+            raise ValueError("the pipeline stack needs pipeline.source")
+        pr_approval = lambda_package.build("pr_approval") if isinstance(source, CodeCommitSource) else None
+        PipelineStack(app, PIPELINE_STACK, config=config, options=options, pr_approval=pr_approval)
     ManagementStack(app, MANAGEMENT_STACK, config=config, scps=list(inputs.scps), options=options)
     BackupPoliciesStack(
         app, BACKUP_POLICIES_STACK, config=config, backup_policies=list(inputs.backup_policies), options=options

@@ -122,9 +122,7 @@ class BootstrapStack(TerraformStack):
         policy = (
             deploy_roles.management_policy(config) if kind == "management" else deploy_roles.accounts_policy(config)
         )
-        deploy_role = _role(
-            self, "deploy-role", provider, config.names.deploy_role, deploy_roles.trust(config, "deploy")
-        )
+        deploy_role = _role(self, "deploy-role", provider, config.names.deploy_role, deploy_roles.deploy_trust(config))
         # Managed policies, not inline: the deploy role's permissions exceed what a role's inline policies may
         # total (deploy_roles.split_policy).
         for index, document in enumerate(deploy_roles.split_policy(policy), start=1):
@@ -225,10 +223,11 @@ class StateBucket(Construct):
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
         bucket_arn = f"arn:{naming.partition}:s3:::{name}"
-        # State and deploy records are written by the deploy builder, and (the pipeline stack's) by the
-        # administrators who run bootstrap: with administrators named, nobody else (deploy_roles.writers_only).
+        # State and deploy records are written by the deploy builder (or the other CI system's deployers), and (the
+        # pipeline stack's) by the administrators who run bootstrap: with administrators named, nobody else
+        # (deploy_roles.writers_only).
         also = (
-            deploy_roles.writers_only(config, bucket_arn, [naming.builder_role_arn("deploy")])
+            deploy_roles.writers_only(config, bucket_arn, deploy_roles.state_writers(config))
             if config.guardrails.administrators
             else []
         )

@@ -97,8 +97,10 @@ class ManagementStack(TerraformStack):
 
 
 def settings_regions(config: BackupConfig) -> tuple[str, ...]:
-    """The Regions of add_management_settings' providers: the first target Region, and us-east-1 for the enrolment rule."""
-    return tuple(dict.fromkeys((config.target_regions[0], ORGANIZATIONS_EVENTS_REGION)))
+    """The Regions of add_management_settings' providers: the first target Region, and us-east-1 for the enrolment rule
+    (which starts org-backup's pipeline: none without it)."""
+    events = (ORGANIZATIONS_EVENTS_REGION,) if config.pipeline.enabled else ()
+    return tuple(dict.fromkeys((config.target_regions[0], *events)))
 
 
 def add_management_settings(
@@ -121,7 +123,8 @@ def add_management_settings(
     )
     _add_global_settings(scope, provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
     _add_delegated_administrator(scope, provider, config.organization.backup_delegated_admin_account_id)
-    _add_enrolment_forwarding(scope, config, providers[ORGANIZATIONS_EVENTS_REGION], boundary)
+    if config.pipeline.enabled:  # another CI system is started by its own means (README, Deploy from another CI)
+        _add_enrolment_forwarding(scope, config, providers[ORGANIZATIONS_EVENTS_REGION], boundary)
     if config.central_backup.air_gapped is not None:
         # The air-gapped vaults' RAM shares name accounts of the organization and refuse external principals:
         # with sharing enabled within the organization they get access "without an invitation" (AWS RAM User

@@ -44,7 +44,7 @@ def run_checkov(directory: Path, config: Path) -> dict[str, Any]:
     return report[0] if isinstance(report, list) else report
 
 
-SCENARIOS = ["example", "central_is_member", "connection_source", "air_gapped"]
+SCENARIOS = ["example", "central_is_member", "connection_source", "air_gapped", "external_ci"]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from org_backup import policy_lint
 from org_backup.policy_lint import Allowed, Document, Finding
 
-SCENARIOS = ["example", "minimal", "central_is_member", "connection_source", "air_gapped"]
+SCENARIOS = ["example", "minimal", "central_is_member", "connection_source", "air_gapped", "external_ci"]
 
 
 @pytest.fixture(scope="module")
