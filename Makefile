@@ -19,6 +19,7 @@ PLANNED ?= $(PLANS)/changed-stacks.json
 DISCOVER_FLAGS ?=
 BOOTSTRAP_FLAGS ?=
 READINESS_FLAGS ?=
+STACK ?=
 
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
@@ -31,7 +32,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -109,6 +110,11 @@ plan: install ## terraform plan (read-only plan role) of the stacks changed sinc
 	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup preview --format mermaid > $(PLANS)/topology.md
+
+diff: install cli ## Read-only: cdktf diff of STACK with the plan role, as a person of pipeline.plan_readers (credentials checked first)
+	@test -n "$(STACK)" || { echo "make diff: no STACK. Fix: make diff STACK=<stack>, e.g. STACK=central-backup (ORG_BACKUP_SYNTH_LIST=1 make synth lists them)." >&2; exit 2; }
+	$(PYTHON) -m org_backup credentials --before diff
+	ORG_BACKUP_ROLE=plan $(CDKTF) diff $(STACK)
 
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)

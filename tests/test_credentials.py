@@ -53,8 +53,9 @@ def test_a_command_without_credentials_stops_in_one_line(argv: list[str], comman
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_make_plan_without_credentials_writes_nothing(tmp_path: Path) -> None:
-    """The credentials check is the plan target's first command: cdktf.out and build/plans are not touched."""
+@pytest.mark.parametrize("target", [["plan"], ["diff", "STACK=central-backup"]])
+def test_make_plan_and_diff_without_credentials_write_nothing(target: list[str], tmp_path: Path) -> None:
+    """The credentials check is the plan and diff targets' first command: cdktf.out and build/plans are not touched."""
     outdir, plans = ROOT / "cdktf.out", ROOT / "build" / "plans"
 
     def state() -> list[tuple[str, float]]:
@@ -62,10 +63,10 @@ def test_make_plan_without_credentials_writes_nothing(tmp_path: Path) -> None:
 
     before = state()
     done = subprocess.run(
-        ["make", "--no-print-directory", "plan"], cwd=ROOT, env=_without_credentials(tmp_path),
+        ["make", "--no-print-directory", *target], cwd=ROOT, env=_without_credentials(tmp_path),
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert done.returncode != 0
-    assert f"plan: {NO_CREDENTIALS}" in done.stderr, done.stderr[-2000:]
+    assert f"{target[0]}: {NO_CREDENTIALS}" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert state() == before
