@@ -40,7 +40,13 @@ def _preview(args: argparse.Namespace) -> int:
     if args.account:
         unknown = sorted(set(args.account) - {p.account_id for p in previews})
         if unknown:
-            print(f"preview: {', '.join(unknown)} not a member account of {args.config}.", file=sys.stderr)
+            members = sorted(p.account_id for p in previews)
+            listed = ", ".join(members[:10]) + (f" and {len(members) - 10} more" if len(members) > 10 else "")
+            print(
+                f"preview: {', '.join(unknown)} not a member account of {args.config}. Fix: name one of its member "
+                f"accounts: {listed}.",
+                file=sys.stderr,
+            )
             return 2
         previews = [p for p in previews if p.account_id in args.account]
     if args.json or args.format == "json":

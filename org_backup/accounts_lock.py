@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationError
 
 from org_backup.errors import InputError, Problem
-from org_backup.validation import AccountId, Model, OrgId, OuId, problems_from_validation_error
+from org_backup.validation import AccountId, Model, OrgId, OuId
+from org_backup.validation_errors import problems_from_validation_error
 from org_backup.yaml_io import dump_yaml, load_yaml
 
 if TYPE_CHECKING:

@@ -8,13 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from org_backup import accounts_lock
 from org_backup.config import BackupConfig
-from org_backup.config_rules import cross_field_problems
+from org_backup.config_rules import cross_field_problems, member_problems
 from org_backup.errors import InputError, Problem
-from org_backup.validation import problems_from_validation_error
+from org_backup.validation_errors import validate_model
 from org_backup.yaml_io import load_yaml_with_lines
 
 
@@ -49,13 +47,14 @@ def config_from_dict(
 ) -> BackupConfig:
     """Validate ``raw``; with ``accounts_file`` set, also load that snapshot (relative to ``base_dir``, default the
     directory of ``source``) and take every target OU's accounts from it."""
-    try:
-        config = BackupConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(source, problems_from_validation_error(exc, BackupConfig)) from None
+    config = validate_model(BackupConfig, raw, source)
     problems = cross_field_problems(config)
     if problems:
         raise InputError(source, problems)
     if config.accounts_file is None or not with_accounts_file:
         return config
-    return accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
+    config = accounts_lock.apply(config, config.accounts_path(base_dir or Path(source).parent))
+    problems = member_problems(config)
+    if problems:
+        raise InputError(source, problems)
+    return config

@@ -87,6 +87,22 @@ def _selection_problems(config: BackupConfig, index: int, selection: RestoreTest
                     "of its own type.",
                 )
             )
+    # A restore test picks recovery points in the central vaults of its Regions, where only the member accounts'
+    # backups of that same Region are copied: an ARN of another Region or account could never have one.
+    regions = config.restore_testing_regions
+    for arn_index, arn in enumerate(arns):
+        parts = arn.split(":")
+        if arn == "*" or len(parts) < 6:
+            continue
+        if parts[3] and parts[3] not in regions:
+            problems.append(
+                Problem(
+                    f"{at}.protected_resource_arns[{arn_index}]",
+                    f"{arn!r} is in Region {parts[3]}, but restore tests run in {', '.join(regions)}, whose central "
+                    "vaults hold copies of that Region's backups only. Fix: test a resource of those Regions, or add "
+                    f"{parts[3]} to restore_testing.regions (a Region with a central vault).",
+                )
+            )
     key = NETWORK_OVERRIDES.get(selection.resource_type)
     if key is not None and not _override(selection, key):
         problems.append(
@@ -99,7 +115,6 @@ def _selection_problems(config: BackupConfig, index: int, selection: RestoreTest
                 f"{config.restore_testing_account_id} to restore into.",
             )
         )
-    regions = config.restore_testing_regions
     for regional in REGIONAL_IDS:
         value = _override(selection, regional)
         if value and len(regions) > 1:
@@ -151,4 +166,23 @@ def restore_testing_problems(config: BackupConfig) -> list[Problem]:
         )
     for index, selection in enumerate(testing.selections):
         problems += _selection_problems(config, index, selection)
+    return problems
+
+
+def restore_account_problems(config: BackupConfig) -> list[Problem]:
+    """Restore tests of resources of accounts org-backup does not back up: no recovery point of theirs ever reaches
+    the central vault. Needs the member accounts, so it runs once they are known (an accounts_file read)."""
+    problems = []
+    for index, selection in enumerate(config.restore_testing.selections):
+        for arn_index, arn in enumerate(selection.protected_resource_arns):
+            parts = arn.split(":")
+            if len(parts) >= 6 and parts[4] and parts[4] not in config.member_accounts:
+                problems.append(
+                    Problem(
+                        f"restore_testing.selections[{index}].protected_resource_arns[{arn_index}]",
+                        f"{arn!r} is in account {parts[4]}, which is not a member account of target_ous: nothing "
+                        "org-backup manages backs it up, so no recovery point of it reaches the central vault. Fix: "
+                        "test a resource of a member account.",
+                    )
+                )
     return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from org_backup.config import LOG_RETENTION_DAYS, BackupConfig, S3Backend
 from org_backup.config_region_settings import region_settings_problems
-from org_backup.config_restore_testing import restore_testing_problems
+from org_backup.config_restore_testing import restore_account_problems, restore_testing_problems
 from org_backup.config_security import pipeline_security_problems
 from org_backup.config_vaults import LOCK_MAX_DAYS, LOCK_MIN_CHANGEABLE_DAYS, VaultLock
 from org_backup.errors import Problem
@@ -180,6 +180,28 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "member, and an alias is unique per account and Region. Fix: use different aliases.",
             )
         )
+    if config.central_backup.air_gapped is not None and config.names.air_gapped_vault in (
+        config.names.member_vault,
+        config.names.central_vault,
+    ):
+        problems.append(
+            Problem(
+                "names.air_gapped_vault",
+                f"{config.names.air_gapped_vault!r} is also the central (or member) vault's name; the air-gapped vault "
+                "sits beside them in the central account, and vault names, air-gapped ones included, are unique per "
+                "account and Region. Fix: use a name of its own.",
+            )
+        )
+    if config.central_backup.account_id == config.organization.management_account_id:
+        problems.append(
+            Problem(
+                "central_backup.account_id",
+                f"{config.central_backup.account_id!r} is the management account. The central vault must be isolated "
+                "from the accounts it protects, and the management account is where org-backup's own bootstrap roles "
+                "live (both bootstrap stacks would create the same roles there). Fix: use a dedicated member account "
+                "for the central vault, in an OU of its own.",
+            )
+        )
     if config.names.member_vault == config.names.central_vault:
         problems.append(
             Problem(
@@ -222,7 +244,8 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                 "Fix: use a member account (often the central backup account) or remove it.",
             )
         )
-    problems += _policy_admin_problems(config)
+    if config.accounts_file is None:  # else once the snapshot's accounts are in (config_loader)
+        problems += member_problems(config)
     if config.pipeline.log_retention_days not in LOG_RETENTION_DAYS:
         problems.append(
             Problem(
@@ -270,6 +293,12 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _air_gapped_problems(config)
     problems += pipeline_security_problems(config)
     return problems
+
+
+def member_problems(config: BackupConfig) -> list[Problem]:
+    """The rules that need every member account: run with the cross-field rules, or, with accounts_file set, once
+    the snapshot has supplied the accounts."""
+    return _policy_admin_problems(config) + restore_account_problems(config)
 
 
 def _policy_admin_problems(config: BackupConfig) -> list[Problem]:

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from org_backup.config import BackupConfig
 from org_backup.config_region_settings import selection_type_problems
 from org_backup.cron import schedule_problems
@@ -40,7 +38,7 @@ from org_backup.resource_types import (
     RESOURCE_TYPES,
     not_air_gapped,
 )
-from org_backup.validation import problems_from_validation_error
+from org_backup.validation_errors import validate_model
 from org_backup.yaml_io import load_yaml_with_lines
 
 
@@ -79,17 +77,14 @@ def plans_schema_problems(path: Path) -> InputError | None:
     if not isinstance(raw, dict):
         return InputError(str(path), [_not_plans(raw)])
     try:
-        BackupPlans.model_validate(raw)
-    except ValidationError as exc:
-        return InputError(str(path), [p.at_line(lines) for p in problems_from_validation_error(exc, BackupPlans)])
+        validate_model(BackupPlans, raw, str(path))
+    except InputError as error:
+        return InputError(str(path), [p.at_line(lines) for p in error.problems])
     return None
 
 
 def validate_plans(raw: dict[str, Any], *, config: BackupConfig, source: str) -> BackupPlans:
-    try:
-        plans = BackupPlans.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(source, problems_from_validation_error(exc, BackupPlans)) from None
+    plans = validate_model(BackupPlans, raw, source)
     problems = _plan_problems(plans, config)
     if not problems:
         naming = Naming(config)

@@ -47,7 +47,14 @@ def read(path: Path) -> tuple[Any, list[Problem]]:
     except _DuplicateKey as exc:
         return None, [Problem("", f"the key {exc.args[0]!r} occurs twice in one object; AWS rejects duplicate keys.")]
     except json.JSONDecodeError as exc:
-        return None, [Problem("", f"is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")]
+        return None, [
+            Problem(
+                "",
+                f"is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). Fix: pass a BACKUP_POLICY document as "
+                "JSON, e.g. the Content of `aws organizations describe-policy --policy-id <id>`; a plans file (YAML) "
+                "is checked by `make synth`.",
+            )
+        ]
     return document, validate_policy_document(document)
 
 

@@ -107,9 +107,15 @@ def _read(path: Path, named_by: str, empty_fix: str = _START_FROM_EXAMPLE) -> st
     except IsADirectoryError:
         raise InputError(str(path), [Problem("", f"is a directory, not a file. Fix: correct {named_by}.")]) from None
     except UnicodeDecodeError:
-        raise InputError(
-            str(path), [Problem("", f"is not UTF-8 text (a binary file?). Fix: correct {named_by}.")]
-        ) from None
+        head = path.read_bytes()[:2]
+        if head in (b"\xff\xfe", b"\xfe\xff"):  # the byte-order marks of UTF-16 (Notepad's "Unicode", PowerShell 5's >)
+            message = (
+                "is UTF-16 text, not UTF-8. Fix: save it as UTF-8 (the editor's encoding menu, or iconv -f UTF-16 "
+                "-t UTF-8)."
+            )
+        else:
+            message = f"is not UTF-8 text (a binary file?). Fix: save it as UTF-8, or correct {named_by}."
+        raise InputError(str(path), [Problem("", message)]) from None
     except OSError as exc:
         raise InputError(
             str(path), [Problem("", f"cannot be read ({exc.strerror}). Fix: check its permissions.")]
@@ -160,7 +166,23 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
 
 
 def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # PyYAML's reader refuses non-printable characters as it is built
+    except yaml.reader.ReaderError as exc:
+        row = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(
+            str(path),
+            [
+                Problem(
+                    "",
+                    f"contains the control character U+{code:04X} at line {row}, column {column}, which YAML does not "
+                    "allow (often a terminal colour code or a NUL pasted in). Fix: delete it; write special characters "
+                    'as escapes inside double quotes, e.g. "\\e".',
+                )
+            ],
+        ) from None
     try:
         node = loader.get_single_node()
         if node is not None and (size := _expanded_size(node, {})) > MAX_EXPANDED_VALUES:

@@ -132,6 +132,18 @@ def test_all_in_capitals_is_told_to_be_written_in_lower_case() -> None:
     ]
 
 
+def test_a_copy_left_empty_is_refused_not_dropped() -> None:
+    """New-user trials (issue 28): `copy_to_central:` with nothing under it is YAML's null, which equalled "no copy":
+    the policy went out without its copy action. Refused, with its line in the plans file."""
+    with pytest.raises(InputError) as raised:
+        validate_plans(_broken(f"{RULE}.copy_to_central", None), config=CONFIG, source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        f"{RULE}.copy_to_central: is empty: YAML reads a key with nothing under it as null, which would leave out "
+        "what the section sets (e.g. a copy or a vault lock) without a word. Fix: write its settings below it, or "
+        "remove the key if you mean it to be off."
+    ]
+
+
 def test_rendering_is_deterministic_and_minified() -> None:
     plans = validate_plans(DEFAULT, config=CONFIG, source="default")
     first = [p.content for p in render_policies(plans, CONFIG)]

@@ -544,6 +544,51 @@ CASES: list[tuple[str, str, str]] = [
         "has 1 problem:\n  - has no settings, only comments: a config is 'key: value' lines at the top level. Fix: "
         "start from backup.minimal.yaml (the smallest config) or backup.yaml (every feature) in the repository.",
     ),
+    # New-user trials, round two (issue 28): each was accepted, crashed or misled before.
+    (
+        "central-account-is-the-management-account",  # both bootstrap stacks created the same roles there
+        _mutated(_set("central_backup.account_id", "100000000001")),
+        "has 1 problem:\n  - central_backup.account_id: '100000000001' is the management account. The central vault "
+        "must be isolated from the accounts it protects, and the management account is where org-backup's own "
+        "bootstrap roles live (both bootstrap stacks would create the same roles there). Fix: use a dedicated member "
+        "account for the central vault, in an OU of its own.",
+    ),
+    (
+        "air-gapped-vault-named-like-the-central-vault",  # AWS Backup vault names are unique per account and Region
+        _mutated(
+            _set("central_backup.air_gapped", {"min_retention_days": 7, "max_retention_days": 400}),
+            _set("names", {"air_gapped_vault": "AWSBackupSolutionCentralVault"}),
+        ),
+        "has 1 problem:\n  - names.air_gapped_vault: 'AWSBackupSolutionCentralVault' is also the central (or member) "
+        "vault's name; the air-gapped vault sits beside them in the central account, and vault names, air-gapped ones "
+        "included, are unique per account and Region. Fix: use a name of its own.",
+    ),
+    (
+        "tag-keys-that-differ-only-in-case",  # IAM User Guide, Tagging IAM resources: role tag keys ignore case
+        _mutated(_set("tags", {"Owner": "a", "owner": "b"})),
+        "has 1 problem:\n  - tags: keys 'Owner' and 'owner' differ only in case, which IAM roles refuse. Fix: rename "
+        "or remove those tags.",
+    ),
+    (
+        "a-section-left-empty",  # YAML's null equalled "off": no central vault lock, without a word
+        _mutated() + "vault_lock:\n  central:\n",
+        "has 1 problem:\n  - vault_lock.central: is empty: YAML reads a key with nothing under it as null, which "
+        "would leave out what the section sets (e.g. a copy or a vault lock) without a word. Fix: write its settings "
+        "below it, or remove the key if you mean it to be off.",
+    ),
+    (
+        "a-boolean-where-a-region-belongs",  # YAML 1.1 reads an unquoted no as false; was told about leading zeros
+        _mutated(_set("target_regions", ["us-east-1", False])),
+        "has 1 problem:\n  - target_regions[1]: False must be a quoted string (an AWS Region code): YAML reads an "
+        'unquoted yes, no, on, off, true or false as a boolean. Fix: write the value in quotes, e.g. "eu-west-1".',
+    ),
+    (
+        "a-control-character",  # a terminal colour code pasted in: PyYAML's ReaderError was a traceback
+        _mutated().replace("name: only", "name: \x1b[32monly"),
+        "has 1 problem:\n  - contains the control character U+001B at line 18, column 9, which YAML does not allow "
+        "(often a terminal colour code or a NUL pasted in). Fix: delete it; write special characters as escapes "
+        'inside double quotes, e.g. "\\e".',
+    ),
 ]
 
 
@@ -644,6 +689,23 @@ def test_missing_config_file_names_the_file(
     assert err == (
         f"{tmp_path / 'nope.yaml'} has 1 problem:\n  - file not found. Fix: create it, or correct BACKUP_CONFIG (or "
         "--config).\n"
+    )
+    assert not (tmp_path / "cdktf.out").exists()
+
+
+def test_a_utf16_file_is_told_to_be_saved_as_utf8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """New-user trials (issue 28): Notepad's "Unicode" and PowerShell 5's `>` write UTF-16 with a byte-order mark
+    (FF FE); the file was called binary and the user told to correct its path."""
+    config = tmp_path / "backup.yaml"
+    config.write_bytes(MINIMAL_CONFIG.read_text().encode("utf-16"))
+    assert config.read_bytes()[:2] == b"\xff\xfe"
+    code, _, err = _main_in_process(config, tmp_path / "cdktf.out", monkeypatch, capsys)
+    assert code == 2
+    assert err == (
+        f"{config} has 1 problem:\n  - is UTF-16 text, not UTF-8. Fix: save it as UTF-8 (the editor's encoding menu, "
+        "or iconv -f UTF-16 -t UTF-8).\n"
     )
     assert not (tmp_path / "cdktf.out").exists()
 
@@ -856,3 +918,28 @@ def test_a_time_zone_cannot_be_checked_without_a_time_zone_database(monkeypatch:
         "restore_testing.schedule_timezone: 'Europe/Berlin' cannot be checked: this machine has no IANA time zone "
         "database. Fix: install one (the tzdata package of the OS, or `pip install tzdata`)."
     ]
+
+
+def test_rules_that_need_the_member_accounts_wait_for_the_accounts_file(tmp_path: Path) -> None:
+    """With accounts_file, target_ous list no accounts: the policy administrator (a member of the snapshot) was
+    refused as "no member", and a restore test of an account outside it could not be checked. Both now run once the
+    snapshot's accounts are in, and report against backup.yaml with their lines."""
+    import shutil
+
+    for name in ("connection_source.yaml", "connection_source.accounts.lock.yaml"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    config = tmp_path / "connection_source.yaml"
+    text = config.read_text()
+    member = 'organization:\n  id: o-connection01\n  policy_admin_account_id: "300000000004"\n'
+    config.write_text(text.replace("organization:\n  id: o-connection01\n", member))
+    assert load_config(config).policy_admin_account_id == "300000000004"
+    stranger = "arn:aws:ec2:us-west-2:300000000009:volume/vol-0123456789abcdef0"  # the excluded account
+    testing = f"restore_testing:\n  selections:\n    - name: s\n      resource_type: EBS\n      protected_resource_arns: ['{stranger}']\n"
+    config.write_text(config.read_text() + testing)
+    with pytest.raises(InputError) as raised:
+        load_config(config)
+    assert raised.value.source == str(config)
+    (problem,) = raised.value.problems
+    assert problem.field == "restore_testing.selections[0].protected_resource_arns[0]"
+    assert problem.line == len(config.read_text().splitlines())
+    assert problem.message.startswith(f"{stranger!r} is in account 300000000009, which is not a member account")

@@ -69,6 +69,10 @@ def _organization(directory: Path) -> Path:
     raw["accounts_file"] = "accounts.lock.yaml"
     raw["discovery"] = {"exclude_accounts": [{"id": EXCLUDED, "reason": "protected by its own backup plans"}]}
     raw["backup_plans_file"] = "plans.yaml"
+    # The example's restore tests name resources of its own member accounts, not of this organization's (and an
+    # account a config names gets a shape of its own): here they test any resource of their type.
+    for selection in raw["restore_testing"]["selections"]:
+        selection["protected_resource_arns"] = ["*"]
     lock = {
         "organization_id": raw["organization"]["id"],
         "target_ous": [

@@ -45,7 +45,11 @@ def test_every_broken_file_is_named_with_its_path_and_fix(tmp_path: Path, capsys
     lines = err.splitlines()
     plan_name = next(iter(document["plans"]))
     assert f"{broken}: plans.{plan_name}.rules: must be an object keyed by rule name, not a list." in " ".join(lines)
-    assert f"{not_json}: is not JSON: Expecting value (line 1, column 17)." in lines
+    assert (
+        f"{not_json}: is not JSON: Expecting value (line 1, column 17). Fix: pass a BACKUP_POLICY document as JSON, "
+        "e.g. the Content of `aws organizations describe-policy --policy-id <id>`; a plans file (YAML) is checked by "
+        "`make synth`." in lines
+    )
     assert f"{duplicate}: the key 'plans' occurs twice in one object; AWS rejects duplicate keys." in lines
     assert any(line.startswith(f"{missing}: cannot be read: ") for line in lines)
 

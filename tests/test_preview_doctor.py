@@ -380,6 +380,10 @@ def test_preview_groups_identical_accounts_and_shows_every_lifecycle_setting(
     one = capsys.readouterr().out
     assert "  account 666666666666\n" in one and "444444444444" not in one
     assert main(["preview", "--config", str(tmp_path / "backup.yaml"), "--account", "999999999999"]) == 2
+    assert capsys.readouterr().err == (
+        f"preview: 999999999999 not a member account of {tmp_path / 'backup.yaml'}. Fix: name one of its member "
+        "accounts: 444444444444, 555555555555, 666666666666.\n"
+    )
 
 
 _MERMAID_LINE = re.compile(

@@ -123,6 +123,23 @@ def test_the_wildcard_stands_alone_and_an_arn_must_be_of_the_selections_type() -
     ]
 
 
+def test_an_arn_that_can_never_have_a_recovery_point_in_the_central_vault_is_refused() -> None:
+    """A restore test picks recovery points of the central vaults in its Regions ("Restore testing": "the recovery
+    points ... in the vaults you include"); those hold copies of the member accounts' backups of the same Region only
+    (README, Configuration: central_backup.regions). The minimal config tests in us-east-1, its one member is
+    100000000004: an eu-west-1 volume, or one of an account org-backup does not back up, would be tested never."""
+    elsewhere = VOLUME.replace("us-east-1", "eu-west-1")
+    stranger = VOLUME.replace(MEMBER, "999999999999")
+    assert sorted(_problems(_selection(protected_resource_arns=[elsewhere, stranger]))) == [
+        f"restore_testing.selections[0].protected_resource_arns[0]: '{elsewhere}' is in Region eu-west-1, but restore "
+        "tests run in us-east-1, whose central vaults hold copies of that Region's backups only. Fix: test a resource "
+        "of those Regions, or add eu-west-1 to restore_testing.regions (a Region with a central vault).",
+        f"restore_testing.selections[0].protected_resource_arns[1]: '{stranger}' is in account 999999999999, which is "
+        "not a member account of target_ous: nothing org-backup manages backs it up, so no recovery point of it "
+        "reaches the central vault. Fix: test a resource of a member account.",
+    ]
+
+
 # --- The network of a restore. "if the default is not present, for example the default VPC or subnet has been
 # deleted and no metadata override has been input, the restore will not be successful" ("Restore testing inferred
 # metadata"); the overridable keys are subnetId (EC2) and dbSubnetGroupName (RDS instances; RDS, Aurora, DocumentDB
