@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from org_backup import provider_lock
+from org_backup import plan_guard, provider_lock
 from org_backup.provider_lock import LOCK_FILE, LOCK_PLATFORMS, PROVIDER_LOCK, configured_providers, place_lock_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -253,20 +253,39 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     for stack_dir in dirs:
         env.init(stack_dir, backend=True)
 
+    refused: dict[str, list[str]] = {}
+    released: dict[str, list[str]] = {}
+
     def plan(stack_dir: Path) -> int:
+        plan_file = f"{(out / stack_dir.name).resolve()}.tfplan"
         result = env.run(
-            stack_dir, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode",
-            f"-out={(out / stack_dir.name).resolve()}.tfplan", check=False,
+            stack_dir, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", f"-out={plan_file}",
+            check=False,
         )  # fmt: skip
         if result.returncode not in (0, 2):
+            stopped = plan_guard.prevented(stack_dir.name, result.stdout + result.stderr)
+            if stopped:
+                refused[stack_dir.name] = stopped
+                return 1
             raise TerraformError(
                 f"terraform plan failed in {stack_dir}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
             )
         (out / f"{stack_dir.name}.txt").write_text(result.stdout, encoding="utf-8")
+        if result.returncode == 2:  # something changes: what exactly, from the saved plan (org_backup/plan_guard.py)
+            shown = json.loads(env.run(stack_dir, "show", "-json", "-no-color", plan_file).stdout)
+            refused[stack_dir.name] = plan_guard.refusals(stack_dir.name, shown)
+            released[stack_dir.name] = plan_guard.retained(shown)
         return result.returncode
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
         codes = dict(zip((d.name for d in dirs), pool.map(plan, dirs), strict=True))
+    refusals = [line for name in sorted(refused) for line in refused[name]]
+    if refusals:
+        lines = ["# org-backup plan: refused", "", "Nothing may be deployed from this plan:", ""]
+        (out / "summary.md").write_text("\n".join(lines + [f"- {r}" for r in refusals]) + "\n", encoding="utf-8")
+        raise TerraformError(
+            "the plan is refused; nothing may be deployed from it:\n" + "\n".join(f"  - {r}" for r in refusals)
+        )
     changed = sorted(name for name, code in codes.items() if code == 2)
     if not codes:
         lines = ["# org-backup plan: nothing to plan", "", "No stack changed since the last deploy."]
@@ -274,6 +293,9 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
         return codes
     lines = [f"# org-backup plan: {len(changed)} of {len(codes)} stacks change", ""]
     lines += [f"- `{name}`: changes (see {name}.txt)" for name in changed] or ["No changes."]
+    kept = [f"- `{name}`: {address}" for name in sorted(released) for address in released[name]]
+    if kept:
+        lines += ["", "Released from Terraform and kept in AWS (removed blocks):", "", *kept]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return codes
 

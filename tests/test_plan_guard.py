@@ -1,0 +1,136 @@
+"""`make plan` refuses a plan that destroys or replaces a vault, a key or a vault lock (org_backup/plan_guard.py).
+
+The plan JSON shapes come from Terraform's "JSON output format" page (resource_changes[].change.actions: ["delete"]
+destroys, ["delete", "create"] and ["create", "delete"] replace, ["forget"] is a removed block's release;
+action_reason "delete_because_no_resource_config" for a resource that left the configuration), and the tests that
+run Terraform check those shapes against Terraform 1.11 itself, with its built-in terraform_data resource standing in
+for an AWS resource (no provider, no AWS): the guard's list of protected types is the only thing swapped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from org_backup import plan_guard
+from org_backup.terraform import TerraformEnv, TerraformError, plan_all
+
+
+def _change(address: str, actions: list[str], reason: str | None = None, **before: Any) -> dict[str, Any]:
+    kind, _ = address.split(".", 1)
+    change: dict[str, Any] = {"address": address, "type": kind, "change": {"actions": actions, "before": before}}
+    if reason:
+        change["action_reason"] = reason
+    return change
+
+
+def test_destroying_or_replacing_a_vault_key_or_lock_is_refused_and_forgetting_is_not() -> None:
+    plan = {
+        "resource_changes": [
+            _change(
+                "aws_backup_vault.v", ["delete"], "delete_because_no_resource_config", name="AWSBackupSolutionVault"
+            ),
+            _change("aws_kms_key.k", ["delete", "create"], "replace_because_cannot_update", key_id="1234abcd"),
+            _change("aws_backup_vault_lock_configuration.l", ["create", "delete"], "replace_because_cannot_update"),
+            _change("aws_kms_key.kept", ["forget"], "delete_because_no_resource_config"),
+            _change("aws_backup_vault.same", ["no-op"]),
+            _change("aws_backup_vault.changed", ["update"]),
+            _change("aws_sqs_queue.q", ["delete"], "delete_because_no_resource_config"),  # not protected
+        ]
+    }
+    found = plan_guard.refusals("member-444444444444", plan)
+    assert [line.split(" would be ")[0] for line in found] == [
+        "member-444444444444: aws_backup_vault.v (backup vault AWSBackupSolutionVault)",
+        "member-444444444444: aws_kms_key.k (KMS key 1234abcd)",
+        "member-444444444444: aws_backup_vault_lock_configuration.l (vault lock)",
+    ]
+    assert "would be destroyed, and the recovery points it holds or encrypts lost: it is no longer in the" in found[0]
+    assert "would be replaced, and the recovery points it holds or encrypts lost: a setting that cannot" in found[1]
+    assert plan_guard.retained(plan) == ["aws_kms_key.kept"]
+
+
+STACK = "member-100000000004"
+
+
+def _write(stack: Path, resources: dict[str, Any], removed: list[dict[str, Any]] | None = None) -> None:
+    document: dict[str, Any] = {
+        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
+        "resource": {"terraform_data": resources},
+    }
+    if removed:
+        document["removed"] = removed
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> TerraformEnv:
+    """Terraform as make plan runs it, with a lock file for no provider: terraform_data is built in."""
+    lock = tmp_path / "no-providers.lock.hcl"
+    lock.write_text("# no providers: the stand-in stack uses Terraform's built-in terraform_data only\n")
+    return TerraformEnv.prepare(tmp_path / "build", provider_lock=lock)
+
+
+@pytest.fixture
+def deployed(tmp_path: Path, env: TerraformEnv, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stack with two terraform_data resources applied to local state; terraform_data counts as protected."""
+    monkeypatch.setitem(plan_guard.PROTECTED, "terraform_data", "stand-in vault")
+    stack = tmp_path / "cdktf.out" / "stacks" / STACK
+    stack.mkdir(parents=True)
+    _write(stack, {"vault": {"input": "a", "lifecycle": {"prevent_destroy": True}}, "other": {"input": "b"}})
+    env.init(stack, backend=True)
+    env.run(stack, "apply", "-input=false", "-no-color", "-auto-approve")
+    return tmp_path / "cdktf.out"
+
+
+@pytest.mark.terraform
+def test_a_vault_that_left_the_configuration_is_refused_although_it_had_prevent_destroy(
+    deployed: Path, env: TerraformEnv
+) -> None:
+    """prevent_destroy lives in the resource block: remove the block and Terraform plans the destroy (checked here
+    with Terraform itself), so make plan refuses it, names it, writes the refusal into summary.md, deploys nothing."""
+    _write(deployed / "stacks" / STACK, {"other": {"input": "b"}})
+    out = deployed.parent / "plans"
+    with pytest.raises(TerraformError) as raised:
+        plan_all(deployed, out, [STACK], env=env)
+    # named with its id, as Terraform's state holds it (a vault by its name, a key by its key id)
+    assert re.search(
+        rf"{STACK}: terraform_data\.vault \(stand-in vault [0-9a-f-]{{36}}\) would be destroyed", str(raised.value)
+    )
+    assert "it is no longer in the configuration" in str(raised.value)
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# org-backup plan: refused\n")
+    assert re.search(
+        rf"\n- {STACK}: terraform_data\.vault \(stand-in vault [0-9a-f-]{{36}}\) would be destroyed", summary
+    )
+
+
+@pytest.mark.terraform
+def test_a_replacement_stopped_by_prevent_destroy_is_named_with_its_fix(deployed: Path, env: TerraformEnv) -> None:
+    vault = {"input": "a", "triggers_replace": "x", "lifecycle": {"prevent_destroy": True}}
+    _write(deployed / "stacks" / STACK, {"vault": vault, "other": {"input": "b"}})
+    with pytest.raises(TerraformError) as raised:
+        plan_all(deployed, deployed.parent / "plans", [STACK], env=env)
+    assert str(raised.value).splitlines()[1] == (
+        f"  - {STACK}: terraform_data.vault would be replaced, and Terraform's prevent_destroy stopped the plan: "
+        + plan_guard._REPLACE_FIX
+        + "."
+    )
+
+
+@pytest.mark.terraform
+def test_a_removed_block_releases_the_vault_and_the_summary_says_it_is_kept(deployed: Path, env: TerraformEnv) -> None:
+    _write(
+        deployed / "stacks" / STACK,
+        {"other": {"input": "b"}},
+        removed=[{"from": "terraform_data.vault", "lifecycle": {"destroy": False}}],
+    )
+    out = deployed.parent / "plans"
+    assert plan_all(deployed, out, [STACK], env=env) == {STACK: 2}
+    summary = (out / "summary.md").read_text()
+    assert (
+        f"Released from Terraform and kept in AWS (removed blocks):\n\n- `{STACK}`: terraform_data.vault\n" in summary
+    )
