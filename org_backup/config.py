@@ -330,6 +330,12 @@ class BackupConfig(Model):
     target_regions: tuple[Region, ...] = Field(
         min_length=1, description="Regions where every member account gets a vault (and backups run)."
     )
+    retired_regions: tuple[Region, ...] = Field(
+        default=(),
+        description="Regions taken out of target_regions or central_backup.regions whose vaults and keys stay in AWS: "
+        "the stacks keep the Region's provider and release everything org-backup made there from Terraform "
+        "(removed blocks, destroy = false), recovery points untouched. Without it, make plan refuses the destroy.",
+    )
     target_ous: tuple[TargetOu, ...] = Field(min_length=1, description="OUs whose accounts are protected.")
     accounts_file: str | None = Field(
         default=None,

@@ -115,9 +115,19 @@ def _account_source_problems(config: BackupConfig) -> list[Problem]:
 
 def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems: list[Problem] = []
-    for field in ("target_regions",):
+    for field in ("target_regions", "retired_regions"):
         for index, region in duplicates(getattr(config, field)):
             problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
+    for index, region in enumerate(config.retired_regions):
+        if region in (*config.target_regions, *config.central_regions):
+            problems.append(
+                Problem(
+                    f"retired_regions[{index}]",
+                    f"{region!r} is still a target Region (target_regions or central_backup.regions): a retired "
+                    "Region's resources are released from Terraform. Fix: remove it from those lists, or from "
+                    "retired_regions to keep it.",
+                )
+            )
     for index, region in duplicates(config.central_backup.regions or ()):
         problems.append(
             Problem(f"central_backup.regions[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate.")
@@ -149,7 +159,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
                     )
                 )
 
-    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_regions)}
+    partitions = {partition_of(r) for r in (*config.target_regions, *config.central_regions, *config.retired_regions)}
     if len(partitions) > 1:
         problems.append(
             Problem(

@@ -30,8 +30,8 @@ _PREVENTED = re.compile(r"Resource\s+(\S+)\s+has\s+lifecycle\.prevent_destroy\s+
 
 _REMOVED_FIX = (
     "it is no longer in the configuration (a Region left target_regions or central_backup.regions, or an account "
-    "left the target OUs). Fix: put it back; retiring a Region or an account while keeping its vault and key in AWS "
-    "(a Terraform removed block) is not built yet, so until it is, release them by hand as docs/operations.md says"
+    "left the target OUs). Fix: for a Region, list it in retired_regions, which releases its resources from Terraform "
+    "and keeps them in AWS; for an account, keep it in the config and release its stack by hand (docs/operations.md)"
 )
 _REPLACE_FIX = (
     "a setting that cannot change in place changed (e.g. names.member_vault or names.central_vault, a vault lock "

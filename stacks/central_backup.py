@@ -14,7 +14,7 @@ from stacks.air_gapped import AirGappedVault
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.audit import ReportPlans
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
-from stacks.common import SynthOptions, aws_providers, configure_backend
+from stacks.common import SynthOptions, aws_providers, configure_backend, release_regions
 from stacks.restore_testing import RestoreTests, RestoreValidationRole
 
 # The services through which a member account copying a recovery point back from the central vault uses its key: for
@@ -37,8 +37,12 @@ class CentralBackupStack(TerraformStack):
         naming = Naming(config)
         account_id = config.central_backup.account_id
         regions = config.central_regions
+        retired = tuple(r for r in config.retired_regions if r not in regions)
         configure_backend(self, config=config, stack_name=stack_id)
-        providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
+        # A retired Region's constructs are built as before, then released (release_regions): same addresses.
+        providers = aws_providers(
+            self, config=config, account_id=account_id, regions=(*regions, *retired), options=options
+        )
 
         global_provider = providers[iam_region(regions)]
         if central_stack_owns_backup_role(config):  # else the account's member stack owns its global resources
@@ -96,6 +100,7 @@ class CentralBackupStack(TerraformStack):
                     access_policy=access_policy,
                     options=options,
                 )
+        release_regions(self, retired)
         if config.audit.reports.enabled and config.organization.backup_delegated_admin_account_id == account_id:
             ReportPlans(
                 self, "reports", provider=providers[config.reports_region], config=config, account_id=account_id

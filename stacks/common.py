@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from cdktf import LocalBackend, S3Backend, TerraformStack
+from cdktf import LocalBackend, S3Backend, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
@@ -105,3 +106,23 @@ def configure_backend(stack: TerraformStack, *, config: BackupConfig, stack_name
         # A relative path resolves inside cdktf.out/stacks/<stack>/, where terraform runs; cdktf's default is an
         # absolute path of the machine that synthesized.
         LocalBackend(stack, path="terraform.tfstate")
+
+
+def release_regions(stack: TerraformStack, regions: Iterable[str]) -> list[str]:
+    """Turn every resource the stack built with the provider of one of ``regions`` into a Terraform ``removed``
+    block with ``destroy = false`` (config ``retired_regions``): Terraform forgets them, AWS keeps them, and the
+    addresses are exactly the ones CDKTF gave them while the Region was targeted, because the same constructs built
+    them. The providers stay, for Terraform to read what the state still holds. Returns the released addresses.
+    https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources (Terraform >= 1.7)"""
+    aliases = set(regions)
+    released = []
+    for construct in stack.node.find_all():
+        provider = construct.provider if isinstance(construct, TerraformResource) else None
+        if provider is not None and provider.alias in aliases:
+            released.append(f"{construct.terraform_resource_type}.{construct.friendly_unique_id}")
+            parent = construct.node.scope
+            if parent is not None:  # a resource always has a scope; jsii types it optional
+                parent.node.try_remove_child(construct.node.id)
+    if released:
+        stack.add_override("removed", [{"from": a, "lifecycle": {"destroy": False}} for a in sorted(released)])
+    return sorted(released)

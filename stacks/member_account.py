@@ -17,7 +17,7 @@ from org_backup.policy_docs import render_template
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.audit import AuditFramework
 from stacks.building_blocks import BackupServiceRole, EncryptedVault
-from stacks.common import SynthOptions, aws_providers, configure_backend
+from stacks.common import SynthOptions, aws_providers, configure_backend, release_regions
 from stacks.tag_reapply import TagReapplyFunction, TagReapplyRole
 
 
@@ -37,9 +37,13 @@ class MemberAccountStack(TerraformStack):
         super().__init__(scope, stack_id)
         naming = Naming(config)
         regions = config.target_regions
+        retired = tuple(r for r in config.retired_regions if r not in regions)
         central_root = naming.account_root_arn(config.central_backup.account_id)
         configure_backend(self, config=config, stack_name=stack_id)
-        providers = aws_providers(self, config=config, account_id=account_id, regions=regions, options=options)
+        # A retired Region's constructs are built as before, then released (release_regions): same addresses.
+        providers = aws_providers(
+            self, config=config, account_id=account_id, regions=(*regions, *retired), options=options
+        )
 
         global_provider = providers[iam_region(regions)]
         BackupServiceRole(
@@ -67,7 +71,8 @@ class MemberAccountStack(TerraformStack):
             code_path = TerraformAsset(self, "tag-reapply-code", path=str(tag_reapply.path), type=AssetType.FILE).path
         settings = config.region_settings
         for region, provider in providers.items():
-            if settings.enabled:
+            # A retired Region's settings are released with the rest when its types are still known.
+            if settings.enabled and (region in regions or settings.types_in(region) is not None):
                 # Exactly the types AWS Backup supports in this Region (config_region_settings says why: AWS refuses
                 # any other, and hashicorp/aws plans every one it returns that the map lacks, on every run).
                 BackupRegionSettings(
@@ -112,3 +117,4 @@ class MemberAccountStack(TerraformStack):
                     code_path=code_path,
                     package=tag_reapply,
                 )
+        release_regions(self, retired)

@@ -16,7 +16,15 @@ from org_backup.terraform_validate import Validation, validate_all
 
 pytestmark = pytest.mark.terraform
 
-SCENARIOS = ["example", "minimal", "central_is_member", "connection_source", "air_gapped", "external_ci"]
+SCENARIOS = [
+    "example",
+    "minimal",
+    "central_is_member",
+    "connection_source",
+    "air_gapped",
+    "external_ci",
+    "retired_region",
+]
 # Stands for the .terraform folder a real deploy leaves in a stack (backend settings); validation must not touch it.
 BACKEND_MARKER = '{"backend": "from a real deploy"}'
 
