@@ -79,7 +79,7 @@ fmt: install ## Fix what ruff can fix, then format every file
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
-test-migration: install cli ## Move a deployed example to delegated policy management against moto: ids and attachments kept (~5 min)
+test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region (~6 min)
 	$(PYTHON) -m pytest -m migration tests/rehearsal/test_migration.py
 
 test-fast: install ## Every test that needs no terraform, checkov or moto server (~1 min)
@@ -105,16 +105,21 @@ discover: install ## Read the target OUs' accounts from AWS Organizations into a
 
 plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
 	$(PYTHON) -m org_backup credentials --before plan
+	# The stack list with its hashes (what make deploy may deploy) exists only once every plan passed the plan guard.
+	rm -f $(PLANS)/changed-stacks.txt $(PLANS)/changed-stacks.json $(PLANS)/summary.md
 	ORG_BACKUP_ROLE=plan $(SYNTH)
-	$(PYTHON) -m org_backup changed --out $(PLANS)/changed-stacks.txt
-	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/changed-stacks.txt
-	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/changed-stacks.txt
+	$(PYTHON) -m org_backup changed --out $(PLANS)/candidates.txt
+	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/candidates.txt
+	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt
+	mv $(PLANS)/candidates.json $(PLANS)/changed-stacks.json
+	mv $(PLANS)/candidates.txt $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup preview --format mermaid > $(PLANS)/topology.md
 
 diff: install cli ## Read-only: cdktf diff of STACK with the plan role, as a person of pipeline.plan_readers (credentials checked first)
 	@test -n "$(STACK)" || { echo "make diff: no STACK. Fix: make diff STACK=<stack>, e.g. STACK=central-backup (ORG_BACKUP_SYNTH_LIST=1 make synth lists them)." >&2; exit 2; }
 	$(PYTHON) -m org_backup credentials --before diff
-	ORG_BACKUP_ROLE=plan $(CDKTF) diff $(STACK)
+	# -lock=false as make plan: a diff only reads, and a reader may not write the state bucket's lock files.
+	ORG_BACKUP_ROLE=plan TF_CLI_ARGS_plan=-lock=false $(CDKTF) diff $(STACK)
 
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)

@@ -225,6 +225,13 @@ def _shard(args: argparse.Namespace) -> int:
     if not (index.isdigit() and count.isdigit()):
         print(f"shard: {args.shard!r} is not I/N (e.g. 2/8).", file=sys.stderr)
         return 2
+    if not args.planned.is_file():  # make plan writes it only when every plan passed (org_backup/plan_guard.py)
+        print(
+            f"shard: no approved plan at {args.planned}; nothing deployed. Fix: run `make plan` and let it pass "
+            "(a refused plan leaves no stack list behind).",
+            file=sys.stderr,
+        )
+        return 2
     planned = json.loads(args.planned.read_text(encoding="utf-8"))
     if args.phase is not None:
         planned = {stack: digest for stack, digest in planned.items() if deploy_phase(stack) == args.phase}

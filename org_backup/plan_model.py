@@ -176,6 +176,12 @@ class BackupPlans(Model):
 
     example_file: ClassVar[str] = "policies/backup_plans.yaml"  # named in the fix of a missing key
     plans: dict[BackupName, Plan] = Field(min_length=1)
+    retired_plans: tuple[BackupName, ...] = Field(
+        default=(),
+        description="Backup plans deliberately removed (or renamed: the old name): make plan refuses a plan that "
+        "deletes a deployed backup plan not listed here, because AWS then deletes it from every account it applied "
+        "to and no new backups are made under it (its recovery points stay until they expire).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -141,7 +141,15 @@ def _lock_problem(where: str, days: int | None, lock: Any, vault: str) -> list[P
 
 
 def _plan_problems(plans: BackupPlans, config: BackupConfig) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(
+            f"retired_plans[{index}]",
+            f"{name!r} is still a plan under plans: a retired plan is one deliberately removed. Fix: remove it from "
+            "plans, or from retired_plans to keep it.",
+        )
+        for index, name in enumerate(plans.retired_plans)
+        if name in plans.plans
+    ]
     configured_ous = {ou.id for ou in config.target_ous}
     policy_names: dict[str, str] = {}
     for plan_name, plan in plans.plans.items():

@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from org_backup import plan_guard, provider_lock
 from org_backup.provider_lock import LOCK_FILE, LOCK_PLATFORMS, PROVIDER_LOCK, configured_providers, place_lock_file
@@ -242,6 +243,12 @@ def select(outdir: Path, patterns: list[str]) -> list[Path]:
     return [d for d in dirs if any(fnmatch.fnmatchcase(d.name, p) for p in patterns)]
 
 
+def _locals(stack_dir: Path) -> dict[str, Any]:
+    document = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
+    found: dict[str, Any] = document.get("locals", {})
+    return found
+
+
 def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv | None = None) -> dict[str, int]:
     """terraform plan (read-only: no state lock) of the selected stacks; each plan and its text go to ``out``.
 
@@ -255,6 +262,7 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
 
     refused: dict[str, list[str]] = {}
     released: dict[str, list[str]] = {}
+    retired_plans: dict[str, list[str]] = {}
 
     def plan(stack_dir: Path) -> int:
         plan_file = f"{(out / stack_dir.name).resolve()}.tfplan"
@@ -263,7 +271,8 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
             check=False,
         )  # fmt: skip
         if result.returncode not in (0, 2):
-            stopped = plan_guard.prevented(stack_dir.name, result.stdout + result.stderr)
+            output = result.stdout + result.stderr
+            stopped = plan_guard.prevented(stack_dir.name, output) + plan_guard.orphaned(stack_dir.name, output)
             if stopped:
                 refused[stack_dir.name] = stopped
                 return 1
@@ -273,8 +282,11 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
         (out / f"{stack_dir.name}.txt").write_text(result.stdout, encoding="utf-8")
         if result.returncode == 2:  # something changes: what exactly, from the saved plan (org_backup/plan_guard.py)
             shown = json.loads(env.run(stack_dir, "show", "-json", "-no-color", plan_file).stdout)
-            refused[stack_dir.name] = plan_guard.refusals(stack_dir.name, shown)
+            retired = _locals(stack_dir).get(plan_guard.RETIRED_PLANS_LOCAL, [])
+            removals, confirmed = plan_guard.plan_removals(stack_dir.name, shown, retired)
+            refused[stack_dir.name] = plan_guard.refusals(stack_dir.name, shown) + removals
             released[stack_dir.name] = plan_guard.retained(shown)
+            retired_plans[stack_dir.name] = confirmed
         return result.returncode
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
@@ -296,6 +308,9 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     kept = [f"- `{name}`: {address}" for name in sorted(released) for address in released[name]]
     if kept:
         lines += ["", "Released from Terraform and kept in AWS (removed blocks):", "", *kept]
+    gone = [f"- {line}" for name in sorted(retired_plans) for line in retired_plans[name]]
+    if gone:
+        lines += ["", "Backup plans removed, as retired_plans says:", "", *gone]
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return codes
 

@@ -49,7 +49,12 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: s
         PipelineStack(app, PIPELINE_STACK, config=config, options=options, pr_approval=pr_approval)
     ManagementStack(app, MANAGEMENT_STACK, config=config, scps=list(inputs.scps), options=options)
     BackupPoliciesStack(
-        app, BACKUP_POLICIES_STACK, config=config, backup_policies=list(inputs.backup_policies), options=options
+        app,
+        BACKUP_POLICIES_STACK,
+        config=config,
+        backup_policies=list(inputs.backup_policies),
+        options=options,
+        retired_plans=inputs.plans.retired_plans,
     )
     restore_validation = lambda_package.build("restore_validation") if config.restore_testing.active else None
     CentralBackupStack(app, CENTRAL_STACK, config=config, restore_validation=restore_validation, options=options)

@@ -48,6 +48,7 @@ from org_backup.naming import (
     Naming,
     enrolment_event_pattern,
 )
+from org_backup.plan_guard import RETIRED_PLANS_LOCAL
 from org_backup.policy_docs import dumps, render_template
 from stacks.common import SynthOptions, aws_providers, configure_backend
 
@@ -152,9 +153,12 @@ class BackupPoliciesStack(TerraformStack):
         config: BackupConfig,
         backup_policies: list[RenderedPolicy],
         options: SynthOptions,
+        retired_plans: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, stack_id)
         configure_backend(self, config=config, stack_name=stack_id)
+        if retired_plans:  # read by make plan, which refuses the deletion of any other deployed plan (plan_guard)
+            self.add_override("locals", {RETIRED_PLANS_LOCAL: list(retired_plans)})
         region = config.target_regions[0]
         provider = aws_providers(
             self,

@@ -260,3 +260,17 @@ def test_deploy_phases_order_roles_then_accounts_then_backup_policies(
         assert cli([*args, "--phase", str(phase)]) == 0
         shards[phase] = capsys.readouterr().out.split()
     assert shards == {1: ["management"], 2: ["central-backup", *MEMBERS], 3: ["backup-policies"]}
+
+
+def test_shard_without_an_approved_plan_deploys_nothing(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """make plan writes the stack list only once every plan passed its guard (org_backup/plan_guard.py): after a
+    refused plan there is none, and make deploy's first step stops instead of deploying anything."""
+    missing = tmp_path / "plans" / "changed-stacks.json"
+    common = ["--config", str(EXAMPLE_CONFIG)]
+    assert cli([*common, "shard", "1/1", "--outdir", str(example), "--planned", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"shard: no approved plan at {missing}; nothing deployed. Fix: run `make plan` and let it pass (a refused "
+        "plan leaves no stack list behind).\n"
+    )

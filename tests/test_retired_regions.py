@@ -67,3 +67,28 @@ def test_a_region_both_retired_and_targeted_is_refused() -> None:
         "retired_regions to keep it.",
         "retired_regions[2]": "'eu-west-1' is listed twice. Fix: remove the duplicate.",
     }
+
+
+def test_retired_plans_reach_the_backup_policies_stack_and_a_live_one_is_refused(
+    synth: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """make plan reads the plans file's retired_plans from the synthesized stack (a Terraform local, which Terraform
+    itself ignores): the reviewed change says which plan may go (org_backup/plan_guard.py, tests/test_plan_guard.py)."""
+    from org_backup.plan_rules import validate_plans
+    from org_backup.policy_docs import DEFAULT_PLANS_FILE
+
+    plans = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
+    plans["retired_plans"] = ["OrgBackupPlanWeekly"]
+    folder = tmp_path_factory.mktemp("retired-plans")
+    (folder / "plans.yaml").write_text(yaml.safe_dump(plans))
+    config = copy.deepcopy(RETIRED) | {"backup_plans_file": "plans.yaml"}
+    (folder / "backup.yaml").write_text(yaml.safe_dump(config))
+    stack = synth(folder / "backup.yaml").stack("backup-policies")
+    assert stack["locals"] == {"org_backup_retired_plans": ["OrgBackupPlanWeekly"]}
+    plans["retired_plans"] = ["OrgBackupPlanDaily"]
+    with pytest.raises(InputError) as raised:
+        validate_plans(plans, config=config_from_dict(RETIRED, source="backup.yaml"), source="plans.yaml")
+    assert [p.render() for p in raised.value.problems] == [
+        "retired_plans[0]: 'OrgBackupPlanDaily' is still a plan under plans: a retired plan is one deliberately "
+        "removed. Fix: remove it from plans, or from retired_plans to keep it."
+    ]

@@ -16,6 +16,11 @@ not change between the two configurations (their providers and resources name no
 Organizations accepts a backup policy's attachment without them (their absence matters only to the plans AWS then
 creates in the member accounts).
 
+Then, on the same deployment (issue 29), retiring a Region: the central stack and a member stack deployed in both of
+the rehearsal's Regions; the second Region removed from the config, which the Plan stage (``make plan`` as the plan
+builder) refuses, naming each vault and key; then listed in ``retired_regions``: planned as released, deployed with
+nothing destroyed, every vault and key still in the test server and no resource of that Region left in the state.
+
 Its own make target, ``make test-migration`` (run by ``.ci/run``): about five minutes of Terraform against moto, which
 ``make test``'s budget, with the rehearsal in it, cannot take.
 """
@@ -23,6 +28,7 @@ Its own make target, ``make test-migration`` (run by ``.ci/run``): about five mi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -97,13 +103,59 @@ class MigrationJob(RehearsalJob):
             result, "bootstrap-management", {**base, "AWS_PROFILE": profiles["management"]}
         )
         result.verified["management state"] = self._remote_state(result, "management")
+        self._retire(result, accounts, base, planned)
+
+    def _retire(self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path) -> None:
+        """Issue 29: the central stack and one member stack deployed in both Regions; the second Region removed
+        from the config, planned by the Plan stage (refused), then retired (released), and deployed."""
+        endpoint, member = result.endpoint, result.members[0]
+        stacks = ["central-backup", f"member-{member}"]
+        builders = self._builder_credentials(endpoint, accounts["home"])
+        self._approve(result, planned, stacks)
+        self._make(result, "deploy, both Regions", ["deploy", f"PLANNED={planned}"], {**base, **builders["deploy"]})
+        kept, region = result.config["target_regions"]
+        config = json.loads(json.dumps(result.config))
+        config["target_regions"] = [kept]
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        plan_env = {**base, **builders["plan"]}
+        self._make(result, "plan, Region removed", ["plan"], plan_env, expect_ok=False)
+        result.verified["refused summary"] = (result.repo / "build" / "plans" / "summary.md").read_text()
+        config["retired_regions"] = [region]
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        self._make(result, "plan, Region retired", ["plan"], plan_env)
+        result.verified["retired summary"] = (result.repo / "build" / "plans" / "summary.md").read_text()
+        self._approve(result, planned, stacks)
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, Region retired", ["deploy", f"PLANNED={planned}"], deploy_env)
+        result.verified["retired"] = self._vaults(result, region, {"central": accounts["central"], "member": member})
+        result.verified["retired states"] = {
+            stack: self._remote_state(result, stack, provider=f"{region}") for stack in stacks
+        }
+
+    def _vaults(self, result: Rehearsal, region: str, accounts: dict[str, str]) -> dict[str, Any]:
+        """The vaults and their keys in ``region`` as AWS holds them (read with enforcement paused)."""
+        endpoint, names = result.endpoint, Names()
+        _set_auth(endpoint, "inf")
+        try:
+            found = {}
+            for kind, account in accounts.items():
+                account_session = session_in(endpoint, account)
+                backup = account_session.client("backup", endpoint_url=endpoint, region_name=region)
+                kms = account_session.client("kms", endpoint_url=endpoint, region_name=region)
+                vault_name = names.central_vault if kind == "central" else names.member_vault
+                vault = backup.describe_backup_vault(BackupVaultName=vault_name)
+                key = kms.describe_key(KeyId=vault["EncryptionKeyArn"])["KeyMetadata"]
+                found[kind] = {"vault": vault["BackupVaultName"], "key state": key["KeyState"]}
+            return found
+        finally:
+            _set_auth(endpoint, "0")
 
     @staticmethod
-    def _approve(result: Rehearsal, planned: Path) -> None:
-        """The Plan stage's artifact for the two stacks, as `make plan` writes it (stack -> content hash, which
-        `make deploy` compares with what it synthesizes): the synth of the bootstrap just run."""
+    def _approve(result: Rehearsal, planned: Path, stacks: list[str] = STACKS) -> None:
+        """The Plan stage's artifact for ``stacks``, as `make plan` writes it (stack -> content hash, which `make
+        deploy` compares with what it synthesizes): the synth just run."""
         hashes = incremental.stack_hashes(result.repo / "cdktf.out")
-        planned.write_text(json.dumps({stack: hashes[stack] for stack in STACKS}))
+        planned.write_text(json.dumps({stack: hashes[stack] for stack in stacks}))
 
     def _organization(self, result: Rehearsal) -> dict[str, Any]:
         """What AWS holds, read as the management account with enforcement paused (the test reads, it does not run)."""
@@ -147,11 +199,16 @@ class MigrationJob(RehearsalJob):
         finally:
             _set_auth(endpoint, "0")
 
-    def _remote_state(self, result: Rehearsal, stack: str) -> list[str]:
+    def _remote_state(self, result: Rehearsal, stack: str, *, provider: str = "") -> list[str]:
+        """The managed resources in a stack's state; with ``provider``, only those of that provider alias."""
         backend = result.config["state_backend"]
         s3 = _admin(self, "home", "s3", result.endpoint)
         body = s3.get_object(Bucket=backend["bucket"], Key=f"{backend['key_prefix']}/{stack}.tfstate")["Body"].read()
-        return sorted(f"{r['type']}.{r['name']}" for r in json.loads(body)["resources"] if r["mode"] == "managed")
+        return sorted(
+            f"{r['type']}.{r['name']}"
+            for r in json.loads(body)["resources"]
+            if r["mode"] == "managed" and r["provider"].endswith(f".{provider}" if provider else "")
+        )
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +281,33 @@ def test_the_example_is_what_the_migration_starts_from() -> None:
     example = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     assert "policy_admin_account_id" not in example["organization"]
     assert example["organization"]["backup_delegated_admin_account_id"] == example["central_backup"]["account_id"]
+
+
+# --- Retiring a Region (issue 29) ----------------------------------------------------------------------------------
+def test_a_region_removed_from_the_config_is_refused_at_plan_time_naming_its_vaults_and_keys(
+    migration: Rehearsal,
+) -> None:
+    """With the Region its provider leaves the stacks, so Terraform fails with "Provider configuration not present"
+    for each resource of that Region in the state; the Plan stage turns that into a refusal whose summary (the
+    pull-request comment) names each vault and key and the fix."""
+    step = migration.steps["plan, Region removed"]
+    assert step.returncode != 0
+    summary = migration.verified["refused summary"]
+    assert summary.startswith("# org-backup plan: refused\n"), summary
+    member = f"member-{migration.members[0]}"
+    for stack in ("central-backup", member):
+        for kind in ("aws_backup_vault", "aws_kms_key"):
+            assert re.search(rf"- {stack}: {kind}\.\S+ \(.*\) is in the state, but Region", summary), (stack, kind)
+    assert "list it in retired_regions" in summary
+
+
+def test_a_retired_region_keeps_its_vaults_and_keys_and_leaves_the_state(migration: Rehearsal) -> None:
+    summary = migration.verified["retired summary"]
+    assert "Released from Terraform and kept in AWS (removed blocks):" in summary, summary
+    assert migration.verified["retired"] == {
+        "central": {"vault": Names().central_vault, "key state": "Enabled"},
+        "member": {"vault": Names().member_vault, "key state": "Enabled"},
+    }
+    assert migration.verified["retired states"] == {"central-backup": [], f"member-{migration.members[0]}": []}
+    for line in _deployed(migration, "deploy, Region retired"):
+        assert "0 destroyed" in line, line
