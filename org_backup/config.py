@@ -32,7 +32,7 @@ from org_backup.validation import (
     Region,
     ReviewerArn,
     RoleName,
-    Tags,
+    RoleTags,
     VaultName,
 )
 
@@ -108,12 +108,6 @@ class ConnectionSource(Model):
     )
     repository: RepositoryId = Field(description="owner/name of the repository.")
     branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
-
-
-# With the pipeline off only the deploy role's principals change; each of these configures the pipeline itself and
-# is refused then instead of being ignored (config_rules._pipeline_switch_problems).
-PIPELINE_ONLY_FIELDS = ["source", "manual_approval", "notification_emails", "deploy_parallelism", "deploy_shards"]
-PIPELINE_ONLY_FIELDS += ["artifact_retention_days", "log_retention_days"]
 
 
 class Pipeline(Model):
@@ -345,7 +339,7 @@ class BackupConfig(Model):
     )
     discovery: Discovery = Field(default_factory=Discovery)
     names: Names = Field(default_factory=Names)
-    tags: Tags = Field(default_factory=dict, description="Tags applied to every resource (provider default_tags).")
+    tags: RoleTags = Field(default_factory=dict, description="Tags applied to every resource (provider default_tags).")
     vault_lock: VaultLocks = Field(default_factory=VaultLocks)
     backup_plans_file: str | None = Field(
         default=None,

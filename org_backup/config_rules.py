@@ -7,60 +7,10 @@ from org_backup.config import LOG_RETENTION_DAYS, BackupConfig, S3Backend
 from org_backup.config_region_settings import region_settings_problems
 from org_backup.config_restore_testing import restore_account_problems, restore_testing_problems
 from org_backup.config_security import pipeline_security_problems
-from org_backup.config_vaults import LOCK_MAX_DAYS, LOCK_MIN_CHANGEABLE_DAYS, VaultLock
+from org_backup.config_vaults import lock_problems
 from org_backup.errors import Problem
 from org_backup.regions import partition_of
 from org_backup.validation import duplicates
-
-
-def _lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
-    if lock is None:
-        return []
-    problems = []
-    for name in ("min_retention_days", "max_retention_days"):
-        days = getattr(lock, name)
-        if not 1 <= days <= LOCK_MAX_DAYS:
-            problems.append(
-                Problem(
-                    f"{where}.{name}",
-                    f"{days} is outside AWS Backup vault lock's range 1-{LOCK_MAX_DAYS} days. Fix: pick a value in range.",
-                )
-            )
-    if lock.min_retention_days > lock.max_retention_days:
-        problems.append(
-            Problem(
-                where,
-                f"min_retention_days {lock.min_retention_days} is greater than max_retention_days "
-                f"{lock.max_retention_days} (AWS Backup requires min <= max). Fix: swap or correct them.",
-            )
-        )
-    if lock.mode == "governance" and lock.changeable_for_days is not None:
-        problems.append(
-            Problem(
-                f"{where}.changeable_for_days",
-                f"{lock.changeable_for_days} is only valid in compliance mode (setting it makes AWS lock the vault in "
-                "compliance mode). Fix: remove it, or set mode: compliance.",
-            )
-        )
-    if lock.mode == "compliance":
-        days = lock.changeable_for_days
-        if days is None:
-            problems.append(
-                Problem(
-                    f"{where}.changeable_for_days",
-                    "is required in compliance mode (the grace period before the lock becomes immutable). "
-                    f"Fix: set it to at least {LOCK_MIN_CHANGEABLE_DAYS}.",
-                )
-            )
-        elif not LOCK_MIN_CHANGEABLE_DAYS <= days <= LOCK_MAX_DAYS:
-            problems.append(
-                Problem(
-                    f"{where}.changeable_for_days",
-                    f"{days} is outside AWS Backup's range {LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days. "
-                    f"Fix: use at least {LOCK_MIN_CHANGEABLE_DAYS}.",
-                )
-            )
-    return problems
 
 
 def _account_source_problems(config: BackupConfig) -> list[Problem]:
@@ -207,9 +157,10 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
             Problem(
                 "central_backup.account_id",
                 f"{config.central_backup.account_id!r} is the management account. The central vault must be isolated "
-                "from the accounts it protects, and the management account is where org-backup's own bootstrap roles "
-                "live (both bootstrap stacks would create the same roles there). Fix: use a dedicated member account "
-                "for the central vault, in an OU of its own.",
+                "from the accounts it protects, and the pipeline could not deploy it there: with the policies "
+                "delegated it never assumes a role in the management account, and otherwise bootstrap-management and "
+                "bootstrap-central would both create the same roles. Fix: use a dedicated member account for the "
+                "central vault, in an OU of its own.",
             )
         )
     if config.names.member_vault == config.names.central_vault:
@@ -298,8 +249,8 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += _restore_testing_problems(config)
     problems += _report_problems(config)
     problems += _report_format_problems(config)
-    problems += _lock_problems("vault_lock.member", config.vault_lock.member)
-    problems += _lock_problems("vault_lock.central", config.vault_lock.central)
+    problems += lock_problems("vault_lock.member", config.vault_lock.member)
+    problems += lock_problems("vault_lock.central", config.vault_lock.central)
     problems += _air_gapped_problems(config)
     problems += pipeline_security_problems(config)
     return problems

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from org_backup.config import PIPELINE_ONLY_FIELDS, BackupConfig, CodeCommitSource
+from org_backup.config import BackupConfig, CodeCommitSource
 from org_backup.errors import Problem, shown
 from org_backup.naming import (
     BUILDER_ROLES,
@@ -19,6 +19,18 @@ from org_backup.naming import (
     PR_PIPELINE_ROLE,
 )
 from org_backup.validation import duplicates
+
+# With the pipeline off only the deploy role's principals change; each of these configures the pipeline itself and
+# is refused then instead of being ignored (_pipeline_switch_problems).
+PIPELINE_ONLY_FIELDS = (
+    "source",
+    "manual_approval",
+    "notification_emails",
+    "deploy_parallelism",
+    "deploy_shards",
+    "artifact_retention_days",
+    "log_retention_days",
+)
 
 # The pipeline's own roles in the home account (naming.py): builders, the approval function, service roles.
 PIPELINE_ROLES = (
@@ -185,6 +197,23 @@ def _trust_size_problems(config: BackupConfig) -> list[Problem]:
     return problems
 
 
+def _home_account_roles(config: BackupConfig) -> list[Problem]:
+    """make plan and make diff read Terraform state with the caller's own credentials, from the state bucket in the
+    home account, whose key policy admits only that account's principals (policies/kms/account-admin-key.json; KMS
+    Developer Guide, "Allowing users in other accounts to use a KMS key": the key policy must name the other account)."""
+    home = config.pipeline.home_account_id
+    return [
+        Problem(
+            f"pipeline.plan_readers[{index}]",
+            f"{reader!r} is in account {reader.split(':')[4]}, but make plan and make diff read Terraform state with "
+            f"the reader's own credentials from the state bucket in the home account {home}, whose key admits only "
+            "that account's principals. Fix: name a role in the home account.",
+        )
+        for index, reader in enumerate(config.pipeline.plan_readers)
+        if reader.split(":")[4] != home
+    ]
+
+
 def _pipeline_switch_problems(config: BackupConfig) -> list[Problem]:
     """With the pipeline on, it needs its source and is the only deployer; off, another CI system deploys as
     ``deployers`` and nothing that configures the pipeline is accepted (it would be silently ignored)."""
@@ -197,6 +226,7 @@ def _pipeline_switch_problems(config: BackupConfig) -> list[Problem]:
                     "pipeline.source", f"is required but missing. Fix: {BackupConfig.missing_fixes['pipeline.source']}"
                 )
             )
+        problems += _home_account_roles(config)
         if pipeline.deployers:
             problems.append(
                 Problem(
@@ -233,6 +263,7 @@ def _pipeline_switch_problems(config: BackupConfig) -> list[Problem]:
             )
         )
     home = pipeline.home_account_id
+    problems += _home_account_roles(config)
     for index, deployer in enumerate(pipeline.deployers):
         account = deployer.split(":")[4]
         if account != home:

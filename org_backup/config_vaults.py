@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from org_backup.errors import Problem
 from org_backup.validation import AccountId, Model
 
 # AWS limits quoted in the messages below.
@@ -54,3 +55,54 @@ class AirGapped(Model):
         "account is lost: 'members' (every member account) or a list of account ids, e.g. a recovery account. AWS "
         "RAM shares such a vault with accounts only, not with an organization or OU.",
     )
+
+
+def lock_problems(where: str, lock: VaultLock | None) -> list[Problem]:
+    """The vault lock bounds AWS Backup enforces (PutBackupVaultLockConfiguration), checked before synth."""
+    if lock is None:
+        return []
+    problems = []
+    for name in ("min_retention_days", "max_retention_days"):
+        days = getattr(lock, name)
+        if not 1 <= days <= LOCK_MAX_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}.{name}",
+                    f"{days} is outside AWS Backup vault lock's range 1-{LOCK_MAX_DAYS} days. Fix: pick a value in range.",
+                )
+            )
+    if lock.min_retention_days > lock.max_retention_days:
+        problems.append(
+            Problem(
+                where,
+                f"min_retention_days {lock.min_retention_days} is greater than max_retention_days "
+                f"{lock.max_retention_days} (AWS Backup requires min <= max). Fix: swap or correct them.",
+            )
+        )
+    if lock.mode == "governance" and lock.changeable_for_days is not None:
+        problems.append(
+            Problem(
+                f"{where}.changeable_for_days",
+                f"{lock.changeable_for_days} is only valid in compliance mode (setting it makes AWS lock the vault in "
+                "compliance mode). Fix: remove it, or set mode: compliance.",
+            )
+        )
+    if lock.mode == "compliance":
+        days = lock.changeable_for_days
+        if days is None:
+            problems.append(
+                Problem(
+                    f"{where}.changeable_for_days",
+                    "is required in compliance mode (the grace period before the lock becomes immutable). "
+                    f"Fix: set it to at least {LOCK_MIN_CHANGEABLE_DAYS}.",
+                )
+            )
+        elif not LOCK_MIN_CHANGEABLE_DAYS <= days <= LOCK_MAX_DAYS:
+            problems.append(
+                Problem(
+                    f"{where}.changeable_for_days",
+                    f"{days} is outside AWS Backup's range {LOCK_MIN_CHANGEABLE_DAYS}-{LOCK_MAX_DAYS} days. "
+                    f"Fix: use at least {LOCK_MIN_CHANGEABLE_DAYS}.",
+                )
+            )
+    return problems

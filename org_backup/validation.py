@@ -253,15 +253,6 @@ def check_tags(value: dict[str, str]) -> dict[str, str]:
             problems.append(
                 f"value {shown(tag_value)} of {shown(key)} must be 0-256 letters, digits, spaces or '_.:/=+-@'"
             )
-    # IAM User Guide, "Tagging IAM resources", Case sensitivity: an IAM role's tag keys are not case sensitive, so
-    # CreateRole refuses "Duplicate tag keys found. Please note that Tag keys are case insensitive."
-    seen: dict[str, str] = {}
-    for key in value:
-        if key.lower() in seen:
-            problems.append(
-                f"keys {shown(seen[key.lower()])} and {shown(key)} differ only in case, which IAM roles refuse"
-            )
-        seen.setdefault(key.lower(), key)
     if problems:
         raise fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
     return value
@@ -283,3 +274,23 @@ class Model(BaseModel):
 
 
 Tags = Annotated[dict[str, str], AfterValidator(check_tags)]
+
+
+def check_role_tags(value: dict[str, str]) -> dict[str, str]:
+    """Tags that also reach IAM roles (provider default_tags). IAM User Guide, "Tagging IAM resources", Case
+    sensitivity: an IAM role's tag keys are not case sensitive, so CreateRole refuses "Duplicate tag keys found.
+    Please note that Tag keys are case insensitive." Recovery point and plan tags are not IAM tags: not checked."""
+    seen: dict[str, str] = {}
+    problems = []
+    for key in value:
+        if key.lower() in seen:
+            problems.append(
+                f"keys {shown(seen[key.lower()])} and {shown(key)} differ only in case, which IAM roles refuse"
+            )
+        seen.setdefault(key.lower(), key)
+    if problems:
+        raise fail("tags", "; ".join(problems) + ". Fix: rename or remove those tags.")
+    return value
+
+
+RoleTags = Annotated[Tags, AfterValidator(check_role_tags)]

@@ -66,40 +66,34 @@ def _is_below(loc: tuple[Any, ...], parent: tuple[Any, ...]) -> bool:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _section(root: type[BaseModel], loc: tuple[Any, ...]) -> bool:
-    """Whether the field at ``loc`` holds settings of its own (a model), rather than one value."""
-    owner = _model_at(root, loc[:-1])
-    field = owner.model_fields.get(loc[-1]) if owner is not None else None
-    return field is not None and bool(_models_in(field.annotation))
-
-
-def _without_nulls(root: type[BaseModel], raw: Any, loc: tuple[Any, ...], nulls: list[Problem]) -> Any:
+def _without_nulls(raw: Any, loc: tuple[Any, ...], nulls: list[Problem]) -> Any:
     if isinstance(raw, dict):
         kept = {}
         for key, value in raw.items():
-            if value is None and _section(root, (*loc, key)):
+            if value is None:
                 nulls.append(
                     Problem(
                         _path((*loc, key)),
-                        "is empty: YAML reads a key with nothing under it as null, which would leave out what the "
-                        "section sets (e.g. a copy or a vault lock) without a word. Fix: write its settings below it, "
-                        "or remove the key if you mean it to be off.",
+                        "is empty: YAML reads a key with nothing after it as null, which would silently take the "
+                        "default (no copy, no vault lock, backups kept forever, ...). Fix: write its value or "
+                        "settings, or remove the key if the default is what you mean.",
                     )
                 )
             else:
-                kept[key] = _without_nulls(root, value, (*loc, key), nulls)
+                kept[key] = _without_nulls(value, (*loc, key), nulls)
         return kept
     if isinstance(raw, list):
-        return [_without_nulls(root, item, (*loc, index), nulls) for index, item in enumerate(raw)]
+        return [_without_nulls(item, (*loc, index), nulls) for index, item in enumerate(raw)]
     return raw
 
 
 def validate_model(model: type[M], raw: dict[str, Any], source: str) -> M:
     """``model`` from ``raw``, or InputError with every problem. A key written empty (``copy_to_central:`` with
-    nothing under it) is refused, never read as "off": an optional setting's null equals its default, so a
-    half-written key would otherwise drop a copy or a vault lock without a word."""
+    nothing under it, ``delete_after_days:`` with no number) is refused, never read as its default: an optional
+    setting's null equals its default, so a half-written key would drop a copy or a vault lock, or keep backups
+    forever, without a word."""
     nulls: list[Problem] = []
-    cleaned = _without_nulls(model, raw, (), nulls)
+    cleaned = _without_nulls(raw, (), nulls)
     try:
         found = model.model_validate(cleaned)
     except ValidationError as exc:

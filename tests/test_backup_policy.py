@@ -138,10 +138,22 @@ def test_a_copy_left_empty_is_refused_not_dropped() -> None:
     with pytest.raises(InputError) as raised:
         validate_plans(_broken(f"{RULE}.copy_to_central", None), config=CONFIG, source="plans.yaml")
     assert [p.render() for p in raised.value.problems] == [
-        f"{RULE}.copy_to_central: is empty: YAML reads a key with nothing under it as null, which would leave out "
-        "what the section sets (e.g. a copy or a vault lock) without a word. Fix: write its settings below it, or "
-        "remove the key if you mean it to be off."
+        f"{RULE}.copy_to_central: is empty: YAML reads a key with nothing after it as null, which would silently "
+        "take the default (no copy, no vault lock, backups kept forever, ...). Fix: write its value or settings, or "
+        "remove the key if the default is what you mean."
     ]
+
+
+def test_recovery_point_tags_may_differ_only_in_case() -> None:
+    """Only tags that reach IAM roles must differ in more than case (IAM User Guide, "Tagging IAM resources"): a
+    recovery point's are AWS Backup's, whose tag keys are case sensitive."""
+    plans = validate_plans(
+        _broken(f"{RULE}.recovery_point_tags", {"Owner": "a", "owner": "b"}), config=CONFIG, source="plans.yaml"
+    )
+    assert plans.plans["OrgBackupPlanDaily"].rules["OrgDailyBackupRule"].recovery_point_tags == {
+        "Owner": "a",
+        "owner": "b",
+    }
 
 
 def test_rendering_is_deterministic_and_minified() -> None:

@@ -403,7 +403,7 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "lock-compliance-without-grace",
-        _mutated(_set("vault_lock", {"central": {**LOCK, "changeable_for_days": None}})),
+        _mutated(_set("vault_lock", {"central": {k: v for k, v in LOCK.items() if k != "changeable_for_days"}})),
         "has 1 problem:\n  - vault_lock.central.changeable_for_days: is required in compliance mode (the grace period "
         "before the lock becomes immutable). Fix: set it to at least 3.",
     ),
@@ -549,9 +549,10 @@ CASES: list[tuple[str, str, str]] = [
         "central-account-is-the-management-account",  # both bootstrap stacks created the same roles there
         _mutated(_set("central_backup.account_id", "100000000001")),
         "has 1 problem:\n  - central_backup.account_id: '100000000001' is the management account. The central vault "
-        "must be isolated from the accounts it protects, and the management account is where org-backup's own "
-        "bootstrap roles live (both bootstrap stacks would create the same roles there). Fix: use a dedicated member "
-        "account for the central vault, in an OU of its own.",
+        "must be isolated from the accounts it protects, and the pipeline could not deploy it there: with the "
+        "policies delegated it never assumes a role in the management account, and otherwise bootstrap-management "
+        "and bootstrap-central would both create the same roles. Fix: use a dedicated member account for the "
+        "central vault, in an OU of its own.",
     ),
     (
         "air-gapped-vault-named-like-the-central-vault",  # AWS Backup vault names are unique per account and Region
@@ -572,9 +573,16 @@ CASES: list[tuple[str, str, str]] = [
     (
         "a-section-left-empty",  # YAML's null equalled "off": no central vault lock, without a word
         _mutated() + "vault_lock:\n  central:\n",
-        "has 1 problem:\n  - vault_lock.central: is empty: YAML reads a key with nothing under it as null, which "
-        "would leave out what the section sets (e.g. a copy or a vault lock) without a word. Fix: write its settings "
-        "below it, or remove the key if you mean it to be off.",
+        "has 1 problem:\n  - vault_lock.central: is empty: YAML reads a key with nothing after it as null, which "
+        "would silently take the default (no copy, no vault lock, backups kept forever, ...). Fix: write its value "
+        "or settings, or remove the key if the default is what you mean.",
+    ),
+    (
+        "a-value-left-empty",  # an empty scalar equalled its default just the same
+        _mutated(_set("organization", {**BASE["organization"], "backup_delegated_admin_account_id": None})),
+        "has 1 problem:\n  - organization.backup_delegated_admin_account_id: is empty: YAML reads a key with nothing "
+        "after it as null, which would silently take the default (no copy, no vault lock, backups kept forever, ...). "
+        "Fix: write its value or settings, or remove the key if the default is what you mean.",
     ),
     (
         "a-boolean-where-a-region-belongs",  # YAML 1.1 reads an unquoted no as false; was told about leading zeros

@@ -57,6 +57,7 @@ class Org:
             },
         }
         raw.update(overrides)
+        raw = {key: value for key, value in raw.items() if value is not None}  # None: leave the key out
         path = self.tmp / "backup.yaml"
         path.write_text(dump_yaml(raw, sort_keys=False))
         return path

@@ -156,3 +156,20 @@ def test_bootstrap_has_no_pipeline_step(external: Synthesized) -> None:
         "bootstrap-management",
         "bootstrap-central",
     ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_plan_reader_outside_the_home_account_is_refused(enabled: bool) -> None:
+    """make plan and make diff read state with the reader's credentials; the state key admits the home account only
+    (KMS Developer Guide, "Allowing users in other accounts to use a KMS key"), with the pipeline on or off."""
+    data = copy.deepcopy(EXTERNAL)
+    if enabled:
+        del data["pipeline"]["enabled"], data["pipeline"]["deployers"]
+        data["pipeline"]["source"] = {"type": "codecommit", "reviewers": REVIEWERS}
+    elsewhere = "arn:aws:iam::100000000009:role/Reader"
+    data["pipeline"]["plan_readers"] = [READER, elsewhere]
+    assert _problems(data) == {
+        "pipeline.plan_readers[1]": f"{elsewhere!r} is in account 100000000009, but make plan and make diff read "
+        "Terraform state with the reader's own credentials from the state bucket in the home account 100000000003, "
+        "whose key admits only that account's principals. Fix: name a role in the home account."
+    }
