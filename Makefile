@@ -29,6 +29,8 @@ export TF_IN_AUTOMATION := 1
 # The cdktf CLI: no version check or telemetry calls, no plugin cache in the home folder.
 export DISABLE_VERSION_CHECK := 1
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
+# npx: no "new version of npm available" notice on every cdktf command.
+export NPM_CONFIG_UPDATE_NOTIFIER := false
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 

@@ -1,9 +1,11 @@
 """Entry point of `cdktf synth` / `make synth`: validate the config, then synthesize one stack per account.
 
-Of the synth path (main.py, stacks/, what they import), only this file reads the environment:
+Of the synth path (main.py, stacks/, what they import), only this file reads the environment (and, for
+ORG_BACKUP_ROLE=plan, asks STS whether there are credentials):
 - BACKUP_CONFIG: path of the config file (default: backup.yaml);
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
-- ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only);
+- ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only); "plan"
+  first checks that there are AWS credentials at all (it serves make plan and cdktf diff, which need them);
 - ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth_cache.py; default
   build/synth-cache), or "off" to synthesize every time (benchmarks, tests that compare two synths);
 - ORG_BACKUP_SYNTH_LIST: "1" lists every stack after the summary;
@@ -54,6 +56,13 @@ def main() -> int:
             f"ORG_BACKUP_ROLE={role!r} is not 'deploy' or 'plan'. Fix: unset it or use one of those.", file=sys.stderr
         )
         return 2
+    # A plan-role synth is for commands that then use credentials (make plan, make diff, `cdktf diff`, whose CLI
+    # tells this program nothing else): without any, stop here in one line, before anything is written.
+    if role == "plan":
+        from org_backup import credentials
+
+        if not credentials.require("ORG_BACKUP_ROLE=plan (make plan, cdktf diff)", inputs.config.pipeline_region):
+            return 2
     local_api = os.environ.get("ORG_BACKUP_LOCAL_API", "")
     if local_api not in ("", "1"):
         print(f"ORG_BACKUP_LOCAL_API={local_api!r} is not '1'. Fix: unset it (it is for tests only).", file=sys.stderr)

@@ -70,3 +70,18 @@ def test_make_plan_and_diff_without_credentials_write_nothing(target: list[str],
     assert f"{target[0]}: {NO_CREDENTIALS}" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert state() == before
+
+
+def test_a_plan_role_synth_without_credentials_stops_before_writing(tmp_path: Path) -> None:
+    """`ORG_BACKUP_ROLE=plan npx cdktf diff` runs main.py as its app, and the cdktf CLI tells it nothing about the
+    command: the plan role's synth itself checks for credentials, so a diff without any stops in one line with the
+    fix, before cdktf.out is written."""
+    env = _without_credentials(tmp_path)
+    env.update(ORG_BACKUP_ROLE="plan", CDKTF_OUTDIR=str(tmp_path / "cdktf.out"), ORG_BACKUP_SYNTH_CACHE="off")
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"ORG_BACKUP_ROLE=plan (make plan, cdktf diff): {NO_CREDENTIALS}"), line
+    assert not (tmp_path / "cdktf.out").exists()

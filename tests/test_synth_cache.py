@@ -37,6 +37,8 @@ def _main(
     monkeypatch.setenv("ORG_BACKUP_ROLE", role)
     monkeypatch.setenv("ORG_BACKUP_SYNTH_CACHE", str(cache))
     monkeypatch.delenv("ORG_BACKUP_LOCAL_API", raising=False)
+    # A plan-role synth first asks STS whether there are credentials (tests/test_credentials.py); here there are.
+    monkeypatch.setattr("org_backup.credentials.caller", lambda region: "arn:aws:iam::100000000003:role/Reader")
     code = main.main()
     captured = capsys.readouterr()
     assert code == 0, captured.err
