@@ -17,6 +17,9 @@ SHARDS ?= 1
 PHASE ?=
 PLANNED ?= $(PLANS)/changed-stacks.json
 DISCOVER_FLAGS ?=
+# A state lock older than this was left by a deploy that is gone (the pipeline's CodeBuild timeout; with another CI
+# system, its job timeout): make deploy removes it (org_backup/state_locks.py).
+LOCK_MAX_AGE_MINUTES ?= 120
 BOOTSTRAP_FLAGS ?=
 READINESS_FLAGS ?=
 STACK ?=
@@ -127,12 +130,14 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	$(SYNTH)
 	mkdir -p build
 	# Per phase (org_backup/naming.py deploy_phase): this shard's planned stacks, unchanged since the plan; their
-	# accounts' deploy roles assumable; cdktf deploy --skip-synth of exactly the output shard just compared.
+	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed); cdktf deploy
+	# --skip-synth of exactly the output shard just compared.
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
 	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
 	  $(PYTHON) -m org_backup wait-roles --role deploy --stacks-file build/shard-stacks.txt; \
+	  $(PYTHON) -m org_backup locks --stacks-file build/shard-stacks.txt --clear-stale --max-age-minutes $(LOCK_MAX_AGE_MINUTES); \
 	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
 	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
 	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
 from org_backup.config_loader import load_config
 from org_backup.errors import InputError
-from org_backup.naming import DEPLOY_PHASES, deploy_phase
+from org_backup.naming import BUILD_TIMEOUT_MINUTES, DEPLOY_PHASES, deploy_phase
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -128,6 +128,43 @@ def _wait_roles(args: argparse.Namespace) -> int:
     if not credentials.require("wait-roles", config.pipeline_region):
         return 2
     return deploy_wait.main(config, stacks, role=args.role, timeout=args.timeout)
+
+
+def _locks(args: argparse.Namespace) -> int:
+    """`make deploy`, before each phase: a live lock stops the deploy cleanly; a stale one (its build timed out) is
+    removed with --clear-stale, else reported with its unlock step (org_backup/state_locks.py)."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from org_backup import state_locks
+    from org_backup.config import S3Backend
+    from org_backup.incremental import read_stack_list
+
+    backend = load_config(args.config, with_accounts_file=False).state_backend
+    if not isinstance(backend, S3Backend):
+        return 0  # local state: Terraform's own lock file beside it, on this machine only
+    s3 = boto3.client("s3", region_name=backend.region)
+    try:
+        problems, notes = state_locks.check(
+            s3,
+            backend.bucket,
+            backend.key_prefix,
+            read_stack_list(args.stacks_file),
+            max_age=timedelta(minutes=args.max_age_minutes),
+            clear=args.clear_stale,
+            now=datetime.now(UTC),
+        )
+    except (BotoCoreError, ClientError) as exc:
+        print(
+            f"locks: cannot read the state locks in s3://{backend.bucket}/{backend.key_prefix}/: {exc}", file=sys.stderr
+        )
+        return 3
+    for note in notes:
+        print(f"locks: {note}")
+    for problem in problems:
+        print(f"locks: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _credentials(args: argparse.Namespace) -> int:
@@ -377,6 +414,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     changed.add_argument("--out", type=Path, help="also write the list here, and their hashes beside it (.json)")
     changed.set_defaults(run=_changed)
+    locks = command("locks", help="state locks of the listed stacks: a live one fails, a stale one is reported")
+    locks.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
+    locks.add_argument(
+        "--max-age-minutes",
+        type=int,
+        default=BUILD_TIMEOUT_MINUTES,
+        help="a lock older than this was left by a build that is gone (default: the pipeline's build timeout)",
+    )
+    locks.add_argument("--clear-stale", action="store_true", help="remove stale locks instead of failing on them")
+    locks.set_defaults(run=_locks)
     record = command("record", parents=(outdir,), help="record the listed stacks as deployed (after success)")
     record.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     record.set_defaults(run=_record)

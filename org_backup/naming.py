@@ -77,6 +77,9 @@ DEPLOY_ROLES_STACKSET = "org-backup-deploy-roles"
 STACKSET_EXECUTION_ROLE = "stacksets-exec-*"
 AIR_GAPPED_SHARE = "org-backup-air-gapped-vault"  # the AWS RAM share of the air-gapped vault, per central Region
 STATE_KEY_ALIAS = "alias/org-backup/terraform-state"  # the state bucket's key (bootstrap-home)
+# Every CodeBuild build of the pipeline: CodeBuild stops a build at its timeout, so a state lock older than this was
+# left by a build that is gone (org_backup/state_locks.py).
+BUILD_TIMEOUT_MINUTES = 120
 ENROLMENT_RULE = "org-backup-account-enrolment"
 ENROLMENT_FORWARDER_ROLE = "org-backup-enrolment-forwarder"
 ORGANIZATIONS_EVENTS_REGION = "us-east-1"  # AWS Organizations delivers its CloudTrail events in us-east-1 only

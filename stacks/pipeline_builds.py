@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from org_backup import fanout
 from org_backup.config import CodeCommitSource
 from org_backup.naming import (
+    BUILD_TIMEOUT_MINUTES,
     BUILDER_ROLES,
     DEPLOY_BATCH_ROLE,
     PIPELINE_ROLE,
@@ -37,7 +38,6 @@ from stacks.pipeline_codecommit import codecommit_url
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 DEPLOY_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
-BUILD_TIMEOUT_MINUTES = 120
 REPORT_GROUP = "org-backup-checkov"
 # CodeBuild project -> (buildspec, builder role kind)
 PROJECTS = {

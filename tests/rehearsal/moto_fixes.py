@@ -55,6 +55,11 @@ Missing APIs, added as AWS's API references describe them:
 17. Organizations: the resource-based delegation policy (Put/Describe/DeleteResourcePolicy) and a member account's
     calls on its organization, answered from the management account's backend (tests/rehearsal/moto_organizations.py).
 
+18. Backup report plans: UpdateReportPlan was missing (HTTP 500), so a change to a report plan (its Regions, when
+    a Region is retired) could not deploy. It replaces the description, delivery channel and settings given, as the
+    API reference describes (AWS Backup API, UpdateReportPlan), and answers with the plan's name, ARN and creation
+    time.
+
 And one condition moto evaluated without its context:
 11. S3 bucket policies: moto evaluated them a second time, after authorization, without the request's principal
     or context, so a Deny whose condition names the principal (``ArnNotLike aws:PrincipalArn``, org-backup's
@@ -596,6 +601,25 @@ def _create_report_plan_with_tags(self: BackupResponse) -> ActionResult:  # fix 
     return result
 
 
+def _update_report_plan(self: BackupResponse) -> ActionResult:  # fix 18
+    plan = self.backup_backend.describe_report_plan(self._get_param("reportPlanName"))
+    for param, attribute in (
+        ("ReportPlanDescription", "report_plan_description"),
+        ("ReportDeliveryChannel", "report_delivery_channel"),
+        ("ReportSetting", "report_setting"),
+    ):
+        value = self._get_param(param)
+        if value is not None:
+            setattr(plan, attribute, value)
+    return ActionResult(
+        result={
+            "ReportPlanName": plan.report_plan_name,
+            "ReportPlanArn": plan.report_plan_arn,
+            "CreationTime": plan.creation_time,
+        }
+    )
+
+
 def _ensure_reports_service_linked_role(account: str) -> None:
     """AWS Backup developer guide, using-service-linked-roles-AWSServiceRoleForBackupReports.html: "When you create a
     framework or report plan ... AWS Backup creates the service-linked role for you"; moto created none, so a key or
@@ -625,6 +649,7 @@ def install() -> None:
     moto_organizations.install()
     install_cloudformation_roles()
     BackupResponse.create_report_plan = _create_report_plan_with_tags  # type: ignore[method-assign]
+    BackupResponse.update_report_plan = _update_report_plan  # type: ignore[attr-defined]
     KmsBackend._generate_default_keys = _aws_managed_default_keys  # type: ignore[method-assign]
     BackupResponse.list_tags = _list_tags  # type: ignore[method-assign]
     LambdaFunction.__init__ = _lambda_function_init  # type: ignore[method-assign]
