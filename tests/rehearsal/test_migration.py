@@ -298,7 +298,8 @@ def test_a_region_removed_from_the_config_is_refused_at_plan_time_naming_its_vau
     for stack in ("central-backup", member):
         for kind in ("aws_backup_vault", "aws_kms_key"):
             assert re.search(rf"- {stack}: {kind}\.\S+ \(.*\) is in the state, but Region", summary), (stack, kind)
-    assert "list it in retired_regions" in summary
+    region = migration.config["target_regions"][1]
+    assert f"Fix: list {region} in retired_regions, which keeps it in AWS" in summary
 
 
 def test_a_retired_region_keeps_its_vaults_and_keys_and_leaves_the_state(migration: Rehearsal) -> None:
