@@ -133,38 +133,17 @@ def _wait_roles(args: argparse.Namespace) -> int:
 def _locks(args: argparse.Namespace) -> int:
     """`make deploy`, before each phase: a live lock stops the deploy cleanly; a stale one (its build timed out) is
     removed with --clear-stale, else reported with its unlock step (org_backup/state_locks.py)."""
-    from datetime import UTC, datetime, timedelta
-
-    import boto3
+    from datetime import timedelta
 
     from org_backup import state_locks
-    from org_backup.config import S3Backend
     from org_backup.incremental import read_stack_list
 
-    backend = load_config(args.config, with_accounts_file=False).state_backend
-    if not isinstance(backend, S3Backend):
-        return 0  # local state: Terraform's own lock file beside it, on this machine only
-    s3 = boto3.client("s3", region_name=backend.region)
-    try:
-        problems, notes = state_locks.check(
-            s3,
-            backend.bucket,
-            backend.key_prefix,
-            read_stack_list(args.stacks_file),
-            max_age=timedelta(minutes=args.max_age_minutes),
-            clear=args.clear_stale,
-            now=datetime.now(UTC),
-        )
-    except (BotoCoreError, ClientError) as exc:
-        print(
-            f"locks: cannot read the state locks in s3://{backend.bucket}/{backend.key_prefix}/: {exc}", file=sys.stderr
-        )
-        return 3
-    for note in notes:
-        print(f"locks: {note}")
-    for problem in problems:
-        print(f"locks: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return state_locks.main(
+        load_config(args.config, with_accounts_file=False).state_backend,
+        read_stack_list(args.stacks_file),
+        max_age=timedelta(minutes=args.max_age_minutes),
+        clear=args.clear_stale,
+    )
 
 
 def _credentials(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ stops every build at its project's timeout (``naming.BUILD_TIMEOUT_MINUTES``), s
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,3 +88,30 @@ def check(
         else:
             problems.append(f"{held}: older than the build timeout, so its build is gone. Fix: `{lock.unlock_step()}`.")
     return problems, notes
+
+
+def main(backend: Any, stacks: Iterable[str], *, max_age: timedelta, clear: bool) -> int:
+    """`python -m org_backup locks`: 0 when no stack is locked (or only stale locks, cleared), 1 when a lock stops
+    the deploy, 3 when the locks cannot be read. Local state has only Terraform's own lock file on this machine."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from org_backup.config import S3Backend
+
+    if not isinstance(backend, S3Backend):
+        return 0
+    s3 = boto3.client("s3", region_name=backend.region)
+    try:
+        problems, notes = check(
+            s3, backend.bucket, backend.key_prefix, stacks, max_age=max_age, clear=clear, now=datetime.now(UTC)
+        )
+    except (BotoCoreError, ClientError) as exc:
+        print(
+            f"locks: cannot read the state locks in s3://{backend.bucket}/{backend.key_prefix}/: {exc}", file=sys.stderr
+        )
+        return 3
+    for note in notes:
+        print(f"locks: {note}")
+    for problem in problems:
+        print(f"locks: {problem}", file=sys.stderr)
+    return 1 if problems else 0
