@@ -84,7 +84,7 @@ fmt: install ## Fix what ruff can fix, then format every file
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
-test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region (~6 min)
+test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region and an account, then deploy under injected faults (~8 min)
 	$(PYTHON) -m pytest -m migration tests/rehearsal/test_migration.py
 
 test-fast: install ## Every test that needs no terraform, checkov or moto server (~1 min)
@@ -111,9 +111,11 @@ discover: install ## Read the target OUs' accounts from AWS Organizations into a
 plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
 	$(PYTHON) -m org_backup credentials --before plan
 	# The stack list with its hashes (what make deploy may deploy) exists only once every plan passed the plan guard.
-	rm -f $(PLANS)/changed-stacks.txt $(PLANS)/changed-stacks.json $(PLANS)/summary.md
+	rm -f $(PLANS)/changed-stacks.txt $(PLANS)/changed-stacks.json $(PLANS)/summary.md $(PLANS)/retired-accounts.json
 	ORG_BACKUP_ROLE=plan $(SYNTH)
 	$(PYTHON) -m org_backup changed --out $(PLANS)/candidates.txt
+	# A deployed member stack whose account left the target OUs: refused unless retired_accounts names it.
+	$(PYTHON) -m org_backup retire-accounts --plan $(PLANS)
 	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/candidates.txt
 	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt
 	mv $(PLANS)/candidates.json $(PLANS)/changed-stacks.json
@@ -129,10 +131,12 @@ diff: install cli ## Read-only: cdktf diff of STACK with the plan role, as a per
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)
 	mkdir -p build
-	# Per phase (org_backup/naming.py deploy_phase): this shard's planned stacks, unchanged since the plan; their
+	# Per phase (org_backup/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
+	# released (org_backup/retire_accounts.py); this shard's planned stacks, unchanged since the plan; their
 	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed); cdktf deploy
 	# --skip-synth of exactly the output shard just compared.
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
+	  if [ $$phase = 2 ] && [ $(SHARD) = 1 ]; then $(PYTHON) -m org_backup retire-accounts --deploy $(dir $(PLANNED))retired-accounts.json; fi; \
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
 	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \

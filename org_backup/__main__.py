@@ -202,17 +202,20 @@ def _changed(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     for stack in result.gone:
-        print(
-            f"Note: {stack} was deployed but is no longer synthesized (its account left the target OUs). Its vaults "
-            "and keys refuse destroy; remove them deliberately (README, Tear-down), then delete its record.",
-            file=sys.stderr,
-        )
+        print(f"Note: {stack} was deployed but is no longer synthesized (retire-accounts decides).", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("".join(f"{s}\n" for s in result.changed), encoding="utf-8")
         hashes = {s: current[s] for s in result.changed}
         args.out.with_suffix(".json").write_text(json.dumps(hashes, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from org_backup import retire_accounts
+
+    config = load_config(args.config)
+    return retire_accounts.main(config, _records(args), outdir=args.outdir, plan=args.plan, deploy=args.deploy)
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -403,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     locks.add_argument("--clear-stale", action="store_true", help="remove stale locks instead of failing on them")
     locks.set_defaults(run=_locks)
+    retire = command("retire-accounts", parents=(outdir,), help="release the state of retired_accounts' stacks")
+    retire.add_argument("--plan", type=Path, help="Plan stage: refuse unconfirmed ones; list the others in this dir")
+    retire.add_argument("--deploy", type=Path, help="Deploy: retire exactly those the approved plan's list names")
+    retire.set_defaults(run=_retire)
     record = command("record", parents=(outdir,), help="record the listed stacks as deployed (after success)")
     record.add_argument("--stacks-file", type=Path, required=True, help="one stack name per line")
     record.set_defaults(run=_record)

@@ -92,7 +92,7 @@ class Changes:
             return "No account joined or left."
         lines = [f"  + {a} (new member stack member-{a})" for a in self.joined]
         lines += [
-            f"  - {a} (member-{a} is no longer synthesized; its vaults and keys stay: README, Tear-down)"
+            f"  - {a} (member-{a} is no longer synthesized; if deployed, make plan refuses until retired_accounts lists it)"
             for a in self.left
         ]
         return "\n".join(lines)

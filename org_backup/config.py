@@ -330,6 +330,11 @@ class BackupConfig(Model):
         "the stacks keep the Region's provider and release everything org-backup made there from Terraform "
         "(removed blocks, destroy = false), recovery points untouched. Without it, make plan refuses the destroy.",
     )
+    retired_accounts: tuple[AccountId, ...] = Field(
+        default=(),
+        description="Deployed accounts that left the target OUs: the deploy releases their member stacks' state (kept "
+        "under <key_prefix>/retired/); every vault, key and recovery point stays in AWS. Without it, make plan refuses.",
+    )
     target_ous: tuple[TargetOu, ...] = Field(min_length=1, description="OUs whose accounts are protected.")
     accounts_file: str | None = Field(
         default=None,
@@ -343,8 +348,7 @@ class BackupConfig(Model):
     vault_lock: VaultLocks = Field(default_factory=VaultLocks)
     backup_plans_file: str | None = Field(
         default=None,
-        description="Backup plans file, relative to this config file. Default: the shipped policies/backup_plans.yaml "
-        "(the reference solution's daily and monthly plans).",
+        description="Backup plans file, relative to this config file (default: policies/backup_plans.yaml, shipped).",
     )
     guardrails: Guardrails = Field(default_factory=Guardrails)
     tag_reapply: TagReapply = Field(default_factory=TagReapply)

@@ -65,9 +65,9 @@ def _account_source_problems(config: BackupConfig) -> list[Problem]:
 
 def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems: list[Problem] = []
-    for field in ("target_regions", "retired_regions"):
-        for index, region in duplicates(getattr(config, field)):
-            problems.append(Problem(f"{field}[{index}]", f"{region!r} is listed twice. Fix: remove the duplicate."))
+    for field in ("target_regions", "retired_regions", "retired_accounts"):
+        for index, item in duplicates(getattr(config, field)):
+            problems.append(Problem(f"{field}[{index}]", f"{item!r} is listed twice. Fix: remove the duplicate."))
     for index, region in enumerate(config.retired_regions):
         if region in (*config.target_regions, *config.central_regions):
             problems.append(
@@ -259,7 +259,20 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
 def member_problems(config: BackupConfig) -> list[Problem]:
     """The rules that need every member account: run with the cross-field rules, or, with accounts_file set, once
     the snapshot has supplied the accounts."""
-    return _policy_admin_problems(config) + restore_account_problems(config)
+    return _policy_admin_problems(config) + restore_account_problems(config) + _retired_account_problems(config)
+
+
+def _retired_account_problems(config: BackupConfig) -> list[Problem]:
+    """A retired account's member stack is released from Terraform (org_backup/retire_accounts.py): never a member's."""
+    return [
+        Problem(
+            f"retired_accounts[{index}]",
+            f"{account!r} is still a member account of a target OU: a retired account's member stack is released "
+            "from Terraform. Fix: remove it from retired_accounts, or move the account out of the target OUs.",
+        )
+        for index, account in enumerate(config.retired_accounts)
+        if account in config.member_accounts
+    ]
 
 
 def _policy_admin_problems(config: BackupConfig) -> list[Problem]:

@@ -68,6 +68,8 @@ class Records(Protocol):
 
     def write(self, hashes: Mapping[str, str]) -> None: ...
 
+    def forget(self, stacks: Iterable[str]) -> None: ...
+
     def describe(self) -> str: ...
 
 
@@ -89,6 +91,10 @@ class LocalRecords:
             temporary = self.directory / f".{stack}{HASH_SUFFIX}.tmp"
             temporary.write_text(value + "\n", encoding="utf-8")
             temporary.replace(self.directory / f"{stack}{HASH_SUFFIX}")
+
+    def forget(self, stacks: Iterable[str]) -> None:
+        for stack in stacks:
+            (self.directory / f"{stack}{HASH_SUFFIX}").unlink(missing_ok=True)
 
     def describe(self) -> str:
         return str(self.directory)
@@ -131,6 +137,10 @@ class S3Records:
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(put, hashes.items()))
+
+    def forget(self, stacks: Iterable[str]) -> None:
+        for stack in stacks:
+            self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/{stack}{HASH_SUFFIX}")
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}/"
