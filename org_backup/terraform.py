@@ -254,6 +254,8 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
 
     Returns {stack: exit code of plan -detailed-exitcode} (0 no changes, 2 changes) and writes summary.md.
     """
+    from org_backup import policy_diff, retire_accounts  # config models: loaded here, not by every terraform command
+
     env = env or TerraformEnv.prepare()
     dirs = select(outdir, patterns)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,6 +265,7 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     refused: dict[str, list[str]] = {}
     released: dict[str, list[str]] = {}
     retired_plans: dict[str, list[str]] = {}
+    policy_changes: dict[str, list[str]] = {}  # target OU -> diff of its effective backup plans
 
     def plan(stack_dir: Path) -> int:
         plan_file = f"{(out / stack_dir.name).resolve()}.tfplan"
@@ -287,6 +290,7 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
             refused[stack_dir.name] = plan_guard.refusals(stack_dir.name, shown) + removals
             released[stack_dir.name] = plan_guard.retained(shown)
             retired_plans[stack_dir.name] = confirmed
+            policy_changes.update(policy_diff.effective_changes(shown))
         return result.returncode
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
@@ -299,8 +303,10 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
             "the plan is refused; nothing may be deployed from it:\n" + "\n".join(f"  - {r}" for r in refusals)
         )
     changed = sorted(name for name, code in codes.items() if code == 2)
+    retiring = out / retire_accounts.RETIRING_FILE  # written by `retire-accounts --plan` just before
+    accounts = retire_accounts.summary(json.loads(retiring.read_text("utf-8")) if retiring.is_file() else {})
     if not codes:
-        lines = ["# org-backup plan: nothing to plan", "", "No stack changed since the last deploy."]
+        lines = ["# org-backup plan: nothing to plan", "", "No stack changed since the last deploy.", *accounts]
         (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
         return codes
     lines = [f"# org-backup plan: {len(changed)} of {len(codes)} stacks change", ""]
@@ -311,6 +317,7 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     gone = [f"- {line}" for name in sorted(retired_plans) for line in retired_plans[name]]
     if gone:
         lines += ["", "Backup plans removed, as retired_plans says:", "", *gone]
+    lines += policy_diff.summary(policy_changes) + accounts
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return codes
 
