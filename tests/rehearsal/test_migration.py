@@ -20,6 +20,9 @@ Then, on the same deployment (issue 29), retiring a Region: the central stack an
 the rehearsal's Regions; the second Region removed from the config, which the Plan stage (``make plan`` as the plan
 builder) refuses, naming each vault and key; then listed in ``retired_regions``: planned as released, deployed with
 nothing destroyed, every vault and key still in the test server and no resource of that Region left in the state.
+Then retiring that member account: taken out of its target OU, which the Plan stage refuses, naming its stack; then
+listed in ``retired_accounts``: planned with its vault and key named as kept, its state archived and released by the
+deploy (as the deploy builder), every vault and key of the account still in the test server.
 
 Its own make target, ``make test-migration`` (run by ``.ci/run``): about five minutes of Terraform against moto, which
 ``make test``'s budget, with the rehearsal in it, cannot take.
@@ -30,7 +33,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import ssl
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,9 +55,35 @@ from tests.rehearsal.harness import (
     _admin,
     _set_auth,
 )
-from tests.rehearsal.moto import session_in
+from tests.rehearsal.moto import CA_BUNDLES, session_in
+from tests.rehearsal.moto_faults import CONTROL_PATH
 
 pytestmark = pytest.mark.migration
+FAULT_EVERY = 4  # every 4th call's first attempt is faulted while a stack deploys under faults
+
+
+def _drop_ous(node: Any, gone: set[str]) -> None:
+    """Remove the ``gone`` OU ids from every list of OU ids in the config (guardrails' target_ous; 'all' where
+    none is left)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "target_ous" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                node[key] = [v for v in value if v not in gone] or "all"
+            else:
+                _drop_ous(value, gone)
+    elif isinstance(node, list):
+        for item in node:
+            _drop_ous(item, gone)
+
+
+def _set_faults(endpoint: str, every: int) -> None:
+    """The test server's fault switch (tests/rehearsal/moto_faults.py): every Nth call faulted, 0 none."""
+    request = urllib.request.Request(f"{endpoint}{CONTROL_PATH}", data=str(every).encode(), method="POST")
+    context = ssl.create_default_context(cafile=CA_BUNDLES[endpoint]) if endpoint in CA_BUNDLES else None
+    with urllib.request.urlopen(request, timeout=10, context=context):
+        pass
+
+
 STACKS = ["management", "backup-policies"]
 
 
@@ -131,6 +162,65 @@ class MigrationJob(RehearsalJob):
         result.verified["retired states"] = {
             stack: self._remote_state(result, stack, provider=f"{region}") for stack in stacks
         }
+        self._retire_account(result, accounts, base, planned, config)
+
+    def _retire_account(
+        self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path, config: dict[str, Any]
+    ) -> None:
+        """Issue 29: the member account of the deployed member stack leaves its target OU; the Plan stage refuses
+        until ``retired_accounts`` names it, then lists what it keeps; the deploy releases its state."""
+        endpoint, member = result.endpoint, result.members[0]
+        for ou in config["target_ous"]:
+            ou["accounts"] = [a for a in ou["accounts"] if a != member]
+        # Its OU, left empty, leaves the targets too (validation refuses an OU that protects no account), and the
+        # guardrails that named it name the OUs left.
+        gone = {ou["id"] for ou in config["target_ous"] if not ou["accounts"]}
+        config["target_ous"] = [ou for ou in config["target_ous"] if ou["accounts"]]
+        _drop_ous(config, gone)
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        builders = self._builder_credentials(endpoint, accounts["home"])
+        plans = result.repo / "build" / "plans"
+        self._make(result, "plan, account removed", ["plan"], {**base, **builders["plan"]}, expect_ok=False)
+        result.verified["account refused summary"] = (plans / "summary.md").read_text()
+        config["retired_accounts"] = [member]
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        self._make(result, "plan, account retired", ["plan"], {**base, **builders["plan"]})
+        result.verified["account retired summary"] = (plans / "summary.md").read_text()
+        # The Plan stage's artifact beside the approved stack list, as the Deploy stage receives it; no stack.
+        shutil.copy(plans / "retired-accounts.json", planned.parent / "retired-accounts.json")
+        self._approve(result, planned, [])
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, account retired", ["deploy", f"PLANNED={planned}"], deploy_env)
+        kept, retired = result.config["target_regions"]
+        result.verified["account retired"] = {
+            region: self._vaults(result, region, {"member": member}) for region in (kept, retired)
+        }
+        result.verified["account retired objects"] = self._state_objects(result)
+        self._deploy_under_faults(result, accounts, base, planned)
+
+    def _deploy_under_faults(
+        self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path
+    ) -> None:
+        """Issue 29 (b): a member stack deployed while every FAULT_EVERY-th call's first attempt is throttled or
+        answered 503 (tests/rehearsal/moto_faults.py); then deployed again without faults: nothing to change."""
+        endpoint, member = result.endpoint, result.members[-1]
+        stack = f"member-{member}"
+        self._approve(result, planned, [stack])
+        (planned.parent / "retired-accounts.json").write_text("{}")  # this plan retires nobody
+        log = self.workdir / "moto.log"
+        before = log.read_text().count("moto_faults: ")
+        _set_faults(endpoint, FAULT_EVERY)
+        try:
+            deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+            self._make(result, "deploy, under faults", ["deploy", f"PLANNED={planned}"], deploy_env)
+        finally:
+            _set_faults(endpoint, 0)
+        faults = [line for line in log.read_text().splitlines() if line.startswith("moto_faults: ")][before:]
+        result.verified["faults"] = sorted({line.split(" for ")[0].removeprefix("moto_faults: ") for line in faults})
+        result.verified["fault count"] = len(faults)
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, after faults", ["deploy", f"PLANNED={planned}"], deploy_env)
+        result.verified["after faults"] = self._vaults(result, result.config["target_regions"][0], {"member": member})
 
     def _vaults(self, result: Rehearsal, region: str, accounts: dict[str, str]) -> dict[str, Any]:
         """The vaults and their keys in ``region`` as AWS holds them (read with enforcement paused)."""
@@ -198,6 +288,13 @@ class MigrationJob(RehearsalJob):
             }
         finally:
             _set_auth(endpoint, "0")
+
+    def _state_objects(self, result: Rehearsal) -> list[str]:
+        """Every object key in the state bucket (read as the home account's administrator)."""
+        backend = result.config["state_backend"]
+        s3 = _admin(self, "home", "s3", result.endpoint)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=backend["bucket"])
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def _remote_state(self, result: Rehearsal, stack: str, *, provider: str = "") -> list[str]:
         """The managed resources in a stack's state; with ``provider``, only those of that provider alias."""
@@ -312,3 +409,77 @@ def test_a_retired_region_keeps_its_vaults_and_keys_and_leaves_the_state(migrati
     assert migration.verified["retired states"] == {"central-backup": [], f"member-{migration.members[0]}": []}
     for line in _deployed(migration, "deploy, Region retired"):
         assert "0 destroyed" in line, line
+
+
+# --- Retiring an account (issue 29) --------------------------------------------------------------------------------
+def test_an_account_that_left_the_target_ous_is_refused_at_plan_time_until_retired(migration: Rehearsal) -> None:
+    assert migration.steps["plan, account removed"].returncode != 0
+    summary = migration.verified["account refused summary"]
+    member = migration.members[0]
+    assert summary.startswith("# org-backup plan: refused\n"), summary
+    assert f"- member-{member}: deployed, but account {member} is no longer in the target OUs" in summary
+    assert "Fix: list it in retired_accounts" in summary
+
+
+def test_a_retired_accounts_plan_names_its_vault_and_key_kept_in_aws(migration: Rehearsal) -> None:
+    """The pull-request comment: the vault and key still in the state (the retired Region's were released before)."""
+    summary = migration.verified["account retired summary"]
+    member, region = migration.members[0], migration.config["target_regions"][0]
+    assert f"- `member-{member}`" in summary, summary
+    assert f"  - aws_backup_vault arn:aws:backup:{region}:{member}:backup-vault:{Names().member_vault}" in summary
+    assert re.search(rf"  - aws_kms_key arn:aws:kms:{region}:{member}:key/\S+", summary), summary
+
+
+def test_the_ou_left_empty_loses_its_backup_plans_and_the_plan_summary_shows_it(migration: Rehearsal) -> None:
+    """The account's OU left the targets with it: the backup-policies stack's real plan (terraform show -json of
+    the test server's deployment) detaches both policies from it, which the summary shows as that OU's effective
+    plans going from the example's two plans to none (org_backup/policy_diff.py)."""
+    summary = migration.verified["account retired summary"]
+    gone = next(ou["id"] for ou in migration.config["target_ous"] if migration.members[0] in ou["accounts"])
+    assert "Effective backup plans per target OU (org-backup's policies only; - before, + after):" in summary, summary
+    block = summary.split(f"`{gone}`:\n\n```diff\n", 1)[1].split("```", 1)[0].splitlines()
+    assert "+    no backup plans" in block, block
+    # The example's daily and monthly plans, one of each per target Region (policy names end in the Region)
+    regions = migration.config["target_regions"]
+    assert len([line for line in block if line.startswith("-    plan ")]) == 2 * len(regions), block
+    assert not [line for line in block if line.startswith("+    plan ")], block
+
+
+def test_a_retired_account_keeps_every_vault_and_key_and_its_state_is_archived(migration: Rehearsal) -> None:
+    member = migration.members[0]
+    assert migration.verified["account retired"] == {
+        region: {"member": {"vault": Names().member_vault, "key state": "Enabled"}}
+        for region in migration.config["target_regions"]
+    }
+    prefix = migration.config["state_backend"]["key_prefix"]
+    objects = migration.verified["account retired objects"]
+    assert f"{prefix}/retired/member-{member}.tfstate" in objects
+    assert f"{prefix}/member-{member}.tfstate" not in objects
+    assert f"{prefix}/deployed/member-{member}.sha256" not in objects
+    assert f"{prefix}/central-backup.tfstate" in objects  # nothing else released
+    output = migration.steps["deploy, account retired"].output
+    assert f"retire-accounts: member-{member}: retired; its state is kept at s3://" in output, output[-3000:]
+
+
+# --- A deploy under throttling and server errors (issue 29) ----------------------------------------------------------
+def test_a_deploy_under_throttling_and_server_errors_succeeds_through_the_providers_retries(
+    migration: Rehearsal,
+) -> None:
+    """Both classes of fault were answered, in every protocol the deploy used, and the deploy still succeeded (the
+    step ran with expect_ok): the Terraform AWS provider retried each faulted call."""
+    assert migration.verified["fault count"] >= 20, migration.verified["fault count"]
+    kinds = set(migration.verified["faults"])
+    assert {"throttling (json)", "server error (json)", "throttling (query)", "server error (query)"} <= kinds, kinds
+    assert {"throttling (rest-json)", "server error (rest-json)"} & kinds, kinds
+    for line in _deployed(migration, "deploy, under faults"):
+        assert "0 changed, 0 destroyed" in line, line
+
+
+def test_after_a_deploy_under_faults_nothing_is_missing_and_the_next_deploy_changes_nothing(
+    migration: Rehearsal,
+) -> None:
+    member = migration.members[-1]
+    assert migration.verified["after faults"] == {"member": {"vault": Names().member_vault, "key state": "Enabled"}}
+    applied = _deployed(migration, "deploy, after faults")
+    assert applied == ["Apply complete! Resources: 0 added, 0 changed, 0 destroyed."], applied  # one stack: no prefix
+    assert f"member-{member}" in migration.steps["deploy, after faults"].output
