@@ -315,8 +315,8 @@ CASES: list[tuple[str, str, str]] = [
         _mutated(_set("target_region", ["us-east-1"])),
         "has 1 problem:\n  - target_region: unknown key 'target_region'. Fix: remove it or correct the spelling; "
         "allowed keys here: accounts_file, audit, backup_plans_file, central_backup, discovery, guardrails, "
-        "monitoring, names, organization, pipeline, region_settings, restore_testing, retired_regions, state_backend, tag_reapply, "
-        "tags, target_ous, target_regions, vault_lock.",
+        "monitoring, names, organization, pipeline, region_settings, restore_testing, retired_accounts, "
+        "retired_regions, state_backend, tag_reapply, tags, target_ous, target_regions, vault_lock.",
     ),
     (
         "retired-break-glass-role",
