@@ -124,6 +124,10 @@ ALERT_FORWARDING_ALARM_PREFIX = f"{ALERT_ALARM_PREFIX}forwarding-"  # + failed-i
 ALERT_HUB_ALARM_PREFIX = f"{ALERT_ALARM_PREFIX}hub-"  # + failed-<rule> / dead-letters
 ALERT_ALARM_FORWARD_RULE = "org-backup-alert-alarms"
 ALERT_ALARM_RULE = f"{ALERT_RULE_PREFIX}alert-forwarding"
+# The event functions' dead-letter queues (tag re-application, restore validation): an alarm on each queue's depth,
+# forwarded like the alert path's alarms and published by its own alert rule with its own message.
+ALERT_FUNCTION_ALARM_PREFIX = f"{ALERT_ALARM_PREFIX}function-"  # + <function>-dead-letters
+ALERT_FUNCTION_RULE = f"{ALERT_RULE_PREFIX}function"
 
 # Restore testing in the central account: one plan per testing Region, and the function that validates each test.
 RESTORE_TEST_PLAN = "org_backup_restore_tests"  # AWS Backup: letters, digits and underscores only

@@ -1,6 +1,7 @@
 """The alarms on the alert path itself, and how their state changes become alerts (see stacks/alerts.py).
 
-Forwarding accounts get two alarms per Region without actions; CloudWatch puts their state changes on the default
+Forwarding accounts get three alarms per Region without actions, and one more on each event function's dead-letter
+queue (tag re-application, restore validation); CloudWatch puts their state changes on the default
 bus ("CloudWatch guarantees the delivery of alarm state change events to EventBridge": CloudWatch User Guide, "Alarm
 events and EventBridge"), whence a second forwarding rule takes them to the alert bus. The monitoring account's
 alarms publish to the topic themselves.
@@ -14,19 +15,26 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
-from org_backup.naming import ALERT_FORWARD_DLQ, ALERT_FORWARD_RULE, ALERT_FORWARDING_ALARM_PREFIX
+from org_backup.naming import (
+    ALERT_FORWARD_DLQ,
+    ALERT_FORWARD_RULE,
+    ALERT_FORWARDING_ALARM_PREFIX,
+    ALERT_FUNCTION_ALARM_PREFIX,
+)
 
 ALARM_PERIOD_SECONDS = 300
 
 
-def alarm_pattern() -> dict[str, object]:
-    """An org-backup forwarding alarm entering ALARM, as both the second forwarding rule and the alert bus's alarm
-    rule match it (event shape: CloudWatch User Guide, "Alarm events and EventBridge", single metric alarm;
-    content filtering with ``prefix``: EventBridge User Guide, "Creating event patterns")."""
+def alarm_pattern(*prefixes: str) -> dict[str, object]:
+    """An org-backup alarm whose name starts with one of ``prefixes`` (default: the forwarding alarms) entering
+    ALARM: the second forwarding rule matches both kinds, each alert bus rule one (event shape: CloudWatch User Guide,
+    "Alarm events and EventBridge", single metric alarm; several ``prefix`` matchers in one array match any of them:
+    EventBridge User Guide, "Creating event patterns")."""
+    names = [{"prefix": prefix} for prefix in prefixes or (ALERT_FORWARDING_ALARM_PREFIX,)]
     return {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"alarmName": [{"prefix": ALERT_FORWARDING_ALARM_PREFIX}], "state": {"value": ["ALARM"]}},
+        "detail": {"alarmName": names, "state": {"value": ["ALARM"]}},
     }
 
 
@@ -48,6 +56,44 @@ def alarm_transformer() -> tuple[dict[str, str], str]:
         "Time: <time>",
     ]
     return paths, json.dumps("\n".join(lines))
+
+
+def function_alarm_transformer() -> tuple[dict[str, str], str]:
+    """The input paths and text of a function dead-letter alarm's alert: the alarm's description says which events
+    wait in which queue (``detail.configuration.description``, in the single metric alarm event of CloudWatch User
+    Guide, "Alarm events and EventBridge")."""
+    paths = {
+        "account": "$.account",
+        "region": "$.region",
+        "time": "$.time",
+        "alarm": "$.detail.alarmName",
+        "description": "$.detail.configuration.description",
+        "reason": "$.detail.state.reason",
+    }
+    lines = [
+        "org-backup alarm <alarm> in account <account>, Region <region>: <description>",
+        "Read them with aws sqs receive-message in that account and Region; delete each once handled.",
+        "Reason: <reason>",
+        "Time: <time>",
+    ]
+    return paths, json.dumps("\n".join(lines))
+
+
+def function_dead_letter_alarm(
+    scope: Construct, construct_id: str, *, provider: AwsProvider, function_name: str, queue: str
+) -> None:
+    """The alarm ``org-backup-alert-function-<function>-dead-letters`` on the depth of an event function's DLQ,
+    without actions: its ALARM reaches the topic through the alert bus, like the forwarding alarms."""
+    alarm_on(
+        scope,
+        construct_id,
+        provider=provider,
+        name=f"{ALERT_FUNCTION_ALARM_PREFIX}{function_name.removeprefix('org-backup-')}-dead-letters",
+        description=f"Events {function_name} did not process after every retry are in the queue {queue}.",
+        metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue}),
+        statistic="Maximum",
+        actions=[],
+    )
 
 
 def alarm_on(

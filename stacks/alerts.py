@@ -19,6 +19,10 @@ Undeliverable events are never dropped silently: each forwarding rule and each a
   (throttling, an oversized event, a transient outage that outlasts the retries); when the path itself is broken
   (the bus policy, the forwarder role) the alarm's event is dead-lettered too, and only the alarm's own state in that
   account shows it (the README's Alerts section says where to look).
+- where an event function runs (tag re-application, restore validation), ``org-backup-alert-function-*`` on its
+  dead-letter queue's depth: events the function did not process after every retry. The second forwarding rule
+  takes these too; on the alert bus ``org-backup-failed-function`` publishes them with the queue's name
+  (stacks/event_function.py). Where no forwarding runs in that account and Region, the alarm shows only there.
 - in the monitoring account, ``org-backup-alert-hub-*`` on each alert rule's FailedInvocations and
   InvocationsFailedToBeSentToDlq and on the alert DLQ's depth, whose action publishes to the topic directly: CloudWatch is a different publisher from the rules whose
   failure it reports (stacks/alert_alarms.py).
@@ -59,6 +63,9 @@ from org_backup.naming import (
     ALERT_FORWARD_DLQ,
     ALERT_FORWARD_RULE,
     ALERT_FORWARDER_ROLE,
+    ALERT_FORWARDING_ALARM_PREFIX,
+    ALERT_FUNCTION_ALARM_PREFIX,
+    ALERT_FUNCTION_RULE,
     ALERT_HUB_ALARM_PREFIX,
     ALERT_KEY_ALIAS,
     ALERT_RULE_PREFIX,
@@ -66,7 +73,14 @@ from org_backup.naming import (
     Naming,
 )
 from org_backup.policy_docs import dumps, render_template
-from stacks.alert_alarms import ForwardingAlarms, alarm_pattern, alarm_transformer, dead_letter_alarm, rule_alarms
+from stacks.alert_alarms import (
+    ForwardingAlarms,
+    alarm_pattern,
+    alarm_transformer,
+    dead_letter_alarm,
+    function_alarm_transformer,
+    rule_alarms,
+)
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 from stacks.event_function import DLQ_RETENTION_SECONDS
 
@@ -219,7 +233,12 @@ class FailureForwarding(Construct):
         )
         rules = (
             ("", ALERT_FORWARD_RULE, "Failed AWS Backup jobs", forward_pattern()),
-            ("alarms-", ALERT_ALARM_FORWARD_RULE, "org-backup forwarding alarms in ALARM", alarm_pattern()),
+            (
+                "alarms-",
+                ALERT_ALARM_FORWARD_RULE,
+                "org-backup forwarding and function alarms in ALARM",
+                alarm_pattern(ALERT_FORWARDING_ALARM_PREFIX, ALERT_FUNCTION_ALARM_PREFIX),
+            ),
         )
         for prefix, name, what, pattern in rules:
             rule = CloudwatchEventRule(
@@ -255,7 +274,7 @@ class AlertHub(Construct):
         naming = Naming(config)
         region = config.monitoring_region
         bus_arn = naming.alert_bus_arn()
-        rule_names = [kind.rule_name for kind in JOB_KINDS] + [ALERT_ALARM_RULE]
+        rule_names = [kind.rule_name for kind in JOB_KINDS] + [ALERT_ALARM_RULE, ALERT_FUNCTION_RULE]
         rule_arns = [naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{n}") for n in rule_names]
         alarm_arn_pattern = naming.regional_arn("cloudwatch", region, account_id, f"alarm:{ALERT_HUB_ALARM_PREFIX}*")
         rule_arn_pattern = naming.regional_arn("events", region, account_id, f"rule/{ALERT_BUS}/{ALERT_RULE_PREFIX}*")
@@ -336,8 +355,17 @@ class AlertHub(Construct):
                 "alert-forwarding",
                 ALERT_ALARM_RULE,
                 "org-backup forwarding alarms of the organization in ALARM, to the alert topic",
-                alarm_pattern(),
+                alarm_pattern(ALERT_FORWARDING_ALARM_PREFIX),
                 alarm_transformer(),
+            )
+        )
+        alerts_of.append(
+            (
+                "function",
+                ALERT_FUNCTION_RULE,
+                "org-backup function dead-letter alarms of the organization in ALARM, to the alert topic",
+                alarm_pattern(ALERT_FUNCTION_ALARM_PREFIX),
+                function_alarm_transformer(),
             )
         )
         for suffix, rule_name, description, pattern, (paths, template) in alerts_of:

@@ -3,7 +3,9 @@ its own KMS key (logs, environment, dead-letter queue), an encrypted log group w
 inline permissions per Region, asynchronous retries, and the rule with its retry policy.
 
 Failure path: EventBridge retries delivery and sends undeliverable events to the DLQ; the function's own failures
-(a throttled call, say) are retried by Lambda's asynchronous invocation and then also land in the DLQ.
+(a throttled call, say) are retried by Lambda's asynchronous invocation and then also land in the DLQ. With alerts
+on, an alarm on the DLQ's depth reaches the alert topic (stacks/alert_alarms.py); the pipeline's own function, which
+an administrator applies in the home account, has none.
 
 New code replaces the function (and its invoke settings and permission) instead of updating it in place: the
 deploy role then needs no ``lambda:UpdateFunctionCode``, which would let it run code of its choosing with a
@@ -48,6 +50,7 @@ from org_backup.config import BackupConfig
 from org_backup.lambda_package import LambdaPackage
 from org_backup.naming import BOUNDARIES, POLICY_PATH, Naming
 from org_backup.policy_docs import dumps, render_template
+from stacks.alert_alarms import function_dead_letter_alarm
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 
 RUNTIME = "python3.12"
@@ -187,6 +190,10 @@ class EventFunction(Construct):
             policy=dumps(render_template("sqs/rule-dead-letters.json", dlq_arn=dlq_arn, rule_arns=[rule_arn])),
         )
         dlq_token_arn = dlq.arn
+        if deployed_by_pipeline and config.monitoring.alerts.active:
+            function_dead_letter_alarm(
+                self, "dead-letters", provider=provider, function_name=spec.function_name, queue=spec.dlq_name
+            )
         policy = IamRolePolicy(
             self,
             "permissions",

@@ -129,6 +129,7 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
         "org-backup-failed-alert-forwarding",
         "org-backup-failed-backup",
         "org-backup-failed-copy",
+        "org-backup-failed-function",
         "org-backup-failed-restore",
     ]
     dlq = [
@@ -147,6 +148,12 @@ FORWARDING_ALARMS = (
     "org-backup-alert-forwarding-dead-letters",
     "org-backup-alert-forwarding-failed-invocations",
     "org-backup-alert-forwarding-lost-invocations",
+)
+# The event functions' dead-letter alarms (stacks/event_function.py), named by function; queue names from naming.py.
+TAG_REAPPLY_ALARM = "org-backup-alert-function-tag-reapply-dead-letters"
+VALIDATION_ALARM = "org-backup-alert-function-restore-validation-dead-letters"
+FUNCTION_ALARM_DESCRIPTION = (
+    "Events org-backup-tag-reapply did not process after every retry are in the queue org-backup-tag-reapply-dlq."
 )
 KINDS = {"failed": "FailedInvocations", "lost": "InvocationsFailedToBeSentToDlq"}
 ANY_DATAPOINT = ("GreaterThanThreshold", 0, 1, 300, "notBreaching", True)
@@ -179,7 +186,8 @@ def test_every_forwarding_account_and_region_alarms_when_alerts_are_not_delivere
             (a["provider"], a["alarm_name"]): a
             for a in example.resources(stack, "aws_cloudwatch_metric_alarm").values()
         }
-        assert sorted(alarms) == sorted((f"aws.{region}", name) for region in REGIONS for name in FORWARDING_ALARMS)
+        names = (*FORWARDING_ALARMS, TAG_REAPPLY_ALARM)
+        assert sorted(alarms) == sorted((f"aws.{region}", name) for region in REGIONS for name in names)
         queues = {q["provider"]: q for q in example.resources(stack, "aws_sqs_queue").values() if "alert" in q["name"]}
         for region in REGIONS:
             failed = alarms[(f"aws.{region}", "org-backup-alert-forwarding-failed-invocations")]
@@ -199,8 +207,17 @@ def test_every_forwarding_account_and_region_alarms_when_alerts_are_not_delivere
                 {"QueueName": queues[f"aws.{region}"]["name"]},
                 "Maximum",
             )
-            assert _alarm_shape(failed) == _alarm_shape(dead) == ANY_DATAPOINT
-            assert failed["alarm_actions"] == dead["alarm_actions"] == []  # they reach people through the bus
+            function = alarms[(f"aws.{region}", TAG_REAPPLY_ALARM)]
+            assert (function["namespace"], function["metric_name"], function["dimensions"], function["statistic"]) == (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": "org-backup-tag-reapply-dlq"},
+                "Maximum",
+            )
+            assert function["alarm_description"] == FUNCTION_ALARM_DESCRIPTION  # the delivery test's event
+            assert _alarm_shape(failed) == _alarm_shape(dead) == _alarm_shape(function) == ANY_DATAPOINT
+            # they reach people through the bus
+            assert failed["alarm_actions"] == dead["alarm_actions"] == function["alarm_actions"] == []
 
         (forward,) = {
             r["provider"]: r
@@ -208,7 +225,7 @@ def test_every_forwarding_account_and_region_alarms_when_alerts_are_not_delivere
             if r["name"] == "org-backup-alert-alarms" and r["provider"] == "aws.eu-central-1"
         }.values()
         pattern = EventPattern.load(forward["event_pattern"])
-        assert all(pattern.matches_event(_alarm_event(name)) for name in FORWARDING_ALARMS)
+        assert all(pattern.matches_event(_alarm_event(name)) for name in names)
         assert not pattern.matches_event(_alarm_event(FORWARDING_ALARMS[0], state="OK"))
         assert not pattern.matches_event(_alarm_event("ServerCpuTooHigh"))  # the account's own alarms stay its own
         rule_ids = {
@@ -296,6 +313,31 @@ def test_the_monitoring_account_alarms_on_undelivered_alerts_and_publishes_them_
     )
 
 
+def test_the_restore_validation_dead_letters_alarm_in_the_central_account(example: Synthesized) -> None:
+    """The restore validation function (first central Region, eu-west-1, in the example) has its DLQ alarm; the
+    central account forwards its own Regions, so the alarm's state change reaches the bus like a member's."""
+    (alarm,) = [
+        a
+        for a in example.resources("central-backup", "aws_cloudwatch_metric_alarm").values()
+        if a["alarm_name"] == VALIDATION_ALARM
+    ]
+    assert (alarm["provider"], alarm["metric_name"], alarm["dimensions"], alarm["alarm_actions"]) == (
+        "aws.eu-west-1",
+        "ApproximateNumberOfMessagesVisible",
+        {"QueueName": "org-backup-restore-validation-dlq"},
+        [],
+    )
+    assert _alarm_shape(alarm) == ANY_DATAPOINT
+    forward = [
+        r
+        for r in example.resources("central-backup", "aws_cloudwatch_event_rule").values()
+        if r["name"] == "org-backup-alert-alarms" and r["provider"] == "aws.eu-west-1"
+    ]
+    assert [EventPattern.load(r["event_pattern"]).matches_event(_alarm_event(VALIDATION_ALARM)) for r in forward] == [
+        True
+    ]
+
+
 def test_no_alert_path_without_recipients(synth: Any) -> None:
     """The deploy roles keep the alert permissions (turning alerts on later needs no new bootstrap)."""
     minimal = synth("minimal")
@@ -308,6 +350,8 @@ def test_no_alert_path_without_recipients(synth: Any) -> None:
             for r in resources.get(kind, {}).values()
         }
         assert not names & {"org-backup-job-failures", "org-backup-alert-forwarder"}, stack
+        alarms = {a["alarm_name"] for a in resources.get("aws_cloudwatch_metric_alarm", {}).values()}
+        assert not {a for a in alarms if a.startswith("org-backup-alert-")}, stack  # no function alarm without a path
 
 
 def test_the_central_account_that_is_also_a_member_forwards_once(synth: Any, tmp_path_factory: Any) -> None:
@@ -414,12 +458,15 @@ def _delivered(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[str, list[
 def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
     """One delivery run for the tests below (a synth and a moto organization each are the slow part): a failed copy
     job, then the member's dead-letter alarm (tests/events/forwarding_alarm.json, as CloudWatch puts it on the default
-    bus), the same alarm returning to OK, and an alarm of the account's own; each put on its own, the subscriber read
-    after each."""
+    bus), the same alarm returning to OK, an alarm of the account's own, and the tag re-application DLQ's alarm (its
+    description as the synthesized alarm has it); each put on its own, the subscriber read after each."""
     copy_failed = json.loads((ROOT / "tests" / "events" / "copy_failed.json").read_text())
     ok = _alarm_event(FORWARDING_ALARMS[0], state="OK")
     own = _alarm_event("ServerCpuTooHigh")
-    return _delivered(tmp_path_factory.mktemp("delivered"), [copy_failed, ALARM_EVENT, ok, own])
+    function = _alarm_event(TAG_REAPPLY_ALARM)
+    function["detail"]["configuration"]["description"] = FUNCTION_ALARM_DESCRIPTION
+    events = [copy_failed, ALARM_EVENT, ok, own, function]
+    return _delivered(tmp_path_factory.mktemp("delivered"), events)
 
 
 def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_can_act_on(
@@ -440,10 +487,10 @@ def test_a_failed_copy_job_reaches_the_topic_subscriber_as_a_message_a_person_ca
 def test_a_forwarding_alarm_reaches_the_topic_subscriber_and_its_ok_transition_does_not(
     delivered: tuple[str, list[str]],
 ) -> None:
-    """Of the three alarm events, only the forwarding alarm entering ALARM is published (the OK transition and the
-    account's own alarm are not), so the subscriber holds exactly two messages."""
+    """Of the forwarding alarm's events only the one entering ALARM is published (the OK transition and the
+    account's own alarm are not): the subscriber's second message, of three."""
     member, texts = delivered
-    assert len(texts) == 2
+    assert len(texts) == 3
     text = texts[1]
     assert text.splitlines()[:-1] == [
         f"org-backup alarm org-backup-alert-forwarding-dead-letters in account {member}, Region eu-central-1:"
@@ -453,6 +500,20 @@ def test_a_forwarding_alarm_reaches_the_topic_subscriber_and_its_ok_transition_d
         " threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).",
     ]
     assert text.splitlines()[-1].startswith("Time: ")  # EventBridge's time of the put, which moto writes its own way
+
+
+def test_a_function_dead_letter_alarm_reaches_the_topic_subscriber_with_its_queue(
+    delivered: tuple[str, list[str]],
+) -> None:
+    """Through the same forwarding rule, but published by org-backup-failed-function with the alarm's description,
+    not as a forwarding failure (the alert bus's two alarm rules split them by name prefix)."""
+    member, texts = delivered
+    assert texts[2].splitlines()[:-1] == [
+        f"org-backup alarm {TAG_REAPPLY_ALARM} in account {member}, Region eu-central-1: {FUNCTION_ALARM_DESCRIPTION}",
+        "Read them with aws sqs receive-message in that account and Region; delete each once handled.",
+        "Reason: Threshold Crossed: 1 out of the last 1 datapoints [2.0 (02/10/19 16:59:00)] was greater than the"
+        " threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).",
+    ]
 
 
 def test_the_alert_bus_refuses_an_account_outside_the_organization() -> None:

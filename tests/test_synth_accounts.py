@@ -101,11 +101,11 @@ def test_member_resource_counts(example: Synthesized) -> None:
         # the code version each function is replaced with (stacks/event_function.py: no UpdateFunctionCode)
         "terraform_data": per_region,
         # job-failure alerts (test_alerts.py), per Region: two forwarding rules (failed jobs, the alert path's own
-        # alarms) with their targets (beside tag re-application's rule and target), their DLQ and three alarms; the
-        # forwarder role (counted above) with its inline policy
+        # alarms) with their targets (beside tag re-application's rule and target), their DLQ and three alarms, and
+        # the alarm on tag re-application's DLQ; the forwarder role (counted above) with its inline policy
         "aws_cloudwatch_event_rule": 3 * per_region,
         "aws_cloudwatch_event_target": 3 * per_region,
-        "aws_cloudwatch_metric_alarm": 3 * per_region,
+        "aws_cloudwatch_metric_alarm": 4 * per_region,
         "aws_sqs_queue": 2 * per_region,
         "aws_iam_role_policy": per_region + 1,
         # the AWS Backup Audit Manager framework per Region (test_audit.py)
@@ -281,10 +281,11 @@ def test_central_stack(example: Synthesized) -> None:
         # and three alarms per Region, and the forwarder role; the backup role is the other
         "aws_iam_role": 2 + 1,  # + the restore validation function's
         "aws_iam_role_policy": 1 + 1,
-        # + the alert hub's four rules (one per job kind, one for forwarded alarms) + validation
-        "aws_cloudwatch_event_rule": 2 * 3 + 4 + 1,
-        "aws_cloudwatch_event_target": 2 * 3 + 4 + 1,
-        "aws_cloudwatch_metric_alarm": 3 * 3 + 2 * 4 + 1,  # + the hub's: two per hub rule and its DLQ
+        # + the alert hub's five rules (one per job kind, one each for forwarded and function alarms) + validation
+        "aws_cloudwatch_event_rule": 2 * 3 + 5 + 1,
+        "aws_cloudwatch_event_target": 2 * 3 + 5 + 1,
+        # + the hub's: two per hub rule and its DLQ; + the validation function's DLQ alarm
+        "aws_cloudwatch_metric_alarm": 3 * 3 + 2 * 5 + 1 + 1,
         "aws_sqs_queue": 3 + 1 + 1,  # + the hub's DLQ + the validation function's
         # restore testing in the first central Region (test_restore_validation.py)
         "aws_backup_restore_testing_plan": 1,
