@@ -8,7 +8,10 @@ lists every resource with ``change.before`` and ``change.after`` (``null`` when 
 including unchanged ones (action ``no-op``); a value known only after apply (a new policy's id) is absent from
 ``after`` and listed in ``after_unknown``, so an attachment's new policy is found through the ``configuration``
 section's references (``expressions.policy_id.references``). Only org-backup's policies are merged: a policy
-others attach to the root or a parent OU is not in this plan (``policy effective --level`` merges any).
+others attach to the root or a parent OU is not in this plan (``policy effective --level`` merges any). The stack's
+policies and attachments are flat root-module resources (stacks/management.py): with a module, ``count`` or
+``for_each`` the plan's instance addresses (``x[0]``, ``module.m.x``) would no longer equal the configuration's, and
+this reading would have to map them.
 """
 
 from __future__ import annotations

@@ -187,6 +187,13 @@ def apply(
             records.forget([stack])
             notes.append(f"{stack}: already released (its state, if it had one, is at {store.describe(stack)})")
             continue
+        earlier = store.archived(stack)
+        if earlier is not None and earlier != body:  # the same account retired before: never overwrite that copy
+            problems.append(
+                f"{stack}: an earlier retirement's state is at {store.describe(stack)}; this one would replace it. "
+                "Fix: move that object aside (aws s3 mv it to a dated name), then run the Deploy stage again."
+            )
+            continue
         store.archive(stack, body)
         if store.archived(stack) != body:
             problems.append(f"{stack}: the state's copy at {store.describe(stack)} does not read back; kept.")

@@ -63,8 +63,11 @@ def _state() -> bytes:
 class MemoryStore:
     """The StateStore protocol in memory, able to fail once at a chosen step (an interrupted deploy)."""
 
-    def __init__(self, state: bytes | None, *, locked: bool = False, fail_at: str = "") -> None:
-        self.state, self.copy, self.is_locked, self.fail_at = state, None, locked, fail_at
+    def __init__(
+        self, state: bytes | None, *, locked: bool = False, fail_at: str = "", copy: bytes | None = None
+    ) -> None:
+        self.state, self.copy, self.is_locked, self.fail_at = state, copy, locked, fail_at
+        self.garbles = False  # a copy that does not read back as written
 
     def _step(self, name: str) -> None:
         if self.fail_at == name:
@@ -79,7 +82,7 @@ class MemoryStore:
 
     def archive(self, stack: str, body: bytes) -> None:
         self._step("archive")
-        self.copy = body
+        self.copy = body[:-1] if self.garbles else body
 
     def delete(self, stack: str) -> None:
         self._step("delete")
@@ -174,6 +177,31 @@ def test_a_deploy_interrupted_at_any_step_is_finished_by_the_next(tmp_path: Path
     _, retiring = retire_accounts.check(config, incremental.compare({}, records.read()).gone, store)
     assert retire_accounts.apply(config, retiring, [], store, records)[0] == []
     assert (store.copy, store.state, STACK in records.read()) == (_state(), None, False)
+
+
+def test_a_copy_that_does_not_read_back_keeps_the_state_and_the_record(tmp_path: Path) -> None:
+    config, store, records = _config(retired_accounts=[GONE]), MemoryStore(_state()), _records(tmp_path)
+    store.garbles = True
+    problems, _ = retire_accounts.apply(config, {STACK: []}, [], store, records)
+    assert problems == [f"{STACK}: the state's copy at memory:{STACK} does not read back; kept."]
+    assert (store.state, STACK in records.read()) == (_state(), True)
+
+
+def test_an_earlier_retirements_copy_is_never_overwritten(tmp_path: Path) -> None:
+    """The account was retired once, came back, and is retired again: its first archive stays, and the fix says how
+    to keep both. A copy equal to the state (a run interrupted after archiving) is not this case: it goes on."""
+    earlier = b'{"version": 4, "serial": 1, "resources": []}'
+    config, records = _config(retired_accounts=[GONE]), _records(tmp_path)
+    store = MemoryStore(_state(), copy=earlier)
+    problems, _ = retire_accounts.apply(config, {STACK: []}, [], store, records)
+    assert problems == [
+        f"{STACK}: an earlier retirement's state is at memory:{STACK}; this one would replace it. Fix: move that "
+        "object aside (aws s3 mv it to a dated name), then run the Deploy stage again."
+    ]
+    assert (store.copy, store.state, STACK in records.read()) == (earlier, _state(), True)
+    store.copy = None  # moved aside
+    assert retire_accounts.apply(config, {STACK: []}, [], store, records)[0] == []
+    assert (store.copy, store.state) == (_state(), None)
 
 
 def test_a_locked_state_is_left_alone(tmp_path: Path) -> None:
