@@ -84,14 +84,13 @@ def function_dead_letter_alarm(
 ) -> None:
     """The alarm ``org-backup-alert-function-<function>-dead-letters`` on the depth of an event function's DLQ,
     without actions: its ALARM reaches the topic through the alert bus, like the forwarding alarms."""
-    alarm_on(
+    queue_alarm(
         scope,
         construct_id,
         provider=provider,
         name=f"{ALERT_FUNCTION_ALARM_PREFIX}{function_name.removeprefix('org-backup-')}-dead-letters",
         description=f"Events {function_name} did not process after every retry are in the queue {queue}.",
-        metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue}),
-        statistic="Maximum",
+        queue=queue,
         actions=[],
     )
 
@@ -190,12 +189,34 @@ def dead_letter_alarm(
     scope: Construct, construct_id: str, *, provider: AwsProvider, prefix: str, queue: str, actions: list[str]
 ) -> None:
     """The alarm ``prefix``dead-letters on the depth of one dead-letter queue of the alert path."""
-    alarm_on(
+    queue_alarm(
         scope,
         construct_id,
         provider=provider,
         name=f"{prefix}dead-letters",
         description=f"Undelivered alert events waiting in {queue}",
+        queue=queue,
+        actions=actions,
+    )
+
+
+def queue_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    provider: AwsProvider,
+    name: str,
+    description: str,
+    queue: str,
+    actions: list[str],
+) -> None:
+    """An alarm on the messages waiting in one queue (the largest count in the period: one message is enough)."""
+    alarm_on(
+        scope,
+        construct_id,
+        provider=provider,
+        name=name,
+        description=description,
         metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue}),
         statistic="Maximum",
         actions=actions,
