@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,26 @@ def test_a_deploy_interrupted_at_any_step_is_finished_by_the_next(tmp_path: Path
     _, retiring = retire_accounts.check(config, incremental.compare({}, records.read()).gone, store)
     assert retire_accounts.apply(config, retiring, [], store, records)[0] == []
     assert (store.copy, store.state, STACK in records.read()) == (_state(), None, False)
+
+
+def test_a_deploy_interrupted_before_forgetting_the_record_is_finished_by_the_next(tmp_path: Path) -> None:
+    """The state is archived and deleted, then the run dies before the record goes: the account is still "gone",
+    the next plan lists it again (nothing left to list as kept), and the next deploy forgets the record."""
+    config, store, records = _config(retired_accounts=[GONE]), MemoryStore(_state()), _records(tmp_path)
+
+    def dies(self: incremental.LocalRecords, stacks: Iterable[str]) -> None:
+        raise RuntimeError("interrupted at forget")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(incremental.LocalRecords, "forget", dies)
+        with pytest.raises(RuntimeError):
+            retire_accounts.apply(config, {STACK: []}, [], store, records)
+    assert (store.copy, store.state, STACK in records.read()) == (_state(), None, True)
+    _, retiring = retire_accounts.check(config, incremental.compare({}, records.read()).gone, store)
+    assert STACK in retiring
+    problems, notes = retire_accounts.apply(config, retiring, [], store, records)
+    assert problems == [] and notes == [f"{STACK}: already released (its state, if it had one, is at memory:{STACK})"]
+    assert STACK not in records.read() and store.copy == _state()
 
 
 def test_a_copy_that_does_not_read_back_keeps_the_state_and_the_record(tmp_path: Path) -> None:
