@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from org_backup import state_locks
 from org_backup.config import BackupConfig, S3Backend
 from org_backup.incremental import Records
 from org_backup.naming import MEMBER_STACK_PREFIX
@@ -58,22 +59,11 @@ class S3StateStore:
     bucket: str
     prefix: str
 
-    def _get(self, key: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        return body
-
     def read(self, stack: str) -> bytes | None:
-        return self._get(f"{self.prefix}/{stack}.tfstate")
+        return state_locks.read_object(self.client, self.bucket, f"{self.prefix}/{stack}.tfstate")
 
     def archived(self, stack: str) -> bytes | None:
-        return self._get(f"{self.prefix}/retired/{stack}.tfstate")
+        return state_locks.read_object(self.client, self.bucket, f"{self.prefix}/retired/{stack}.tfstate")
 
     def archive(self, stack: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}/retired/{stack}.tfstate", Body=body)
@@ -83,7 +73,7 @@ class S3StateStore:
 
     def locked(self, stack: str) -> bool:
         """S3-native locking's lock object (org_backup/state_locks.py): a deploy of the stack is running."""
-        return self._get(f"{self.prefix}/{stack}.tfstate.tflock") is not None
+        return bool(state_locks.find(self.client, self.bucket, self.prefix, [stack]))
 
     def describe(self, stack: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}/retired/{stack}.tfstate"
@@ -239,7 +229,7 @@ def main(config: BackupConfig, records: Records, *, outdir: Path, plan: Path | N
             for stack in retiring:
                 print(f"retire-accounts: {stack} will be retired (retired_accounts); its state is released")
             return 0
-        if deploy is None or not deploy.is_file():
+        if deploy is None or not deploy.is_file():  # a plan made before retire-accounts existed: nothing listed
             print(f"retire-accounts: no {RETIRING_FILE} beside the approved plan ({deploy}); no account retired.")
             return 0
         problems, notes = apply(config, json.loads(deploy.read_text("utf-8")), current, store, records)

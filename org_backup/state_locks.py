@@ -47,17 +47,25 @@ def _created(text: str) -> datetime:
     return datetime.fromisoformat(f"{head}.{micro}").replace(tzinfo=UTC)
 
 
+def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
+    """An object of the state bucket, or None when it does not exist (any other error is raised)."""
+    try:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body
+
+
 def find(s3: Any, bucket: str, prefix: str, stacks: Iterable[str]) -> list[Lock]:
     """The lock objects of ``stacks`` (state key ``<prefix>/<stack>.tfstate``) that exist now."""
     found = []
     for stack in stacks:
         key = f"{prefix}/{stack}.tfstate.tflock"
-        try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                continue
-            raise
+        body = read_object(s3, bucket, key)
+        if body is None:
+            continue
         info = json.loads(body)
         found.append(
             Lock(stack, key, info["ID"], info.get("Who", "?"), info.get("Operation", "?"), _created(info["Created"]))

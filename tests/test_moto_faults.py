@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -75,12 +76,26 @@ def test_the_query_protocols_throttling_is_retried(
     assert "moto_faults: throttling (query)" in capfd.readouterr().err
 
 
-def test_without_retries_the_fault_reaches_the_caller_as_the_error_aws_would_send(
+def test_without_retries_each_fault_reaches_the_caller_as_the_error_aws_would_send(
     server: tuple[str, InjectFaults],
 ) -> None:
+    """With one attempt, botocore parses each protocol's fault into the code and status AWS documents for it: the
+    JSON and query protocols' throttling and unavailable errors (AWS common errors: ThrottlingException 400,
+    ServiceUnavailable 503), S3's "SlowDown", 503 (Amazon S3 API Reference, "Error responses"), and a REST-JSON
+    service's TooManyRequestsException, 429 (Lambda's throttling answer: AWS Lambda API Reference, CreateFunction
+    "Errors"; AWS Backup lists ThrottlingException, 400, among its "Common Errors": both codes are in the SDKs'
+    throttling list). Faults alternate, throttling first."""
     endpoint, app = server
     app.every = 1
-    with pytest.raises(Exception, match="ThrottlingException"):
-        _client(endpoint, "kms", attempts=1).list_keys()
-    with pytest.raises(Exception, match=r"\(ServiceUnavailable\)"):
-        _client(endpoint, "sts", attempts=1).get_caller_identity()  # the second fault: a server error
+    calls = [
+        (lambda: _client(endpoint, "kms", attempts=1).list_keys(), "ThrottlingException", 400),
+        (lambda: _client(endpoint, "sts", attempts=1).get_caller_identity(), "ServiceUnavailable", 503),
+        (lambda: _client(endpoint, "s3", attempts=1).list_buckets(), "SlowDown", 503),
+        (lambda: _client(endpoint, "iam", attempts=1).list_roles(), "ServiceUnavailable", 503),
+        (lambda: _client(endpoint, "backup", attempts=1).list_backup_vaults(), "TooManyRequestsException", 429),
+    ]
+    for call, code, status in calls:
+        with pytest.raises(ClientError) as raised:
+            call()
+        answer = raised.value.response
+        assert (answer["Error"]["Code"], answer["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)

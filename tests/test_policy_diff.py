@@ -128,12 +128,19 @@ def test_each_ous_effective_plans_before_and_after_as_a_diff() -> None:
 
 
 def test_an_unchanged_plan_shows_nothing() -> None:
+    """The daily policy and its two attachments planned as no-op (before equal to after): nothing to show."""
+    daily = {"id": "p-daily", "name": "org-backup-daily", "type": "BACKUP_POLICY", "content": DAILY_5}
     plan = _plan()
     plan["resource_changes"] = [
-        c for c in plan["resource_changes"] if c["address"].endswith(("guardrail", "guardrail-ou-2"))
+        _change("aws_organizations_policy.daily", ["no-op"], daily, daily),
+        *[c for c in plan["resource_changes"] if c["address"].endswith(("daily-ou-1", "daily-ou-2", "guardrail"))],
     ]
     assert policy_diff.effective_changes(plan) == {}
     assert policy_diff.summary({}) == []
+    # The control: the same plan with the schedule changed shows both OUs.
+    plan["resource_changes"][0] = _change("aws_organizations_policy.daily", ["update"], daily, {**daily,
+                                          "content": DAILY_3})  # fmt: skip
+    assert set(policy_diff.effective_changes(plan)) == {"ou-1", "ou-2"}
 
 
 def test_an_ou_losing_every_policy_shows_no_backup_plans_afterwards() -> None:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from org_backup import __main__ as main_module
 from org_backup import incremental, retire_accounts
 from org_backup.config import BackupConfig
 from org_backup.config_loader import config_from_dict
@@ -225,6 +226,14 @@ def test_an_earlier_retirements_copy_is_never_overwritten(tmp_path: Path) -> Non
     assert (store.copy, store.state) == (_state(), None)
 
 
+def test_the_command_needs_its_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m org_backup retire-accounts` names --plan or --deploy; never a silent run of neither."""
+    with pytest.raises(SystemExit) as exited:
+        main_module.main(["retire-accounts"])
+    assert exited.value.code == 2
+    assert "one of the arguments --plan --deploy is required" in capsys.readouterr().err
+
+
 def test_a_locked_state_is_left_alone(tmp_path: Path) -> None:
     config, store, records = _config(retired_accounts=[GONE]), MemoryStore(_state(), locked=True), _records(tmp_path)
     problems, _ = retire_accounts.apply(config, {STACK: []}, [], store, records)
@@ -261,7 +270,12 @@ def test_the_s3_store_keeps_the_copy_beside_the_states_and_deletes_only_the_stac
         ]
         body = s3.get_object(Bucket="state", Key=f"org-backup/retired/{STACK}.tfstate")["Body"].read()
         assert body == _state()
-        s3.put_object(Bucket="state", Key=f"org-backup/{STACK}.tfstate.tflock", Body=b"{}")
+        # The lock object a running apply writes (Terraform's LockInfo JSON, as tests/test_state_locks.py reads it
+        # from a real apply): the same reading as make deploy's lock check (org_backup/state_locks.py).
+        lock = {"ID": "3f1c0c0e-5b2a-4d7e-9c55-1d2f3a4b5c6d", "Operation": "OperationTypeApply", "Info": "",
+                "Who": "root@codebuild", "Version": "1.11.4", "Created": "2026-12-04T10:00:00.123456789Z",
+                "Path": f"state/org-backup/{STACK}.tfstate"}  # fmt: skip
+        s3.put_object(Bucket="state", Key=f"org-backup/{STACK}.tfstate.tflock", Body=json.dumps(lock).encode())
         assert store.locked(STACK)
 
 

@@ -9,7 +9,8 @@ decides retryability from the status code and the error code it parses:
 
 - throttling: JSON protocols (``X-Amz-Target``): HTTP 400, ``{"__type": "ThrottlingException"}``; the query protocol
   (IAM, STS: form bodies): HTTP 400, ``<Code>Throttling</Code>``; S3: HTTP 503 ``SlowDown``; REST-JSON (AWS Backup,
-  Lambda): HTTP 429 ``TooManyRequestsException``. Each of these codes is in the SDKs' list of throttling errors
+  Lambda): HTTP 429 ``TooManyRequestsException``, Lambda's answer (AWS Backup's own common errors name
+  ThrottlingException, 400: a code the JSON shape already covers). Each of these codes is in the SDKs' list of throttling errors
   (AWS SDKs and Tools Reference Guide, "Retry behavior"; aws-sdk-go-v2 ``retry.DefaultThrottleErrorCodes``, which
   the Terraform AWS provider uses);
 - server errors: HTTP 503 ``ServiceUnavailable`` in the same shapes (500, 502, 503 and 504 are retried as transient
