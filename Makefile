@@ -133,8 +133,9 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	mkdir -p build
 	# Per phase (org_backup/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
 	# released (org_backup/retire_accounts.py); this shard's planned stacks, unchanged since the plan; their
-	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed); cdktf deploy
-	# --skip-synth of exactly the output shard just compared.
+	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed, its stack marked
+	# interrupted); what an interrupted apply created but never recorded adopted (org_backup/unrecorded.py);
+	# cdktf deploy --skip-synth of exactly the output shard just compared.
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
 	  if [ $$phase = 2 ] && [ $(SHARD) = 1 ]; then $(PYTHON) -m org_backup retire-accounts --deploy $(dir $(PLANNED))retired-accounts.json; fi; \
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
@@ -142,9 +143,11 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
 	  $(PYTHON) -m org_backup wait-roles --role deploy --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup locks --stacks-file build/shard-stacks.txt --clear-stale --max-age-minutes $(LOCK_MAX_AGE_MINUTES); \
+	  $(PYTHON) -m org_backup.unrecorded adopt --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
 	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
 	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \
+	  $(PYTHON) -m org_backup.unrecorded done --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
 	done
 

@@ -36,7 +36,10 @@ class Lock:
         return now - self.created
 
     def unlock_step(self) -> str:
-        return f"cd cdktf.out/stacks/{self.stack} && terraform init && terraform force-unlock {self.id}"
+        return (
+            f"(cd cdktf.out/stacks/{self.stack} && terraform init && terraform force-unlock {self.id}) && "
+            f"python -m org_backup.unrecorded mark --stack {self.stack}"
+        )
 
 
 def _created(text: str) -> datetime:
@@ -56,6 +59,11 @@ def read_object(s3: Any, bucket: str, key: str) -> bytes | None:
             return None
         raise
     return body
+
+
+def marker_key(prefix: str, stack: str) -> str:
+    """Where an interrupted apply of ``stack`` is marked until the stack deploys again (org_backup/unrecorded.py)."""
+    return f"{prefix}/{stack}.tfstate.interrupted"
 
 
 def find(s3: Any, bucket: str, prefix: str, stacks: Iterable[str]) -> list[Lock]:
@@ -91,8 +99,14 @@ def check(
                 f"`{lock.unlock_step()}`."
             )
         elif clear:
+            # The marker first: an apply killed while it held the lock may have created objects it never recorded,
+            # which this deploy adopts (org_backup/unrecorded.py) instead of failing on them or duplicating a key.
+            s3.put_object(Bucket=bucket, Key=marker_key(prefix, lock.stack), Body=lock.id.encode())
             s3.delete_object(Bucket=bucket, Key=lock.key)
-            notes.append(f"{held}: older than the build timeout, so its build is gone; the stale lock was removed.")
+            notes.append(
+                f"{held}: older than the build timeout, so its build is gone; the stale lock was removed and the "
+                "stack marked interrupted."
+            )
         else:
             problems.append(f"{held}: older than the build timeout, so its build is gone. Fix: `{lock.unlock_step()}`.")
     return problems, notes

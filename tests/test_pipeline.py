@@ -456,7 +456,9 @@ def test_deploy_role_has_no_key_administration_in_iam_only_in_the_policies_of_it
     statements = _deploy_role_statements(json.loads(stack_set["template_body"]))
     kms = {sid: _actions(st) for sid, st in statements.items() if any(a.startswith("kms:") for a in _actions(st))}
     assert kms == {
-        "CreateKeys": {"kms:CreateKey", "kms:ListAliases"},
+        # ListKeys: finding a key an interrupted apply created but never recorded (org_backup/unrecorded.py); like
+        # CreateKey and ListAliases it takes no resource (Service Authorization Reference, AWS KMS, Actions table).
+        "CreateKeys": {"kms:CreateKey", "kms:ListAliases", "kms:ListKeys"},
         "TagKeysOnCreation": {"kms:TagResource"},
         "OwnKeyAliases": {"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"},
     }
