@@ -174,7 +174,9 @@ class Call:
 
 def _names_backup(call: Call) -> None:
     path = urllib.parse.unquote(call.path)
-    if m := re.match(r"/tags/(arn:.+)$", path):
+    if m := re.match(r"/tags/(arn:.+?)/?$", path):
+        # The API reference's path is ``/tags/resourceArn/`` (botocore sends the slash, the Go SDK does not): the
+        # resource is the ARN without it.
         call.arns.append(m.group(1))
     elif m := re.match(r"/backup-vaults/([^/]+)", path):
         call.names["BackupVaultName"] = m.group(1)

@@ -24,7 +24,12 @@ Then retiring that member account: taken out of its target OU, which the Plan st
 listed in ``retired_accounts``: planned with its vault and key named as kept, its state archived and released by the
 deploy (as the deploy builder), every vault and key of the account still in the test server. Last, another member
 stack deployed while the test server throttles or answers 503 to every fourth call's first attempt
-(tests/rehearsal/moto_faults.py), then deployed again without faults: nothing to change.
+(tests/rehearsal/moto_faults.py), then deployed again without faults: nothing to change. Before that, the same
+stack's first deploy is killed with SIGKILL the moment its vault exists, before Terraform wrote any state, so the
+deploy under faults is the pipeline's next run: once the lock counts as stale, it adopts what the killed apply
+created (org_backup/unrecorded.py) and imports it; no key is left twice. Recovery points (the test server's, fix 19
+of tests/rehearsal/moto_fixes.py) seeded in the vaults the retirements release and in the vault the kill left
+unrecorded are all still there at the end.
 
 Its own make target, ``make test-migration`` (run by ``.ci/run``): about eight minutes of Terraform against moto,
 which ``make test``'s budget, with the rehearsal in it, cannot take.
@@ -33,9 +38,12 @@ which ``make test``'s budget, with the rehearsal in it, cannot take.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import ssl
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -45,7 +53,7 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import incremental
+from org_backup import incremental, unrecorded
 from org_backup.config import Names
 from org_backup.naming import ENROLMENT_RULE
 from org_backup.terraform import BUILD_DIR
@@ -147,6 +155,13 @@ class MigrationJob(RehearsalJob):
         self._approve(result, planned, stacks)
         self._make(result, "deploy, both Regions", ["deploy", f"PLANNED={planned}"], {**base, **builders["deploy"]})
         kept, region = result.config["target_regions"]
+        # A recovery point in each vault the retirements below release, which must outlive them.
+        vaults = [(accounts["central"], Names().central_vault), (member, Names().member_vault)]
+        result.verified["recovery points seeded"] = {
+            f"{account} {where} {vault}": self._backup(result, account, where, vault)
+            for account, vault in vaults
+            for where in (kept, region)
+        }
         config = json.loads(json.dumps(result.config))
         config["target_regions"] = [kept]
         (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
@@ -203,18 +218,25 @@ class MigrationJob(RehearsalJob):
     def _deploy_under_faults(
         self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path
     ) -> None:
-        """Issue 29 (b): a member stack deployed while every FAULT_EVERY-th call's first attempt is throttled or
-        answered 503 (tests/rehearsal/moto_faults.py); then deployed again without faults: nothing to change."""
+        """Issue 29 (a) and (b) on the second member stack. Its first deploy is killed (SIGKILL to the whole build, as
+        a CodeBuild timeout or a cancelled build does) the moment its vault exists, before Terraform wrote any state:
+        an apply's first state snapshot comes no sooner than 20 seconds into it (hashicorp/terraform pull request
+        32680). The pipeline's next run, once the lock is older than the build timeout (LOCK_MAX_AGE_MINUTES=0 stands
+        in for the wait), removes the lock, adopts what the killed apply created (org_backup/unrecorded.py) and
+        deploys the rest while every FAULT_EVERY-th call's first attempt is throttled or answered 503
+        (tests/rehearsal/moto_faults.py). The run after it, without faults, must have nothing to change."""
         endpoint, member = result.endpoint, result.members[-1]
-        stack = f"member-{member}"
+        stack, region = f"member-{member}", result.config["target_regions"][0]
         self._approve(result, planned, [stack])
         (planned.parent / "retired-accounts.json").write_text("{}")  # this plan retires nobody
+        self._kill_first_deploy(result, accounts, base, planned, stack)
         log = self.workdir / "moto.log"
         before = log.read_text().count("moto_faults: ")
         _set_faults(endpoint, FAULT_EVERY)
         try:
             deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
-            self._make(result, "deploy, under faults", ["deploy", f"PLANNED={planned}"], deploy_env)
+            after_kill = ["deploy", f"PLANNED={planned}", "LOCK_MAX_AGE_MINUTES=0"]
+            self._make(result, "deploy, under faults", after_kill, deploy_env)
         finally:
             _set_faults(endpoint, 0)
         faults = [line for line in log.read_text().splitlines() if line.startswith("moto_faults: ")][before:]
@@ -222,7 +244,104 @@ class MigrationJob(RehearsalJob):
         result.verified["fault count"] = len(faults)
         deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
         self._make(result, "deploy, after faults", ["deploy", f"PLANNED={planned}"], deploy_env)
-        result.verified["after faults"] = self._vaults(result, result.config["target_regions"][0], {"member": member})
+        result.verified["after faults"] = self._vaults(result, region, {"member": member})
+        backend = result.config["state_backend"]
+        state_key = f"{backend['key_prefix']}/{stack}.tfstate"
+        result.verified["adopted: objects"] = [k for k in self._state_objects(result) if k.startswith(state_key)]
+        result.verified["adopted: recorded"] = self._recorded(result, stack)
+        result.verified["adopted: keys in AWS"] = self._customer_keys(result, region, member)
+        document = json.loads((result.repo / "cdktf.out" / "stacks" / stack / "cdk.tf.json").read_text())
+        result.verified["configured"] = sorted(
+            f"{k}.{n}" for k, by_name in document["resource"].items() for n in by_name
+        )
+        result.verified["recovery points at the end"] = {
+            where: self._recovery_points(result, *where.split(" "))
+            for where in result.verified["recovery points seeded"]
+        }
+
+    def _kill_first_deploy(
+        self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path, stack: str
+    ) -> None:
+        endpoint, member, region = result.endpoint, stack.removeprefix("member-"), result.config["target_regions"][0]
+        assert not self._recorded(result, stack)  # deployed by no earlier step
+        log, created = self.workdir / "moto.log", f'"PUT /backup-vaults/{Names().member_vault} '
+        before = log.read_text().count(created)
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self.progress("deploy, killed mid-apply ...")
+        build = subprocess.Popen(
+            ["make", "--no-print-directory", "deploy", f"PLANNED={planned}"], cwd=result.repo, env=deploy_env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 900
+        while log.read_text().count(created) == before:
+            if build.poll() is not None or time.monotonic() > deadline:
+                os.killpg(build.pid, signal.SIGKILL)
+                raise RuntimeError(f"the deploy never created its vault:\n{build.communicate()[0][-6000:]}")
+            time.sleep(0.1)
+        os.killpg(build.pid, signal.SIGKILL)
+        (self.workdir / "deploy,-killed-mid-apply.log").write_text(build.communicate()[0])
+        self.progress("deploy, killed mid-apply: killed once its vault existed")
+        backend = result.config["state_backend"]
+        state_key = f"{backend['key_prefix']}/{stack}.tfstate"
+        result.verified["killed: objects"] = [k for k in self._state_objects(result) if k.startswith(state_key)]
+        result.verified["killed: recorded"] = self._recorded(result, stack)
+        result.verified["killed: in AWS"] = self._vaults(result, region, {"member": member})
+        # A recovery point in the unrecorded vault: adopting the vault must keep it, not replace it.
+        seeded = self._backup(result, member, region, Names().member_vault)
+        result.verified["recovery points seeded"][f"{member} {region} {Names().member_vault}"] = seeded
+
+    def _backup(self, result: Rehearsal, account: str, region: str, vault: str) -> str:
+        """A recovery point in ``vault``, as a backup job of the account's AWS Backup role would leave it (the test
+        server's StartBackupJob: tests/rehearsal/moto_fixes.py fix 19), made with enforcement paused."""
+        endpoint = result.endpoint
+        _set_auth(endpoint, "inf")
+        try:
+            backup = session_in(endpoint, account).client("backup", endpoint_url=endpoint, region_name=region)
+            return str(
+                backup.start_backup_job(
+                    BackupVaultName=vault,
+                    ResourceArn=f"arn:aws:dynamodb:{region}:{account}:table/orders",
+                    IamRoleArn=f"arn:aws:iam::{account}:role/{Names().backup_role}",
+                )["RecoveryPointArn"]
+            )
+        finally:
+            _set_auth(endpoint, "0")
+
+    def _recovery_points(self, result: Rehearsal, account: str, region: str, vault: str) -> list[str]:
+        endpoint = result.endpoint
+        _set_auth(endpoint, "inf")
+        try:
+            backup = session_in(endpoint, account).client("backup", endpoint_url=endpoint, region_name=region)
+            points = backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
+            return sorted(p["RecoveryPointArn"] for p in points)
+        finally:
+            _set_auth(endpoint, "0")
+
+    def _recorded(self, result: Rehearsal, stack: str) -> dict[str, dict[str, Any]]:
+        """Address -> attributes of every managed resource in a stack's state ({} when there is no state)."""
+        backend = result.config["state_backend"]
+        s3 = _admin(self, "home", "s3", result.endpoint)
+        key = f"{backend['key_prefix']}/{stack}.tfstate"
+        try:
+            body = s3.get_object(Bucket=backend["bucket"], Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return {}
+        return unrecorded.recorded_resources(body)
+
+    def _customer_keys(self, result: Rehearsal, region: str, account: str) -> list[str]:
+        """The enabled customer managed keys of ``account`` in ``region`` (read with enforcement paused)."""
+        endpoint = result.endpoint
+        _set_auth(endpoint, "inf")
+        try:
+            kms = session_in(endpoint, account).client("kms", endpoint_url=endpoint, region_name=region)
+            found = []
+            for entry in kms.list_keys()["Keys"]:
+                metadata = kms.describe_key(KeyId=entry["KeyId"])["KeyMetadata"]
+                if metadata["KeyManager"] == "CUSTOMER" and metadata["KeyState"] == "Enabled":
+                    found.append(entry["KeyId"])
+            return sorted(found)
+        finally:
+            _set_auth(endpoint, "0")
 
     def _vaults(self, result: Rehearsal, region: str, accounts: dict[str, str]) -> dict[str, Any]:
         """The vaults and their keys in ``region`` as AWS holds them (read with enforcement paused)."""
@@ -474,7 +593,7 @@ def test_a_deploy_under_throttling_and_server_errors_succeeds_through_the_provid
     assert {"throttling (json)", "server error (json)", "throttling (query)", "server error (query)"} <= kinds, kinds
     assert {"throttling (rest-json)", "server error (rest-json)"} & kinds, kinds
     for line in _deployed(migration, "deploy, under faults"):
-        assert "0 changed, 0 destroyed" in line, line
+        assert line.endswith(" 0 destroyed."), line  # what it changed: the adopted keys (below)
 
 
 def test_after_a_deploy_under_faults_nothing_is_missing_and_the_next_deploy_changes_nothing(
@@ -482,6 +601,59 @@ def test_after_a_deploy_under_faults_nothing_is_missing_and_the_next_deploy_chan
 ) -> None:
     member = migration.members[-1]
     assert migration.verified["after faults"] == {"member": {"vault": Names().member_vault, "key state": "Enabled"}}
-    applied = _deployed(migration, "deploy, after faults")
-    assert applied == ["Apply complete! Resources: 0 added, 0 changed, 0 destroyed."], applied  # one stack: no prefix
+    applied = [line[line.index("Apply complete!") :] for line in _deployed(migration, "deploy, after faults")]
+    assert applied == ["Apply complete! Resources: 0 added, 0 changed, 0 destroyed."], applied
     assert f"member-{member}" in migration.steps["deploy, after faults"].output
+
+
+# --- A deploy killed mid-apply (issue 29) ---------------------------------------------------------------------------
+def test_a_deploy_killed_mid_apply_left_its_vault_in_aws_unrecorded_and_its_lock_behind(migration: Rehearsal) -> None:
+    backend = migration.config["state_backend"]
+    state_key = f"{backend['key_prefix']}/member-{migration.members[-1]}.tfstate"
+    assert f"{state_key}.tflock" in migration.verified["killed: objects"]  # S3-native locking's lock, left behind
+    assert migration.verified["killed: in AWS"] == {"member": {"vault": Names().member_vault, "key state": "Enabled"}}
+    assert not any(a.startswith("aws_backup_vault.") for a in migration.verified["killed: recorded"])
+
+
+def test_the_next_run_removes_the_stale_lock_adopts_what_the_killed_apply_created_and_converges(
+    migration: Rehearsal,
+) -> None:
+    """The run after the kill (under faults, above): the lock removed and the stack marked, the vault and its key
+    adopted and imported rather than created again, nothing destroyed; the run after it changes nothing (above)."""
+    stack = f"member-{migration.members[-1]}"
+    output = migration.steps["deploy, under faults"].output
+    assert f"{stack}: state locked by " in output and "the stack marked interrupted" in output, output[-3000:]
+    adopting = next(line for line in output.splitlines() if line.startswith(f"unrecorded: {stack} was interrupted"))
+    assert "aws_backup_vault." in adopting and f"({Names().member_vault})" in adopting, adopting
+    assert "aws_kms_key." in adopting, adopting
+    # Terraform >= 1.5 counts imports in its summary: each adopted resource imported, none created twice. Each
+    # imported key is also "changed": two of its arguments, deletion_window_in_days and
+    # bypass_policy_lockout_safety_check, are not in what DescribeKey returns (AWS KMS API, KeyMetadata), so the
+    # apply writes the configured values to the state; nothing else changes.
+    (applied,) = _deployed(migration, "deploy, under faults")
+    imported, keys = adopting.count(" ("), adopting.count("aws_kms_key.")
+    assert f"Resources: {imported} imported, " in applied and applied.endswith(f" {keys} changed, 0 destroyed."), (
+        applied
+    )
+    # Every configured resource recorded; the lock and the interruption marker gone.
+    assert sorted(migration.verified["adopted: recorded"]) == migration.verified["configured"]
+    backend = migration.config["state_backend"]
+    assert migration.verified["adopted: objects"] == [f"{backend['key_prefix']}/{stack}.tfstate"]
+
+
+def test_after_the_kill_no_key_is_duplicated_or_orphaned(migration: Rehearsal) -> None:
+    """Every enabled customer managed key of the member account in that Region is one the state records: the
+    killed apply's keys were adopted, none created twice."""
+    recorded = migration.verified["adopted: recorded"]
+    keys = sorted(
+        attributes["key_id"] for address, attributes in recorded.items() if address.startswith("aws_kms_key.")
+    )
+    assert keys and migration.verified["adopted: keys in AWS"] == keys
+
+
+def test_every_recovery_point_outlives_the_retirements_the_faults_and_the_kill(migration: Rehearsal) -> None:
+    """One recovery point in the central and the member vault of both Regions before the Region and the account are
+    retired, and one in the vault the killed apply left unrecorded: each is still in its vault at the end."""
+    seeded = migration.verified["recovery points seeded"]
+    assert len(seeded) == 5, seeded
+    assert migration.verified["recovery points at the end"] == {where: [arn] for where, arn in seeded.items()}
