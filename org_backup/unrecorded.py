@@ -23,8 +23,14 @@ first second). An alias is adopted with the key it points to, a Lambda permissio
 through the alias or vault that names it, else, when it was created but nothing names it yet, as the only enabled,
 unaliased customer managed key with the configured description and tags. Import ids are the AWS provider's
 (terraform-provider-aws 5.100 documentation, "Import" of each resource). Resources whose create call is idempotent
-(a queue, topic, rule, target, alarm, role policy, vault policy or lock, AWS's ``Put*`` calls) are left to the apply.
+(a queue, topic, rule, target, alarm, role policy, vault policy, AWS's ``Put*`` calls) are left to the apply.
 The marker is deleted once the stack deployed (``done``).
+
+Not looked up: an S3 bucket (the provider tags it in a second call after CreateBucket, so a killed apply may leave it
+untagged), a vault lock older than its ``changeable_for_days`` (immutable then: the apply fails), an air-gapped vault
+and its AWS RAM share (share names are not unique), a restore testing plan, AWS Organizations policies. The tags show
+that an object was made with this deployment's tags, not by this deployment: someone who can create a same-named,
+same-tagged vault in a member account between the kill and the next deploy gets it adopted.
 """
 
 from __future__ import annotations
@@ -78,7 +84,11 @@ def _tag_dict(tags: Iterable[Mapping[str, str]], key: str = "Key", value: str = 
 
 def _vault(aws: Client, c: Mapping[str, Any]) -> Remote | None:
     backup = aws("backup")
-    found = _missing(backup.describe_backup_vault, "ResourceNotFoundException", BackupVaultName=c["name"])
+    # AWS Backup answers AccessDeniedException, not ResourceNotFoundException, for a vault that does not exist
+    # (aws/aws-sdk-js issue 2625); the AWS provider's own lookup (findVault) takes both as "not found".
+    found = _missing(
+        backup.describe_backup_vault, "ResourceNotFoundException", "AccessDeniedException", BackupVaultName=c["name"]
+    )
     if found is None:
         return None
     tags = backup.list_tags(ResourceArn=found["BackupVaultArn"]).get("Tags", {})
@@ -137,14 +147,6 @@ def _event_bus(aws: Client, c: Mapping[str, Any]) -> Remote | None:
     return Remote(c["name"], _tag_dict(events.list_tags_for_resource(ResourceARN=found["Arn"]).get("Tags", [])))
 
 
-def _bucket(aws: Client, c: Mapping[str, Any]) -> Remote | None:
-    s3 = aws("s3")
-    if _missing(s3.head_bucket, "404", "NoSuchBucket", Bucket=c["bucket"]) is None:
-        return None
-    tags = _missing(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=c["bucket"])
-    return Remote(c["bucket"], _tag_dict(tags["TagSet"]) if tags else {})
-
-
 def _alias(aws: Client, c: Mapping[str, Any]) -> Remote | None:
     for page in aws("kms").get_paginator("list_aliases").paginate():
         for alias in page["Aliases"]:
@@ -163,7 +165,6 @@ FINDERS: dict[str, Callable[[Client, Mapping[str, Any]], Remote | None]] = {
     "aws_lambda_permission": _permission,
     "aws_cloudwatch_log_group": _log_group,
     "aws_cloudwatch_event_bus": _event_bus,
-    "aws_s3_bucket": _bucket,
     "aws_kms_alias": _alias,
 }
 # A resource without tags is adopted only with the resource it belongs to, which this attribute names.
@@ -220,11 +221,12 @@ def plan(
             found[f"{kind}.{name}"] = (remote, config)
     keys = {f"aws_kms_key.{n}": c for k, n, c in unrecorded if k == "aws_kms_key"}
     key_ids = _keys(keys, found, recorded, clients, default_tags, result)
-    for address, (remote, config) in sorted(found.items()):
+    # Tagged objects first: an untagged one (an alias, a permission) is adopted only with what it belongs to.
+    for address, (remote, config) in sorted(found.items(), key=lambda item: (item[1][0].tags is None, item[0])):
         expected = {**default_tags.get(config["provider"], {}), **config.get("tags", {})}
         if remote.tags is None:
             owner_attribute = _OWNERS[address.split(".")[0]]
-            owner = _owner(config.get(owner_attribute), remote, key_ids, found, recorded)
+            owner = _owner(config.get(owner_attribute), remote, key_ids, result.imports, recorded)
             if owner is None:
                 result.notes.append(f"{address}: exists ({remote.import_id}) but what it belongs to is not this "
                                     "deployment's; left to the apply")  # fmt: skip
@@ -243,7 +245,7 @@ def plan(
 
 
 def _owner(
-    reference: Any, remote: Remote, key_ids: Mapping[str, str], found: Mapping[str, Any], recorded: Mapping[str, Any]
+    reference: Any, remote: Remote, key_ids: Mapping[str, str], adopted: Mapping[str, str], recorded: Mapping[str, Any]
 ) -> str | None:
     """The address an untagged object belongs to, when that is this deployment's: its key (an alias pointing at
     the key the state or the adoption holds) or its function (recorded or adopted)."""
@@ -251,7 +253,7 @@ def _owner(
         key_id = key_ids.get(address) or recorded.get(address, {}).get("key_id")
         return address if key_id and remote.attributes.get("target_key_id") == key_id else None
     if (address := _address_in(reference, "aws_lambda_function")) is not None:
-        return address if address in recorded or address in found else None
+        return address if address in recorded or address in adopted else None
     return None
 
 

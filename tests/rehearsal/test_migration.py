@@ -25,7 +25,7 @@ listed in ``retired_accounts``: planned with its vault and key named as kept, it
 deploy (as the deploy builder), every vault and key of the account still in the test server. Last, another member
 stack deployed while the test server throttles or answers 503 to every fourth call's first attempt
 (tests/rehearsal/moto_faults.py), then deployed again without faults: nothing to change. Before that, the same
-stack's first deploy is killed with SIGKILL the moment its vault exists, before Terraform wrote any state, so the
+stack's first deploy is killed with SIGKILL the moment its vault exists, before Terraform recorded the vault, so the
 deploy under faults is the pipeline's next run: once the lock counts as stale, it adopts what the killed apply
 created (org_backup/unrecorded.py) and imports it; no key is left twice. Recovery points (the test server's, fix 19
 of tests/rehearsal/moto_fixes.py) seeded in the vaults the retirements release and in the vault the kill left
@@ -219,7 +219,7 @@ class MigrationJob(RehearsalJob):
         self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path
     ) -> None:
         """Issue 29 (a) and (b) on the second member stack. Its first deploy is killed (SIGKILL to the whole build, as
-        a CodeBuild timeout or a cancelled build does) the moment its vault exists, before Terraform wrote any state:
+        a CodeBuild timeout or a cancelled build does) the moment its vault exists, before Terraform recorded the vault:
         an apply's first state snapshot comes no sooner than 20 seconds into it (hashicorp/terraform pull request
         32680). The pipeline's next run, once the lock is older than the build timeout (LOCK_MAX_AGE_MINUTES=0 stands
         in for the wait), removes the lock, adopts what the killed apply created (org_backup/unrecorded.py) and
