@@ -37,7 +37,7 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ scan: synth ## checkov over the synthesized stacks, one per member-stack shape (
 scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipeline's report group
 	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
+
+docs: install ## Build the documentation site into build/site (mkdocs --strict: a broken link or an unlisted page fails; what CI runs)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 lint: install ## ruff check, format check and mypy --strict on org_backup/ and lambda_src/ (what CI runs)
 	$(VENV)/bin/ruff check .
@@ -102,7 +105,7 @@ providers-lock: install ## Rewrite terraform-providers.lock.hcl for the stacks' 
 	$(SYNTH)
 	$(PYTHON) -m org_backup.terraform relock $(OUTDIR)
 
-bootstrap: synth ## First-time setup in order (README, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
+bootstrap: synth ## First-time setup in order (docs/deploy.md, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
 	$(PYTHON) -m org_backup bootstrap $(BOOTSTRAP_FLAGS)
 
 discover: install ## Read the target OUs' accounts from AWS Organizations into accounts_file (read-only)

@@ -36,7 +36,7 @@ from org_backup.synth_summary import summary
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # jsii warns on every run under Node 20 (end-of-life for it since 2026-10-30), and Python prints the warning as a
-# dozen b'...' lines; README "Set up" says it once instead, as make does. Other Node versions keep jsii's warning.
+# dozen b'...' lines; docs/deploy.md, "Set up" says it once instead, as make does. Other Node versions keep jsii's warning.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 

@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     ready.set_defaults(run=_readiness)
     boot = command(
         "bootstrap",
-        help="first-time setup in order: prerequisites, state bucket, deploy/plan roles, pipeline (see README)",
+        help="first-time setup in order: prerequisites, state bucket, deploy/plan roles, pipeline (see docs/deploy.md)",
     )
     for kind in ("home", "management", "central"):
         boot.add_argument(
@@ -390,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     discover.set_defaults(run=_discover)
     outdir = argparse.ArgumentParser(add_help=False)
     outdir.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="synthesized output (cdktf.out)")
-    outdir.add_argument("--records", type=Path, help="local directory of deployed-stack hashes (default: see README)")
+    outdir.add_argument(
+        "--records", type=Path, help="local directory of deployed-stack hashes (default: see docs/scale.md)"
+    )
     changed = command(
         "changed", parents=(outdir,), help="print the deployable stacks whose content changed since the last deploy"
     )

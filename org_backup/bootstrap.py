@@ -15,7 +15,7 @@ Why this order: every principal a policy names must exist when the policy is wri
 trust the home account narrowed to the builder roles (``deploy_roles.trust``), which IAM accepts before the
 pipeline creates those builders; the pipeline's state lives in the bucket of step 2. Member accounts get their
 deploy and plan roles from step 3's StackSet, so the pipeline's first run can plan and deploy every stack
-(README, Deploy it).
+(docs/deploy.md, Deploy it).
 
 With ``--auto-approve`` (automation), steps 2-4 run side by side after the prerequisites, and step 5 starts as soon
 as step 2's bucket can hold state: steps 3 and 4 keep local state and name no principal that step 2 creates (their
@@ -184,12 +184,12 @@ class Bootstrap:
             self.say(
                 "Bootstrap complete. Next: push this repository to the pipeline's source; its first run plans every "
                 "stack, then deploys the management stack, then central-backup and every member-<id>, then the "
-                "backup policies (README, Deploy it)."
+                "backup policies (docs/deploy.md, Deploy it)."
             )
         else:
             self.say(
                 "Bootstrap complete. Next: your CI system runs `make plan` and then `make deploy` as one of "
-                f"pipeline.deployers ({', '.join(self.config.pipeline.deployers)}); README, Deploy from another CI "
+                f"pipeline.deployers ({', '.join(self.config.pipeline.deployers)}); docs/deploy.md, Deploy from another CI "
                 "system."
                 + (
                     ""

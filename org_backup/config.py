@@ -39,7 +39,7 @@ from org_backup.validation import (
 DEFAULT_CONFIG = "backup.yaml"
 
 # org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
-# rather than build count bound the wall time. README "Scale" explains the model.
+# rather than build count bound the wall time. docs/scale.md, "Scale" explains the model.
 MAX_DEPLOY_SHARDS = 100
 # A role trust policy holds 2,048 characters by default (IAM User Guide, "IAM and AWS STS quotas": role trust policy
 # length); the plan role's two builder statements and four readers' fit with room for long role paths.
@@ -124,7 +124,7 @@ class Pipeline(Model):
         default=True,
         description="Build org-backup's CodePipeline (the pipeline stack). false: another CI system (GitHub Actions, "
         "GitLab CI, Atlantis, ...) runs make plan and make deploy as one of the roles in deployers; no pipeline "
-        "stack, no home-account guardrail, no enrolment forwarding (README, Deploy from another CI system).",
+        "stack, no home-account guardrail, no enrolment forwarding (docs/deploy.md, Deploy from another CI system).",
     )
     home_account_id: AccountId = Field(
         description="Account that holds Terraform state (bootstrap-home's state bucket) and runs the CI/CD pipeline."
@@ -242,7 +242,7 @@ class Names(Model):
         "break_glass_role": "is no longer supported: nothing created that role, so its exemption from the vault "
         "policies and the anti-tampering SCP protected nobody but whoever could create a role of that name. Only the "
         "deploy role is exempt now. Fix: delete the line; make emergency changes through the pipeline's deploy role "
-        "(README, Guardrails).",
+        "(docs/security.md, Guardrails).",
     }
 
 
@@ -312,9 +312,9 @@ class BackupConfig(Model):
     missing_fixes: ClassVar[dict[str, str]] = {
         "pipeline.source.codecommit.reviewers": "add 'reviewers' under pipeline.source: the ARNs of the people whose approval "
         "counts as a pull request's review, e.g. [\"arn:aws:sts::<home account>:assumed-role/<reviewers' role>/*\"] "
-        "(README, Pipeline).",
+        "(docs/security.md, Pipeline).",
         "pipeline.source": "add 'source' with 'type: codecommit' if the home account can still create CodeCommit "
-        "repositories (AWS no longer offers CodeCommit to new customers; README, Deploy it), or 'type: connection' "
+        "repositories (AWS no longer offers CodeCommit to new customers; docs/deploy.md, Deploy it), or 'type: connection' "
         "with 'connection_arn' and 'repository' (see tests/fixtures/connection_source.yaml).",
     }
 

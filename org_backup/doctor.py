@@ -28,7 +28,7 @@ from org_backup.naming import DEPLOY_ROLES_STACKSET, MANAGED_POLICY_TAG
 BACKUP_PRINCIPAL = "backup.amazonaws.com"
 # Service-managed StackSets (the deploy and plan roles in every target account) need this trusted access.
 STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
-# What the deploy branch must have at a connection source for "only a reviewed merge deploys" to hold (README,
+# What the deploy branch must have at a connection source for "only a reviewed merge deploys" to hold (docs/security.md,
 # Pipeline security); the provider's own settings, which doctor cannot read.
 BRANCH_PROTECTION = (
     "a pull request is required to change it",
@@ -319,7 +319,9 @@ def _role_checks(config: BackupConfig, clients: Clients) -> list[Check]:
                 "run `make bootstrap`: with the policies delegated, bootstrap-management deletes them",
             )
         detail = f"missing {', '.join(missing)}" if missing else f"{names.deploy_role} and {names.plan_role} exist"
-        return Check(f"roles in {management}", not missing, detail, "apply bootstrap-management (README, Deploy it)")
+        return Check(
+            f"roles in {management}", not missing, detail, "apply bootstrap-management (docs/deploy.md, Deploy it)"
+        )
 
     checks.append(_safe(f"roles in {management}", "run with management-account credentials", management_roles))
 

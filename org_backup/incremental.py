@@ -28,7 +28,7 @@ HASH_SUFFIX = ".sha256"
 
 
 def is_deployable(stack: str) -> bool:
-    """The stacks the pipeline deploys; bootstrap-* and pipeline are applied by administrators (README)."""
+    """The stacks the pipeline deploys; bootstrap-* and pipeline are applied by administrators (docs/deploy.md)."""
     return stack in (MANAGEMENT_STACK, BACKUP_POLICIES_STACK, CENTRAL_STACK) or stack.startswith(MEMBER_STACK_PREFIX)
 
 

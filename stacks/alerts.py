@@ -18,7 +18,7 @@ Undeliverable events are never dropped silently: each forwarding rule and each a
   ``org-backup-failed-alert-forwarding`` publishes them. This reaches people when forwarding fails for some events
   (throttling, an oversized event, a transient outage that outlasts the retries); when the path itself is broken
   (the bus policy, the forwarder role) the alarm's event is dead-lettered too, and only the alarm's own state in that
-  account shows it (the README's Alerts section says where to look).
+  account shows it (docs/monitoring.md's alerts section says where to look).
 - where an event function runs (tag re-application, restore validation), ``org-backup-alert-function-*`` on its
   dead-letter queue's depth: events the function did not process after every retry. The second forwarding rule
   takes these too; on the alert bus ``org-backup-failed-function`` publishes them with the queue's name

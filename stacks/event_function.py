@@ -12,7 +12,7 @@ deploy role then needs no ``lambda:UpdateFunctionCode``, which would let it run 
 function's role (parliament's privilege-escalation auditor, "EditExistingLambdaFunctionWithRole"). While the function
 is being re-created (seconds), an event for it goes straight to the DLQ: EventBridge does not retry a target that
 does not exist (EventBridge User Guide, "Using dead-letter queues to process undelivered events"). After a code
-change, look in the DLQ (README, Tag re-application on restore).
+change, look in the DLQ (docs/configuration.md, Tag re-application on restore).
 """
 
 from __future__ import annotations

@@ -124,7 +124,9 @@ def add_management_settings(
     )
     _add_global_settings(scope, provider, delegated=config.organization.backup_delegated_admin_account_id is not None)
     _add_delegated_administrator(scope, provider, config.organization.backup_delegated_admin_account_id)
-    if config.pipeline.enabled:  # another CI system is started by its own means (README, Deploy from another CI)
+    if (
+        config.pipeline.enabled
+    ):  # another CI system is started by its own means (docs/deploy.md, Deploy from another CI)
         _add_enrolment_forwarding(scope, config, providers[ORGANIZATIONS_EVENTS_REGION], boundary)
     if config.central_backup.air_gapped is not None:
         # The air-gapped vaults' RAM shares name accounts of the organization and refuse external principals:

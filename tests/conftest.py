@@ -25,7 +25,7 @@ MINIMAL_CONFIG = ROOT / "backup.minimal.yaml"  # the smallest valid config, the 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # Go's garbage collector runs 4x less often in every terraform and provider process the tests start: make test took
-# 254 s of CPU with Go's default, 214 s with this (README "Tests"), for ~290 MB instead of ~120 MB of heap per
+# 254 s of CPU with Go's default, 214 s with this (docs/testing.md, "Tests"), for ~290 MB instead of ~120 MB of heap per
 # provider process. The suite's memory peak stays ~4 GB; users' runs keep Go's default.
 os.environ.setdefault("GOGC", "400")
 # Every `python main.py` a test starts synthesizes: a test comparing two synths must never compare a synth with a

@@ -151,7 +151,7 @@ CASES: list[tuple[str, str, str]] = [
         _mutated(_set("pipeline.source", _DELETE)),
         "has 1 problem:\n  - pipeline.source: is required but missing. Fix: add 'source' with 'type: codecommit' if "
         "the home account can still create CodeCommit repositories (AWS no longer offers CodeCommit to new customers; "
-        "README, Deploy it), or 'type: connection' with 'connection_arn' and 'repository' (see "
+        "docs/deploy.md, Deploy it), or 'type: connection' with 'connection_arn' and 'repository' (see "
         "tests/fixtures/connection_source.yaml).",
     ),
     (
@@ -324,7 +324,7 @@ CASES: list[tuple[str, str, str]] = [
         "has 1 problem:\n  - names.break_glass_role: is no longer supported: nothing created that role, so its "
         "exemption from the vault policies and the anti-tampering SCP protected nobody but whoever could create a role "
         "of that name. Only the deploy role is exempt now. Fix: delete the line; make emergency changes through the "
-        "pipeline's deploy role (README, Guardrails).",
+        "pipeline's deploy role (docs/security.md, Guardrails).",
     ),
     (
         "unknown-backup-resource-type",
@@ -719,9 +719,9 @@ def test_a_utf16_file_is_told_to_be_saved_as_utf8(
 
 
 def test_the_readme_counts_the_malformed_cases() -> None:
-    """The README's Tests table says how many malformed configs are tried: it says what is here (issue 30 found the
+    """The docs/testing.md, Tests table says how many malformed configs are tried: it says what is here (issue 30 found the
     count stale once)."""
-    said = re.search(r"config validation: (\d+) malformed configs", (ROOT / "README.md").read_text())
+    said = re.search(r"config validation: (\d+) malformed configs", (ROOT / "docs" / "testing.md").read_text())
     assert said is not None and int(said.group(1)) == len(CASES) >= 12
 
 

@@ -37,7 +37,7 @@ def test_reviewers_are_required_with_codecommit() -> None:
     assert _problems({"pipeline.source.reviewers": None}) == [
         "pipeline.source.codecommit.reviewers: is required but missing. Fix: add 'reviewers' under pipeline.source: the ARNs of "
         "the people whose approval counts as a pull request's review, e.g. [\"arn:aws:sts::<home account>:assumed-role/"
-        "<reviewers' role>/*\"] (README, Pipeline)."
+        "<reviewers' role>/*\"] (docs/security.md, Pipeline)."
     ]
 
 

@@ -263,7 +263,7 @@ def test_rule_and_selection_names_are_lower_case_as_aws_shows_them() -> None:
 
 
 def test_the_readmes_three_level_example(capsys: pytest.CaptureFixture[str]) -> None:
-    """README, "Any backup policy": root, OU and account (tests/fixtures/three_levels). By hand, from AWS's
+    """docs/backup-policies.md, "Any backup policy": root, OU and account (tests/fixtures/three_levels). By hand, from AWS's
     "Inheritance operators": the root lets children only @@append to regions, so the OU's eu-west-1 is added; it
     allows no operator on delete_after_days ("@@none"), so the OU's 7 is refused and 35 stays; the vault name has no
     control (by default "@@all"), so the account's @@assign replaces Default. Rule and selection names in lower case,

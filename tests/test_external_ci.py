@@ -145,7 +145,7 @@ def test_only_the_deployers_assume_the_deploy_role_and_readers_only_the_plan_rol
 
 
 def test_bootstrap_has_no_pipeline_step(external: Synthesized) -> None:
-    """README, "Deploy from another CI system": the state bucket's step stays, the pipeline's goes."""
+    """docs/deploy.md, "Deploy from another CI system": the state bucket's step stays, the pipeline's goes."""
     from org_backup import bootstrap
 
     config = config_from_dict(copy.deepcopy(EXTERNAL), source="external_ci.yaml")

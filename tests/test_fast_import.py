@@ -100,7 +100,7 @@ def test_output_is_byte_identical_to_a_normal_import_with_type_checks(fresh_inte
 
 def test_main_run_directly_prints_no_jsii_banner(fresh_interpreter_synths: Path) -> None:
     """Run without make (issue 28): jsii's Node 20 end-of-life banner came out as a dozen b'!!...' lines. main.py
-    silences it for Node 20 only (README, Set up, says so once); on another Node there is no banner to print."""
+    silences it for Node 20 only (docs/deploy.md, Set up, says so once); on another Node there is no banner to print."""
     log = (fresh_interpreter_synths / "fast.log").read_text()
     assert "b'!!" not in log and "end-of-life" not in log, log[:2000]
     assert "stacks (role deploy) from" in log

@@ -32,7 +32,7 @@ def _per_region(plan: str) -> list[str]:
 
 
 def test_every_member_account_gets_both_default_plans_per_region_with_its_own_role() -> None:
-    """Each Region's plan copies to the central vault of that same Region (README, Backup policies)."""
+    """Each Region's plan copies to the central vault of that same Region (docs/backup-policies.md, Backup policies)."""
     inputs = Inputs.load(EXAMPLE_CONFIG)
     previews = {p.account_id: p for p in preview(inputs.config, inputs.backup_policies)}
     assert sorted(previews) == ["444444444444", "555555555555", "666666666666"]

@@ -126,7 +126,7 @@ def test_the_wildcard_stands_alone_and_an_arn_must_be_of_the_selections_type() -
 def test_an_arn_that_can_never_have_a_recovery_point_in_the_central_vault_is_refused() -> None:
     """A restore test picks recovery points of the central vaults in its Regions ("Restore testing": "the recovery
     points ... in the vaults you include"); those hold copies of the member accounts' backups of the same Region only
-    (README, Configuration: central_backup.regions). The minimal config tests in us-east-1, its one member is
+    (docs/configuration.md, Configuration: central_backup.regions). The minimal config tests in us-east-1, its one member is
     100000000004: an eu-west-1 volume, or one of an account org-backup does not back up, would be tested never."""
     elsewhere = VOLUME.replace("us-east-1", "eu-west-1")
     stranger = VOLUME.replace(MEMBER, "999999999999")

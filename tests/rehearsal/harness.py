@@ -18,7 +18,7 @@ principals that run them, against a moto server that enforces IAM (tests/rehears
 
 Everything runs in a scratch copy of the repository (build/rehearsal/repo) with this checkout's .venv and
 node_modules linked in, so cdktf.out and build/ here are never touched. Every request is authorized as AWS documents
-it (tests/rehearsal/moto_authz.py); what that still does not model is listed there and in the README ("Rehearsal").
+it (tests/rehearsal/moto_authz.py); what that still does not model is listed there and in docs/testing.md ("Rehearsal").
 """
 
 from __future__ import annotations
@@ -597,7 +597,7 @@ class RehearsalJob:
         profiles: dict[str, str],
     ) -> None:
         """Tear-down in reverse deploy order: backup policies, accounts' stacks, management (deploy builder), then
-        what bootstrap made (administrators); the state bucket is emptied first, as the README's tear-down says."""
+        what bootstrap made (administrators); the state bucket is emptied first, as docs/deploy.md's tear-down says."""
         self._key_policy_control(result, deploy_env, accounts)
         self.progress("tear-down ...")
 

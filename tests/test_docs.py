@@ -1,0 +1,70 @@
+"""The documentation site's generated pages (docs/hooks/generated.py) and the rule that numbers about the test tiers
+come from benchmarks/results/, never from hand-written text. `make docs` (run by .ci/run) builds the site with
+--strict, so a broken link or a page missing from the navigation fails CI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+
+from org_backup.config import BackupConfig
+from tests.conftest import ROOT
+
+
+def _hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("docs_hook", ROOT / "docs" / "hooks" / "generated.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tier_table_is_the_newest_results_file_s_last_run_of_each_target(tmp_path: Path) -> None:
+    older = [{"target": "test", "wall_s": 999.0, "cpu_s_rusage": 999.0, "peak_pss_mib": 1024, "summary": "old"}]
+    newer = [
+        {"target": "test", "wall_s": 500.0, "cpu_s_rusage": 600.0, "peak_pss_mib": 2048, "summary": "first"},
+        {"target": "test-fast", "wall_s": 61.4, "cpu_s_rusage": 70.2, "peak_pss_mib": 512, "summary": "fast"},
+        {"target": "test", "wall_s": 410.2, "cpu_s_rusage": 480.9, "peak_pss_mib": 3072, "summary": "last"},
+    ]
+    (tmp_path / "suite-2026-12-01.json").write_text(json.dumps(older))
+    (tmp_path / "suite-2026-12-04-stop38.json").write_text(json.dumps(newer))
+
+    table = _hook().tiers_table(tmp_path)
+
+    assert "`benchmarks/results/suite-2026-12-04-stop38.json`" in table
+    rows = [line for line in table.splitlines() if line.startswith("| `make")]
+    assert rows == [
+        "| `make test` | 410 s | 481 s | 3.0 GiB | last |",
+        "| `make test-fast` | 61 s | 70 s | 0.5 GiB | fast |",
+    ]
+
+
+def test_no_page_states_a_test_tier_s_duration_by_hand() -> None:
+    """The testing page takes its tier table from the results (the marker the hook replaces); no page or the README
+    writes "make test ... N s" or "N minutes" for a tier itself (issue 30: stale figures in the old README)."""
+    hook = _hook()
+    assert hook.TIERS_MARKER in (ROOT / "docs" / "testing.md").read_text()
+    stated = re.compile(
+        r"`make test(?:-fast|-migration)?`(?![^|\n]{0,20}within)[^|\n]{0,80}?\b\d+(?:\.\d+)? ?(?:s|seconds|min|minutes)\b"
+    )
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [f"{p.name}: {m.group(0)}" for p in pages for m in stated.finditer(p.read_text())]
+    assert found == []
+
+
+def test_the_configuration_reference_lists_every_field_of_every_section() -> None:
+    """Generated from the models' JSON Schema: each top-level field of backup.yaml has its row, and a nested model
+    (central_backup's) has its own table with its fields, descriptions included."""
+    schema = BackupConfig.model_json_schema()
+    page = _hook().schema_page(schema, "Configuration reference", "the models")
+    top = page.split("\n## ", 2)[1]
+    for field in BackupConfig.model_fields:
+        assert f"| `{field}` |" in top, field
+    central = schema["$defs"]["CentralBackup"]
+    section = page.split("\n## CentralBackup\n", 1)[1].split("\n## ", 1)[0]
+    for field, spec in central["properties"].items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{field}` |"))
+        assert " ".join(spec.get("description", "").split()).replace("|", "\\|") in row, field
