@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from org_backup.config import DEFAULT_CONFIG, BackupConfig
 from org_backup.config_loader import load_config
-from org_backup.errors import InputError
+from org_backup.errors import InputError, UsageError
 from org_backup.naming import BUILD_TIMEOUT_MINUTES, DEPLOY_PHASES, deploy_phase
 
 
@@ -256,7 +256,7 @@ def _shard(args: argparse.Namespace) -> int:
         planned = {stack: digest for stack, digest in planned.items() if deploy_phase(stack) == args.phase}
     try:
         mine = incremental.shard(planned, int(index), int(count))
-    except ValueError as exc:
+    except UsageError as exc:
         print(f"shard: {exc}", file=sys.stderr)
         return 2
     current = incremental.stack_hashes(args.outdir)
@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as exc:  # a missing cdktf.out or plan file, a bad stack list
+    except UsageError as exc:  # a missing cdktf.out or stack list, a bad stack list; anything else is a bug
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -63,3 +63,9 @@ class InputErrors(InputError):
 
     def render(self) -> str:
         return "\n".join(error.render() for error in getattr(self, "errors", []))
+
+
+class UsageError(Exception):
+    """A command's own input cannot be used (a missing synthesized output or stack list, a stack list naming what
+    the pipeline does not deploy, a shard out of range): the message says what and the fix. The CLI prints it and
+    exits 2; any other exception is a bug and keeps its traceback."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from org_backup.errors import UsageError
 from org_backup.naming import BACKUP_POLICIES_STACK, CENTRAL_STACK, MANAGEMENT_STACK, MEMBER_STACK_PREFIX
 
 HASH_SUFFIX = ".sha256"
@@ -57,7 +58,7 @@ def stack_hashes(outdir: Path) -> dict[str, str]:
     """Hash of every deployable stack in a synthesized output directory (cdktf.out)."""
     stacks = outdir / "stacks"
     if not stacks.is_dir():
-        raise FileNotFoundError(f"{stacks} does not exist. Fix: run `make synth` first.")
+        raise UsageError(f"{stacks} does not exist. Fix: run `make synth` first.")
     return {d.name: stack_hash(d) for d in sorted(stacks.iterdir()) if d.is_dir() and is_deployable(d.name)}
 
 
@@ -165,16 +166,18 @@ def shard(stacks: Iterable[str], index: int, count: int) -> list[str]:
     """Shard ``index`` (1-based) of ``count``: round-robin over the sorted names, so shards differ by at most one
     stack and ``management`` (sorted among the first) never waits behind a long member list."""
     if not 1 <= index <= count:
-        raise ValueError(f"shard {index}/{count}: the index must be between 1 and {count}")
+        raise UsageError(f"shard {index}/{count}: the index must be between 1 and {count}")
     return sorted(stacks)[index - 1 :: count]
 
 
 def read_stack_list(path: Path) -> list[str]:
     """A stack list file: one name per line; blank lines ignored; every name must be a deployable stack."""
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist. Fix: give the stack list the step before writes (make plan, shard).")
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     bad = [n for n in names if not is_deployable(n)]
     if bad:
-        raise ValueError(
+        raise UsageError(
             f"{path} lists stacks the pipeline does not deploy: {', '.join(bad)} (only management, backup-policies, "
             "central-backup, member-*)"
         )

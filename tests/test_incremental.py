@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from org_backup import incremental, lambda_package
 from org_backup.__main__ import main as cli
+from org_backup.errors import UsageError
 from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
@@ -165,7 +166,7 @@ def test_shards_are_disjoint_balanced_and_cover_every_stack() -> None:
     shards = [incremental.shard(stacks, i, 8) for i in range(1, 9)]
     assert sorted(s for shard in shards for s in shard) == sorted(stacks)
     assert {len(shard) for shard in shards} == {13, 14}
-    with pytest.raises(ValueError, match="between 1 and 8"):
+    with pytest.raises(UsageError, match="between 1 and 8"):
         incremental.shard(stacks, 9, 8)
 
 
