@@ -110,7 +110,7 @@ TIERS_MARKER = "<!-- test tiers: benchmarks/results -->"
 
 def newest_suite(results: Path) -> tuple[str, dict[str, dict[str, Any]]]:
     """The newest suite-*.json (by name: suite-<date>[-<label>].json), keyed by make target: the last run of each."""
-    newest = sorted(results.glob("suite-*.json"))[-1]
+    newest = sorted(results.glob("suite-2*.json"))[-1]  # suite-<date>...; not the history file
     runs: dict[str, dict[str, Any]] = {}
     for run in json.loads(newest.read_text(encoding="utf-8")):
         runs[run["target"]] = run
