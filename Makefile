@@ -71,7 +71,7 @@ scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipe
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
 
 docs: install ## Build the documentation site into build/site (mkdocs --strict: a broken link or an unlisted page fails; what CI runs)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: install ## ruff check, format check and mypy --strict on org_backup/ and lambda_src/ (what CI runs)
 	$(VENV)/bin/ruff check .

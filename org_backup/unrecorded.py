@@ -215,7 +215,7 @@ def plan(
         if kind not in FINDERS:
             continue
         resolved = {k: _resolve(resources, v) for k, v in config.items()}
-        literal = all(not str(resolved.get(k, "")).startswith("${") for k in ("name", "function_name", "bucket"))
+        literal = all(not str(resolved.get(k, "")).startswith("${") for k in ("name", "function_name"))
         remote = FINDERS[kind](clients[config["provider"]], resolved) if literal else None
         if remote is not None:
             found[f"{kind}.{name}"] = (remote, config)
@@ -368,12 +368,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m org_backup.unrecorded``: 0 done, 1 an object in AWS stops the deploy, 3 AWS could not be read."""
     import boto3
 
-    from org_backup.config import S3Backend
+    from org_backup.config import DEFAULT_CONFIG, S3Backend
     from org_backup.config_loader import load_config
     from org_backup.errors import InputError
 
     parser = argparse.ArgumentParser(prog="python -m org_backup.unrecorded", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=Path(os.environ.get("BACKUP_CONFIG", "backup.yaml")))
+    parser.add_argument("--config", type=Path, default=Path(os.environ.get("BACKUP_CONFIG", DEFAULT_CONFIG)))
     parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"))
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -68,3 +69,30 @@ def test_the_configuration_reference_lists_every_field_of_every_section() -> Non
     for field, spec in central["properties"].items():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{field}` |"))
         assert " ".join(spec.get("description", "").split()).replace("|", "\\|") in row, field
+
+
+def test_make_docs_builds_the_site_strictly_and_refuses_a_broken_link(tmp_path: Path) -> None:
+    """What `make docs` runs (mkdocs build --strict): the site builds with its generated pages; a copy of the docs
+    with one broken link does not (MkDocs 1.6, validation.links.not_found set to warn, which --strict makes fatal)."""
+    import shutil
+    import subprocess
+    import sys
+
+    def build(root: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+            cwd=root, capture_output=True, text=True, check=False, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        )  # fmt: skip
+
+    built = build(ROOT)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "site" / "reference" / "configuration" / "index.html").is_file()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    for name in ("README.md", "org_backup", "benchmarks", "policies"):  # what the hook reads, beside its docs/
+        (copy / name).symlink_to(ROOT / name)
+    (copy / "docs" / "scale.md").write_text((copy / "docs" / "scale.md").read_text() + "\n[gone](no-such-page.md)\n")
+    broken = build(copy)
+    assert broken.returncode == 1 and "no-such-page.md" in broken.stderr, broken.stderr

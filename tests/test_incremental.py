@@ -275,3 +275,24 @@ def test_shard_without_an_approved_plan_deploys_nothing(
         f"shard: no approved plan at {missing}; nothing deployed. Fix: run `make plan` and let it pass (a refused "
         "plan leaves no stack list behind).\n"
     )
+
+
+def test_record_with_a_missing_stack_list_or_output_is_exit_2_in_one_line(
+    example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project's own input errors (UsageError) are exit 2 with the fix, no traceback; nothing is recorded."""
+    common = ["--config", str(EXAMPLE_CONFIG)]
+    records = ["--records", str(tmp_path / "records")]
+    missing = tmp_path / "stacks.txt"
+    assert cli([*common, "record", "--outdir", str(example), *records, "--stacks-file", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"record: {missing} does not exist. Fix: give the stack list the step before writes (make plan, shard).\n"
+    )
+    listed = tmp_path / "listed.txt"
+    listed.write_text("member-444444444444\n")
+    assert cli([*common, "record", "--outdir", str(tmp_path / "none"), *records, "--stacks-file", str(listed)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"record: {tmp_path / 'none' / 'stacks'} does not exist. Fix: run `make synth` first.\n"
+    )
+    assert not (tmp_path / "records").exists()

@@ -200,3 +200,26 @@ def test_a_vault_aws_answers_access_denied_for_is_absent() -> None:
         assert (
             unrecorded.FINDERS["aws_backup_vault"](lambda service: client, {"name": "AWSBackupSolutionVault"}) is None
         )
+
+
+def test_mark_as_the_unlock_step_types_it_marks_the_stack_in_the_configured_state_bucket(
+    aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m org_backup.unrecorded mark --stack S`, the step `locks` prints after a hand force-unlock, through its
+    argument parsing and the config's S3 state backend; a stack list file that does not exist is exit 2, one line."""
+    import yaml
+
+    from tests.conftest import MINIMAL_CONFIG
+
+    config = yaml.safe_load(MINIMAL_CONFIG.read_text())
+    config["state_backend"] = {"type": "s3", "bucket": BUCKET, "region": "us-east-1", "key_prefix": PREFIX}
+    path = tmp_path / "backup.yaml"
+    path.write_text(yaml.safe_dump(config))
+    aws.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    monkeypatch.chdir(tmp_path)
+
+    assert unrecorded.main(["--config", str(path), "mark", "--stack", STACK]) == 0
+    s3 = aws.client("s3", region_name="us-east-1")
+    assert s3.get_object(Bucket=BUCKET, Key=state_locks.marker_key(PREFIX, STACK))["Body"].read() == b"marked by hand"
+    missing = tmp_path / "no-such-list.txt"
+    assert unrecorded.main(["--config", str(path), "done", "--stacks-file", str(missing)]) == 2
