@@ -18,7 +18,7 @@ PHASE ?=
 PLANNED ?= $(PLANS)/changed-stacks.json
 DISCOVER_FLAGS ?=
 # A state lock older than this was left by a deploy that is gone (the pipeline's CodeBuild timeout; with another CI
-# system, its job timeout): make deploy removes it (org_backup/state_locks.py).
+# system, its job timeout): make deploy removes it (org_backup/ops/state_locks.py).
 LOCK_MAX_AGE_MINUTES ?= 120
 BOOTSTRAP_FLAGS ?=
 READINESS_FLAGS ?=
@@ -35,7 +35,7 @@ export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 # npx: no "new version of npm available" notice on every cdktf command.
 export NPM_CONFIG_UPDATE_NOTIFIER := false
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
-CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.terraform cli-config) npx --no-install cdktf
+CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.ops.terraform cli-config) npx --no-install cdktf
 
 .PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
 
@@ -52,30 +52,31 @@ install: $(VENV)/.synced ## Install the pinned Python environment (.venv) from P
 
 synth: install ## Validate backup.yaml (or $BACKUP_CONFIG) and synthesize every stack into cdktf.out/
 	$(SYNTH)
-	$(PYTHON) -m org_backup.terraform lock $(OUTDIR)
+	$(PYTHON) -m org_backup.ops.terraform lock $(OUTDIR)
 
 schema: install ## Write backup.schema.json and backup-plans.schema.json (JSON Schemas of the config and the plans file, for editors)
 	$(PYTHON) -m org_backup schema > backup.schema.json
 	$(PYTHON) -m org_backup schema --plans > backup-plans.schema.json
 
 validate: synth ## terraform validate every synthesized stack with the real AWS provider
-	$(PYTHON) -m org_backup.terraform_validate $(OUTDIR)
+	$(PYTHON) -m org_backup.ops.terraform_validate $(OUTDIR)
 
 scan: synth ## checkov over the synthesized stacks, one per member-stack shape (zero failed checks; skips in .checkov.yaml); parliament over every policy
-	$(PYTHON) -m org_backup.policy_lint $(OUTDIR)
-	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
+	$(PYTHON) -m org_backup.ops.policy_lint $(OUTDIR)
+	$(PYTHON) -m org_backup.ops.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml --compact --quiet
 
 scan-junit: synth ## checkov as JUnit XML (build/checkov-junit.xml) for the pipeline's report group
-	$(PYTHON) -m org_backup.scan_set $(OUTDIR) build/scan
+	$(PYTHON) -m org_backup.ops.scan_set $(OUTDIR) build/scan
 	$(VENV)/bin/checkov -d build/scan --framework terraform_json --skip-download --config-file .checkov.yaml -o junitxml > build/checkov-junit.xml
 
 docs: install ## Build the documentation site into build/site (mkdocs --strict: a broken link or an unlisted page fails; what CI runs)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-lint: install ## ruff check, format check and mypy --strict on org_backup/ and lambda_src/ (what CI runs)
+lint: install ## ruff check, format check, the layer contracts (.importlinter) and mypy --strict (what CI runs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy lambda_src/restore_validation  # one run per function: each has its own handler module
 	$(VENV)/bin/mypy lambda_src/pr_approval
@@ -103,7 +104,7 @@ ci-tools: ## CodeBuild only: install the pinned Terraform, checked against the S
 
 providers-lock: install ## Rewrite terraform-providers.lock.hcl for the stacks' providers from the registry (Linux and macOS, x86_64 and arm64); check it, commit it
 	$(SYNTH)
-	$(PYTHON) -m org_backup.terraform relock $(OUTDIR)
+	$(PYTHON) -m org_backup.ops.terraform relock $(OUTDIR)
 
 bootstrap: synth ## First-time setup in order (docs/deploy.md, Deploy it); an AWS profile per account: ORG_BACKUP_{HOME,MANAGEMENT,CENTRAL}_PROFILE
 	$(PYTHON) -m org_backup bootstrap $(BOOTSTRAP_FLAGS)
@@ -120,7 +121,7 @@ plan: install ## terraform plan (read-only plan role) of the stacks changed sinc
 	# A deployed member stack whose account left the target OUs: refused unless retired_accounts names it.
 	$(PYTHON) -m org_backup retire-accounts --plan $(PLANS)
 	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/candidates.txt
-	$(PYTHON) -m org_backup.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt
+	$(PYTHON) -m org_backup.ops.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt
 	mv $(PLANS)/candidates.json $(PLANS)/changed-stacks.json
 	mv $(PLANS)/candidates.txt $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup preview --format mermaid > $(PLANS)/topology.md
@@ -134,10 +135,10 @@ diff: install cli ## Read-only: cdktf diff of STACK with the plan role, as a per
 deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks of PHASE (default: phases 1, 2, 3 in turn), recorded when done
 	$(SYNTH)
 	mkdir -p build
-	# Per phase (org_backup/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
-	# released (org_backup/retire_accounts.py); this shard's planned stacks, unchanged since the plan; their
+	# Per phase (org_backup/config/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
+	# released (org_backup/ops/retire_accounts.py); this shard's planned stacks, unchanged since the plan; their
 	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed, its stack marked
-	# interrupted); what an interrupted apply created but never recorded adopted (org_backup/unrecorded.py);
+	# interrupted); what an interrupted apply created but never recorded adopted (org_backup/ops/unrecorded.py);
 	# cdktf deploy --skip-synth of exactly the output shard just compared.
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
 	  if [ $$phase = 2 ] && [ $(SHARD) = 1 ]; then $(PYTHON) -m org_backup retire-accounts --deploy $(dir $(PLANNED))retired-accounts.json; fi; \
@@ -146,11 +147,11 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
 	  $(PYTHON) -m org_backup wait-roles --role deploy --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup locks --stacks-file build/shard-stacks.txt --clear-stale --max-age-minutes $(LOCK_MAX_AGE_MINUTES); \
-	  $(PYTHON) -m org_backup.unrecorded adopt --stacks-file build/shard-stacks.txt; \
-	  $(PYTHON) -m org_backup.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
+	  $(PYTHON) -m org_backup.ops.unrecorded adopt --stacks-file build/shard-stacks.txt; \
+	  $(PYTHON) -m org_backup.ops.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
 	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
 	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \
-	  $(PYTHON) -m org_backup.unrecorded done --stacks-file build/shard-stacks.txt; \
+	  $(PYTHON) -m org_backup.ops.unrecorded done --stacks-file build/shard-stacks.txt; \
 	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
 	done
 
@@ -158,7 +159,7 @@ readiness: install ## Read-only: tagged resources that will not be backed up or 
 	$(PYTHON) -m org_backup readiness $(READINESS_FLAGS)
 
 pr-feedback: install ## CodeCommit pull requests: post the plan summary as a comment; approve when the build passed
-	$(PYTHON) -m org_backup.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md --topology $(PLANS)/topology.md
+	$(PYTHON) -m org_backup.ops.pr_feedback --succeeded "$(BUILD_SUCCEEDING)" --summary $(PLANS)/summary.md --topology $(PLANS)/topology.md
 
 clean: ## Remove generated output (refuses while cdktf.out holds local Terraform state)
 	@state=$$(find $(OUTDIR) -path '*/.terraform' -prune -o -name 'terraform.tfstate*' -print 2>/dev/null); \

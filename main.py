@@ -6,11 +6,11 @@ ORG_BACKUP_ROLE=plan, asks STS whether there are credentials):
 - CDKTF_OUTDIR: output directory (set by the cdktf CLI; default: cdktf.out);
 - ORG_BACKUP_ROLE: "deploy" (default) or "plan": the role providers assume (the pipeline plans read-only); "plan"
   first checks that there are AWS credentials at all (it serves make plan and cdktf diff, which need them);
-- ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth_cache.py; default
+- ORG_BACKUP_SYNTH_CACHE: where outputs of earlier synths are kept (org_backup/synth/cache.py; default
   build/synth-cache), or "off" to synthesize every time (benchmarks, tests that compare two synths);
 - ORG_BACKUP_SYNTH_LIST: "1" lists every stack after the summary;
 - ORG_BACKUP_MEMBER_STAMPING: "off" builds every member stack through CDKTF instead of two per shape with the
-  others written from them (org_backup/member_stamp.py; the output is the same, tests/test_member_stamp.py);
+  others written from them (org_backup/synth/member_stamp.py; the output is the same, tests/test_member_stamp.py);
 - ORG_BACKUP_LOCAL_API: test-only; "1" synthesizes for a local AWS API (see stacks/common.py SynthOptions), whose
   address Terraform then takes from AWS_ENDPOINT_URL, which must then name this machine.
 Exit codes: 0 ok, 2 invalid input (nothing written).
@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from org_backup.config import DEFAULT_CONFIG
-from org_backup.errors import InputError
-from org_backup.inputs import Inputs
-from org_backup.synth_cache import SynthCache
-from org_backup.synth_summary import summary
+from org_backup.config.errors import InputError
+from org_backup.config.model import DEFAULT_CONFIG
+from org_backup.synth.cache import SynthCache
+from org_backup.synth.inputs import Inputs
+from org_backup.synth.summary import summary
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 # jsii warns on every run under Node 20 (end-of-life for it since 2026-10-30), and Python prints the warning as a
@@ -59,7 +59,7 @@ def main() -> int:
     # A plan-role synth is for commands that then use credentials (make plan, make diff, `cdktf diff`, whose CLI
     # tells this program nothing else): without any, stop here in one line, before anything is written.
     if role == "plan":
-        from org_backup import credentials
+        from org_backup.ops import credentials
 
         if not credentials.require("ORG_BACKUP_ROLE=plan (make plan, cdktf diff)", inputs.config.pipeline_region):
             return 2

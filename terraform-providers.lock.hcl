@@ -1,4 +1,4 @@
-# The provider lock file of every synthesized stack: org_backup/terraform.py copies this file, unchanged, into each
+# The provider lock file of every synthesized stack: org_backup/ops/terraform.py copies this file, unchanged, into each
 # stack (make synth, cdktf.json's app, make validate, make plan, make deploy) and installs providers against it with
 # `terraform init -lockfile=readonly`, so a provider package matching none of these hashes fails the build instead
 # of being recorded. Kept at the top level under its own name, not as .terraform.lock.hcl: the repository root is

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from org_backup.terraform import find_provider_mirror  # noqa: E402
+from org_backup.ops.terraform import find_provider_mirror  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SUMMARY = re.compile(r"^=+ (.*(passed|failed).*) in [0-9.]+s")

@@ -3,7 +3,7 @@ Regions (plus the management, central, pipeline and bootstrap stacks), each synt
 
 Three ways per size, in the same invocation:
 - stamped: what `make synth` runs: ``python -O main.py`` (import bypass, no jsii type checks, two member stacks per
-  shape built by CDKTF and the others written from them, org_backup/member_stamp.py);
+  shape built by CDKTF and the others written from them, org_backup/synth/member_stamp.py);
 - plain: the same with ``ORG_BACKUP_MEMBER_STAMPING=off``: every stack through CDKTF;
 - naive: ``python main.py`` after ``import cdktf_cdktf_provider_aws`` (the package ``__init__`` imports all
   2,214 submodules) with stamping off, i.e. what a plain CDKTF project does.
@@ -11,7 +11,7 @@ plain and naive run up to ``--plain-max`` accounts (default 1,000: at 5,000 they
 outputs are compared with stamped's, file by file, for every size both ran.
 Measured: wall time, CPU seconds (user + system of the process tree), peak RSS of the process tree (Python + node,
 sampled every 20 ms from /proc), resources, output size. Then checkov over the largest stamped output: as
-`make scan` runs it (one member stack per shape, org_backup/scan_set.py) and, up to --plain-max accounts, over
+`make scan` runs it (one member stack per shape, org_backup/ops/scan_set.py) and, up to --plain-max accounts, over
 every stack, for comparison.
 
     .venv/bin/python benchmarks/synth_scale.py [--sizes 10,100,1000,5000] [--plain-max 1000] [--no-naive]
@@ -42,7 +42,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the project's own modules come from its checkout
-from org_backup.yaml_io import dump_yaml  # noqa: E402
+from org_backup.config.yaml_io import dump_yaml  # noqa: E402
 
 PYTHON = sys.executable
 REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "us-west-2"]
@@ -177,7 +177,7 @@ def checkov_seconds(directory: Path, *, scan_set: bool) -> tuple[float, int]:
     if scan_set:
         target = directory.parent / "scan"
         subprocess.run(
-            [PYTHON, "-m", "org_backup.scan_set", str(directory), str(target)],
+            [PYTHON, "-m", "org_backup.ops.scan_set", str(directory), str(target)],
             cwd=ROOT,
             check=True,
             capture_output=True,

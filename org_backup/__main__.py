@@ -11,14 +11,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from org_backup.config import DEFAULT_CONFIG, BackupConfig
-from org_backup.config_loader import load_config
-from org_backup.errors import InputError, UsageError
-from org_backup.naming import BUILD_TIMEOUT_MINUTES, DEPLOY_PHASES, deploy_phase
+from org_backup.config.errors import InputError, UsageError
+from org_backup.config.loader import load_config
+from org_backup.config.model import DEFAULT_CONFIG, BackupConfig
+from org_backup.config.naming import BUILD_TIMEOUT_MINUTES, DEPLOY_PHASES, deploy_phase
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from org_backup.plan_model import BackupPlans
+    from org_backup.plans.model import BackupPlans
 
     if args.plans:
         schema = BackupPlans.model_json_schema()
@@ -32,8 +32,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from org_backup.effective import preview, render_text
-    from org_backup.inputs import Inputs
+    from org_backup.plans.effective import preview, render_text
+    from org_backup.synth.inputs import Inputs
 
     inputs = Inputs.load(args.config)
     previews = preview(inputs.config, inputs.backup_policies)
@@ -52,7 +52,7 @@ def _preview(args: argparse.Namespace) -> int:
     if args.json or args.format == "json":
         print(json.dumps({p.account_id: p.effective for p in previews}, indent=2, sort_keys=True))
     elif args.format == "mermaid":
-        from org_backup.topology import mermaid
+        from org_backup.ops.topology import mermaid
 
         print(mermaid(inputs, previews), end="")
     else:
@@ -61,20 +61,20 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _policy_check(args: argparse.Namespace) -> int:
-    from org_backup.policy_cli import check
+    from org_backup.ops.policy_cli import check
 
     return check(args.files, sys.stdout, sys.stderr)
 
 
 def _policy_effective(args: argparse.Namespace) -> int:
-    from org_backup.policy_cli import effective
+    from org_backup.ops.policy_cli import effective
 
     return effective(args.level, sys.stdout, sys.stderr, text=args.format == "text")
 
 
 def _monitoring(args: argparse.Namespace) -> int:
-    from org_backup.inputs import Inputs
-    from org_backup.monitoring import overview, render_text
+    from org_backup.ops.monitoring import overview, render_text
+    from org_backup.synth.inputs import Inputs
 
     inputs = Inputs.load(args.config)
     view = overview(inputs.config, inputs.plans)
@@ -83,8 +83,8 @@ def _monitoring(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from org_backup import doctor
-    from org_backup.inputs import Inputs
+    from org_backup.ops import doctor
+    from org_backup.synth.inputs import Inputs
 
     inputs = Inputs.load(args.config)
     policies = {p.name: "BACKUP_POLICY" for p in inputs.backup_policies}
@@ -93,8 +93,8 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _readiness(args: argparse.Namespace) -> int:
-    from org_backup import credentials, readiness
-    from org_backup.inputs import Inputs
+    from org_backup.ops import credentials, readiness
+    from org_backup.synth.inputs import Inputs
 
     inputs = Inputs.load(args.config)
     if not credentials.require("readiness", inputs.config.pipeline_region):
@@ -111,7 +111,7 @@ def _readiness(args: argparse.Namespace) -> int:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from org_backup import bootstrap
+    from org_backup.ops import bootstrap
 
     flags = {"home": args.profile_home, "management": args.profile_management, "central": args.profile_central}
     return bootstrap.main(
@@ -120,8 +120,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _wait_roles(args: argparse.Namespace) -> int:
-    from org_backup import credentials, deploy_wait
-    from org_backup.incremental import read_stack_list
+    from org_backup.ops import credentials, deploy_wait
+    from org_backup.synth.incremental import read_stack_list
 
     stacks = read_stack_list(args.stacks_file)
     config = load_config(args.config)
@@ -132,11 +132,11 @@ def _wait_roles(args: argparse.Namespace) -> int:
 
 def _locks(args: argparse.Namespace) -> int:
     """`make deploy`, before each phase: a live lock stops the deploy cleanly; a stale one (its build timed out) is
-    removed with --clear-stale, else reported with its unlock step (org_backup/state_locks.py)."""
+    removed with --clear-stale, else reported with its unlock step (org_backup/ops/state_locks.py)."""
     from datetime import timedelta
 
-    from org_backup import state_locks
-    from org_backup.incremental import read_stack_list
+    from org_backup.ops import state_locks
+    from org_backup.synth.incremental import read_stack_list
 
     return state_locks.main(
         load_config(args.config, with_accounts_file=False).state_backend,
@@ -148,14 +148,14 @@ def _locks(args: argparse.Namespace) -> int:
 
 def _credentials(args: argparse.Namespace) -> int:
     """`make plan` asks first: without credentials nothing is synthesized or written."""
-    from org_backup import credentials
+    from org_backup.ops import credentials
 
     config = load_config(args.config)
     return 0 if credentials.require(args.before, config.pipeline_region) else 2
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from org_backup import discover
+    from org_backup.ops import discover
 
     return discover.main(
         args.config,
@@ -169,8 +169,8 @@ def _discover(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace) -> Any:
     """Where deployed-stack hashes live: --records DIR, else the S3 state bucket, else build/deployed (offline)."""
-    from org_backup import incremental
-    from org_backup.config import S3Backend
+    from org_backup.config.model import S3Backend
+    from org_backup.synth import incremental
 
     if args.records:
         return incremental.LocalRecords(args.records)
@@ -184,7 +184,7 @@ def _records(args: argparse.Namespace) -> Any:
 
 
 def _changed(args: argparse.Namespace) -> int:
-    from org_backup import incremental
+    from org_backup.synth import incremental
 
     current = incremental.stack_hashes(args.outdir)
     records = _records(args)
@@ -212,14 +212,14 @@ def _changed(args: argparse.Namespace) -> int:
 
 
 def _retire(args: argparse.Namespace) -> int:
-    from org_backup import retire_accounts
+    from org_backup.ops import retire_accounts
 
     config = load_config(args.config)
     return retire_accounts.main(config, _records(args), outdir=args.outdir, plan=args.plan, deploy=args.deploy)
 
 
 def _record(args: argparse.Namespace) -> int:
-    from org_backup import incremental
+    from org_backup.synth import incremental
 
     stacks = incremental.read_stack_list(args.stacks_file)
     current = incremental.stack_hashes(args.outdir)
@@ -238,13 +238,13 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _shard(args: argparse.Namespace) -> int:
-    from org_backup import incremental
+    from org_backup.synth import incremental
 
     index, _, count = args.shard.partition("/")
     if not (index.isdigit() and count.isdigit()):
         print(f"shard: {args.shard!r} is not I/N (e.g. 2/8).", file=sys.stderr)
         return 2
-    if not args.planned.is_file():  # make plan writes it only when every plan passed (org_backup/plan_guard.py)
+    if not args.planned.is_file():  # make plan writes it only when every plan passed (org_backup/ops/plan_guard.py)
         print(
             f"shard: no approved plan at {args.planned}; nothing deployed. Fix: run `make plan` and let it pass "
             "(a refused plan leaves no stack list behind).",

@@ -22,9 +22,9 @@ from cdktf_cdktf_provider_aws.ram_resource_association import RamResourceAssocia
 from cdktf_cdktf_provider_aws.ram_resource_share import RamResourceShare
 from constructs import Construct
 
-from org_backup.config import BackupConfig
-from org_backup.naming import AIR_GAPPED_SHARE
-from org_backup.policy_docs import dumps
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import AIR_GAPPED_SHARE
+from org_backup.config.templates import dumps
 from stacks.common import SynthOptions
 
 

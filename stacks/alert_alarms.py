@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAla
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
-from org_backup.naming import (
+from org_backup.config.naming import (
     ALERT_FORWARD_DLQ,
     ALERT_FORWARD_RULE,
     ALERT_FORWARDING_ALARM_PREFIX,

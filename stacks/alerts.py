@@ -53,9 +53,8 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.config import BackupConfig
-from org_backup.naming import (
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import (
     ALERT_ALARM_FORWARD_RULE,
     ALERT_ALARM_RULE,
     ALERT_BUS,
@@ -72,7 +71,8 @@ from org_backup.naming import (
     ALERT_TOPIC,
     Naming,
 )
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam import deploy_roles
 from stacks.alert_alarms import (
     ForwardingAlarms,
     alarm_pattern,

@@ -8,10 +8,8 @@ from pathlib import Path
 
 from cdktf import App, TerraformStack
 
-from org_backup import audit, lambda_package, member_stamp, synth_output, synth_rules
-from org_backup.config import CodeCommitSource
-from org_backup.inputs import Inputs
-from org_backup.naming import (
+from org_backup.config.model import CodeCommitSource
+from org_backup.config.naming import (
     BACKUP_POLICIES_STACK,
     BOOTSTRAP_PREFIX,
     CENTRAL_STACK,
@@ -19,7 +17,12 @@ from org_backup.naming import (
     PIPELINE_STACK,
     member_stack,
 )
-from org_backup.plan_model import indexes_ebs
+from org_backup.plans import audit
+from org_backup.plans.model import indexes_ebs
+from org_backup.synth import lambda_package, member_stamp
+from org_backup.synth import output as synth_output
+from org_backup.synth import rules as synth_rules
+from org_backup.synth.inputs import Inputs
 from stacks.bootstrap import BootstrapStack
 from stacks.central_backup import CentralBackupStack
 from stacks.common import SynthOptions
@@ -34,7 +37,7 @@ class SynthError(Exception):
 
 def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: set[str] | None = None) -> App:
     """Every stack of the organization; of the member stacks only those of ``members`` when given (the others are
-    written from their shape, ``org_backup.member_stamp``)."""
+    written from their shape, ``org_backup.synth.member_stamp``)."""
     config = inputs.config
     app = App(outdir=str(outdir))
     BootstrapStack(app, f"{BOOTSTRAP_PREFIX}home", config=config, kind="home", options=options)
@@ -64,7 +67,7 @@ def build_app(*, inputs: Inputs, outdir: Path, options: SynthOptions, members: s
         for account_id in ou.accounts:
             if members is not None and account_id not in members:
                 continue
-            # One framework per Region, its controls derived from the plans of the OU (org_backup.audit).
+            # One framework per Region, its controls derived from the plans of the OU (org_backup.plans.audit).
             frameworks = (
                 {r: audit.controls(config, inputs.plans, account_id, ou.id, r)[0] for r in config.target_regions}
                 if config.audit.frameworks.enabled
@@ -93,7 +96,7 @@ def synthesize(
 ) -> list[str]:
     """Synthesize the organization into ``outdir``; returns the stack names. ``checked`` sees the staged output
     once it passed every check, before it is swapped in (the synth cache keeps a copy then). With ``stamping``,
-    CDKTF builds two member stacks per shape and the others are written from them (``org_backup.member_stamp``):
+    CDKTF builds two member stacks per shape and the others are written from them (``org_backup.synth.member_stamp``):
     the same files, in a time that grows with the shapes, not the accounts."""
     config = inputs.config
     members = {a for shape in member_stamp.shapes(config) for a in shape.built} if stamping else None
@@ -124,7 +127,7 @@ def synth_atomically(
 
     cdktf writes its output before it raises on error annotations, so writing in place would leave a
     half-valid cdktf.out behind. ``extend`` writes more stacks beside CDKTF's and returns their names. The
-    org-wide rules (``org_backup.synth_rules``) are checked on the staged JSON of every stack.
+    org-wide rules (``org_backup.synth.rules``) are checked on the staged JSON of every stack.
     """
 
     def fill(staging: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""AWS Backup Audit Manager: a framework in every member account and Region (controls from ``org_backup.audit``),
+"""AWS Backup Audit Manager: a framework in every member account and Region (controls from ``org_backup.plans.audit``),
 and organization-wide report plans in the delegated administrator account, delivered to an encrypted, versioned
 bucket whose reports expire.
 
@@ -64,11 +64,18 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.audit import FRAMEWORK_NAME, Control
-from org_backup.config import BackupConfig
-from org_backup.naming import REPORT_PLAN_PREFIX, REPORTS_KEY_ALIAS, REPORTS_SERVICE_ROLE_PATH, Naming, reports_bucket
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import (
+    FRAMEWORK_NAME,
+    REPORT_PLAN_PREFIX,
+    REPORTS_KEY_ALIAS,
+    REPORTS_SERVICE_ROLE_PATH,
+    Naming,
+    reports_bucket,
+)
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam import deploy_roles
+from org_backup.plans.audit import Control
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 
 
@@ -123,7 +130,7 @@ class ReportPlans(Construct):
         bucket_arn = f"arn:{naming.partition}:s3:::{bucket_name}"
         bucket = S3Bucket(self, "bucket", provider=provider, bucket=bucket_name)
         # CSV only: these plans are cross-account and cross-Region, and AWS delivers such reports in CSV
-        # (org_backup/config_rules.py refuses JSON, citing "Working with audit reports").
+        # (org_backup/config/rules.py refuses JSON, citing "Working with audit reports").
         formats = list(reports.formats)
         plans = [
             BackupReportPlan(

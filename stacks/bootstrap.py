@@ -53,10 +53,10 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
-from org_backup import deploy_roles, organization_access
-from org_backup.config import BackupConfig
-from org_backup.naming import BOUNDARIES, DEPLOY_ROLES_STACKSET, POLICY_PATH, STATE_KEY_ALIAS, Naming
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import BOUNDARIES, DEPLOY_ROLES_STACKSET, POLICY_PATH, STATE_KEY_ALIAS, Naming
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam import deploy_roles, organization_access
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers
 from stacks.management import add_management_settings, settings_regions

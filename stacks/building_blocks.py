@@ -25,9 +25,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 )
 from constructs import Construct
 
-from org_backup.config_vaults import VaultLock
-from org_backup.naming import BACKUP_MANAGED_POLICIES, EBS_INDEXING_POLICY
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.naming import BACKUP_MANAGED_POLICIES, EBS_INDEXING_POLICY
+from org_backup.config.templates import dumps, render_template
+from org_backup.config.vaults import VaultLock
 from stacks.common import SynthOptions
 
 KEY_DELETION_WINDOW_DAYS = 30

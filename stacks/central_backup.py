@@ -5,11 +5,11 @@ from __future__ import annotations
 from cdktf import AssetType, TerraformAsset, TerraformStack
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.config import BackupConfig
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import Naming, central_stack_owns_backup_role, iam_region
-from org_backup.policy_docs import render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import Naming, central_stack_owns_backup_role, iam_region
+from org_backup.config.templates import render_template
+from org_backup.iam import deploy_roles
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.air_gapped import AirGappedVault
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.audit import ReportPlans

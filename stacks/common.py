@@ -10,9 +10,9 @@ from cdktf import LocalBackend, S3Backend, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
-from org_backup.config import BackupConfig
-from org_backup.config import S3Backend as S3BackendConfig
-from org_backup.naming import DEPLOY_SESSION_NAME, Naming
+from org_backup.config.model import BackupConfig
+from org_backup.config.model import S3Backend as S3BackendConfig
+from org_backup.config.naming import DEPLOY_SESSION_NAME, Naming
 
 
 @dataclass(frozen=True)

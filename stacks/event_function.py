@@ -45,11 +45,11 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.config import BackupConfig
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import BOUNDARIES, POLICY_PATH, Naming
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import BOUNDARIES, POLICY_PATH, Naming
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam import deploy_roles
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.alert_alarms import function_dead_letter_alarm
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
 

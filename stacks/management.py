@@ -36,20 +36,20 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.ram_sharing_with_organization import RamSharingWithOrganization
 from constructs import Construct
 
-from org_backup import adoption
-from org_backup.backup_policy import RenderedPolicy
-from org_backup.config import BackupConfig
-from org_backup.guardrails import RenderedScp
-from org_backup.naming import (
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import (
     ENROLMENT_FORWARDER_ROLE,
     ENROLMENT_RULE,
     MANAGED_POLICY_TAG,
     ORGANIZATIONS_EVENTS_REGION,
+    RETIRED_PLANS_LOCAL,
     Naming,
     enrolment_event_pattern,
 )
-from org_backup.plan_guard import RETIRED_PLANS_LOCAL
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam.guardrails import RenderedScp
+from org_backup.plans.backup_policy import RenderedPolicy
+from org_backup.synth import adoption
 from stacks.common import SynthOptions, aws_providers, configure_backend
 
 BACKUP_SERVICE_PRINCIPAL = "backup.amazonaws.com"
@@ -89,7 +89,7 @@ class ManagementStack(TerraformStack):
             add_management_settings(self, config=config, providers=providers)
             return
         # Terraform >= 1.7: forget, never destroy, what bootstrap-management now owns (it imports the same
-        # resources first: org_backup/adoption.py). A removed block whose resource is not in state does nothing.
+        # resources first: org_backup/synth/adoption.py). A removed block whose resource is not in state does nothing.
         # https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
         self.add_override(
             "removed",
@@ -113,7 +113,7 @@ def add_management_settings(
 ) -> None:
     """What only the management account can change, and org-backup needs there. The resources are top-level in
     ``scope``, so their Terraform addresses are the same in either stack that holds them
-    (``org_backup.adoption.MANAGEMENT_SETTINGS``)."""
+    (``org_backup.synth.adoption.MANAGEMENT_SETTINGS``)."""
     provider = providers[config.target_regions[0]]
     # The enrolment forwarder's boundary: bootstrap-management's own, when it creates the role beside it (the
     # reference orders the two); else the one bootstrap made before the pipeline ran.
@@ -259,7 +259,7 @@ def add_organization_policies(
             description=description,
             type=policy_type,
             content=content,
-            # The deploy role may change only policies that carry this tag (org_backup/organization_access.py).
+            # The deploy role may change only policies that carry this tag (org_backup/iam/organization_access.py).
             tags=dict([MANAGED_POLICY_TAG]),
         )
         for target in target_ous:  # OU ids, or account ids for a guardrail attached to one account

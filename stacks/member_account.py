@@ -8,12 +8,12 @@ from cdktf import AssetType, TerraformAsset, TerraformStack
 from cdktf_cdktf_provider_aws.backup_region_settings import BackupRegionSettings
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.audit import Control
-from org_backup.config import BackupConfig
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import Naming, iam_region
-from org_backup.policy_docs import render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import Naming, iam_region
+from org_backup.config.templates import render_template
+from org_backup.iam import deploy_roles
+from org_backup.plans.audit import Control
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.alerts import AlertHub, add_forwarding
 from stacks.audit import AuditFramework
 from stacks.building_blocks import BackupServiceRole, EncryptedVault

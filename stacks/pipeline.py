@@ -56,10 +56,8 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from org_backup import deploy_roles
-from org_backup.config import BackupConfig, CodeCommitSource
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import (
+from org_backup.config.model import BackupConfig, CodeCommitSource
+from org_backup.config.naming import (
     BUILDER_ROLES,
     DEPLOY_PHASES,
     ENROLMENT_RULE,
@@ -71,7 +69,9 @@ from org_backup.naming import (
     Naming,
     enrolment_event_pattern,
 )
-from org_backup.policy_docs import dumps, render_template
+from org_backup.config.templates import dumps, render_template
+from org_backup.iam import deploy_roles
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.pipeline_builds import add_builders, add_pipeline_role, add_pr_pipeline_role

@@ -21,9 +21,8 @@ from cdktf_cdktf_provider_aws.codebuild_project import (
 from cdktf_cdktf_provider_aws.codebuild_report_group import CodebuildReportGroup, CodebuildReportGroupExportConfig
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 
-from org_backup import fanout
-from org_backup.config import CodeCommitSource
-from org_backup.naming import (
+from org_backup.config.model import CodeCommitSource
+from org_backup.config.naming import (
     BUILD_TIMEOUT_MINUTES,
     BUILDER_ROLES,
     DEPLOY_BATCH_ROLE,
@@ -34,6 +33,7 @@ from org_backup.naming import (
     PULL_REQUEST_PROJECT,
     STATE_KEY_ALIAS,
 )
+from org_backup.synth import fanout
 from stacks.pipeline_codecommit import codecommit_url
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -100,7 +100,7 @@ def add_builders(stack: PipelineStack) -> None:
             )
         if kind in ("plan", "deploy", "pull-request"):
             target_role = stack.config.names.deploy_role if kind == "deploy" else stack.config.names.plan_role
-            # Plans run with -lock=false (org_backup.terraform plan): reading state needs no write.
+            # Plans run with -lock=false (org_backup.ops.terraform plan): reading state needs no write.
             state_actions = ["s3:GetObject", "s3:ListBucket"] + (
                 ["s3:PutObject", "s3:DeleteObject"] if kind == "deploy" else []
             )
@@ -230,7 +230,7 @@ def _terraform_literal(text: str) -> str:
 
 
 def deploy_batch_config(stack: PipelineStack, shards: int) -> CodebuildProjectBuildBatchConfig:
-    """The Deploy stage as a batch of ``shards`` builds (org_backup/fanout.py). CodeBuild starts them with this
+    """The Deploy stage as a batch of ``shards`` builds (org_backup/synth/fanout.py). CodeBuild starts them with this
     role, which may only start, stop and retry builds of the deploy project: the builds themselves cannot."""
     role = stack.service_role("deploy-batch-role", DEPLOY_BATCH_ROLE, "codebuild.amazonaws.com")
     stack.policy(

@@ -19,9 +19,8 @@ from cdktf_cdktf_provider_aws.codecommit_approval_rule_template_association impo
 )
 from cdktf_cdktf_provider_aws.codecommit_repository import CodecommitRepository
 
-from org_backup.config import CodeCommitSource
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import (
+from org_backup.config.model import CodeCommitSource
+from org_backup.config.naming import (
     EVENTS_START_PIPELINE_ROLE,
     EVENTS_START_PR_BUILD_ROLE,
     PIPELINE,
@@ -32,7 +31,8 @@ from org_backup.naming import (
     PR_APPROVAL_RULE,
     PULL_REQUEST_PROJECT,
 )
-from org_backup.policy_docs import render_template
+from org_backup.config.templates import render_template
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.event_function import EventFunction, FunctionRole, FunctionSpec
 
 if TYPE_CHECKING:

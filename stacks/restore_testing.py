@@ -18,9 +18,8 @@ from cdktf_cdktf_provider_aws.backup_restore_testing_selection import BackupRest
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
-from org_backup.config import BackupConfig
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import (
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import (
     RESTORE_TEST_PLAN,
     RESTORE_VALIDATION_DLQ,
     RESTORE_VALIDATION_FUNCTION,
@@ -29,7 +28,8 @@ from org_backup.naming import (
     RESTORE_VALIDATION_RULE,
     Naming,
 )
-from org_backup.policy_docs import render_template
+from org_backup.config.templates import render_template
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.event_function import EventFunction, FunctionRole, FunctionSpec
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
-from org_backup.config import BackupConfig
-from org_backup.lambda_package import LambdaPackage
-from org_backup.naming import TAG_REAPPLY_DLQ, TAG_REAPPLY_FUNCTION, TAG_REAPPLY_RULE, Naming
-from org_backup.policy_docs import render_template
+from org_backup.config.model import BackupConfig
+from org_backup.config.naming import TAG_REAPPLY_DLQ, TAG_REAPPLY_FUNCTION, TAG_REAPPLY_RULE, Naming
+from org_backup.config.templates import render_template
+from org_backup.synth.lambda_package import LambdaPackage
 from stacks.event_function import EventFunction, FunctionRole, FunctionSpec
 
 EVENT_PATTERN = {

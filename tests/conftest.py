@@ -29,7 +29,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # provider process. The suite's memory peak stays ~4 GB; users' runs keep Go's default.
 os.environ.setdefault("GOGC", "400")
 # Every `python main.py` a test starts synthesizes: a test comparing two synths must never compare a synth with a
-# copy of itself (the synth cache, org_backup/synth_cache.py). Its own tests point it at a temporary directory; the
+# copy of itself (the synth cache, org_backup/synth/cache.py). Its own tests point it at a temporary directory; the
 # rehearsal's `make` runs use it as a user's do, in their scratch repository.
 os.environ["ORG_BACKUP_SYNTH_CACHE"] = "off"
 # moto's EC2 loads ~30,000 default AMIs (JSON) into every account and Region it touches: 4 s of a 8 s test file. The
@@ -91,7 +91,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synthesized
 
     The output is shared by every test that asks for the same config, role and endpoint: read it, never change it
     (copy it with ``shutil.copytree`` first)."""
-    from org_backup.inputs import Inputs
+    from org_backup.synth.inputs import Inputs
     from stacks.app import synthesize
     from stacks.common import SynthOptions
 

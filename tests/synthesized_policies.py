@@ -1,4 +1,4 @@
-"""The policies of a synthesized organization as ``org_backup.iam_eval`` takes them: identity policies of each role,
+"""The policies of a synthesized organization as ``org_backup.iam.evaluator`` takes them: identity policies of each role,
 trust policies, SCPs by what they are attached to, and the SCP levels that govern an account. Read from the
 synthesized JSON only, so what the evaluator judges is exactly what Terraform would apply."""
 
@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from org_backup.iam_eval import Policy
+from org_backup.iam.evaluator import Policy
 from tests.conftest import Synthesized
 
 # AWS attaches FullAWSAccess to the root, every OU and every account by default (AWS Organizations User Guide,

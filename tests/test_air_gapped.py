@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import deploy_roles
-from org_backup.backup_policy import validate_plans, validate_policy_document
-from org_backup.config_loader import load_config
-from org_backup.errors import InputError
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.iam import deploy_roles
+from org_backup.plans.backup_policy import validate_plans, validate_policy_document
 from tests.conftest import FIXTURES, Synthesized
 
 CONFIG_FILE = FIXTURES / "air_gapped.yaml"

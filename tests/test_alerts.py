@@ -14,9 +14,9 @@ import yaml
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from org_backup.iam_eval import Policy, Principal, Request, evaluate
-from org_backup.inputs import Inputs
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.iam.evaluator import Policy, Principal, Request, evaluate
+from org_backup.synth.inputs import Inputs
 from stacks.app import synthesize
 from stacks.common import SynthOptions
 from tests.conftest import EXAMPLE_CONFIG, ROOT, Synthesized

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import audit
-from org_backup.config_loader import load_config
-from org_backup.cron import longest_gap_hours
-from org_backup.errors import InputError
-from org_backup.iam_eval import Policy, Principal, Request, evaluate
-from org_backup.inputs import Inputs
-from org_backup.plan_model import BackupPlans
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.cron import longest_gap_hours
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.iam.evaluator import Policy, Principal, Request, evaluate
+from org_backup.plans import audit
+from org_backup.plans.model import BackupPlans
+from org_backup.synth.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, ROOT, Synthesized
 
 PLANS = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
@@ -450,7 +450,7 @@ def test_readiness_says_where_config_does_not_record_what_the_frameworks_evaluat
     import boto3
     from moto import mock_aws
 
-    from org_backup import config_recording
+    from org_backup.ops import aws_config_recording as config_recording
 
     with mock_aws():
         session = boto3.Session(region_name="eu-west-1")
@@ -465,7 +465,7 @@ def test_readiness_reports_the_gap_as_a_finding_of_the_account_and_region(tmp_pa
     import boto3
     from moto import mock_aws
 
-    from org_backup import readiness
+    from org_backup.ops import readiness
 
     config = _config(tmp_path, _example())
     with mock_aws():

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.backup_policy import (
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.templates import DEFAULT_PLANS_FILE
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.plans.backup_policy import (
     render_policies,
     validate_plans,
     validate_policy_document,
 )
-from org_backup.config_loader import load_config
-from org_backup.errors import InputError
-from org_backup.policy_docs import DEFAULT_PLANS_FILE
-from org_backup.yaml_io import dump_yaml
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, ROOT
 
 CONFIG = load_config(EXAMPLE_CONFIG)
@@ -553,7 +553,7 @@ def test_broken_documents_fail_with_exact_message(document: dict[str, Any], expe
 
 
 def test_plans_file_must_be_a_mapping(tmp_path: Path) -> None:
-    from org_backup.backup_policy import load_plans
+    from org_backup.plans.backup_policy import load_plans
 
     path = tmp_path / "plans.yaml"
     path.write_text("- a list\n")

@@ -14,10 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from org_backup import bootstrap
-from org_backup.config import S3Backend
-from org_backup.config_loader import load_config
-from org_backup.naming import STATE_KEY_ALIAS
+from org_backup.config.loader import load_config
+from org_backup.config.model import S3Backend
+from org_backup.config.naming import STATE_KEY_ALIAS
+from org_backup.ops import bootstrap
 from tests.conftest import EXAMPLE_CONFIG
 
 REGION = "eu-west-1"

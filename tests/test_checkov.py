@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import scan_set
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.ops import scan_set
 from tests.conftest import ROOT
 
 CHECKOV = Path(sys.executable).parent / "checkov"
@@ -96,7 +96,7 @@ def test_every_checkov_skip_has_a_reason() -> None:
 
 
 def test_scan_set_keeps_one_member_stack_per_shape(synth: Any, tmp_path: Path) -> None:
-    from org_backup import scan_set
+    from org_backup.ops import scan_set
 
     example = scan_set.build(synth("example").outdir, tmp_path / "scan")
     assert example["member-444444444444"] == ["member-555555555555", "member-666666666666"]

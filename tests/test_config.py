@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import config_from_dict, load_config
-from org_backup.errors import InputError
-from org_backup.inputs import Inputs
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict, load_config
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.synth.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG, ROOT
 
 BASE: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
@@ -343,13 +343,13 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         # AWS's "Supported services by AWS Region" row of Europe (London) has 9 of its 10 marks, and the stored copy
-        # does not say which is missing (org_backup/region_support.py): refused, never guessed.
+        # does not say which is missing (org_backup/config/region_support.py): refused, never guessed.
         "target-region-whose-backup-types-are-not-established",
         _mutated(_set("target_regions", ["us-east-1", "eu-west-2"])),
         "has 1 problem:\n  - target_regions[1]: 'eu-west-2': which resource types AWS Backup supports there is not "
         "established by AWS's 'Supported services by AWS Region' table as org-backup read it "
         "(https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-feature-availability.html, 2026-12-03; "
-        "org_backup/region_support.py), and the Region settings must name exactly those: AWS refuses a type the "
+        "org_backup/config/region_support.py), and the Region settings must name exactly those: AWS refuses a type the "
         "Region lacks, and Terraform plans a type left out again on every run. Fix: add "
         "region_settings.supported_types.eu-west-2 with the output of `aws backup describe-region-settings --region "
         "eu-west-2 --query 'keys(ResourceTypeOptInPreference)'` (any account), or set region_settings.enabled: false "
@@ -834,7 +834,7 @@ def test_problems_in_the_config_do_not_hide_those_of_the_plans_file(
 def test_what_org_backup_writes_it_reads_back_unchanged(tmp_path: Path) -> None:
     """Digit strings are quoted on the way out (the accounts snapshot, configs the tests write), because on the way
     in every unquoted run of digits is a number."""
-    from org_backup.yaml_io import dump_yaml, load_yaml
+    from org_backup.config.yaml_io import dump_yaml, load_yaml
 
     data = {"ids": ["012345678901", "123456789012", "0049"], "n": 35}
     path = tmp_path / "round.yaml"
@@ -890,15 +890,18 @@ def test_the_schema_editors_read_refuses_what_the_validator_refuses(path: str, v
     assert patterns(validator.iter_errors(broken)), path
 
 
-def test_plan_readers_that_overflow_the_trust_policy_are_refused() -> None:
+def test_plan_readers_that_overflow_the_trust_policy_are_refused(tmp_path: Path) -> None:
     """A role trust policy holds 2,048 characters (IAM User Guide, "IAM and AWS STS quotas"); four readers with
     488-character role paths need 4 x 519 = 2,076 for their ARNs alone (31 characters before the path)."""
     long = [f"arn:aws:iam::100000000003:role/{'p' * 480}/Reader{index}" for index in range(4)]
     assert [len(arn) for arn in long] == [519] * 4
-    data = copy.deepcopy(BASE)
-    data["pipeline"]["plan_readers"] = long
+    config = yaml.safe_load(MINIMAL_CONFIG.read_text(encoding="utf-8"))
+    config["pipeline"]["plan_readers"] = long
+    path = tmp_path / "backup.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
     with pytest.raises(InputError) as raised:
-        config_from_dict(data, source="backup.yaml")
+        Inputs.load(path)  # before any plan is rendered: a role IAM would refuse is no input to synth
+    assert raised.value.source == str(path)
     (problem,) = raised.value.problems
     assert problem.field == "pipeline.plan_readers"
     said = re.fullmatch(
@@ -912,7 +915,7 @@ def test_plan_readers_that_overflow_the_trust_policy_are_refused() -> None:
 def test_a_time_zone_cannot_be_checked_without_a_time_zone_database(monkeypatch: pytest.MonkeyPatch) -> None:
     """zoneinfo finds no zone on a machine without the IANA database (Python docs, zoneinfo: "available_timezones
     ... returns an empty set" then): said, with the fix, instead of calling every name invalid."""
-    from org_backup import formats
+    from org_backup.config import formats
 
     monkeypatch.setattr(formats.zoneinfo, "available_timezones", set)
     data = copy.deepcopy(BASE)

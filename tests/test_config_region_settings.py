@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from org_backup.config_region_settings import RegionSettings, selection_type_problems
+from org_backup.config.region_settings import RegionSettings, selection_type_problems
 
 # What `aws backup describe-region-settings --region eu-west-2` might list (an example, not AWS's answer): no
 # Timestream, no DSQL.
@@ -55,9 +55,9 @@ def test_a_plan_selection_of_a_type_the_region_lacks_is_refused_where_it_applies
 def test_the_plans_file_refuses_a_selection_of_a_type_a_target_region_lacks() -> None:
     """The same rule, wired into plan validation: tests/fixtures/central_is_member.yaml lists eu-west-1's types by hand
     (no "Redshift Serverless", no DSQL), and a plan selecting RedshiftServerless in every target Region is refused."""
-    from org_backup.config_loader import load_config
-    from org_backup.errors import InputError
-    from org_backup.plan_rules import validate_plans
+    from org_backup.config.errors import InputError
+    from org_backup.config.loader import load_config
+    from org_backup.plans.rules import validate_plans
     from tests.conftest import FIXTURES
 
     config = load_config(FIXTURES / "central_is_member.yaml")

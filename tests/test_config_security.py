@@ -1,4 +1,4 @@
-"""The configuration's security rules (org_backup/config_security.py and the reviewer/administrator formats): each
+"""The configuration's security rules (org_backup/config/security.py and the reviewer/administrator formats): each
 mistake refused with its field, the bad value, the rule and the fix; the example and fixtures still load."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import config_from_dict
-from org_backup.errors import InputError
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict
 from tests.conftest import EXAMPLE_CONFIG, MINIMAL_CONFIG
 
 MINIMAL: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())

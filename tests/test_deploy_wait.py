@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from org_backup.config_loader import load_config
-from org_backup.deploy_wait import RoleWait, account_of
+from org_backup.config.loader import load_config
+from org_backup.ops.deploy_wait import RoleWait, account_of
 from tests.conftest import EXAMPLE_CONFIG
 
 CONFIG = load_config(EXAMPLE_CONFIG)

@@ -12,10 +12,11 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from org_backup import accounts_lock, discover
-from org_backup.config_loader import load_config
-from org_backup.errors import InputError
-from org_backup.yaml_io import dump_yaml
+from org_backup.config import accounts_lock
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.ops import discover
 from tests.conftest import MINIMAL_CONFIG
 from tests.rehearsal.moto import session_in
 

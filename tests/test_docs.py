@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-from org_backup.config import BackupConfig
+from org_backup.config.model import BackupConfig
 from tests.conftest import ROOT
 
 

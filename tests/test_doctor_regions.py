@@ -19,10 +19,10 @@ import boto3
 import yaml
 from botocore.stub import Stubber
 
-from org_backup.config import BackupConfig
-from org_backup.config_loader import config_from_dict
-from org_backup.doctor import Clients
-from org_backup.doctor_regions import opt_in_region_checks, region_settings_checks
+from org_backup.config.loader import config_from_dict
+from org_backup.config.model import BackupConfig
+from org_backup.ops.doctor import Clients
+from org_backup.ops.doctor_regions import opt_in_region_checks, region_settings_checks
 from tests.conftest import MINIMAL_CONFIG
 
 MINIMAL: dict[str, Any] = yaml.safe_load((MINIMAL_CONFIG).read_text())
@@ -204,7 +204,7 @@ def test_a_full_management_type_org_backup_does_not_know_says_org_backup_must_ch
     assert check.detail == "full-management types AWS lists that org-backup leaves out (planned again on every run): S3"
     assert check.fix.endswith(
         "; AWS's full-management types there (CloudFormation, DSQL, DynamoDB, EFS, S3) are not the ones org-backup "
-        "derives (CloudFormation, DSQL, DynamoDB, EFS): FullManagementType in org_backup/config_region_settings.py "
+        "derives (CloudFormation, DSQL, DynamoDB, EFS): FullManagementType in org_backup/config/region_settings.py "
         "must change first; until then turn region_settings.enabled off"
     )
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from org_backup.config_loader import load_config
-from org_backup.doctor import run_checks, source_checks
+from org_backup.config.loader import load_config
+from org_backup.ops.doctor import run_checks, source_checks
 from tests.conftest import FIXTURES, MINIMAL_CONFIG
 from tests.test_preview_doctor import StubbedClients, organization  # noqa: F401  (the fixture)
 

@@ -1,4 +1,4 @@
-"""The effective-policy merge (org_backup/effective.py) and `python -m org_backup policy effective` (issue 27, items 2
+"""The effective-policy merge (org_backup/plans/effective.py) and `python -m org_backup policy effective` (issue 27, items 2
 and 3). Expectations are AWS's documented result (example 2 of "Backup policy syntax and examples", as
 tests/test_preview_doctor.py also checks it) or hand computations from AWS's "Inheritance operators" page:
 - "@@operators_allowed_for_child_policies": ["@@all"] lets children use any operator ("By default, all operators
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from org_backup.__main__ import main
-from org_backup.effective import effective_policy
+from org_backup.plans.effective import effective_policy
 from tests.conftest import FIXTURES
 
 EXAMPLES = FIXTURES / "aws_backup_policy_examples"

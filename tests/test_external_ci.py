@@ -1,6 +1,6 @@
 """``pipeline.enabled: false`` (issue 28, item 6): another CI system runs ``make plan`` and ``make deploy`` as the
 roles of ``pipeline.deployers``. The config rules refuse every half-set switch; the synthesized organization has no
-pipeline stack, and who may assume the deploy and plan roles is decided by ``org_backup.iam_eval`` (AWS's documented
+pipeline stack, and who may assume the deploy and plan roles is decided by ``org_backup.iam.evaluator`` (AWS's documented
 evaluation of a role trust policy) over the synthesized JSON, each denial paired with the allowed request."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import config_from_dict
-from org_backup.errors import InputError
-from org_backup.iam_eval import Policy, Principal, Request, evaluate
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict
+from org_backup.iam.evaluator import Policy, Principal, Request, evaluate
 from tests import synthesized_policies as policies
 from tests.conftest import FIXTURES, ROOT, Synthesized
 
@@ -146,7 +146,7 @@ def test_only_the_deployers_assume_the_deploy_role_and_readers_only_the_plan_rol
 
 def test_bootstrap_has_no_pipeline_step(external: Synthesized) -> None:
     """docs/deploy.md, "Deploy from another CI system": the state bucket's step stays, the pipeline's goes."""
-    from org_backup import bootstrap
+    from org_backup.ops import bootstrap
 
     config = config_from_dict(copy.deepcopy(EXTERNAL), source="external_ci.yaml")
     steps = bootstrap.steps(config, external.stack_names)

@@ -1,4 +1,4 @@
-"""The anti-tampering SCP, as rendered from the config, decided by ``org_backup.iam_eval`` (AWS's SCP evaluation: an
+"""The anti-tampering SCP, as rendered from the config, decided by ``org_backup.iam.evaluator`` (AWS's SCP evaluation: an
 Allow at every level, any Deny wins; FullAWSAccess at each level as AWS attaches it by default): a member account's
 administrator can neither create a role that one of its exemptions trusts, nor re-trust or re-permission the roles
 org-backup relies on, while the principals that manage those roles still can. tests/test_threat_model.py covers the
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from org_backup.config_loader import load_config
-from org_backup.guardrails import ROLE_WRITE_ACTIONS, render_scps
-from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
+from org_backup.config.loader import load_config
+from org_backup.iam.evaluator import Decision, Policy, Principal, Request, evaluate
+from org_backup.iam.guardrails import ROLE_WRITE_ACTIONS, render_scps
 from tests.conftest import EXAMPLE_CONFIG
 from tests.synthesized_policies import FULL_AWS_ACCESS
 
@@ -91,7 +91,7 @@ def test_region_settings_the_scp_reserves_to_the_deploy_role_are_what_the_deploy
     tampering: Policy,
 ) -> None:
     """The member stacks manage aws_backup_region_settings: the deploy role can, a member administrator cannot."""
-    from org_backup import deploy_roles
+    from org_backup.iam import deploy_roles
 
     config = load_config(EXAMPLE_CONFIG)
     assert not _decide(tampering, "MemberAdministrator", "backup:UpdateRegionSettings", "*").allowed

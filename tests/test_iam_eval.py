@@ -1,4 +1,4 @@
-"""Table tests of org_backup.iam_eval, the policy evaluator other tests use as their oracle. Every expectation comes
+"""Table tests of org_backup.iam.evaluator, the policy evaluator other tests use as their oracle. Every expectation comes
 from an AWS page, cited beside it (most reproduce the page's own example), never from what the evaluator happens to
 do. IAM = https://docs.aws.amazon.com/IAM/latest/UserGuide/, ORG = https://docs.aws.amazon.com/organizations/latest/
 userguide/, KMS = https://docs.aws.amazon.com/kms/latest/developerguide/."""
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from org_backup.iam_eval import (
+from org_backup.iam.evaluator import (
     ContextValue,
     Decision,
     Policy,

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from org_backup import incremental, lambda_package
 from org_backup.__main__ import main as cli
-from org_backup.errors import UsageError
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.errors import UsageError
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.synth import incremental, lambda_package
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 MEMBERS = ["member-444444444444", "member-555555555555", "member-666666666666"]
@@ -26,7 +26,7 @@ MEMBERS = ["member-444444444444", "member-555555555555", "member-666666666666"]
 @pytest.fixture(scope="module")
 def synthesize(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """A new synth each call, for changed configs and for proving that synthesizing again changes nothing."""
-    from org_backup.inputs import Inputs
+    from org_backup.synth.inputs import Inputs
     from stacks.app import synthesize as synth
     from stacks.common import SynthOptions
 
@@ -117,7 +117,7 @@ def test_a_backup_policy_change_touches_only_the_backup_policies_stack(
 def test_a_retention_change_also_touches_the_member_frameworks_that_check_it(
     small_baseline: dict[str, str], synthesize: Callable[..., Path], tmp_path: Path
 ) -> None:
-    """The audit frameworks derive their minimum retention from the plans (org_backup/audit.py)."""
+    """The audit frameworks derive their minimum retention from the plans (org_backup/plans/audit.py)."""
     plans = yaml.safe_load((ROOT / "policies" / "backup_plans.yaml").read_text())
     for rule in plans["plans"]["OrgBackupPlanDaily"]["rules"].values():
         rule["lifecycle"]["delete_after_days"] = 36
@@ -248,7 +248,7 @@ def test_deploy_phases_order_roles_then_accounts_then_backup_policies(
 ) -> None:
     """Phase 1 (management: the guardrails) before phase 2 (central and member stacks: the vaults they protect)
     before phase 3 (backup policies, whose plans need the member backup role and vaults)."""
-    from org_backup.naming import deploy_phase
+    from org_backup.config.naming import deploy_phase
 
     assert [deploy_phase(s) for s in ("management", "central-backup", MEMBERS[0], "backup-policies")] == [1, 2, 2, 3]
     with pytest.raises(ValueError, match="pipeline is not a stack the pipeline deploys"):
@@ -266,7 +266,7 @@ def test_deploy_phases_order_roles_then_accounts_then_backup_policies(
 def test_shard_without_an_approved_plan_deploys_nothing(
     example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """make plan writes the stack list only once every plan passed its guard (org_backup/plan_guard.py): after a
+    """make plan writes the stack list only once every plan passed its guard (org_backup/ops/plan_guard.py): after a
     refused plan there is none, and make deploy's first step stops instead of deploying anything."""
     missing = tmp_path / "plans" / "changed-stacks.json"
     common = ["--config", str(EXAMPLE_CONFIG)]

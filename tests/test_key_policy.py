@@ -1,5 +1,5 @@
-"""Table tests of org_backup.key_policy: whether a source key's policy lets the destination account's AWS Backup copy
-use the key, as org_backup.iam_eval decides it. Each row's policy is AWS's documented example (cited beside it,
+"""Table tests of org_backup.iam.key_policy: whether a source key's policy lets the destination account's AWS Backup copy
+use the key, as org_backup.iam.evaluator decides it. Each row's policy is AWS's documented example (cited beside it,
 account ids changed to SOURCE and DESTINATION), and its expectation is what that page says the policy does."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from org_backup.key_policy import (
+from org_backup.iam.key_policy import (
     BACKUP_SERVICE_LINKED_ROLE,
     EBS_SNAPSHOT_KEY_ACTIONS,
     SHARED_KEY_ACTIONS,

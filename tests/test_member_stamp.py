@@ -1,4 +1,4 @@
-"""Member stacks written from their shape (org_backup/member_stamp.py) are the files CDKTF writes for them: an
+"""Member stacks written from their shape (org_backup/synth/member_stamp.py) are the files CDKTF writes for them: an
 organization with a central account that is also a member, an excluded account, three OUs with different plans and
 several accounts per shape is synthesized both ways and every file compared; a shape that hides a per-account
 difference, and a template whose account id is not only in strings, are refused."""
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import member_stamp
-from org_backup.config_loader import load_config
-from org_backup.inputs import Inputs
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.loader import load_config
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.synth import member_stamp
+from org_backup.synth.inputs import Inputs
 from tests.conftest import ROOT
 
 CENTRAL = "222222222222"

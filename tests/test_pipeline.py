@@ -12,7 +12,7 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from org_backup import pr_feedback
+from org_backup.ops import pr_feedback
 from tests.conftest import ROOT, Synthesized
 
 MAKE_TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
@@ -53,7 +53,7 @@ def test_codecommit_pull_requests_build_validate_and_plan_only(example: Synthesi
     """Pull requests run on their own project and builder role, with the committed buildspec inline (the pull request
     cannot choose its own), and two approval rules, each with a pool: the approval function for the build, the
     configured reviewers for the review (CodeCommit User Guide: "only approvals from those users count")."""
-    from org_backup import fanout
+    from org_backup.synth import fanout
 
     rule = _one(example, "pipeline", "aws_cloudwatch_event_rule", name="org-backup-pull-requests")
     pattern = json.loads(rule["event_pattern"])
@@ -335,7 +335,7 @@ def test_deploy_fans_out_as_a_batch_build_of_deploy_shards(connection: Synthesiz
     assert batch["restrictions"] == {"maximum_builds_allowed": 4, "compute_types_allowed": ["BUILD_GENERAL1_MEDIUM"]}
     assert batch["combine_artifacts"] is False
     assert "deploy-batch-role" in batch["service_role"]
-    from org_backup import fanout
+    from org_backup.synth import fanout
 
     # Terraform's JSON escapes ${VAR} as $${VAR} and hands CodeBuild the shell's ${VAR} again.
     assert project["source"]["buildspec"].replace("$${", "${") == fanout.batch_buildspec(4)
@@ -354,7 +354,7 @@ def test_deploy_fans_out_as_a_batch_build_of_deploy_shards(connection: Synthesiz
 
 @pytest.mark.parametrize("shards", [2, 5, 16])
 def test_batch_buildspec_shards_cover_every_planned_stack_once(shards: int) -> None:
-    from org_backup import fanout, incremental
+    from org_backup.synth import fanout, incremental
 
     spec = yaml.safe_load(fanout.batch_buildspec(shards))
     plain = yaml.safe_load((ROOT / "buildspecs" / "deploy.yml").read_text())
@@ -407,7 +407,7 @@ def test_pull_request_feedback_comments_and_never_approves() -> None:
 
 
 def test_plan_selection_reports_patterns_that_match_nothing(example: Synthesized) -> None:
-    from org_backup.terraform import TerraformError, select
+    from org_backup.ops.terraform import TerraformError, select
 
     assert [d.name for d in select(example.outdir, ["member-*"])] == [
         "member-444444444444",
@@ -456,7 +456,7 @@ def test_deploy_role_has_no_key_administration_in_iam_only_in_the_policies_of_it
     statements = _deploy_role_statements(json.loads(stack_set["template_body"]))
     kms = {sid: _actions(st) for sid, st in statements.items() if any(a.startswith("kms:") for a in _actions(st))}
     assert kms == {
-        # ListKeys: finding a key an interrupted apply created but never recorded (org_backup/unrecorded.py); like
+        # ListKeys: finding a key an interrupted apply created but never recorded (org_backup/ops/unrecorded.py); like
         # CreateKey and ListAliases it takes no resource (Service Authorization Reference, AWS KMS, Actions table).
         "CreateKeys": {"kms:CreateKey", "kms:ListAliases", "kms:ListKeys"},
         "TagKeysOnCreation": {"kms:TagResource"},
@@ -537,7 +537,7 @@ def test_the_pull_request_comment_draws_the_topology_when_it_fits() -> None:
 def test_make_pr_feedback_entry_point_posts_summary_and_topology(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`python -m org_backup.pr_feedback --succeeded 1 --summary ... --topology ...`, as `make pr-feedback` runs it
+    """`python -m org_backup.ops.pr_feedback --succeeded 1 --summary ... --topology ...`, as `make pr-feedback` runs it
     in the pull-request build: the files it is given end up in the comment (CodeCommit stubbed)."""
     import boto3
 
@@ -574,8 +574,8 @@ def test_the_stackset_template_creates_the_roles_their_policies_and_the_boundary
     import boto3
     from moto import mock_aws
 
-    from org_backup import deploy_roles
-    from org_backup.config_loader import load_config
+    from org_backup.config.loader import load_config
+    from org_backup.iam import deploy_roles
     from tests.conftest import EXAMPLE_CONFIG
     from tests.rehearsal import moto_fixes
 

@@ -1,4 +1,4 @@
-"""`make plan` refuses a plan that destroys or replaces a vault, a key or a vault lock (org_backup/plan_guard.py).
+"""`make plan` refuses a plan that destroys or replaces a vault, a key or a vault lock (org_backup/ops/plan_guard.py).
 
 The plan JSON shapes come from Terraform's "JSON output format" page (resource_changes[].change.actions: ["delete"]
 destroys, ["delete", "create"] and ["create", "delete"] replace, ["forget"] is a removed block's release;
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from org_backup import plan_guard
-from org_backup.terraform import TerraformEnv, TerraformError, plan_all
+from org_backup.ops import plan_guard
+from org_backup.ops.terraform import TerraformEnv, TerraformError, plan_all
 
 
 def _change(address: str, actions: list[str], reason: str | None = None, **before: Any) -> dict[str, Any]:

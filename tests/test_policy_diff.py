@@ -1,5 +1,5 @@
 """The Plan stage's diff of effective backup plans per target OU (issue 29: a plan removed, renamed or changed is shown
-in the plan summary, the pull-request comment; org_backup/policy_diff.py).
+in the plan summary, the pull-request comment; org_backup/plans/diff.py).
 
 The plan document is hand-written in Terraform's JSON plan format (Terraform, "JSON Output Format": resource_changes
 with before/after, unchanged resources as no-op, values known only after apply left out of ``after`` and listed in
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from org_backup import policy_diff
+from org_backup.plans import diff as policy_diff
 
 ROLE = "arn:aws:iam::$account:role/OrgBackupServiceRole"
 

@@ -1,4 +1,4 @@
-"""The backup policy validator (org_backup/policy_document.py) on documents of any shape: it reports problems with the
+"""The backup policy validator (org_backup/plans/document.py) on documents of any shape: it reports problems with the
 JSON path and a fix, and never raises (issue 27, item 1). Two property tests (hypothesis) feed it random JSON and
 random mutations of AWS's documented examples (tests/fixtures/aws_backup_policy_examples); table tests pin the
 messages for the shape mix-ups users make, and the copy action AWS lets omit its target ARN.
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from org_backup.errors import Problem
-from org_backup.policy_document import validate_policy_document
+from org_backup.config.errors import Problem
+from org_backup.plans.document import validate_policy_document
 from tests.conftest import FIXTURES
 
 EXAMPLES = sorted(

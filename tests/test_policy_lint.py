@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from org_backup import policy_lint
-from org_backup.policy_lint import Allowed, Document, Finding
+from org_backup.ops import policy_lint
+from org_backup.ops.policy_lint import Allowed, Document, Finding
 
 SCENARIOS = ["example", "minimal", "central_is_member", "connection_source", "air_gapped", "external_ci"]
 

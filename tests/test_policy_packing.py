@@ -25,15 +25,15 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import load_config
-from org_backup.effective import effective_policy, preview
-from org_backup.errors import InputError
-from org_backup.guardrails import RenderedScp, render_scps
-from org_backup.organizations_limits import attached_per_target, attachment_problems
-from org_backup.plan_model import BackupPlans, plan_regions
-from org_backup.plan_render import pack, render_plan, render_policies
-from org_backup.plan_rules import validate_plans
-from org_backup.policy_docs import DEFAULT_PLANS_FILE
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.templates import DEFAULT_PLANS_FILE
+from org_backup.iam.guardrails import RenderedScp, render_scps
+from org_backup.plans.effective import effective_policy, preview
+from org_backup.plans.model import BackupPlans, plan_regions
+from org_backup.plans.organizations_limits import attached_per_target, attachment_problems
+from org_backup.plans.render import pack, render_plan, render_policies
+from org_backup.plans.rules import validate_plans
 from tests.conftest import FIXTURES, ROOT
 
 TWELVE = FIXTURES / "twelve_regions.yaml"
@@ -284,7 +284,7 @@ def test_five_scps_and_full_aws_access_are_refused(target: str, label: str) -> N
 def test_validation_counts_the_scps_synth_attaches(monkeypatch: pytest.MonkeyPatch) -> None:
     """org-backup's own guardrails reach at most 4 on an OU today (above), so the SCPs synth would render are
     replaced by five on the prod OU: validation refuses the plans with the SCP count."""
-    monkeypatch.setattr("org_backup.organizations_limits.render_scps", lambda config: _scps(5, PROD))
+    monkeypatch.setattr("org_backup.plans.organizations_limits.render_scps", lambda config: _scps(5, PROD))
     (problem,) = refused(copy.deepcopy(DEFAULT))
     assert problem.startswith(f"OU {PROD} (prod): 6 SCPs would be attached to it (FullAWSAccess, scp-1, ")
 
@@ -296,7 +296,7 @@ def test_an_scp_too_large_to_render_leaves_the_count_to_synth(monkeypatch: pytes
     def too_large(config: Any) -> list[RenderedScp]:
         raise InputError("policies/scp", [])
 
-    monkeypatch.setattr("org_backup.organizations_limits.render_scps", too_large)
+    monkeypatch.setattr("org_backup.plans.organizations_limits.render_scps", too_large)
     assert len(render(copy.deepcopy(DEFAULT))) == 4
 
 

@@ -15,12 +15,12 @@ import yaml
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from org_backup.config import BackupConfig
-from org_backup.config_loader import config_from_dict
-from org_backup.doctor import Clients, run_checks
-from org_backup.effective import effective_policy, preview
-from org_backup.inputs import Inputs
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.loader import config_from_dict
+from org_backup.config.model import BackupConfig
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.ops.doctor import Clients, run_checks
+from org_backup.plans.effective import effective_policy, preview
+from org_backup.synth.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG, ROOT
 from tests.rehearsal.moto import seed_organization, session_in
 

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import deploy_roles, readiness
 from org_backup.__main__ import main as cli
-from org_backup.inputs import Inputs
-from org_backup.naming import Naming
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.naming import Naming
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.iam import deploy_roles
+from org_backup.ops import readiness
+from org_backup.synth.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, FIXTURES, MINIMAL_CONFIG
 from tests.rehearsal.moto import MotoServer, seed_organization, session_in
 
@@ -244,7 +245,7 @@ def test_an_account_that_cannot_be_read_is_listed_not_passed() -> None:
 
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole")
 
-    from org_backup.inputs import Inputs
+    from org_backup.synth.inputs import Inputs
 
     inputs = Inputs.load(MINIMAL_CONFIG)
     result = readiness.run(inputs.config, inputs.backup_policies, no_session)

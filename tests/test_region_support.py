@@ -1,4 +1,4 @@
-"""The per-Region table (org_backup/region_support.py) against AWS's page, transcribed here by hand and on its own:
+"""The per-Region table (org_backup/config/region_support.py) against AWS's page, transcribed here by hand and on its own:
 AWS Backup Developer Guide, "AWS Backup feature availability"
 (https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-feature-availability.html), and against botocore's
 own Region names, so a code put beside the wrong name fails."""
@@ -9,8 +9,8 @@ from typing import get_args
 
 from botocore.loaders import create_loader
 
-from org_backup.region_support import REGIONS, OptInType, needs_opt_in, resource_types
-from org_backup.resource_types import NO_CROSS_ACCOUNT_AIR_GAPPED_COPY, RESOURCE_TYPES
+from org_backup.config.region_support import REGIONS, OptInType, needs_opt_in, resource_types
+from org_backup.config.resource_types import NO_CROSS_ACCOUNT_AIR_GAPPED_COPY, RESOURCE_TYPES
 
 # "Feature availability by AWS Region", the Opt-in column: the rows that say "Required".
 OPT_IN_REQUIRED = {

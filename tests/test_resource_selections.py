@@ -11,10 +11,10 @@ from typing import Any, get_args
 import pytest
 import yaml
 
-from org_backup.backup_policy import render_policies, validate_plans, validate_policy_document
-from org_backup.config_loader import load_config
-from org_backup.errors import InputError
-from org_backup.resource_types import RESOURCE_TYPES, SelectableType
+from org_backup.config.errors import InputError
+from org_backup.config.loader import load_config
+from org_backup.config.resource_types import RESOURCE_TYPES, SelectableType
+from org_backup.plans.backup_policy import render_policies, validate_plans, validate_policy_document
 from tests.conftest import FIXTURES, Synthesized
 
 CONFIG_FILE = FIXTURES / "air_gapped.yaml"
@@ -92,7 +92,7 @@ def test_a_type_the_air_gapped_vault_does_not_take_is_refused_with_a_fix() -> No
         f"{SELECTION}: RDS, Redshift: rule Nightly copies this selection to the air-gapped vault, and AWS Backup's "
         "documentation does not list these types for logically air-gapped vaults (it lists EC2, EBS, S3, EFS, "
         "RDSCluster, DynamoDB, FSx, FSxVolume, StorageGateway, VirtualMachine; sources in "
-        "org_backup/resource_types.py). Fix: move them to a selection of a plan without copy_to_air_gapped."
+        "org_backup/config/resource_types.py). Fix: move them to a selection of a plan without copy_to_air_gapped."
     ]
 
 

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import deploy_roles
-from org_backup.config import BackupConfig
-from org_backup.config_loader import config_from_dict
-from org_backup.errors import InputError
-from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict
+from org_backup.config.model import BackupConfig
+from org_backup.iam import deploy_roles
+from org_backup.iam.evaluator import Decision, Policy, Principal, Request, evaluate
 from tests import synthesized_policies as policies
 from tests.conftest import MINIMAL_CONFIG, Synthesized
 

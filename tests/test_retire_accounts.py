@@ -1,4 +1,4 @@
-"""Retiring an account that left the target OUs (issue 29, ``retired_accounts``, org_backup/retire_accounts.py).
+"""Retiring an account that left the target OUs (issue 29, ``retired_accounts``, org_backup/ops/retire_accounts.py).
 
 The oracle for what a state holds is Terraform's state format as Terraform writes it (version 4: ``resources``, each
 with ``mode``, ``type``, ``name``, ``provider`` and ``instances[].attributes``), hand-written below for a member
@@ -20,10 +20,11 @@ import yaml
 from moto import mock_aws
 
 from org_backup import __main__ as main_module
-from org_backup import incremental, retire_accounts
-from org_backup.config import BackupConfig
-from org_backup.config_loader import config_from_dict
-from org_backup.errors import InputError
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict
+from org_backup.config.model import BackupConfig
+from org_backup.ops import retire_accounts
+from org_backup.synth import incremental
 from tests.conftest import FIXTURES
 
 RAW: dict[str, Any] = yaml.safe_load((FIXTURES / "retired_region.yaml").read_text())
@@ -271,7 +272,7 @@ def test_the_s3_store_keeps_the_copy_beside_the_states_and_deletes_only_the_stac
         body = s3.get_object(Bucket="state", Key=f"org-backup/retired/{STACK}.tfstate")["Body"].read()
         assert body == _state()
         # The lock object a running apply writes (Terraform's LockInfo JSON, as tests/test_state_locks.py reads it
-        # from a real apply): the same reading as make deploy's lock check (org_backup/state_locks.py).
+        # from a real apply): the same reading as make deploy's lock check (org_backup/ops/state_locks.py).
         lock = {"ID": "3f1c0c0e-5b2a-4d7e-9c55-1d2f3a4b5c6d", "Operation": "OperationTypeApply", "Info": "",
                 "Who": "root@codebuild", "Version": "1.11.4", "Created": "2026-12-04T10:00:00.123456789Z",
                 "Path": f"state/org-backup/{STACK}.tfstate"}  # fmt: skip
@@ -280,7 +281,7 @@ def test_the_s3_store_keeps_the_copy_beside_the_states_and_deletes_only_the_stac
 
 
 def test_with_local_state_the_folder_synth_kept_is_the_archive(tmp_path: Path) -> None:
-    """Synth moves a no-longer-synthesized stack with local state to cdktf.out/retired-stacks/ (synth_output.py)."""
+    """Synth moves a no-longer-synthesized stack with local state to cdktf.out/retired-stacks/ (org_backup/synth/output.py)."""
     folder = tmp_path / "retired-stacks" / STACK
     folder.mkdir(parents=True)
     (folder / "terraform.tfstate").write_bytes(_state())

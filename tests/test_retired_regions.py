@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup.config_loader import config_from_dict
-from org_backup.errors import InputError
+from org_backup.config.errors import InputError
+from org_backup.config.loader import config_from_dict
 from tests.conftest import FIXTURES, Synthesized
 
 RETIRED: dict[str, Any] = yaml.safe_load((FIXTURES / "retired_region.yaml").read_text())
@@ -73,9 +73,9 @@ def test_retired_plans_reach_the_backup_policies_stack_and_a_live_one_is_refused
     synth: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """make plan reads the plans file's retired_plans from the synthesized stack (a Terraform local, which Terraform
-    itself ignores): the reviewed change says which plan may go (org_backup/plan_guard.py, tests/test_plan_guard.py)."""
-    from org_backup.plan_rules import validate_plans
-    from org_backup.policy_docs import DEFAULT_PLANS_FILE
+    itself ignores): the reviewed change says which plan may go (org_backup/ops/plan_guard.py, tests/test_plan_guard.py)."""
+    from org_backup.config.templates import DEFAULT_PLANS_FILE
+    from org_backup.plans.rules import validate_plans
 
     plans = yaml.safe_load(DEFAULT_PLANS_FILE.read_text())
     plans["retired_plans"] = ["OrgBackupPlanWeekly"]

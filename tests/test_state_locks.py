@@ -4,7 +4,7 @@ real S3 backend and S3-native locking (``use_lockfile``) against a local S3 (mot
 Terraform's built-in ``terraform_data`` with a slow provisioner stands in for a stack: what is under test is the
 state and its lock, which are the same whatever the resources are. The lock object's name and content are
 Terraform's (Terraform, "Backend Type: s3", State Locking: a ``.tflock`` object beside the state); the tests read
-them as written, never as org_backup/state_locks.py would write them.
+them as written, never as org_backup/ops/state_locks.py would write them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 import boto3
 import pytest
 
-from org_backup import state_locks
-from org_backup.naming import BUILD_TIMEOUT_MINUTES
-from org_backup.terraform import TerraformEnv
+from org_backup.config.naming import BUILD_TIMEOUT_MINUTES
+from org_backup.ops import state_locks
+from org_backup.ops.terraform import TerraformEnv
 from tests.conftest import ROOT
 from tests.rehearsal.moto import MotoServer
 
@@ -118,7 +118,7 @@ def test_a_deploy_killed_mid_apply_leaves_a_lock_that_is_reported_then_cleared_a
     assert problem.endswith(
         f"another deploy may still be running. Fix: wait for it and run again; only if its build is certainly gone, "
         f"`(cd cdktf.out/stacks/{STACK} && terraform init && terraform force-unlock {info['ID']}) && "
-        f"python -m org_backup.unrecorded mark --stack {STACK}`."
+        f"python -m org_backup.ops.unrecorded mark --stack {STACK}`."
     )
     # Older than the build timeout (CodeBuild stopped that build long ago): removed.
     later = now + max_age + timedelta(minutes=1)
@@ -126,7 +126,7 @@ def test_a_deploy_killed_mid_apply_leaves_a_lock_that_is_reported_then_cleared_a
     assert problems == [] and len(notes) == 1
     assert notes[0].endswith("the stale lock was removed and the stack marked interrupted.")
     assert state_locks.find(s3, BUCKET, PREFIX, [STACK]) == []
-    # What the killed apply created but never recorded is adopted by the next deploy (org_backup/unrecorded.py).
+    # What the killed apply created but never recorded is adopted by the next deploy (org_backup/ops/unrecorded.py).
     marker = s3.get_object(Bucket=BUCKET, Key=state_locks.marker_key(PREFIX, STACK))["Body"].read()
     assert marker.decode() == info["ID"]
 

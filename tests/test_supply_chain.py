@@ -27,9 +27,9 @@ from typing import Any, cast
 
 import pytest
 
-from org_backup import terraform
-from org_backup.provider_lock import LOCK_FILE, PROVIDER_LOCK, locked_providers, provider_address
-from org_backup.terraform import TerraformEnv, TerraformError, find_provider_mirror, required_providers, stack_dirs
+from org_backup.ops import terraform
+from org_backup.ops.provider_lock import LOCK_FILE, PROVIDER_LOCK, locked_providers, provider_address
+from org_backup.ops.terraform import TerraformEnv, TerraformError, find_provider_mirror, required_providers, stack_dirs
 from tests.conftest import ROOT, Synthesized
 
 MAKEFILE = (ROOT / "Makefile").read_text(encoding="utf-8")
@@ -294,13 +294,13 @@ def test_a_stack_pinning_a_provider_the_lock_does_not_cover_fails_before_terrafo
 
 @pytest.mark.terraform
 def test_lock_copies_exactly_the_committed_file_into_every_stack(minimal: Synthesized, tmp_path: Path) -> None:
-    """`python -m org_backup.terraform lock`, as cdktf.json's app and make synth run it; a stale lock file from
+    """`python -m org_backup.ops.terraform lock`, as cdktf.json's app and make synth run it; a stale lock file from
     an earlier build is replaced too."""
     outdir = tmp_path / "cdktf.out"
     shutil.copytree(minimal.outdir, outdir)
     stale = outdir / "stacks" / "management" / LOCK_FILE
     stale.write_text(PROVIDER_LOCK.read_text().replace("h1:edXO", "h1:stale"))
-    subprocess.run([sys.executable, "-m", "org_backup.terraform", "lock", str(outdir)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "org_backup.ops.terraform", "lock", str(outdir)], cwd=ROOT, check=True)
     committed = PROVIDER_LOCK.read_bytes()
     stacks = stack_dirs(outdir)
     assert stacks and {d.name: (d / LOCK_FILE).read_bytes() == committed for d in stacks} == {

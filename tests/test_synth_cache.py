@@ -1,4 +1,4 @@
-"""The synth cache (org_backup/synth_cache.py): `python main.py` with inputs it has synthesized before copies that
+"""The synth cache (org_backup/synth/cache.py): `python main.py` with inputs it has synthesized before copies that
 output in instead of synthesizing; anything a synth reads changes the key; a damaged entry is never used."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from org_backup.inputs import Inputs
-from org_backup.synth_cache import FILES, KEEP, SynthCache
+from org_backup.synth.cache import FILES, KEEP, SynthCache
+from org_backup.synth.inputs import Inputs
 from tests.conftest import EXAMPLE_CONFIG, MINIMAL_CONFIG, ROOT
 
 CONFIG = MINIMAL_CONFIG
@@ -38,7 +38,7 @@ def _main(
     monkeypatch.setenv("ORG_BACKUP_SYNTH_CACHE", str(cache))
     monkeypatch.delenv("ORG_BACKUP_LOCAL_API", raising=False)
     # A plan-role synth first asks STS whether there are credentials (tests/test_credentials.py); here there are.
-    monkeypatch.setattr("org_backup.credentials.caller", lambda region: "arn:aws:iam::100000000003:role/Reader")
+    monkeypatch.setattr("org_backup.ops.credentials.caller", lambda region: "arn:aws:iam::100000000003:role/Reader")
     code = main.main()
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -156,8 +156,8 @@ def test_synth_prints_a_summary_and_lists_stacks_only_when_asked(
 def test_the_summary_names_what_a_deploy_cannot_take_back_or_costs_on_its_own() -> None:
     """Issue 28: backup.yaml turns on a compliance lock, restore tests, audit frameworks and reports, and five SCPs;
     each is named after every synth (the values below are backup.yaml's, read by hand); the minimal config has none."""
-    from org_backup.inputs import Inputs
-    from org_backup.synth_summary import lasting_settings
+    from org_backup.synth.inputs import Inputs
+    from org_backup.synth.summary import lasting_settings
 
     assert lasting_settings(Inputs.load(EXAMPLE_CONFIG)) == [
         "the member vaults' lock is in governance mode (removable by principals allowed to)",

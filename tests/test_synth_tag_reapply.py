@@ -13,8 +13,8 @@ from typing import Any
 import cdktf
 import pytest
 
-from org_backup import lambda_package
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.synth import lambda_package
 from tests.conftest import MINIMAL_CONFIG, Synthesized, load_lambda
 
 (resources,) = load_lambda("tag_reapply", "resources")

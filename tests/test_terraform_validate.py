@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from org_backup import scan_set
-from org_backup.terraform import TerraformEnv, stack_dirs
-from org_backup.terraform_validate import Validation, validate_all
+from org_backup.ops import scan_set
+from org_backup.ops.terraform import TerraformEnv, stack_dirs
+from org_backup.ops.terraform_validate import Validation, validate_all
 
 pytestmark = pytest.mark.terraform
 

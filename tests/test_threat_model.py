@@ -1,5 +1,5 @@
 """docs/threat-model.md, row by row: each attacker position, what it could reach before, and that it no longer can,
-decided by ``org_backup.iam_eval`` (AWS's documented evaluation logic) over the synthesized JSON of the example
+decided by ``org_backup.iam.evaluator`` (AWS's documented evaluation logic) over the synthesized JSON of the example
 organization. Every denial is paired with the allowed request that proves the test is not vacuous (the legitimate
 principal, or the next resource over), and the doc's rows name these tests (test_every_row_names_a_test_that_exists).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
+from org_backup.iam.evaluator import Decision, Policy, Principal, Request, evaluate
 from tests import synthesized_policies as policies
 from tests.conftest import ROOT, Synthesized
 

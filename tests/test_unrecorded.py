@@ -1,4 +1,4 @@
-"""What an interrupted apply created but never recorded, adopted by the next deploy (org_backup/unrecorded.py).
+"""What an interrupted apply created but never recorded, adopted by the next deploy (org_backup/ops/unrecorded.py).
 
 The synthesized member stack of the example is the configuration; the objects "left by the killed apply" are created
 here, in moto (in process), through the deploy role each provider assumes, with the names and tags the configuration
@@ -18,7 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from org_backup import adoption, state_locks, unrecorded
+from org_backup.ops import state_locks, unrecorded
+from org_backup.synth import adoption
 
 STACK = "member-444444444444"
 BUCKET, PREFIX = "org-backup-tfstate", "org-backup"
@@ -205,7 +206,7 @@ def test_a_vault_aws_answers_access_denied_for_is_absent() -> None:
 def test_mark_as_the_unlock_step_types_it_marks_the_stack_in_the_configured_state_bucket(
     aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`python -m org_backup.unrecorded mark --stack S`, the step `locks` prints after a hand force-unlock, through its
+    """`python -m org_backup.ops.unrecorded mark --stack S`, the step `locks` prints after a hand force-unlock, through its
     argument parsing and the config's S3 state backend; a stack list file that does not exist is exit 2, one line."""
     import yaml
 

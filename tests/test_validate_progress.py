@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from org_backup import terraform_validate
+from org_backup.ops import terraform_validate
 
 
 def test_validate_prints_a_line_per_stack_as_it_finishes(

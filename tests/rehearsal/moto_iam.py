@@ -9,7 +9,7 @@ caller's identity policies. Where that is wrong or missing for org-backup, this 
 2. Authorization: moto evaluated most calls against the resource "*", without conditions, key policies, resource
    policies, SCPs or the permissions AWS checks behind a call (iam:PassRole ...), so an Allow for another
    resource, an Allow whose condition never holds, or a missing PassRole all passed. Every request is decided by
-   tests/rehearsal/moto_authz.py with org_backup.iam_eval, as AWS documents its evaluation; see that module for
+   tests/rehearsal/moto_authz.py with org_backup.iam.evaluator, as AWS documents its evaluation; see that module for
    what it builds and what it still does not model.
 3. Principals that do not exist: IAM, KMS, S3 and AWS Backup reject a trust, key, bucket or vault policy that
    names a role or user that does not exist, or an account that does not exist ("Invalid principal in policy");

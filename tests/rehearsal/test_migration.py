@@ -27,7 +27,7 @@ stack deployed while the test server throttles or answers 503 to every fourth ca
 (tests/rehearsal/moto_faults.py), then deployed again without faults: nothing to change. Before that, the same
 stack's first deploy is killed with SIGKILL the moment its vault exists, before Terraform recorded the vault, so the
 deploy under faults is the pipeline's next run: once the lock counts as stale, it adopts what the killed apply
-created (org_backup/unrecorded.py) and imports it; no key is left twice. Recovery points (the test server's, fix 19
+created (org_backup/ops/unrecorded.py) and imports it; no key is left twice. Recovery points (the test server's, fix 19
 of tests/rehearsal/moto_fixes.py) seeded in the vaults the retirements release and in the vault the kill left
 unrecorded are all still there at the end.
 
@@ -53,11 +53,12 @@ from typing import Any
 import pytest
 import yaml
 
-from org_backup import incremental, unrecorded
-from org_backup.config import Names
-from org_backup.naming import ENROLMENT_RULE
-from org_backup.terraform import BUILD_DIR
-from org_backup.yaml_io import dump_yaml
+from org_backup.config.model import Names
+from org_backup.config.naming import ENROLMENT_RULE
+from org_backup.config.paths import BUILD_DIR
+from org_backup.config.yaml_io import dump_yaml
+from org_backup.ops import unrecorded
+from org_backup.synth import incremental
 from tests.conftest import EXAMPLE_CONFIG
 from tests.rehearsal.harness import (
     Rehearsal,
@@ -222,7 +223,7 @@ class MigrationJob(RehearsalJob):
         a CodeBuild timeout or a cancelled build does) the moment its vault exists, before Terraform recorded the vault:
         an apply's first state snapshot comes no sooner than 20 seconds into it (hashicorp/terraform pull request
         32680). The pipeline's next run, once the lock is older than the build timeout (LOCK_MAX_AGE_MINUTES=0 stands
-        in for the wait), removes the lock, adopts what the killed apply created (org_backup/unrecorded.py) and
+        in for the wait), removes the lock, adopts what the killed apply created (org_backup/ops/unrecorded.py) and
         deploys the rest while every FAULT_EVERY-th call's first attempt is throttled or answered 503
         (tests/rehearsal/moto_faults.py). The run after it, without faults, must have nothing to change."""
         endpoint, member = result.endpoint, result.members[-1]
@@ -554,7 +555,7 @@ def test_a_retired_accounts_plan_names_its_vault_and_key_kept_in_aws(migration: 
 def test_the_ou_left_empty_loses_its_backup_plans_and_the_plan_summary_shows_it(migration: Rehearsal) -> None:
     """The account's OU left the targets with it: the backup-policies stack's real plan (terraform show -json of
     the test server's deployment) detaches both policies from it, which the summary shows as that OU's effective
-    plans going from the example's two plans to none (org_backup/policy_diff.py)."""
+    plans going from the example's two plans to none (org_backup/plans/diff.py)."""
     summary = migration.verified["account retired summary"]
     gone = next(ou["id"] for ou in migration.config["target_ous"] if migration.members[0] in ou["accounts"])
     assert "Effective backup plans per target OU (org-backup's policies only; - before, + after):" in summary, summary

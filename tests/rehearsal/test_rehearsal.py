@@ -114,7 +114,7 @@ def test_member_vaults_land_in_their_own_account_and_regions_with_their_access_p
         assert sorted(found["regions"]) == sorted(rehearsal.config["target_regions"])
         for region in found["regions"].values():
             assert region["key_account"] == account
-            # every type org_backup/region_support.py lists for eu-west-1 and eu-central-1 (region_settings defaults):
+            # every type org_backup/config/region_support.py lists for eu-west-1 and eu-central-1 (region_settings defaults):
             # AWS's feature-availability page's 18 plus Redshift Serverless, hand-counted there
             assert len(region["opted_in"]) == 19, region
             assert region["fully_managed"] == ["DynamoDB", "EFS"], region
@@ -439,9 +439,9 @@ def test_enforced_iam_signs_bodyless_requests_and_checks_trust_and_tls(server: s
 
 
 def test_a_tls_only_bucket_policy_denies_exactly_the_requests_without_tls() -> None:
-    """The server serves only https, so the http side is the evaluation itself (org_backup.iam_eval, which the
+    """The server serves only https, so the http side is the evaluation itself (org_backup.iam.evaluator, which the
     server uses for bucket policies: tests/rehearsal/moto_authz.py)."""
-    from org_backup.iam_eval import conditions_hold
+    from org_backup.iam.evaluator import conditions_hold
 
     tls_only = {"Bool": {"aws:SecureTransport": "false"}}
     assert conditions_hold(tls_only, {"aws:securetransport": "false"})
