@@ -60,16 +60,11 @@ def aws_providers(
     role_name = config.names.plan_role if options.role == "plan" else config.names.deploy_role
     default_tags = [AwsProviderDefaultTags(tags=dict(config.tags))] if config.tags else None
     providers = {}
+    # Against the local test server only (options.local_api): credentials from the environment, never from IMDS;
+    # buckets by path, as moto serves them; max_retries not 1: moto's dev server sometimes drops a connection under
+    # load (twice in a row was seen: a ListAliases during the re-plan), and not many more: each would stall on a 5xx.
+    local = options.local_api
     for region in regions:
-        local: dict[str, object] = {}
-        if options.local_api:
-            local = {
-                "skip_metadata_api_check": "true",  # credentials come from the environment, never from IMDS
-                "s3_use_path_style": True,  # moto serves buckets by path, not by virtual host
-                # Not 1: moto's dev server sometimes drops a connection under load (twice in a row was seen: a
-                # ListAliases during the re-plan); not many more: each would stall on a moto 5xx.
-                "max_retries": 3,
-            }
         providers[region] = AwsProvider(
             scope,
             f"aws-{region}",
@@ -82,7 +77,9 @@ def aws_providers(
             if assume_role
             else None,
             default_tags=default_tags,
-            **local,
+            skip_metadata_api_check="true" if local else None,
+            s3_use_path_style=True if local else None,
+            max_retries=3 if local else None,
         )
     return providers
 
@@ -117,8 +114,9 @@ def release_regions(stack: TerraformStack, regions: Iterable[str]) -> list[str]:
     aliases = set(regions)
     released = []
     for construct in stack.node.find_all():
-        provider = construct.provider if isinstance(construct, TerraformResource) else None
-        if provider is not None and provider.alias in aliases:
+        if not isinstance(construct, TerraformResource) or construct.provider is None:
+            continue
+        if construct.provider.alias in aliases:
             released.append(f"{construct.terraform_resource_type}.{construct.friendly_unique_id}")
             parent = construct.node.scope
             if parent is not None:  # a resource always has a scope; jsii types it optional

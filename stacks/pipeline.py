@@ -17,9 +17,7 @@ rewrite its own permissions could grant itself anything.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus_policy import CloudwatchEventBusPolicy
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
@@ -37,8 +35,6 @@ from cdktf_cdktf_provider_aws.codepipeline import (
     CodepipelineTriggerGitConfigurationPush,
     CodepipelineTriggerGitConfigurationPushBranches,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -66,7 +62,6 @@ from org_backup.config.naming import (
     PIPELINE_TOPIC,
     PR_PIPELINE,
     PR_PIPELINE_ROLE,
-    Naming,
     enrolment_event_pattern,
 )
 from org_backup.config.templates import dumps, render_template
@@ -74,6 +69,7 @@ from org_backup.iam import deploy_roles
 from org_backup.synth.lambda_package import LambdaPackage
 from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
 from stacks.common import SynthOptions, aws_providers, configure_backend
+from stacks.pipeline_base import PipelineBase
 from stacks.pipeline_builds import add_builders, add_pipeline_role, add_pr_pipeline_role
 from stacks.pipeline_codecommit import add_approval_rules, add_codecommit_triggers, add_pr_approval
 
@@ -82,7 +78,7 @@ DEPLOY_ACTIONS = {1: "DeployManagement", 2: "DeployAccounts", 3: "DeployBackupPo
 DEPLOY_PHASE_VARIABLE = "ORG_BACKUP_DEPLOY_PHASE"
 
 
-class PipelineStack(TerraformStack):
+class PipelineStack(PipelineBase):
     def __init__(
         self,
         scope: Construct,
@@ -93,11 +89,7 @@ class PipelineStack(TerraformStack):
         pr_approval: LambdaPackage | None = None,
     ) -> None:
         """``pr_approval``: the approval function's package, required with a CodeCommit source."""
-        super().__init__(scope, stack_id)
-        self.config = config
-        self.naming = Naming(config)
-        self.account = config.pipeline.home_account_id
-        self.region = config.pipeline_region
+        super().__init__(scope, stack_id, config=config)
         configure_backend(self, config=config, stack_name=stack_id)
         self.provider = aws_providers(
             self, config=config, account_id=self.account, regions=(self.region,), options=options, assume_role=False
@@ -105,8 +97,8 @@ class PipelineStack(TerraformStack):
         self._add_key()
         self._add_artifact_buckets()
         self._add_notifications()
-        add_builders(self)
-        source = config.pipeline.source
+        self.builder_roles, self.projects = add_builders(self)
+        source = self.source
         if isinstance(source, CodeCommitSource):
             self.repository_arn = self.arn("codecommit", source.repository)
             repository = CodecommitRepository(
@@ -118,7 +110,7 @@ class PipelineStack(TerraformStack):
                 kms_key_id=self.key.arn,
             )
             add_approval_rules(self, source, repository)
-        add_pipeline_role(self)
+        self.pipeline_role = add_pipeline_role(self)
         self.pipeline = self._add_pipeline(PIPELINE, deploy=True)
         if isinstance(source, CodeCommitSource):
             add_codecommit_triggers(self, source)
@@ -129,31 +121,6 @@ class PipelineStack(TerraformStack):
             self._add_pipeline(PR_PIPELINE, deploy=False)
         self._add_failure_notifications()
         self._add_enrolment()
-
-    # -- helpers ------------------------------------------------------------------------------------------------
-    def arn(self, service: str, resource: str) -> str:
-        return self.naming.regional_arn(service, self.region, self.account, resource)
-
-    def policy(self, construct_id: str, role: IamRole, statements: list[dict[str, Any]]) -> None:
-        IamRolePolicy(
-            self,
-            construct_id,
-            provider=self.provider,
-            role=role.name,
-            name=construct_id,
-            policy=dumps({"Version": "2012-10-17", "Statement": statements}),
-        )
-
-    def service_role(self, construct_id: str, name: str, service: str) -> IamRole:
-        return IamRole(
-            self,
-            construct_id,
-            provider=self.provider,
-            name=name,
-            assume_role_policy=dumps(
-                render_template("iam/service-trust.json", service=service, account_id=self.account)
-            ),
-        )
 
     # -- pieces ---------------------------------------------------------------------------------------------------
     def _add_key(self) -> None:
@@ -185,9 +152,9 @@ class PipelineStack(TerraformStack):
             f"org-backup-pipeline-{self.account}-{self.region}",
             [w for w in writers if not w.endswith(BUILDER_ROLES["pull-request"])],
         )
-        self.pr_bucket: S3Bucket | None = None
-        self.pr_bucket_arn: str | None = None
-        if not isinstance(self.config.pipeline.source, CodeCommitSource):
+        self.pr_bucket = None
+        self.pr_bucket_arn = None
+        if not isinstance(self.source, CodeCommitSource):
             self.pr_bucket, self.pr_bucket_arn = self._artifact_bucket(
                 "pr-artifacts",
                 f"org-backup-pull-requests-{self.account}-{self.region}",
@@ -285,7 +252,7 @@ class PipelineStack(TerraformStack):
         return CodepipelineStage(name="Deploy", action=actions)
 
     def _add_pipeline(self, name: str, *, deploy: bool) -> Codepipeline:
-        source = self.config.pipeline.source
+        source = self.source
         trigger = None
         if isinstance(source, CodeCommitSource):
             provider = "CodeCommit"
@@ -382,16 +349,6 @@ class PipelineStack(TerraformStack):
             ],
             stage=stages,
             trigger=trigger,
-        )
-
-    def events_role(self, construct_id: str, name: str, statement: dict[str, Any]) -> IamRole:
-        role = self.service_role(construct_id, name, "events.amazonaws.com")
-        self.policy(f"{construct_id}-policy", role, [statement])
-        return role
-
-    def start_pipeline_target(self, construct_id: str, rule: CloudwatchEventRule, role: IamRole) -> None:
-        CloudwatchEventTarget(
-            self, construct_id, provider=self.provider, rule=rule.name, arn=self.pipeline.arn, role_arn=role.arn
         )
 
     def _add_failure_notifications(self) -> None:

@@ -3,7 +3,7 @@ roles and logs, and CodePipeline's own role: one builder role per kind, each wit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.codebuild_project import (
@@ -34,6 +34,7 @@ from org_backup.config.naming import (
     STATE_KEY_ALIAS,
 )
 from org_backup.synth import fanout
+from stacks.pipeline_base import PipelineBase
 from stacks.pipeline_codecommit import codecommit_url
 
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -47,23 +48,20 @@ PROJECTS = {
     "pull-request": ("buildspecs/pull-request.yml", "pull-request"),
 }
 
-if TYPE_CHECKING:
-    from stacks.pipeline import PipelineStack
 
-
-def add_builders(stack: PipelineStack) -> None:
+def add_builders(stack: PipelineBase) -> tuple[dict[str, IamRole], dict[str, CodebuildProject]]:
     """One role per builder kind, each with exactly what its builds run: its own logs; the artifacts of its own
     pipeline; the checkov report (validate); the state and its own role in the organization's accounts (plan,
     deploy); and, for pull requests, the plan role and a read of the state, nothing the deploy branch consumes and
-    no approval rights (CodeCommit: comments only)."""
+    no approval rights (CodeCommit: comments only). Returns the roles by builder kind and the projects by name."""
     p = stack.naming.partition
     org_id = stack.config.organization.id
-    codecommit = isinstance(stack.config.pipeline.source, CodeCommitSource)
+    codecommit = isinstance(stack.source, CodeCommitSource)
     state_bucket = f"arn:{p}:s3:::{stack.naming.state_bucket()}"
-    stack.builder_roles: dict[str, IamRole] = {}
+    builder_roles: dict[str, IamRole] = {}
     for kind, name in BUILDER_ROLES.items():
         role = stack.service_role(f"builder-{kind}", name, "codebuild.amazonaws.com")
-        stack.builder_roles[kind] = role
+        builder_roles[kind] = role
         bucket_arn = stack.pr_bucket_arn if kind == "pull-request" else stack.bucket_arn
         statements: list[dict[str, Any]] = [
             {
@@ -146,7 +144,7 @@ def add_builders(stack: PipelineStack) -> None:
                     "Sid": "SourceAndPlanComment",
                     "Effect": "Allow",
                     "Action": ["codecommit:GitPull", "codecommit:PostCommentForPullRequest"],
-                    "Resource": stack.arn("codecommit", stack.config.pipeline.source.repository),
+                    "Resource": stack.arn("codecommit", stack.source.repository),
                 }
             )
         stack.policy(f"builder-{kind}-policy", role, statements)
@@ -159,7 +157,7 @@ def add_builders(stack: PipelineStack) -> None:
         type="TEST",
         export_config=CodebuildReportGroupExportConfig(type="NO_EXPORT"),
     )
-    stack.projects: dict[str, CodebuildProject] = {}
+    projects: dict[str, CodebuildProject] = {}
     shards = stack.config.pipeline.deploy_shards
     batch = deploy_batch_config(stack, shards) if shards > 1 else None
     for name, (buildspec, kind) in PROJECTS.items():
@@ -186,14 +184,14 @@ def add_builders(stack: PipelineStack) -> None:
             if in_pipeline
             else CodebuildProjectSource(type="CODECOMMIT", buildspec=buildspec, location=codecommit_url(stack))
         )
-        stack.projects[name] = CodebuildProject(
+        projects[name] = CodebuildProject(
             stack,
             f"project-{name}",
             provider=stack.provider,
             name=f"org-backup-{name}",
             description=f"org-backup {name} ({PROJECTS[name][0]}"
             f"{', batch build' if name == 'deploy' and batch else ', inline' if name == 'pull-request' else ''})",
-            service_role=stack.builder_roles[kind].arn,
+            service_role=builder_roles[kind].arn,
             encryption_key=stack.key.arn,
             build_timeout=BUILD_TIMEOUT_MINUTES,
             # One deploy at a time; a batch's shards count as builds, and a build over the limit fails, not waits.
@@ -223,13 +221,14 @@ def add_builders(stack: PipelineStack) -> None:
                 s3_logs=CodebuildProjectLogsConfigS3Logs(status="DISABLED"),
             ),
         )
+    return builder_roles, projects
 
 
 def _terraform_literal(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
-def deploy_batch_config(stack: PipelineStack, shards: int) -> CodebuildProjectBuildBatchConfig:
+def deploy_batch_config(stack: PipelineBase, shards: int) -> CodebuildProjectBuildBatchConfig:
     """The Deploy stage as a batch of ``shards`` builds (org_backup/synth/fanout.py). CodeBuild starts them with this
     role, which may only start, stop and retry builds of the deploy project: the builds themselves cannot."""
     role = stack.service_role("deploy-batch-role", DEPLOY_BATCH_ROLE, "codebuild.amazonaws.com")
@@ -255,12 +254,12 @@ def deploy_batch_config(stack: PipelineStack, shards: int) -> CodebuildProjectBu
     )
 
 
-def add_pipeline_role(stack: PipelineStack) -> None:
+def add_pipeline_role(stack: PipelineBase) -> IamRole:
     """CodePipeline's role for the deploy branch's pipeline: its source, its artifacts, its three projects."""
-    stack.pipeline_role = stack.service_role("pipeline-role", PIPELINE_ROLE, "codepipeline.amazonaws.com")
+    role = stack.service_role("pipeline-role", PIPELINE_ROLE, "codepipeline.amazonaws.com")
     stack.policy(
         "pipeline-policy",
-        stack.pipeline_role,
+        role,
         [
             _source_statement(stack),
             *_artifact_statements(stack, stack.bucket_arn),
@@ -292,9 +291,10 @@ def add_pipeline_role(stack: PipelineStack) -> None:
             },
         ],
     )
+    return role
 
 
-def add_pr_pipeline_role(stack: PipelineStack) -> IamRole:
+def add_pr_pipeline_role(stack: PipelineBase) -> IamRole:
     """CodePipeline's role for the pull requests' pipeline (connection sources): the same source, but its own
     artifact bucket and only the pull-request project, so nothing of a pull request reaches the deploy branch's
     artifacts or projects."""
@@ -318,8 +318,8 @@ def add_pr_pipeline_role(stack: PipelineStack) -> IamRole:
     return role
 
 
-def _source_statement(stack: PipelineStack) -> dict[str, Any]:
-    source = stack.config.pipeline.source
+def _source_statement(stack: PipelineBase) -> dict[str, Any]:
+    source = stack.source
     if isinstance(source, CodeCommitSource):
         return {
             "Sid": "Source",
@@ -342,7 +342,7 @@ def _source_statement(stack: PipelineStack) -> dict[str, Any]:
     }
 
 
-def _artifact_statements(stack: PipelineStack, bucket_arn: str) -> list[dict[str, Any]]:
+def _artifact_statements(stack: PipelineBase, bucket_arn: str) -> list[dict[str, Any]]:
     return [
         {
             "Sid": "Artifacts",

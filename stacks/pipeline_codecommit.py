@@ -5,7 +5,7 @@ function that approves a pull request when its build passed."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
@@ -34,19 +34,17 @@ from org_backup.config.naming import (
 from org_backup.config.templates import render_template
 from org_backup.synth.lambda_package import LambdaPackage
 from stacks.event_function import EventFunction, FunctionRole, FunctionSpec
-
-if TYPE_CHECKING:
-    from stacks.pipeline import PipelineStack
+from stacks.pipeline_base import PipelineBase
 
 
-def codecommit_url(stack: PipelineStack) -> str:
-    source = stack.config.pipeline.source
+def codecommit_url(stack: PipelineBase) -> str:
+    source = stack.source
     if not isinstance(source, CodeCommitSource):  # synth runs with -O, so no assert
         raise TypeError(f"pipeline.source is {type(source).__name__}, not a CodeCommit source")
     return f"https://git-codecommit.{stack.region}.amazonaws.com/v1/repos/{source.repository}"
 
 
-def add_approval_rules(stack: PipelineStack, source: CodeCommitSource, repository: CodecommitRepository) -> None:
+def add_approval_rules(stack: PipelineBase, source: CodeCommitSource, repository: CodecommitRepository) -> None:
     """A pull request merges only with a passing validation build and a human review. Each rule has an approval
     pool, "only approvals from those users count" (CodeCommit User Guide, "Create an approval rule"): the
     validation rule counts only the approval function's sessions, the review rule only the configured reviewers
@@ -90,7 +88,7 @@ def add_approval_rules(stack: PipelineStack, source: CodeCommitSource, repositor
         )
 
 
-def add_codecommit_triggers(stack: PipelineStack, source: CodeCommitSource) -> None:
+def add_codecommit_triggers(stack: PipelineBase, source: CodeCommitSource) -> None:
     start = stack.events_role(
         "events-start-pipeline",
         EVENTS_START_PIPELINE_ROLE,
@@ -172,7 +170,7 @@ def add_codecommit_triggers(stack: PipelineStack, source: CodeCommitSource) -> N
     )
 
 
-def add_pr_approval(stack: PipelineStack, source: CodeCommitSource, package: LambdaPackage) -> None:
+def add_pr_approval(stack: PipelineBase, source: CodeCommitSource, package: LambdaPackage) -> None:
     """The function that approves a pull request whose build passed (lambda_src/pr_approval), on the build's
     state-change event. Code of this stack, applied by an administrator: never the pull request's."""
     role = FunctionRole(
