@@ -44,8 +44,6 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
 )
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
@@ -81,7 +79,7 @@ from stacks.alert_alarms import (
     function_alarm_transformer,
     rule_alarms,
 )
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.building_blocks import customer_managed_key
 from stacks.event_function import DLQ_RETENTION_SECONDS
 
 # The end states of a job that did not do what it should (AWS Backup API: BackupJob.State, CopyJob.State,
@@ -281,24 +279,16 @@ class AlertHub(Construct):
         topic_arn = naming.regional_arn("sns", region, account_id, ALERT_TOPIC)
         dlq_arn = naming.regional_arn("sqs", region, account_id, ALERT_DLQ)
 
-        key = KmsKey(
+        key = customer_managed_key(
             self,
-            "key",
             provider=provider,
             description="Encrypts the org-backup job-failure alert topic and its dead-letter queue",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(
-                deploy_roles.key_policy(
-                    "kms/alerts-key.json",
-                    config,
-                    account_id,
-                    account_root_arn=naming.account_root_arn(account_id),
-                )
+            policy=deploy_roles.key_policy(
+                "kms/alerts-key.json", config, account_id, account_root_arn=naming.account_root_arn(account_id)
             ),
+            alias=ALERT_KEY_ALIAS,
         )
         key_arn = key.arn
-        KmsAlias(self, "alias", provider=provider, name=ALERT_KEY_ALIAS, target_key_id=key.key_id)
         topic = SnsTopic(self, "topic", provider=provider, name=ALERT_TOPIC, kms_master_key_id=key_arn)
         topic_ref = topic.arn
         # The alert rules publish, and CloudWatch for this account's alert-path alarms only: aws:SourceArn, the alarm

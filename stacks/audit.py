@@ -46,8 +46,6 @@ from cdktf_cdktf_provider_aws.backup_report_plan import (
     BackupReportPlanReportDeliveryChannel,
     BackupReportPlanReportSetting,
 )
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
@@ -73,10 +71,10 @@ from org_backup.config.naming import (
     Naming,
     reports_bucket,
 )
-from org_backup.config.templates import dumps, render_template
+from org_backup.config.templates import render_template
 from org_backup.iam import deploy_roles
 from org_backup.plans.audit import Control
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
+from stacks.building_blocks import customer_managed_key, secure_bucket
 
 
 class AuditFramework(Construct):
@@ -150,25 +148,20 @@ class ReportPlans(Construct):
             )
             for template in reports.templates
         ]
-        key = KmsKey(
+        key = customer_managed_key(
             self,
-            "key",
             provider=provider,
             description="Encrypts the AWS Backup Audit Manager reports of org-backup",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(
-                deploy_roles.key_policy(
-                    "kms/reports-key.json",
-                    config,
-                    account_id,
-                    account_root_arn=naming.account_root_arn(account_id),
-                    reports_service_role_arn=service_role,
-                )
+            policy=deploy_roles.key_policy(
+                "kms/reports-key.json",
+                config,
+                account_id,
+                account_root_arn=naming.account_root_arn(account_id),
+                reports_service_role_arn=service_role,
             ),
+            alias=REPORTS_KEY_ALIAS,
             depends_on=[*plans],  # the report plans create the role the policy names
         )
-        KmsAlias(self, "alias", provider=provider, name=REPORTS_KEY_ALIAS, target_key_id=key.key_id)
         secure_bucket(
             self,
             provider,

@@ -38,8 +38,6 @@ from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.organizations_resource_policy import OrganizationsResourcePolicy
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -57,7 +55,7 @@ from org_backup.config.model import BackupConfig
 from org_backup.config.naming import BOUNDARIES, DEPLOY_ROLES_STACKSET, POLICY_PATH, STATE_KEY_ALIAS, Naming
 from org_backup.config.templates import dumps, render_template
 from org_backup.iam import deploy_roles, organization_access
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
+from stacks.building_blocks import customer_managed_key, secure_bucket
 from stacks.common import SynthOptions, aws_providers
 from stacks.management import add_management_settings, settings_regions
 
@@ -202,18 +200,13 @@ class StateBucket(Construct):
         super().__init__(scope, construct_id)
         naming = Naming(config)
         name = naming.state_bucket()
-        key = KmsKey(
+        key = customer_managed_key(
             self,
-            "key",
             provider=provider,
             description="Encrypts the org-backup Terraform state bucket",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(
-                render_template("kms/account-admin-key.json", account_root_arn=naming.account_root_arn(account_id))
-            ),
+            policy=render_template("kms/account-admin-key.json", account_root_arn=naming.account_root_arn(account_id)),
+            alias=STATE_KEY_ALIAS,
         )
-        KmsAlias(self, "alias", provider=provider, name=STATE_KEY_ALIAS, target_key_id=key.key_id)
         bucket = S3Bucket(self, "bucket", provider=provider, bucket=name, force_destroy=False)
         S3BucketVersioningA(
             self,

@@ -30,7 +30,37 @@ from org_backup.config.templates import dumps, render_template
 from org_backup.config.vaults import VaultLock
 from stacks.common import SynthOptions
 
-KEY_DELETION_WINDOW_DAYS = 30
+KEY_DELETION_WINDOW_DAYS = 30  # KMS allows 7-30 days; the longest leaves the most time to cancel a mistaken deletion
+
+
+def customer_managed_key(
+    scope: Construct,
+    *,
+    provider: AwsProvider,
+    description: str,
+    policy: dict[str, Any],
+    alias: str,
+    alias_id: str = "alias",
+    lifecycle: TerraformResourceLifecycle | None = None,
+    depends_on: Sequence[ITerraformDependable] | None = None,
+) -> KmsKey:
+    """Every KMS key org-backup creates: customer managed, rotated automatically every year, deleted only after the
+    longest waiting period, with its own key policy and an alias. A function, not a construct: the key ("key") and
+    its alias are created in the caller's scope, so they keep the Terraform addresses they were deployed under (a
+    construct level more would rename them, and Terraform would replace the keys and what they encrypt)."""
+    key = KmsKey(
+        scope,
+        "key",
+        provider=provider,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+        policy=dumps(policy),
+        lifecycle=lifecycle,
+        depends_on=depends_on,
+    )
+    KmsAlias(scope, alias_id, provider=provider, name=alias, target_key_id=key.key_id)
+    return key
 
 
 class EncryptedVault(Construct):
@@ -54,17 +84,14 @@ class EncryptedVault(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         lifecycle = TerraformResourceLifecycle(prevent_destroy=options.prevent_destroy)
-        self.key = KmsKey(
+        self.key = customer_managed_key(
             self,
-            "key",
             provider=provider,
             description=f"Encrypts recovery points in backup vault {vault_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(key_policy),
+            policy=key_policy,
+            alias=key_alias,
             lifecycle=lifecycle,
         )
-        KmsAlias(self, "alias", provider=provider, name=key_alias, target_key_id=self.key.key_id)
         self.vault = BackupVault(
             self,
             "vault",

@@ -31,8 +31,6 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.lambda_function import (
     LambdaFunction,
     LambdaFunctionDeadLetterConfig,
@@ -51,7 +49,7 @@ from org_backup.config.templates import dumps, render_template
 from org_backup.iam import deploy_roles
 from org_backup.synth.lambda_package import LambdaPackage
 from stacks.alert_alarms import function_dead_letter_alarm
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS
+from stacks.building_blocks import customer_managed_key
 
 RUNTIME = "python3.12"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to investigate before a dead letter expires
@@ -149,26 +147,21 @@ class EventFunction(Construct):
         rule_arn = naming.regional_arn("events", region, account_id, f"rule/{spec.rule_name}")
         dlq_arn = naming.regional_arn("sqs", region, account_id, spec.dlq_name)
 
-        key = KmsKey(
+        key = customer_managed_key(
             self,
-            "key",
             provider=provider,
             description=spec.key_description,
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(
-                (deploy_roles.key_policy if deployed_by_pipeline else _admin_key_policy)(
-                    "kms/operations-key.json",
-                    config,
-                    account_id,
-                    account_root_arn=naming.account_root_arn(account_id),
-                    logs_service=naming.service_host("logs", region),
-                    log_group_arn=log_group_arn,
-                )
+            policy=(deploy_roles.key_policy if deployed_by_pipeline else _admin_key_policy)(
+                "kms/operations-key.json",
+                config,
+                account_id,
+                account_root_arn=naming.account_root_arn(account_id),
+                logs_service=naming.service_host("logs", region),
+                log_group_arn=log_group_arn,
             ),
+            alias=spec.key_alias,
         )
         key_arn = key.arn  # attribute reads are jsii round trips: each is read once
-        KmsAlias(self, "alias", provider=provider, name=spec.key_alias, target_key_id=key.key_id)
         log_group = CloudwatchLogGroup(
             self,
             "logs",

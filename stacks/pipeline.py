@@ -35,8 +35,6 @@ from cdktf_cdktf_provider_aws.codepipeline import (
     CodepipelineTriggerGitConfigurationPush,
     CodepipelineTriggerGitConfigurationPushBranches,
 )
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -67,7 +65,7 @@ from org_backup.config.naming import (
 from org_backup.config.templates import dumps, render_template
 from org_backup.iam import deploy_roles
 from org_backup.synth.lambda_package import LambdaPackage
-from stacks.building_blocks import KEY_DELETION_WINDOW_DAYS, secure_bucket
+from stacks.building_blocks import customer_managed_key, secure_bucket
 from stacks.common import SynthOptions, aws_providers, configure_backend
 from stacks.pipeline_base import PipelineBase
 from stacks.pipeline_builds import add_builders, add_pipeline_role, add_pr_pipeline_role
@@ -124,24 +122,18 @@ class PipelineStack(PipelineBase):
 
     # -- pieces ---------------------------------------------------------------------------------------------------
     def _add_key(self) -> None:
-        self.key = KmsKey(
+        self.key = customer_managed_key(
             self,
-            "key",
             provider=self.provider,
             description="Encrypts org-backup pipeline artifacts, logs, repository and notifications",
-            enable_key_rotation=True,
-            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-            policy=dumps(
-                render_template(
-                    "kms/pipeline-key.json",
-                    account_root_arn=self.naming.account_root_arn(self.account),
-                    logs_service=self.naming.service_host("logs", self.region),
-                    log_group_arn_pattern=self.arn("logs", "log-group:/aws/codebuild/org-backup-*"),
-                )
+            policy=render_template(
+                "kms/pipeline-key.json",
+                account_root_arn=self.naming.account_root_arn(self.account),
+                logs_service=self.naming.service_host("logs", self.region),
+                log_group_arn_pattern=self.arn("logs", "log-group:/aws/codebuild/org-backup-*"),
             ),
-        )
-        KmsAlias(
-            self, "key-alias", provider=self.provider, name="alias/org-backup/pipeline", target_key_id=self.key.key_id
+            alias="alias/org-backup/pipeline",
+            alias_id="key-alias",
         )
 
     def _add_artifact_buckets(self) -> None:
