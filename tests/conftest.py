@@ -41,18 +41,23 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
 
 
+# What every function's zip holds besides its own modules (lambda_src/shared/).
+SHARED_FILES = ("shared/__init__.py", "shared/events.py", "shared/logs.py")
+
+
 def load_lambda(function: str, *modules: str) -> tuple[ModuleType, ...]:
-    """Import modules of ``lambda_src/<function>/`` as Lambda does (its folder on the path, plain module names), without
-    leaving them in ``sys.modules``: two functions each have a ``handler`` and an ``event`` module, and one test
-    session imports both."""
+    """Import modules of ``lambda_src/<function>/`` as Lambda does (the zip's root on the path: the function's modules
+    and ``shared``, plain module names), without leaving them in ``sys.modules``: two functions each have a
+    ``handler`` and an ``event`` module, and one test session imports both."""
     folder = ROOT / "lambda_src" / function
     names = [path.stem for path in folder.glob("*.py")]
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(folder))
+    sys.path[:0] = [str(folder), str(ROOT / "lambda_src")]  # the zip's root: the function's files and shared/
     try:
         return tuple(importlib.import_module(name) for name in modules)
     finally:
         sys.path.remove(str(folder))
+        sys.path.remove(str(ROOT / "lambda_src"))
         for name in names:
             sys.modules.pop(name, None)
         sys.modules.update(saved)

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.conftest import ROOT, load_lambda
+from tests.conftest import ROOT, SHARED_FILES, load_lambda
 
 checks, handler = load_lambda("restore_validation", "checks", "handler")
 
@@ -330,7 +330,7 @@ def test_the_validation_function_runs_on_completed_restores_of_that_plan_only(ex
     }
     asset = example.outdir / "stacks" / CENTRAL / function["filename"]
     with zipfile.ZipFile(asset) as archive:
-        assert sorted(archive.namelist()) == ["checks.py", "event.py", "handler.py"]
+        assert sorted(archive.namelist()) == ["checks.py", "event.py", "handler.py", *SHARED_FILES]
 
 
 def test_the_function_role_grants_exactly_what_the_code_calls(example: Any) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from org_backup.config.yaml_io import dump_yaml
 from org_backup.synth import lambda_package
-from tests.conftest import MINIMAL_CONFIG, Synthesized, load_lambda
+from tests.conftest import MINIMAL_CONFIG, SHARED_FILES, Synthesized, load_lambda
 
 (resources,) = load_lambda("tag_reapply", "resources")
 
@@ -57,7 +57,7 @@ def test_source_code_hash_is_the_hash_of_the_shipped_zip(example: Synthesized) -
         digest = base64.b64encode(hashlib.sha256(asset.read_bytes()).digest()).decode()
         assert function["source_code_hash"] == digest, name
         with zipfile.ZipFile(asset) as archive:
-            assert sorted(archive.namelist()) == ["event.py", "handler.py", "resources.py", "tags.py"]
+            assert sorted(archive.namelist()) == ["event.py", "handler.py", "resources.py", *SHARED_FILES, "tags.py"]
 
 
 def test_logs_and_dead_letters_are_encrypted_and_kept(example: Synthesized) -> None:

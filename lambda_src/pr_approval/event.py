@@ -12,17 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.events import IgnoredEvent, MalformedEvent, event_detail
+
 SOURCE = "aws.codebuild"
 DETAIL_TYPE = "CodeBuild Build State Change"
 FINISHED = ("SUCCEEDED", "FAILED", "STOPPED", "FAULT", "TIMED_OUT")
-
-
-class IgnoredEvent(Exception):
-    """A well-formed event that is not ours (another source or project, a build still running)."""
-
-
-class MalformedEvent(Exception):
-    """An event of ours that lacks the build's id."""
 
 
 @dataclass(frozen=True)
@@ -33,15 +27,7 @@ class BuildFinished:
 
 
 def parse_event(event: Any, project: str) -> BuildFinished:
-    if not isinstance(event, dict):
-        raise MalformedEvent(f"event is a {type(event).__name__}, not an object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise IgnoredEvent(
-            f"not a build event: source={event.get('source')!r} detail-type={event.get('detail-type')!r}"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is missing or not an object")
+    detail = event_detail(event, source=SOURCE, detail_type=DETAIL_TYPE, kind="build")
     if detail.get("project-name") != project:
         raise IgnoredEvent(f"build of project {detail.get('project-name')!r}, not {project!r}")
     status = detail.get("build-status")

@@ -25,17 +25,17 @@ Failure policy: a failed AWS call raises, so Lambda's asynchronous retries try a
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from event import IgnoredEvent, MalformedEvent, parse_event
+from event import parse_event
+from shared.events import IgnoredEvent, MalformedEvent
+from shared.logs import StructuredLog
 
 _RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 # The variables the pull-request rule sets on each build (stacks/pipeline_codecommit.py).
@@ -45,31 +45,7 @@ MAX_COMMENT = 10_240  # CodeCommit's limit for a comment
 Clients = Callable[[str], Any]
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"level": record.levelname, "message": record.getMessage()}
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, sort_keys=True, default=str)
-
-
-class _StdoutHandler(logging.Handler):
-    """Writes to whatever sys.stdout is at emit time (Lambda ships stdout to CloudWatch Logs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stdout.write(self.format(record) + "\n")
-
-
-LOG = logging.getLogger("pr_approval")
-if not LOG.handlers:
-    _handler = _StdoutHandler()
-    _handler.setFormatter(_JsonFormatter())
-    LOG.addHandler(_handler)
-    LOG.propagate = False
-LOG.setLevel(logging.INFO)
-
-
-def log(level: int, message: str, **fields: Any) -> None:
-    LOG.log(level, message, extra={"fields": fields})
+log = StructuredLog("pr_approval")
 
 
 @cache

@@ -11,16 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.events import IgnoredEvent, MalformedEvent, event_detail, text
+
 SOURCE = "aws.backup"
 DETAIL_TYPE = "Restore Job State Change"
-
-
-class IgnoredEvent(Exception):
-    """A well-formed event that is not ours to validate (another type, not a restore test, not COMPLETED)."""
-
-
-class MalformedEvent(Exception):
-    """The event lacks the restore job id, without which no result can be reported."""
 
 
 @dataclass(frozen=True)
@@ -32,15 +26,7 @@ class RestoreTestCompleted:
 
 
 def parse_event(event: Any) -> RestoreTestCompleted:
-    if not isinstance(event, dict):
-        raise MalformedEvent(f"event is a {type(event).__name__}, not an object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise IgnoredEvent(
-            f"not a restore job event: source={event.get('source')!r} detail-type={event.get('detail-type')!r}"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is missing or not an object")
+    detail = event_detail(event, source=SOURCE, detail_type=DETAIL_TYPE, kind="restore job")
     plan = detail.get("restoreTestingPlanArn")
     if not isinstance(plan, str) or not plan:
         raise IgnoredEvent("not a restore test: detail.restoreTestingPlanArn is absent")
@@ -50,13 +36,9 @@ def parse_event(event: Any) -> RestoreTestCompleted:
     if not isinstance(job_id, str) or not job_id:
         raise MalformedEvent("detail.restoreJobId is missing")
 
-    def text(key: str) -> str | None:
-        value = detail.get(key)
-        return value if isinstance(value, str) and value else None
-
     return RestoreTestCompleted(
         restore_job_id=job_id,
         restore_testing_plan_arn=plan,
-        resource_type=text("resourceType"),
-        created_resource_arn=text("createdResourceArn"),
+        resource_type=text(detail, "resourceType"),
+        created_resource_arn=text(detail, "createdResourceArn"),
     )

@@ -16,9 +16,7 @@ check is returned as skipped (nothing reported to AWS Backup), never as SUCCESSF
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from functools import cache
@@ -27,7 +25,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from checks import Clients, Health, Verdict, check_for
-from event import IgnoredEvent, MalformedEvent, parse_event
+from event import parse_event
+from shared.events import IgnoredEvent, MalformedEvent
+from shared.logs import StructuredLog
 
 _JOB_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("restore_job_id", default=None)
 _RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
@@ -39,31 +39,7 @@ class NotReady(Exception):
     """The restored resource is still starting: raise so Lambda invokes again later."""
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"level": record.levelname, "message": record.getMessage(), "restore_job_id": _JOB_ID.get()}
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, sort_keys=True, default=str)
-
-
-class _StdoutHandler(logging.Handler):
-    """Writes to whatever sys.stdout is at emit time (Lambda ships stdout to CloudWatch Logs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stdout.write(self.format(record) + "\n")
-
-
-LOG = logging.getLogger("restore_validation")
-if not LOG.handlers:
-    _handler = _StdoutHandler()
-    _handler.setFormatter(_JsonFormatter())
-    LOG.addHandler(_handler)
-    LOG.propagate = False
-LOG.setLevel(logging.INFO)
-
-
-def log(level: int, message: str, **fields: Any) -> None:
-    LOG.log(level, message, extra={"fields": fields})
+log = StructuredLog("restore_validation", _JOB_ID)
 
 
 @cache

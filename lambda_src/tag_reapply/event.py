@@ -5,16 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.events import IgnoredEvent, MalformedEvent, event_detail, text
+
 SOURCE = "aws.backup"
 DETAIL_TYPE = "Restore Job State Change"
-
-
-class IgnoredEvent(Exception):
-    """A well-formed event that is not ours to act on (other type, or a status other than COMPLETED)."""
-
-
-class MalformedEvent(Exception):
-    """The event lacks what even a lookup cannot recover (the restore job id)."""
 
 
 @dataclass(frozen=True)
@@ -40,25 +34,13 @@ class RestoreCompleted:
 
 def parse_event(event: Any) -> RestoreCompleted:
     """Validate an EventBridge event. Note AWS Backup reports ``detail.status`` for restore jobs, not ``state``."""
-    if not isinstance(event, dict):
-        raise MalformedEvent(f"event is a {type(event).__name__}, not an object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise IgnoredEvent(
-            f"not a restore job event: source={event.get('source')!r} detail-type={event.get('detail-type')!r}"
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise MalformedEvent("detail is missing or not an object")
+    detail = event_detail(event, source=SOURCE, detail_type=DETAIL_TYPE, kind="restore job")
     status = detail.get("status")
     if status != "COMPLETED":
         raise IgnoredEvent(f"restore job status is {status!r}, not 'COMPLETED'")
     job_id = detail.get("restoreJobId")
     if not isinstance(job_id, str) or not job_id:
         raise MalformedEvent("detail.restoreJobId is missing")
-
-    def text(key: str) -> str | None:
-        value = detail.get(key)
-        return value if isinstance(value, str) and value else None
 
     listed = event.get("resources")
     resources = listed if isinstance(listed, list) else []
@@ -67,11 +49,11 @@ def parse_event(event: Any) -> RestoreCompleted:
     )
     return RestoreCompleted(
         restore_job_id=job_id,
-        resource_type=text("resourceType"),
-        created_resource_arn=text("createdResourceArn"),
-        recovery_point_arn=text("recoveryPointArn"),
-        source_resource_arn=text("sourceResourceArn"),
-        backup_vault_arn=text("backupVaultArn"),
+        resource_type=text(detail, "resourceType"),
+        created_resource_arn=text(detail, "createdResourceArn"),
+        recovery_point_arn=text(detail, "recoveryPointArn"),
+        source_resource_arn=text(detail, "sourceResourceArn"),
+        backup_vault_arn=text(detail, "backupVaultArn"),
         region=event.get("region") if isinstance(event.get("region"), str) else None,
         snapshot_arns=snapshots,
     )

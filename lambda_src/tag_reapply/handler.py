@@ -12,10 +12,8 @@ unsupported type, a created resource that no longer exists) are logged and ackno
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -23,39 +21,17 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from event import IgnoredEvent, MalformedEvent, RestoreCompleted, parse_event
+from event import RestoreCompleted, parse_event
 from resources import Adapter, Clients, NotFound, adapter_for, write_in_chunks
+from shared.events import IgnoredEvent, MalformedEvent
+from shared.logs import StructuredLog
 from tags import merge_original, tags_to_add
 
 _JOB_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("restore_job_id", default=None)
 _RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"level": record.levelname, "message": record.getMessage(), "restore_job_id": _JOB_ID.get()}
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, sort_keys=True, default=str)
-
-
-class _StdoutHandler(logging.Handler):
-    """Writes to whatever sys.stdout is at emit time (Lambda ships stdout to CloudWatch Logs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sys.stdout.write(self.format(record) + "\n")
-
-
-LOG = logging.getLogger("tag_reapply")
-if not LOG.handlers:
-    _handler = _StdoutHandler()
-    _handler.setFormatter(_JsonFormatter())
-    LOG.addHandler(_handler)
-    LOG.propagate = False
-LOG.setLevel(logging.INFO)
-
-
-def log(level: int, message: str, **fields: Any) -> None:
-    LOG.log(level, message, extra={"fields": fields})
+log = StructuredLog("tag_reapply", _JOB_ID)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from org_backup.config.paths import PROJECT_ROOT
 
 LAMBDA_SRC = PROJECT_ROOT / "lambda_src"
 BUILD_DIR = _BUILD / "lambda"
+SHARED = "shared"  # lambda_src/shared/: in every function's zip, importable as ``shared``
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -31,11 +32,16 @@ def _sources(src: Path) -> list[Path]:
     )
 
 
-def zip_bytes(src: Path) -> bytes:
+def zip_bytes(src: Path, shared: Path | None = None) -> bytes:
+    """The zip of ``src``'s files at its root and, when given, ``shared``'s under ``shared/`` (what every function
+    imports: lambda_src/shared/), in one sorted order."""
+    entries = [(path.relative_to(src).as_posix(), path) for path in _sources(src)]
+    if shared is not None:
+        entries += [(f"{SHARED}/{path.relative_to(shared).as_posix()}", path) for path in _sources(shared)]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in _sources(src):
-            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=_EPOCH)
+        for name, path in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes(), compresslevel=9)
@@ -43,11 +49,12 @@ def zip_bytes(src: Path) -> bytes:
 
 
 def build(function: str, out_dir: Path = BUILD_DIR) -> LambdaPackage:
-    """Zip ``lambda_src/<function>/`` into ``out_dir`` (named by content hash) and return it with its hash."""
+    """Zip ``lambda_src/<function>/`` with ``lambda_src/shared/`` into ``out_dir`` (named by content hash) and return
+    it with its hash."""
     src = LAMBDA_SRC / function
     if not (src / "handler.py").is_file():
         raise FileNotFoundError(f"{src}/handler.py does not exist")
-    data = zip_bytes(src)
+    data = zip_bytes(src, LAMBDA_SRC / SHARED)
     digest = hashlib.sha256(data)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{function}-{digest.hexdigest()[:16]}.zip"
