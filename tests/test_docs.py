@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from org_backup.config.model import BackupConfig
 from tests.conftest import ROOT
 
@@ -71,6 +73,7 @@ def test_the_configuration_reference_lists_every_field_of_every_section() -> Non
         assert " ".join(spec.get("description", "").split()).replace("|", "\\|") in row, field
 
 
+@pytest.mark.slow
 def test_make_docs_builds_the_site_strictly_and_refuses_a_broken_link(tmp_path: Path) -> None:
     """What `make docs` runs (mkdocs build --strict): the site builds with its generated pages; a copy of the docs
     with one broken link does not (MkDocs 1.6, validation.links.not_found set to warn, which --strict makes fatal)."""

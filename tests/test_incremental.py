@@ -80,6 +80,7 @@ def test_only_deployable_stacks_are_hashed(baseline: dict[str, str]) -> None:
     assert sorted(baseline) == ["backup-policies", "central-backup", "management", *MEMBERS]
 
 
+@pytest.mark.slow
 def test_an_unchanged_config_changes_nothing_whichever_role_synthesized_it(
     small_baseline: dict[str, str], synthesize: Callable[..., Path], one_region: Path
 ) -> None:

@@ -124,6 +124,7 @@ def test_the_shapes_group_accounts_by_ou_and_by_where_the_config_names_them(orga
     assert EXCLUDED not in config.member_accounts
 
 
+@pytest.mark.slow
 def test_stamped_member_stacks_are_byte_identical_to_cdktfs(organization: Path, tmp_path: Path) -> None:
     stamped_names = _synth(organization, tmp_path / "stamped", stamping=True)
     plain_names = _synth(organization, tmp_path / "plain", stamping=False)
@@ -144,6 +145,7 @@ def test_stamped_member_stacks_are_byte_identical_to_cdktfs(organization: Path, 
     assert inode(PROD[0]) == inode(PROD[3]) == inode(PROD[4]) != inode(PROD[2])
 
 
+@pytest.mark.slow
 def test_a_shape_that_hides_a_per_account_difference_is_refused(
     organization: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,6 +171,7 @@ def test_a_shape_that_hides_a_per_account_difference_is_refused(
     assert not outdir.exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_representatives_with_different_asset_files_are_refused(
     organization: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,12 +18,14 @@ def findings(synth: Any) -> dict[str, list[Finding]]:
     return {s: policy_lint.lint(policy_lint.documents(synth(s).outdir)) for s in SCENARIOS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_no_policy_has_a_finding_outside_the_allowlist(findings: dict[str, list[Finding]], scenario: str) -> None:
     left, _ = policy_lint.unallowed(findings[scenario], policy_lint.load_allowlist())
     assert [str(f) for f in left] == []
 
 
+@pytest.mark.slow
 def test_no_policy_lets_its_holder_escalate(findings: dict[str, list[Finding]]) -> None:
     """parliament's community privilege-escalation auditor over every synthesized policy of every scenario: no
     finding at all (the allowlist may not cover one; the deploy role's lambda:UpdateFunctionCode was one)."""
@@ -55,6 +57,7 @@ def test_the_escalation_auditor_runs_and_cannot_be_allowlisted(tmp_path: Any) ->
         policy_lint.load_allowlist(allowlist)
 
 
+@pytest.mark.slow
 def test_every_allowlist_entry_has_a_reason_and_is_still_needed(findings: dict[str, list[Finding]]) -> None:
     allowlist = policy_lint.load_allowlist()
     assert all(len(entry.reason) > 40 for entry in allowlist)

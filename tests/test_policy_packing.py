@@ -207,6 +207,7 @@ def synthesized(synth: Any) -> Any:
     return synth(TWELVE)
 
 
+@pytest.mark.slow
 def test_a_twelve_region_configuration_synthesizes_within_the_attachment_limits(synthesized: Any) -> None:
     """Backup policies: 2 plans x 2 parts = 4 per OU (AWS allows 10). SCPs per target, FullAWSAccess not being
     org-backup's: the OUs get copy restriction, tampering and leave-organization (3, 4 with FullAWSAccess), the

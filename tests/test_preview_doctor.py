@@ -329,9 +329,10 @@ def test_doctor_flags_a_member_account_without_its_roles(organization: Any) -> N
             {},
             "doctor: no AWS credentials found (environment, AWS_PROFILE, config files). Fix: sign in as the management",
         ),
-        (
+        pytest.param(
             {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
             'doctor: cannot reach AWS (Could not connect to the endpoint URL: "http://127.0.0.1:9/"). Fix: check the',
+            marks=pytest.mark.slow,  # botocore's retry backoff before giving up: seconds
         ),
     ],
     ids=["no-credentials", "no-network"],

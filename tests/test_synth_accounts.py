@@ -523,6 +523,7 @@ except SynthError as exc:
 """
 
 
+@pytest.mark.slow
 def test_error_annotations_are_refused_when_the_cdktf_cli_asks_to_continue(tmp_path: Path) -> None:
     """The cdktf CLI runs every synth with CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS=true: cdktf then writes its
     output and returns instead of raising. node reads the variable when jsii starts it, hence a new interpreter."""
