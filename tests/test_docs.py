@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -99,3 +100,40 @@ def test_make_docs_builds_the_site_strictly_and_refuses_a_broken_link(tmp_path: 
     (copy / "docs" / "scale.md").write_text((copy / "docs" / "scale.md").read_text() + "\n[gone](no-such-page.md)\n")
     broken = build(copy)
     assert broken.returncode == 1 and "no-such-page.md" in broken.stderr, broken.stderr
+
+
+def test_every_repository_path_the_pages_name_exists() -> None:
+    """A page that names `org_backup/...`, `stacks/...` or any other folder of the repository, or a module by its
+    file name, names something that is there (files move; the pages must follow). Generated places (build/,
+    cdktf.out/) and patterns (`<...>`, `*`) are not repository paths."""
+    tracked = set(
+        subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    )
+    folders = {"/".join(f.split("/")[:i]) for f in tracked for i in range(1, f.count("/") + 1)}
+    names = {f.rsplit("/", 1)[-1] for f in tracked}
+    top = (
+        "org_backup/",
+        "stacks/",
+        "tests/",
+        "lambda_src/",
+        "policies/",
+        "buildspecs/",
+        "benchmarks/",
+        "docs/",
+        ".ci/",
+    )
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for token in re.findall(r"`([A-Za-z0-9_./<>*-]+)`", page.read_text(encoding="utf-8")):
+            if any(c in token for c in "<>*") or token.endswith("..."):
+                continue
+            path = token.rstrip("/")
+            if token.startswith(top):
+                found = path in tracked or path in folders
+            elif token.endswith(".py"):
+                found = token in tracked if "/" in token else token in names
+            else:
+                continue
+            if not found:
+                missing.append(f"{page.relative_to(ROOT)}: {token}")
+    assert missing == []
