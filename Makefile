@@ -16,6 +16,8 @@ SHARD ?= 1
 SHARDS ?= 1
 PHASE ?=
 PLANNED ?= $(PLANS)/changed-stacks.json
+STACKS_FILE ?=
+OUTPUTS ?= build/outputs.json
 DISCOVER_FLAGS ?=
 # A state lock older than this was left by a deploy that is gone (the pipeline's CodeBuild timeout; with another CI
 # system, its job timeout): make deploy removes it (org_backup/ops/state_locks.py).
@@ -37,7 +39,7 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.ops.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration deploy-stacks cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -136,24 +138,32 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	$(SYNTH)
 	mkdir -p build
 	# Per phase (org_backup/config/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
-	# released (org_backup/ops/retire_accounts.py); this shard's planned stacks, unchanged since the plan; their
-	# accounts' deploy roles assumable; no deploy holding their state (a stale lock removed, its stack marked
-	# interrupted); what an interrupted apply created but never recorded adopted (org_backup/ops/unrecorded.py);
-	# cdktf deploy --skip-synth of exactly the output shard just compared.
+	# released (org_backup/ops/retire_accounts.py); then this shard's planned stacks, unchanged since the plan: phases
+	# 1 and 3 through deploy-stacks, phase 2 in the waves of pipeline.rollout (org_backup/ops/rollout.py: each stack
+	# through deploy-stacks, a wave stopping on more failures than it tolerates).
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
 	  if [ $$phase = 2 ] && [ $(SHARD) = 1 ]; then $(PYTHON) -m org_backup retire-accounts --deploy $(dir $(PLANNED))retired-accounts.json; fi; \
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
 	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
-	  $(PYTHON) -m org_backup wait-roles --role deploy --stacks-file build/shard-stacks.txt; \
-	  $(PYTHON) -m org_backup locks --stacks-file build/shard-stacks.txt --clear-stale --max-age-minutes $(LOCK_MAX_AGE_MINUTES); \
-	  $(PYTHON) -m org_backup.ops.unrecorded adopt --stacks-file build/shard-stacks.txt; \
-	  $(PYTHON) -m org_backup.ops.terraform lock $(OUTDIR) $$(cat build/shard-stacks.txt); \
-	  $(CDKTF) deploy $$(cat build/shard-stacks.txt) --skip-synth --auto-approve \
-	    --parallelism $(DEPLOY_PARALLELISM) --outputs-file build/outputs-phase-$$phase.json; \
-	  $(PYTHON) -m org_backup.ops.unrecorded done --stacks-file build/shard-stacks.txt; \
-	  $(PYTHON) -m org_backup record --stacks-file build/shard-stacks.txt; \
+	  if [ $$phase = 2 ]; then $(PYTHON) -m org_backup.ops.rollout --outdir $(OUTDIR) --stacks-file build/shard-stacks.txt; \
+	  else $(MAKE) --no-print-directory deploy-stacks STACKS_FILE=build/shard-stacks.txt OUTPUTS=build/outputs-phase-$$phase.json; fi; \
 	done
+
+# One list of stacks deployed, each step for all of them: their accounts' deploy roles assumable; no deploy holding
+# their state (a stale lock removed, its stack marked interrupted); what an interrupted apply created but never
+# recorded adopted (org_backup/ops/unrecorded.py); cdktf deploy --skip-synth of exactly the synthesized output;
+# recorded when done. make deploy runs it (phases 1 and 3; each stack of phase 2's waves); not a target of its own.
+deploy-stacks:
+	@test -n "$(STACKS_FILE)" || { echo "make deploy-stacks: no STACKS_FILE (make deploy gives it)." >&2; exit 2; }
+	$(PYTHON) -m org_backup wait-roles --role deploy --stacks-file $(STACKS_FILE)
+	$(PYTHON) -m org_backup locks --stacks-file $(STACKS_FILE) --clear-stale --max-age-minutes $(LOCK_MAX_AGE_MINUTES)
+	$(PYTHON) -m org_backup.ops.unrecorded adopt --stacks-file $(STACKS_FILE)
+	$(PYTHON) -m org_backup.ops.terraform lock $(OUTDIR) $$(cat $(STACKS_FILE))
+	$(CDKTF) deploy $$(cat $(STACKS_FILE)) --skip-synth --auto-approve \
+	  --parallelism $(DEPLOY_PARALLELISM) --outputs-file $(OUTPUTS)
+	$(PYTHON) -m org_backup.ops.unrecorded done --stacks-file $(STACKS_FILE)
+	$(PYTHON) -m org_backup record --stacks-file $(STACKS_FILE)
 
 readiness: install ## Read-only: tagged resources that will not be backed up or copied as their plans say (plan role; exit 1 if any)
 	$(PYTHON) -m org_backup readiness $(READINESS_FLAGS)

@@ -169,18 +169,12 @@ def _discover(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace) -> Any:
     """Where deployed-stack hashes live: --records DIR, else the S3 state bucket, else build/deployed (offline)."""
-    from org_backup.config.model import S3Backend
-    from org_backup.synth import incremental
+    from org_backup.ops.records import deploy_records
+    from org_backup.synth.incremental import LocalRecords
 
     if args.records:
-        return incremental.LocalRecords(args.records)
-    backend = load_config(args.config, with_accounts_file=False).state_backend
-    if isinstance(backend, S3Backend):
-        import boto3
-
-        client = boto3.client("s3", region_name=backend.region)
-        return incremental.S3Records(client, backend.bucket, f"{backend.key_prefix}/deployed")
-    return incremental.LocalRecords(Path("build/deployed"))
+        return LocalRecords(args.records)
+    return deploy_records(load_config(args.config, with_accounts_file=False).state_backend)
 
 
 def _changed(args: argparse.Namespace) -> int:

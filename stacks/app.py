@@ -8,7 +8,6 @@ from pathlib import Path
 
 from cdktf import App, TerraformStack
 
-from org_backup.config.model import CodeCommitSource
 from org_backup.config.naming import (
     BACKUP_POLICIES_STACK,
     BOOTSTRAP_PREFIX,
@@ -17,6 +16,7 @@ from org_backup.config.naming import (
     PIPELINE_STACK,
     member_stack,
 )
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.plans import audit
 from org_backup.plans.model import indexes_ebs
 from org_backup.synth import lambda_package, member_stamp

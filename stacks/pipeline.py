@@ -50,7 +50,7 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from org_backup.config.model import BackupConfig, CodeCommitSource
+from org_backup.config.model import BackupConfig
 from org_backup.config.naming import (
     BUILDER_ROLES,
     DEPLOY_PHASES,
@@ -62,6 +62,7 @@ from org_backup.config.naming import (
     PR_PIPELINE_ROLE,
     enrolment_event_pattern,
 )
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.config.templates import dumps, render_template
 from org_backup.iam import deploy_roles
 from org_backup.synth.lambda_package import LambdaPackage

@@ -19,8 +19,9 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from constructs import Construct
 
-from org_backup.config.model import BackupConfig, CodeCommitSource, ConnectionSource
+from org_backup.config.model import BackupConfig
 from org_backup.config.naming import Naming
+from org_backup.config.pipeline import CodeCommitSource, ConnectionSource
 from org_backup.config.templates import dumps, render_template
 
 

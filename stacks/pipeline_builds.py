@@ -21,7 +21,6 @@ from cdktf_cdktf_provider_aws.codebuild_project import (
 from cdktf_cdktf_provider_aws.codebuild_report_group import CodebuildReportGroup, CodebuildReportGroupExportConfig
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 
-from org_backup.config.model import CodeCommitSource
 from org_backup.config.naming import (
     BUILD_TIMEOUT_MINUTES,
     BUILDER_ROLES,
@@ -33,6 +32,7 @@ from org_backup.config.naming import (
     PULL_REQUEST_PROJECT,
     STATE_KEY_ALIAS,
 )
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.synth import fanout
 from stacks.pipeline_base import PipelineBase
 from stacks.pipeline_codecommit import codecommit_url

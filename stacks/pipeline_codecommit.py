@@ -19,7 +19,6 @@ from cdktf_cdktf_provider_aws.codecommit_approval_rule_template_association impo
 )
 from cdktf_cdktf_provider_aws.codecommit_repository import CodecommitRepository
 
-from org_backup.config.model import CodeCommitSource
 from org_backup.config.naming import (
     EVENTS_START_PIPELINE_ROLE,
     EVENTS_START_PR_BUILD_ROLE,
@@ -31,6 +30,7 @@ from org_backup.config.naming import (
     PR_APPROVAL_RULE,
     PULL_REQUEST_PROJECT,
 )
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.config.templates import render_template
 from org_backup.synth.lambda_package import LambdaPackage
 from stacks.event_function import EventFunction, FunctionRole, FunctionSpec

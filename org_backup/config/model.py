@@ -12,24 +12,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from org_backup.config.formats import CodeCommitRepositoryName, ConnectionArn, KeyPrefix, RepositoryId, RoleArn
+from org_backup.config.formats import KeyPrefix
 from org_backup.config.guardrails import Guardrails, OuSelection
 from org_backup.config.monitoring import Audit, Monitoring, RestoreTesting
+from org_backup.config.pipeline import Pipeline
 from org_backup.config.region_settings import RegionSettings
 from org_backup.config.regions import partition_of
 from org_backup.config.templates import DEFAULT_PLANS_FILE
 from org_backup.config.validation import (
     AccountId,
     BucketName,
-    EmailAddress,
     KmsAlias,
     Model,
     OrgId,
     OuId,
     Region,
-    ReviewerArn,
     RoleName,
     RoleTags,
     VaultName,
@@ -37,15 +36,6 @@ from org_backup.config.validation import (
 from org_backup.config.vaults import AirGapped, VaultLocks
 
 DEFAULT_CONFIG = "backup.yaml"
-
-# org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
-# rather than build count bound the wall time. docs/scale.md, "Scale" explains the model.
-MAX_DEPLOY_SHARDS = 100
-# A role trust policy holds 2,048 characters by default (IAM User Guide, "IAM and AWS STS quotas": role trust policy
-# length); the plan role's two builder statements and four readers' fit with room for long role paths.
-MAX_PLAN_READERS = 4
-# The same bound for the deploy role's trust when another CI system deploys (pipeline.deployers).
-MAX_DEPLOYERS = 4
 
 
 class Organization(Model):
@@ -80,92 +70,6 @@ class CentralBackup(Model):
         description="Off unless set: a logically air-gapped vault beside the central vault in every central Region, "
         "which plans may copy to (copy_to_air_gapped), shared for recovery through AWS RAM.",
     )
-
-
-class CodeCommitSource(Model):
-    type: Literal["codecommit"] = "codecommit"
-    repository: CodeCommitRepositoryName = Field(
-        default="org-backup",
-        description="CodeCommit repository created in the home account (pull requests run validate + plan).",
-    )
-    branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
-    reviewers: tuple[ReviewerArn, ...] = Field(
-        min_length=1,
-        description="The approval pool of the review rule: only approvals by these principals count toward the "
-        "human review a pull request needs before it can merge (fully qualified ARNs; a role's sessions as "
-        "arn:aws:sts::<home account>:assumed-role/<role>/*). The pipeline's builder roles and its approval function "
-        "are refused here: a build passing is the other rule, never a review.",
-    )
-    required_reviews: int = Field(
-        default=1, ge=1, le=10, description="Approvals from the reviewers a pull request needs before it can merge."
-    )
-
-
-class ConnectionSource(Model):
-    type: Literal["connection"]
-    connection_arn: ConnectionArn = Field(
-        description="An AVAILABLE CodeStar/CodeConnections connection (GitHub, GitLab, Bitbucket) in the home account.",
-    )
-    repository: RepositoryId = Field(description="owner/name of the repository.")
-    branch: str = Field(default="main", min_length=1, max_length=256, description="Branch that deploys.")
-
-
-class Pipeline(Model):
-    # JSON Schema for editors: source is required unless the pipeline is off (the same rule config_rules checks).
-    model_config = ConfigDict(
-        json_schema_extra={
-            "if": {"properties": {"enabled": {"const": False}}, "required": ["enabled"]},
-            "then": {"required": ["deployers"]},
-            "else": {"required": ["source"]},
-        }
-    )
-
-    enabled: bool = Field(
-        default=True,
-        description="Build org-backup's CodePipeline (the pipeline stack). false: another CI system (GitHub Actions, "
-        "GitLab CI, Atlantis, ...) runs make plan and make deploy as one of the roles in deployers; no pipeline "
-        "stack, no home-account guardrail, no enrolment forwarding (docs/deploy.md, Deploy from another CI system).",
-    )
-    home_account_id: AccountId = Field(
-        description="Account that holds Terraform state (bootstrap-home's state bucket) and runs the CI/CD pipeline."
-    )
-    region: Region | None = Field(
-        default=None, description="Region of the pipeline and the state bucket; default: the first target Region."
-    )
-    source: Annotated[CodeCommitSource | ConnectionSource, Field(discriminator="type")] | None = Field(
-        default=None,
-        description="Where the code comes from, chosen explicitly: type codecommit (a repository in the home "
-        "account; AWS no longer offers CodeCommit to new customers) or type connection (GitHub, GitLab or "
-        "Bitbucket through an AWS CodeConnections connection). Required unless enabled is false.",
-    )
-    deployers: tuple[RoleArn, ...] = Field(
-        default=(),
-        max_length=MAX_DEPLOYERS,
-        description="Only with enabled: false (then required): the roles of the CI system that runs make plan and "
-        "make deploy, e.g. a GitHub Actions OIDC role. The deploy role in every account trusts exactly these (and "
-        "the plan role them and plan_readers); with the pipeline on, only its deploy builder. Exact role ARNs.",
-    )
-    manual_approval: bool = Field(default=True, description="Require a manual approval between Plan and Deploy.")
-    notification_emails: tuple[EmailAddress, ...] = Field(
-        default=(), description="Subscribed to pipeline failure and approval notifications (SNS, KMS-encrypted)."
-    )
-    plan_readers: tuple[RoleArn, ...] = Field(
-        default=(),
-        max_length=MAX_PLAN_READERS,
-        description="Roles of people who may assume the read-only plan role in every account, to run make plan, "
-        "cdktf diff and readiness with their own credentials (the plan role otherwise trusts only the pipeline's "
-        "plan and pull-request builders). Exact role ARNs.",
-    )
-    deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
-    deploy_shards: int = Field(
-        default=1,
-        ge=1,
-        le=MAX_DEPLOY_SHARDS,
-        description="Parallel CodeBuild builds the Deploy stage fans out to (a batch build when above 1); each "
-        "deploys 1/N of the changed stacks. Keep it within the account's CodeBuild concurrent-build quota.",
-    )
-    artifact_retention_days: int = Field(default=90, ge=1, le=3650, description="Pipeline artifacts kept this long.")
-    log_retention_days: int = Field(default=365, description="CodeBuild log retention (a CloudWatch Logs value).")
 
 
 class TargetOu(Model):

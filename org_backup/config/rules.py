@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from org_backup.config.errors import Problem
 from org_backup.config.model import LOG_RETENTION_DAYS, BackupConfig, S3Backend
+from org_backup.config.pipeline import rollout_problems
 from org_backup.config.region_settings import region_settings_problems
 from org_backup.config.regions import partition_of
 from org_backup.config.restore_testing import restore_account_problems, restore_testing_problems
@@ -253,6 +254,7 @@ def cross_field_problems(config: BackupConfig) -> list[Problem]:
     problems += lock_problems("vault_lock.central", config.vault_lock.central)
     problems += _air_gapped_problems(config)
     problems += pipeline_security_problems(config)
+    problems += rollout_problems(config)
     return problems
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 
 from org_backup.config.errors import Problem, shown
-from org_backup.config.model import BackupConfig, CodeCommitSource
+from org_backup.config.model import BackupConfig
 from org_backup.config.naming import (
     BUILDER_ROLES,
     DEPLOY_BATCH_ROLE,
@@ -18,6 +18,7 @@ from org_backup.config.naming import (
     PR_APPROVAL_ROLE,
     PR_PIPELINE_ROLE,
 )
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.config.validation import duplicates
 
 # With the pipeline off only the deploy role's principals change; each of these configures the pipeline itself and

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from org_backup.config.errors import InputError, Problem
-from org_backup.config.model import BackupConfig, CodeCommitSource
+from org_backup.config.model import BackupConfig
 from org_backup.config.naming import (
     ALERT_ALARM_PREFIX,
     ALERT_BUS,
@@ -35,6 +35,7 @@ from org_backup.config.naming import (
     key_aliases,
 )
 from org_backup.config.paths import POLICIES_DIR
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.config.templates import dumps, render_template
 
 MAX_SCP_CHARS = 5_120  # AWS Organizations quotas: maximum size of a service control policy document.

@@ -19,8 +19,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from org_backup.config.model import BackupConfig, CodeCommitSource
+from org_backup.config.model import BackupConfig
 from org_backup.config.naming import DEPLOY_ROLES_STACKSET, MANAGED_POLICY_TAG
+from org_backup.config.pipeline import CodeCommitSource
 from org_backup.ops.doctor_base import Check as Check
 from org_backup.ops.doctor_base import Clients as Clients
 from org_backup.ops.doctor_regions import opt_in_region_checks, region_settings_checks

@@ -183,6 +183,10 @@ class RehearsalJob:
             "region": region,
             "key_prefix": "org-backup",
         }
+        # Phase 2 in one wave, its stacks deployed side by side as before waves existed: the rehearsal is the test
+        # budget's critical path. The waves' stop and resume run against this server in test_migration.py (_waves),
+        # the wave rules in tests/test_rollout.py.
+        config["pipeline"]["rollout"] = {"waves": [{"name": "all"}]}
         return Rehearsal(endpoint=self._server.url, config=config, repo=repo)
 
     def start(self) -> None:

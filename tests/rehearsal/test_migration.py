@@ -255,10 +255,68 @@ class MigrationJob(RehearsalJob):
         result.verified["configured"] = sorted(
             f"{k}.{n}" for k, by_name in document["resource"].items() for n in by_name
         )
+        self._waves(result, accounts, base, planned)
         result.verified["recovery points at the end"] = {
             where: self._recovery_points(result, *where.split(" "))
             for where in result.verified["recovery points seeded"]
         }
+
+    def _waves(self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path) -> None:
+        """Issue 31: a change to every member stack rolled out in two waves, the canary (the deployed member) first.
+        Its deploy role is denied the call the change needs, so the canary fails: the rollout stops there (tolerance
+        0) and the other member stack is never touched. With the deny gone, the same plan's next deploy continues
+        and both stacks converge."""
+        endpoint, canary, other = result.endpoint, result.members[-1], result.members[1]
+        config = yaml.safe_load((self.workdir / "backup.yaml").read_text())
+        config["tag_reapply"] = {**config.get("tag_reapply", {}), "excluded_tag_keys": ["rollout-test"]}
+        config["pipeline"]["rollout"] = {"waves": [{"name": "canary", "accounts": [canary]}, {"name": "rest"}]}
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        builders = self._builder_credentials(endpoint, accounts["home"])
+        self._make(result, "plan, waves", ["plan"], {**base, **builders["plan"]})
+        stacks = [f"member-{canary}", f"member-{other}"]
+        self._approve(result, planned, stacks)
+        deny = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "lambda:UpdateFunctionConfiguration", "Resource": "*"}],
+        }
+        iam = session_in(endpoint, canary).client("iam", endpoint_url=endpoint, region_name="us-east-1")
+        _set_auth(endpoint, "inf")
+        try:
+            iam.put_role_policy(
+                RoleName=Names().deploy_role, PolicyName="rollout-test", PolicyDocument=json.dumps(deny)
+            )
+        finally:
+            _set_auth(endpoint, "0")
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        stopped = self._make(
+            result, "deploy, canary fails", ["deploy", f"PLANNED={planned}"], deploy_env, expect_ok=False
+        )
+        result.verified["waves: stopped"] = {
+            "exit": stopped.returncode,
+            "other stack's state": sorted(self._recorded(result, f"member-{other}")),
+            "records": {s: self._deploy_record(result, s) for s in stacks},
+        }
+        _set_auth(endpoint, "inf")
+        try:
+            iam.delete_role_policy(RoleName=Names().deploy_role, PolicyName="rollout-test")
+        finally:
+            _set_auth(endpoint, "0")
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        self._make(result, "deploy, waves continue", ["deploy", f"PLANNED={planned}"], deploy_env)
+        result.verified["waves: planned"] = json.loads(planned.read_text())
+        result.verified["waves: continued"] = {s: self._deploy_record(result, s) for s in stacks}
+
+    def _deploy_record(self, result: Rehearsal, stack: str) -> str | None:
+        """The hash ``make deploy`` recorded for ``stack`` (org_backup/ops/records.py: the state bucket's deployed/)."""
+        backend = result.config["state_backend"]
+        s3 = _admin(self, "home", "s3", result.endpoint)
+        try:
+            body = s3.get_object(Bucket=backend["bucket"], Key=f"{backend['key_prefix']}/deployed/{stack}.sha256")[
+                "Body"
+            ]
+        except s3.exceptions.NoSuchKey:
+            return None
+        return str(body.read().decode().strip())
 
     def _kill_first_deploy(
         self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path, stack: str
@@ -658,3 +716,20 @@ def test_every_recovery_point_outlives_the_retirements_the_faults_and_the_kill(m
     seeded = migration.verified["recovery points seeded"]
     assert len(seeded) == 5, seeded
     assert migration.verified["recovery points at the end"] == {where: [arn] for where, arn in seeded.items()}
+
+
+def test_a_canary_that_fails_stops_the_rollout_before_the_next_wave_touches_anything(migration: Rehearsal) -> None:
+    """Issue 31: the canary's deploy fails (its role is denied lambda:UpdateFunctionConfiguration); with tolerance 0
+    the rollout stops: make deploy fails, the other member stack has no state (never deployed) and neither stack is
+    recorded at the plan's hash, so the next plan lists both again."""
+    stopped, planned = migration.verified["waves: stopped"], migration.verified["waves: planned"]
+    output = migration.steps["deploy, canary fails"].output
+    assert stopped["exit"] != 0
+    assert "Stopped in wave canary" in output and "lambda:UpdateFunctionConfiguration" in output
+    assert stopped["other stack's state"] == []
+    assert all(stopped["records"][stack] != planned[stack] for stack in planned)
+
+
+def test_the_next_deploy_of_the_same_plan_continues_and_converges(migration: Rehearsal) -> None:
+    assert migration.steps["deploy, waves continue"].returncode == 0
+    assert migration.verified["waves: continued"] == migration.verified["waves: planned"]
