@@ -140,14 +140,15 @@ deploy: install cli ## cdktf deploy of shard SHARD/SHARDS of the planned stacks 
 	# Per phase (org_backup/config/naming.py deploy_phase): in phase 2 (shard 1) first the plan's retired accounts
 	# released (org_backup/ops/retire_accounts.py); then this shard's planned stacks, unchanged since the plan: phases
 	# 1 and 3 through deploy-stacks, phase 2 in the waves of pipeline.rollout (org_backup/ops/rollout.py: each stack
-	# through deploy-stacks, a wave stopping on more failures than it tolerates).
+	# through deploy-stacks, a wave stopping on more failures than it tolerates). `make`, not $$(MAKE): a line with
+	# $$(MAKE) runs even under make -n, and this one releases retired accounts' state.
 	set -e; for phase in $(or $(PHASE),1 2 3); do \
 	  if [ $$phase = 2 ] && [ $(SHARD) = 1 ]; then $(PYTHON) -m org_backup retire-accounts --deploy $(dir $(PLANNED))retired-accounts.json; fi; \
 	  $(PYTHON) -m org_backup shard $(SHARD)/$(SHARDS) --phase $$phase --planned $(PLANNED) > build/shard-stacks.txt; \
 	  if [ ! -s build/shard-stacks.txt ]; then echo "Phase $$phase, shard $(SHARD)/$(SHARDS): nothing to deploy."; continue; fi; \
 	  echo "Phase $$phase, shard $(SHARD)/$(SHARDS): $$(tr '\n' ' ' < build/shard-stacks.txt)"; \
 	  if [ $$phase = 2 ]; then $(PYTHON) -m org_backup.ops.rollout --outdir $(OUTDIR) --stacks-file build/shard-stacks.txt; \
-	  else $(MAKE) --no-print-directory deploy-stacks STACKS_FILE=build/shard-stacks.txt OUTPUTS=build/outputs-phase-$$phase.json; fi; \
+	  else make --no-print-directory deploy-stacks STACKS_FILE=build/shard-stacks.txt OUTPUTS=build/outputs-phase-$$phase.json; fi; \
 	done
 
 # One list of stacks deployed, each step for all of them: their accounts' deploy roles assumable; no deploy holding

@@ -51,47 +51,92 @@ def test_waves_by_account_and_ou_take_theirs_and_empty_waves_are_dropped() -> No
 
 
 class FakeDeploy:
-    """Records each call and the most stacks in flight at once; fails the stacks it is told to."""
+    """Records each call and the most stacks in flight at once; fails the stacks it is told to. With ``together``
+    n, the first n calls wait for each other (a barrier): if fewer than n are ever in flight at once, they fail
+    with BrokenBarrierError, which the rollout counts as failures, and the test's counts show it."""
 
-    def __init__(self, failing: set[str]) -> None:
+    def __init__(self, failing: set[str], together: int = 1, seconds: float = 0.01) -> None:
         self.failing = failing
+        self.seconds = seconds  # how long a successful deploy takes; a failing one returns at once
         self.calls: list[str] = []
         self.in_flight = 0
         self.most_in_flight = 0
         self._lock = threading.Lock()
+        self._barrier = threading.Barrier(together, timeout=5)
 
     def __call__(self, stack: str) -> bool:
         with self._lock:
             self.calls.append(stack)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        time.sleep(0.01)
-        with self._lock:
-            self.in_flight -= 1
+            first = len(self.calls) <= self._barrier.parties
+        try:
+            if first:
+                self._barrier.wait()
+            if stack not in self.failing:
+                time.sleep(self.seconds)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         return stack not in self.failing
+
+
+def quiet(line: str) -> None:
+    pass
 
 
 def test_a_failed_canary_stops_the_rollout_and_touches_nothing_else() -> None:
     plans = assign(_default_waves(), ["central-backup", *MEMBERS], {}, default_concurrency=4)
     deploy = FakeDeploy(failing={MEMBERS[0]})
-    outcome = roll_out(plans, deploy=deploy, deployed=lambda s: False, say=lambda line: None)
+    outcome = roll_out(plans, deploy=deploy, deployed=lambda s: False, say=quiet)
     assert sorted(deploy.calls) == sorted(["central-backup", MEMBERS[0]])
     assert (outcome.stopped_in, outcome.failed, outcome.deployed) == ("canary", [MEMBERS[0]], ["central-backup"])
     assert outcome.not_started == MEMBERS[1:]
     assert "Stopped in wave canary" in report(outcome)
 
 
-def test_a_wave_stops_after_tolerance_plus_one_failures_with_strict_concurrency() -> None:
-    """Tolerance 2, at most 5 at once: in flight never above min(5, 2 + 1 - failures) = 3, so at most 3 fail."""
-    plan = WavePlan("rest", tuple(MEMBERS), max_concurrent=5, failure_tolerance=2)
-    failing = set(MEMBERS[:10])
-    deploy = FakeDeploy(failing=failing)
-    outcome = roll_out([plan], deploy=deploy, deployed=lambda s: False, say=lambda line: None)
-    assert deploy.most_in_flight <= 3
-    assert len(outcome.failed) == 3 and set(outcome.failed) <= failing
-    assert outcome.stopped_in == "rest"
-    assert set(outcome.not_started) == set(MEMBERS) - set(deploy.calls)
-    assert len(deploy.calls) == 3  # the first three all failed: nothing more started
+def test_strict_keeps_tolerance_plus_one_in_flight_and_stops_after_as_many_failures() -> None:
+    """strict, tolerance 2, max_concurrent 5: min(5, 2 + 1 - 0) = 3 start together; all three fail, so nothing more
+    starts (min(5, 3 - 3) = 0) and exactly 3 failed."""
+    plan = WavePlan("rest", tuple(MEMBERS), max_concurrent=5, failure_tolerance=2, strict=True)
+    deploy = FakeDeploy(failing=set(MEMBERS), together=3)
+    outcome = roll_out([plan], deploy=deploy, deployed=lambda s: False, say=quiet)
+    assert deploy.most_in_flight == 3
+    assert outcome.failed == MEMBERS[:3] or sorted(outcome.failed) == sorted(MEMBERS[:3])
+    assert (outcome.stopped_in, outcome.deployed, outcome.not_started) == ("rest", [], MEMBERS[3:])
+
+
+def test_strict_lowers_its_concurrency_with_each_failure() -> None:
+    """strict, tolerance 1, max 5: 2 in flight; after the first failure min(5, 1 + 1 - 1) = 1, so one at a time."""
+    plan = WavePlan("rest", tuple(MEMBERS[:6]), max_concurrent=5, failure_tolerance=1, strict=True)
+    deploy = FakeDeploy(failing={MEMBERS[0]}, together=2)
+    outcome = roll_out([plan], deploy=deploy, deployed=lambda s: False, say=quiet)
+    assert deploy.most_in_flight == 2
+    assert outcome.failed == [MEMBERS[0]] and outcome.stopped_in is None
+    assert sorted(outcome.deployed) == MEMBERS[1:6]
+
+
+def test_soft_keeps_max_concurrent_in_flight_and_stops_starting_after_the_tolerance() -> None:
+    """soft, tolerance 0, max 4: four start together; one fails (at once, while the others still deploy), so nothing
+    more starts, and the three others finish."""
+    plan = WavePlan("ten-percent", tuple(MEMBERS), max_concurrent=4, failure_tolerance=0)
+    deploy = FakeDeploy(failing={MEMBERS[1]}, together=4, seconds=0.5)
+    outcome = roll_out([plan], deploy=deploy, deployed=lambda s: False, say=quiet)
+    assert deploy.most_in_flight == 4
+    assert outcome.failed == [MEMBERS[1]]
+    assert sorted(outcome.deployed) == [MEMBERS[0], *MEMBERS[2:4]]
+    assert (outcome.stopped_in, outcome.not_started) == ("ten-percent", MEMBERS[4:])
+
+
+def test_a_deploy_that_raises_is_a_failure_and_the_report_still_comes() -> None:
+    def broken(stack: str) -> bool:
+        raise OSError(f"cannot start make for {stack}")
+
+    lines: list[str] = []
+    plan = WavePlan("canary", (MEMBERS[0], MEMBERS[1]), max_concurrent=1, failure_tolerance=0)
+    outcome = roll_out([plan], deploy=broken, deployed=lambda s: False, say=lines.append)
+    assert (outcome.failed, outcome.not_started) == ([MEMBERS[0]], [MEMBERS[1]])
+    assert f"--- {MEMBERS[0]}: FAILED before it finished: OSError: cannot start make for {MEMBERS[0]}" in lines
 
 
 def test_failures_within_the_tolerance_do_not_stop_the_next_wave() -> None:
@@ -100,25 +145,26 @@ def test_failures_within_the_tolerance_do_not_stop_the_next_wave() -> None:
         WavePlan("second", tuple(MEMBERS[10:]), max_concurrent=3, failure_tolerance=0),
     ]
     deploy = FakeDeploy(failing={MEMBERS[4]})
-    outcome = roll_out(plans, deploy=deploy, deployed=lambda s: False, say=lambda line: None)
+    outcome = roll_out(plans, deploy=deploy, deployed=lambda s: False, say=quiet)
     assert outcome.stopped_in is None and outcome.failed == [MEMBERS[4]]
     assert sorted(deploy.calls) == sorted(MEMBERS)
+    assert "the Deploy stage still fails" in report(outcome)
 
 
 def test_a_re_run_continues_where_the_last_one_stopped() -> None:
-    """The first run stops in ten-percent; the stacks it deployed are recorded at their planned hash, so the re-run
-    deploys only the rest of that wave, then the later waves."""
+    """The first run stops in ten-percent (MEMBERS[1..3], soft, 4 at once: MEMBERS[2] fails, the other two
+    deploy); what it deployed is recorded at its planned hash, so the re-run deploys only MEMBERS[2] and the rest."""
     plans = assign(_default_waves(), ["central-backup", *MEMBERS], {}, default_concurrency=4)
     first = FakeDeploy(failing={MEMBERS[2]})
-    stopped = roll_out(plans, deploy=first, deployed=lambda s: False, say=lambda line: None)
+    stopped = roll_out(plans, deploy=first, deployed=lambda s: False, say=quiet)
     assert stopped.stopped_in == "ten-percent"
     recorded = set(stopped.deployed)
-    assert {"central-backup", MEMBERS[0]} <= recorded
+    assert recorded == {"central-backup", MEMBERS[0], MEMBERS[1], MEMBERS[3]}
 
     again = FakeDeploy(failing=set())
-    outcome = roll_out(plans, deploy=again, deployed=lambda s: s in recorded, say=lambda line: None)
+    outcome = roll_out(plans, deploy=again, deployed=lambda s: s in recorded, say=quiet)
     assert outcome.stopped_in is None and outcome.failed == []
-    assert sorted(again.calls) == sorted(set(["central-backup", *MEMBERS]) - recorded)
+    assert sorted(again.calls) == sorted({"central-backup", *MEMBERS} - recorded)
     assert sorted(outcome.skipped) == sorted(recorded)
 
 
@@ -152,7 +198,7 @@ BASE: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8")
         (
             [{"name": "a", "accounts": ["123456789012"]}, {"name": "rest"}],
             "pipeline.rollout.waves[0].accounts[0]",
-            "'123456789012' is not a member account (target_ous[].accounts).",
+            "'123456789012' is not a member account (target_ous[].accounts). Fix: remove it, or add it to its OU.",
         ),
     ],
     ids=["two-selectors", "last-selects", "rest-not-last", "duplicate-name", "not-a-member"],

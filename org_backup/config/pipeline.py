@@ -51,6 +51,13 @@ class Wave(Model):
         description="Failed stacks the wave tolerates: one more stops the rollout (nothing more starts; later waves "
         "are left as last deployed and planned again next run), as StackSets' FailureToleranceCount.",
     )
+    concurrency_mode: Literal["soft", "strict"] = Field(
+        default="soft",
+        description="As StackSets' ConcurrencyMode. soft: max_concurrent stacks at once whatever fails, so up to "
+        "failure_tolerance + max_concurrent may fail before the wave stops; strict: at most failure_tolerance + 1 - "
+        "failures so far at once, so at most failure_tolerance + 1 fail (and failure_tolerance 0 deploys one at a "
+        "time).",
+    )
 
 
 def _default_waves() -> tuple[Wave, ...]:
@@ -200,12 +207,16 @@ def rollout_problems(config: BackupConfig) -> list[Problem]:
                 Problem(where, "selects nothing, so it takes the rest, but it is not the last wave. Fix: move it last.")
             )
         problems += [
-            Problem(f"{where}.accounts[{i}]", f"{a!r} is not a member account (target_ous[].accounts).")
+            Problem(
+                f"{where}.accounts[{i}]",
+                f"{a!r} is not a member account (target_ous[].accounts). Fix: remove it, or add it to its OU.",
+            )
             for i, a in enumerate(wave.accounts)
             if a not in members
         ]
         problems += [
-            Problem(f"{where}.ous[{i}]", f"{ou!r} is not one of target_ous.") for i, ou in enumerate(wave.ous)
+            Problem(f"{where}.ous[{i}]", f"{ou!r} is not one of target_ous. Fix: remove it, or target the OU.")
+            for i, ou in enumerate(wave.ous)
             if ou not in ous
         ]  # fmt: skip
     return problems

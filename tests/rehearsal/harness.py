@@ -158,6 +158,8 @@ def _set_auth(endpoint: str, value: str) -> None:
 
 
 class RehearsalJob:
+    extra_members: tuple[str, ...] = ()  # member accounts added to the last target OU (a job that needs more)
+
     def __init__(self, workdir: Path, terminal_fd: int | None) -> None:
         self.workdir = workdir
         self.progress = ProgressLog(terminal_fd)
@@ -172,7 +174,9 @@ class RehearsalJob:
         repo = scratch_repository(self.workdir / "repo")
         self._server = MotoServer(self.workdir / "moto.log", tls=True)
         try:
-            config = seed_organization(self._server.url, _rehearsal_example(), EXAMPLE_CONFIG.parent)
+            example = _rehearsal_example()
+            example["target_ous"][-1]["accounts"] += self.extra_members
+            config = seed_organization(self._server.url, example, EXAMPLE_CONFIG.parent)
         except BaseException:
             self._server.stop()
             raise

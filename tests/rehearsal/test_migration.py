@@ -99,7 +99,10 @@ STACKS = ["management", "backup-policies"]
 
 
 class MigrationJob(RehearsalJob):
-    """The two deployments, in this thread (no early start: nothing else runs in this tier)."""
+    """The two deployments, in this thread (no early start: nothing else runs in this tier). A third member account,
+    in the last OU: the waves (_waves) need a member stack no earlier step deployed besides the one killed mid-apply."""
+
+    extra_members = ("777777777777",)
 
     def run(self) -> Rehearsal:
         result = self.prepare()
@@ -267,6 +270,7 @@ class MigrationJob(RehearsalJob):
         0) and the other member stack is never touched. With the deny gone, the same plan's next deploy continues
         and both stacks converge."""
         endpoint, canary, other = result.endpoint, result.members[-1], result.members[1]
+        assert other not in (canary, result.members[0])  # deployed by no earlier step
         config = yaml.safe_load((self.workdir / "backup.yaml").read_text())
         config["tag_reapply"] = {**config.get("tag_reapply", {}), "excluded_tag_keys": ["rollout-test"]}
         config["pipeline"]["rollout"] = {"waves": [{"name": "canary", "accounts": [canary]}, {"name": "rest"}]}
