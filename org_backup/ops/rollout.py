@@ -97,7 +97,8 @@ def assign(
             chosen = left[: math.ceil(len(members) * wave.percent / 100)]
         else:
             chosen = list(left)
-        left = [s for s in left if s not in chosen]
+        taken = set(chosen)
+        left = [s for s in left if s not in taken]
         if index == 0 and others:
             chosen = [*others, *chosen]
         if chosen:
@@ -132,7 +133,8 @@ def roll_out(
         failed = _run_wave(todo, plan, deploy, outcome, say)
         if len(failed) > plan.failure_tolerance:
             outcome.stopped_in = plan.name
-            outcome.not_started += [s for s in todo if s not in outcome.deployed and s not in failed]
+            finished = {*outcome.deployed, *failed}
+            outcome.not_started += [s for s in todo if s not in finished]
             outcome.not_started += [s for later in plans[position + 1 :] for s in later.stacks if not deployed(s)]
             break
     return outcome
