@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from org_backup.config.model import BackupConfig
 from tests.conftest import ROOT
@@ -137,3 +138,29 @@ def test_every_repository_path_the_pages_name_exists() -> None:
             if not found:
                 missing.append(f"{page.relative_to(ROOT)}: {token}")
     assert missing == []
+
+
+def test_the_counts_the_pages_state_are_what_the_code_holds() -> None:
+    """Counts typed into the pages, each against what it counts (issue 30 found three stale: the broken plans, the
+    checkov skips, the malformed configs; the last is checked in tests/test_config.py)."""
+    from tests import test_backup_policy
+
+    documents = test_backup_policy.test_broken_documents_fail_with_exact_message.pytestmark[0].args[1]
+    skips = yaml.safe_load((ROOT / ".checkov.yaml").read_text(encoding="utf-8"))["skip-check"]
+    testing = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    concepts = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    stated = {
+        "broken plans (entry point)": re.findall(r"the (\d+) broken plans also", testing),
+        "broken plans": re.findall(r"(\d+) broken plans \+ \d+ broken documents", testing),
+        "broken documents": re.findall(r"\d+ broken plans \+ (\d+) broken documents", testing),
+        "checkov skips": re.findall(r"(\d+) skips in `\.checkov\.yaml`", concepts),
+    }
+    counted = {
+        "broken plans (entry point)": len(test_backup_policy.BROKEN),
+        "broken plans": len(test_backup_policy.BROKEN),
+        "broken documents": len(documents),
+        "checkov skips": len(skips),
+    }
+    assert {what: [int(n) for n in found] for what, found in stated.items()} == {
+        what: [n] for what, n in counted.items()
+    }
