@@ -162,7 +162,12 @@ class Pipeline(Model):
         "cdktf diff and readiness with their own credentials (the plan role otherwise trusts only the pipeline's "
         "plan and pull-request builders). Exact role ARNs.",
     )
-    deploy_parallelism: int = Field(default=4, ge=1, le=50, description="Stacks deployed at once by cdktf deploy.")
+    deploy_parallelism: int = Field(
+        default=4,
+        ge=1,
+        le=50,
+        description="Stacks deployed at once in a deploy build: cdktf deploy's parallelism in phases 1 and 3, each wave's default max_concurrent in phase 2.",
+    )
     deploy_shards: int = Field(
         default=1,
         ge=1,
