@@ -121,15 +121,17 @@ def tiers_table(results: Path) -> str:
     """The test tiers' last measured wall time, CPU and memory, as benchmarks/suite.py recorded them."""
     name, runs = newest_suite(results)
     lines = [
-        f"Measured with `benchmarks/suite.py` (`benchmarks/results/{name}`; every run: [Benchmark results](benchmarks.md)):",
+        f"From `benchmarks/results/{name}` (how each was measured, and on what: its note on [Benchmark results]"
+        "(benchmarks.md)):",
         "",
         "| target | wall | CPU (user+sys) | peak memory (PSS) | tests |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for target, run in runs.items():
+        memory = f"{run['peak_pss_mib'] / 1024:.1f} GiB" if "peak_pss_mib" in run else "not measured"
         lines.append(
-            f"| `make {target}` | {run['wall_s']:.0f} s | {run['cpu_s_rusage']:.0f} s | "
-            f"{run.get('peak_pss_mib', 0) / 1024:.1f} GiB | {run.get('summary', '')} |"
+            f"| `make {target}` | {run['wall_s']:.0f} s | {run['cpu_s_rusage']:.0f} s | {memory} | "
+            f"{run.get('summary', '')} |"
         )
     return "\n".join(lines)
 
