@@ -40,7 +40,7 @@ from org_backup.config.model import DEFAULT_CONFIG, BackupConfig
 from org_backup.config.naming import CENTRAL_STACK, MEMBER_STACK_PREFIX
 from org_backup.config.pipeline import Wave
 from org_backup.ops.records import deploy_records
-from org_backup.ops.terraform import TerraformEnv, select
+from org_backup.ops.terraform import TerraformEnv, TerraformError, select
 from org_backup.synth.incremental import read_stack_list, stack_hashes
 
 ROLLOUT_DIR = Path("build/rollout")  # one stack list per stack deployed (make deploy-stacks reads it)
@@ -234,9 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"rollout: {', '.join(missing)} not synthesized in {args.outdir}. Fix: run make deploy.", file=sys.stderr)
         return 2
-    terraform = TerraformEnv.prepare()
-    for stack_dir in select(args.outdir, stacks):  # providers installed once, before any deploy runs in parallel
-        terraform.shared_providers(stack_dir)
+    try:
+        terraform = TerraformEnv.prepare()
+        for stack_dir in select(args.outdir, stacks):  # providers installed once, before any deploy runs in parallel
+            terraform.shared_providers(stack_dir)
+    except TerraformError as error:
+        print(f"rollout: installing the providers failed, nothing deployed: {error}", file=sys.stderr)
+        return 1
     recorded = deploy_records(config.state_backend).read()
     outcome = Outcome()
     try:
