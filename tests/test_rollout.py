@@ -6,8 +6,12 @@ STRICT_FAILURE_TOLERANCE: in-flight operations are lowered so that failures neve
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,17 +19,18 @@ import yaml
 
 from org_backup.config.errors import InputError
 from org_backup.config.loader import config_from_dict
-from org_backup.config.pipeline import Wave, _default_waves
+from org_backup.config.pipeline import Rollout, Wave
 from org_backup.ops.rollout import WavePlan, assign, report, roll_out
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, ROOT
 
 MEMBERS = [f"member-{100000000000 + n}" for n in range(30)]
+DEFAULT_WAVES = Rollout().waves  # what a config without pipeline.rollout gets
 
 
 def test_the_default_waves_are_one_canary_then_ten_percent_then_the_rest() -> None:
     """30 member stacks: canary 1 (the lowest account id, with central-backup), ten-percent ceil(30 x 10 %) = 3, the
     rest 26; tolerances 0, 0, 2; each at deploy_parallelism (4)."""
-    plans = assign(_default_waves(), ["central-backup", *reversed(MEMBERS)], {}, default_concurrency=4)
+    plans = assign(DEFAULT_WAVES, ["central-backup", *reversed(MEMBERS)], {}, default_concurrency=4)
     assert [(p.name, p.stacks, p.max_concurrent, p.failure_tolerance) for p in plans] == [
         ("canary", ("central-backup", MEMBERS[0]), 4, 0),
         ("ten-percent", tuple(MEMBERS[1:4]), 4, 0),
@@ -86,7 +91,7 @@ def quiet(line: str) -> None:
 
 
 def test_a_failed_canary_stops_the_rollout_and_touches_nothing_else() -> None:
-    plans = assign(_default_waves(), ["central-backup", *MEMBERS], {}, default_concurrency=4)
+    plans = assign(DEFAULT_WAVES, ["central-backup", *MEMBERS], {}, default_concurrency=4)
     deploy = FakeDeploy(failing={MEMBERS[0]})
     outcome = roll_out(plans, deploy=deploy, deployed=lambda s: False, say=quiet)
     assert sorted(deploy.calls) == sorted(["central-backup", MEMBERS[0]])
@@ -102,7 +107,7 @@ def test_strict_keeps_tolerance_plus_one_in_flight_and_stops_after_as_many_failu
     deploy = FakeDeploy(failing=set(MEMBERS), together=3)
     outcome = roll_out([plan], deploy=deploy, deployed=lambda s: False, say=quiet)
     assert deploy.most_in_flight == 3
-    assert outcome.failed == MEMBERS[:3] or sorted(outcome.failed) == sorted(MEMBERS[:3])
+    assert sorted(outcome.failed) == MEMBERS[:3]
     assert (outcome.stopped_in, outcome.deployed, outcome.not_started) == ("rest", [], MEMBERS[3:])
 
 
@@ -154,7 +159,7 @@ def test_failures_within_the_tolerance_do_not_stop_the_next_wave() -> None:
 def test_a_re_run_continues_where_the_last_one_stopped() -> None:
     """The first run stops in ten-percent (MEMBERS[1..3], soft, 4 at once: MEMBERS[2] fails, the other two
     deploy); what it deployed is recorded at its planned hash, so the re-run deploys only MEMBERS[2] and the rest."""
-    plans = assign(_default_waves(), ["central-backup", *MEMBERS], {}, default_concurrency=4)
+    plans = assign(DEFAULT_WAVES, ["central-backup", *MEMBERS], {}, default_concurrency=4)
     first = FakeDeploy(failing={MEMBERS[2]})
     stopped = roll_out(plans, deploy=first, deployed=lambda s: False, say=quiet)
     assert stopped.stopped_in == "ten-percent"
@@ -211,3 +216,48 @@ def test_bad_waves_are_refused_naming_the_wave_and_the_fix(
     with pytest.raises(InputError) as raised:
         config_from_dict(data, source="backup.yaml")
     assert [(p.field, p.message) for p in raised.value.problems] == [(field, message)]
+
+
+def _rollout(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m org_backup.ops.rollout`` as ``make deploy`` runs it, from a scratch folder (its build/ stays there)."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "org_backup.ops.rollout", *args],
+        cwd=cwd, env=environ, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("listed", "outdir", "said"),
+    [
+        ("management", None, "the rollout deploys phase 2 only (central-backup, member-*), not management"),
+        ("pipeline", None, "lists stacks the pipeline does not deploy: pipeline"),
+        ("central-backup", "empty", "stacks does not exist. Fix: run `make synth` first."),
+    ],
+    ids=["phase-1-stack", "not-deployable", "nothing-synthesized"],
+)
+def test_the_rollout_command_refuses_what_it_cannot_deploy_before_deploying_anything(
+    listed: str, outdir: str | None, said: str, tmp_path: Path
+) -> None:
+    """Exit 2 with the reason, and no stack started (no per-stack list in build/rollout/). The config comes from
+    BACKUP_CONFIG, as make deploy passes it."""
+    (tmp_path / "stacks.txt").write_text(listed + "\n")
+    (tmp_path / "empty").mkdir()
+    args = ["--stacks-file", "stacks.txt", "--outdir", outdir or str(ROOT / "cdktf.out")]
+    run = _rollout(args, tmp_path, BACKUP_CONFIG=str(EXAMPLE_CONFIG))
+    assert (run.returncode, run.stdout) == (2, ""), run.stderr
+    assert said in run.stderr
+    assert not (tmp_path / "build" / "rollout").exists()
+
+
+def test_the_rollout_command_reports_a_bad_config_by_its_file(tmp_path: Path) -> None:
+    data = copy.deepcopy(BASE)
+    data["pipeline"]["rollout"] = {"waves": [{"name": "only", "count": 1}]}
+    config = tmp_path / "backup.yaml"
+    config.write_text(yaml.safe_dump(data))
+    (tmp_path / "stacks.txt").write_text("central-backup\n")
+    run = _rollout(["--config", str(config), "--stacks-file", "stacks.txt"], tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"{config} has 1 problem:")
+    assert "  - pipeline.rollout.waves[0]" in run.stderr
+    assert "is the last wave but selects by count" in run.stderr

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -192,3 +195,20 @@ def test_zip_is_deterministic_and_follows_the_sources(tmp_path: Path) -> None:
     assert lambda_package.zip_bytes(src) == first
     (src / "tags.py").write_text((src / "tags.py").read_text() + "\n# changed\n")
     assert lambda_package.zip_bytes(src) != first
+
+
+@pytest.mark.parametrize("function", ["tag_reapply", "restore_validation", "pr_approval"])
+def test_each_shipped_zip_imports_its_handler_on_its_own(function: str, tmp_path: Path) -> None:
+    """The zip as Lambda unpacks it (its root on sys.path, nothing of this checkout): the handler and what it imports
+    from shared/ load, so a file left out of the package fails here, not on the first event."""
+    package = lambda_package.build(function, tmp_path / "zips")
+    with zipfile.ZipFile(package.path) as archive:
+        archive.extractall(tmp_path / "task")
+    # Lambda resolves the function's handler setting, handler.lambda_handler (stacks/event_function.py), this way.
+    code = "import sys; sys.path.insert(0, '.'); import handler; print(callable(handler.lambda_handler))"
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        cwd=tmp_path / "task", env={"AWS_DEFAULT_REGION": "eu-west-1", "PATH": os.environ["PATH"]},
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert (run.returncode, run.stdout.strip()) == (0, "True"), run.stderr

@@ -316,16 +316,10 @@ class MigrationJob(RehearsalJob):
         result.verified["waves: continued"] = {s: self._deploy_record(result, s) for s in stacks}
 
     def _deploy_record(self, result: Rehearsal, stack: str) -> str | None:
-        """The hash ``make deploy`` recorded for ``stack`` (org_backup/ops/records.py: the state bucket's deployed/)."""
+        """The hash ``make deploy`` recorded for ``stack``, read where ``record`` writes it (org_backup/ops/records.py)."""
         backend = result.config["state_backend"]
         s3 = _admin(self, "home", "s3", result.endpoint)
-        try:
-            body = s3.get_object(Bucket=backend["bucket"], Key=f"{backend['key_prefix']}/deployed/{stack}.sha256")[
-                "Body"
-            ]
-        except s3.exceptions.NoSuchKey:
-            return None
-        return str(body.read().decode().strip())
+        return incremental.S3Records(s3, backend["bucket"], f"{backend['key_prefix']}/deployed").read().get(stack)
 
     def _kill_first_deploy(
         self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path, stack: str
