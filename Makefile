@@ -11,6 +11,12 @@ OUTDIR ?= cdktf.out
 TERRAFORM_VERSION := 1.11.4
 DEPLOY_PARALLELISM ?= 4
 PLANS := build/plans
+# Plan: shard PLAN_SHARD of PLAN_SHARDS of the changed stacks (pipeline.plan_shards; 1/1 plans them all); a shard's
+# plans are packed into PLAN_ARTIFACT/shard-<i>/ and the merge writes PLAN_ARTIFACT (org_backup/ops/plan_shards.py).
+PLAN_SHARD ?= 1
+PLAN_SHARDS ?= 1
+PLAN_ARTIFACT := build/plan-artifact
+SHARDS_DIR ?=
 # Deploy: shard SHARD of SHARDS of the stacks `make plan` listed (the pipeline passes the Plan stage's artifact).
 SHARD ?= 1
 SHARDS ?= 1
@@ -39,7 +45,7 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 # cdktf runs Terraform with this environment: our CLI config (provider mirror when there is one, never ~/.terraformrc).
 CDKTF := TF_CLI_CONFIG_FILE=$$($(PYTHON) -m org_backup.ops.terraform cli-config) npx --no-install cdktf
 
-.PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration deploy-stacks cli ci-tools providers-lock bootstrap discover plan diff deploy readiness pr-feedback clean
+.PHONY: help install synth schema validate scan scan-junit lint docs fmt test test-fast test-migration deploy-stacks cli ci-tools providers-lock bootstrap discover plan plan-shard plan-merge diff deploy readiness pr-feedback clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -114,19 +120,30 @@ bootstrap: synth ## First-time setup in order (docs/deploy.md, Deploy it); an AW
 discover: install ## Read the target OUs' accounts from AWS Organizations into accounts_file (read-only)
 	$(PYTHON) -m org_backup discover $(DISCOVER_FLAGS)
 
-plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy; in build/plans/
+plan: install ## terraform plan (read-only plan role) of the stacks changed since the last deploy (shard PLAN_SHARD/PLAN_SHARDS); in build/plans/
 	$(PYTHON) -m org_backup credentials --before plan
 	# The stack list with its hashes (what make deploy may deploy) exists only once every plan passed the plan guard.
-	rm -f $(PLANS)/changed-stacks.txt $(PLANS)/changed-stacks.json $(PLANS)/summary.md $(PLANS)/retired-accounts.json
+	rm -f $(PLANS)/*.txt $(PLANS)/*.tfplan $(PLANS)/changed-stacks.json $(PLANS)/summary.md $(PLANS)/plan-result.json \
+	  $(PLANS)/retired-accounts.json
 	ORG_BACKUP_ROLE=plan $(SYNTH)
 	$(PYTHON) -m org_backup changed --out $(PLANS)/candidates.txt
 	# A deployed member stack whose account left the target OUs: refused unless retired_accounts names it.
 	$(PYTHON) -m org_backup retire-accounts --plan $(PLANS)
-	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file $(PLANS)/candidates.txt
-	$(PYTHON) -m org_backup.ops.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt
+	$(PYTHON) -m org_backup shard $(PLAN_SHARD)/$(PLAN_SHARDS) --planned $(PLANS)/candidates.json > build/plan-shard-stacks.txt
+	$(PYTHON) -m org_backup wait-roles --role plan --stacks-file build/plan-shard-stacks.txt
+	$(PYTHON) -m org_backup.ops.terraform plan $(OUTDIR) --out $(PLANS) --stacks-file $(PLANS)/candidates.txt \
+	  --shard $(PLAN_SHARD)/$(PLAN_SHARDS)
 	mv $(PLANS)/candidates.json $(PLANS)/changed-stacks.json
 	mv $(PLANS)/candidates.txt $(PLANS)/changed-stacks.txt
 	$(PYTHON) -m org_backup preview --format mermaid > $(PLANS)/topology.md
+
+plan-shard: plan ## CodeBuild (plan_shards > 1): make plan of shard PLAN_SHARD/PLAN_SHARDS, packed as PLAN_ARTIFACT/shard-<i>/
+	rm -rf $(PLAN_ARTIFACT) && mkdir -p $(PLAN_ARTIFACT) && cp -R $(PLANS) $(PLAN_ARTIFACT)/shard-$(PLAN_SHARD)
+
+plan-merge: install ## CodeBuild (plan_shards > 1): check and merge the PLAN_SHARDS shards under SHARDS_DIR into PLAN_ARTIFACT
+	@test -n "$(SHARDS_DIR)" || { echo "make plan-merge: no SHARDS_DIR (the Plan batch's combined artifact)." >&2; exit 2; }
+	rm -rf $(PLAN_ARTIFACT)
+	$(PYTHON) -m org_backup.ops.plan_shards $(SHARDS_DIR) --shards $(PLAN_SHARDS) --out $(PLAN_ARTIFACT)
 
 diff: install cli ## Read-only: cdktf diff of STACK with the plan role, as a person of pipeline.plan_readers (credentials checked first)
 	@test -n "$(STACK)" || { echo "make diff: no STACK. Fix: make diff STACK=<stack>, e.g. STACK=central-backup (ORG_BACKUP_SYNTH_LIST=1 make synth lists them)." >&2; exit 2; }

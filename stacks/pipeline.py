@@ -216,6 +216,40 @@ class PipelineStack(PipelineBase):
                 endpoint=email,
             )
 
+    def _plan_stage(self) -> CodepipelineStage:
+        """The Plan stage fanned out (plan_shards > 1): the plan project as a batch whose shards' files CodePipeline
+        combines into one artifact (CodeBuild User Guide, "Batch build with combined artifacts": BatchEnabled and
+        CombineArtifacts), then one build of the same project (ORG_BACKUP_PLAN_MERGE=1) that checks and merges them
+        into "plans", the artifact the approval and the Deploy stage read, as with one Plan build."""
+        plan = self.projects["plan"].name
+        shards = CodepipelineStageAction(
+            name="Plan",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            run_order=1,
+            input_artifacts=["source"],
+            output_artifacts=["plan_shards"],
+            configuration={"ProjectName": plan, "BatchEnabled": "true", "CombineArtifacts": "true"},
+        )
+        merge = CodepipelineStageAction(
+            name="MergePlans",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            run_order=2,
+            input_artifacts=["source", "plan_shards"],
+            output_artifacts=["plans"],
+            configuration={
+                "ProjectName": plan,
+                "PrimarySource": "source",
+                "EnvironmentVariables": json.dumps([{"name": "ORG_BACKUP_PLAN_MERGE", "value": "1"}]),
+            },
+        )
+        return CodepipelineStage(name="Plan", action=[shards, merge])
+
     def _deploy_stage(self) -> CodepipelineStage:
         """One action per deploy phase (naming.deploy_phase), in order: an action starts when the one before it
         succeeded: the guardrail SCPs are in place before the vaults they protect, and backup
@@ -302,7 +336,7 @@ class PipelineStack(PipelineBase):
             stages = [
                 CodepipelineStage(name="Source", action=[source_action]),
                 build("Validate", "validate"),
-                build("Plan", "plan", ["plans"]),
+                self._plan_stage() if self.config.pipeline.plan_shards > 1 else build("Plan", "plan", ["plans"]),
             ]
             if self.config.pipeline.manual_approval:
                 approval = CodepipelineStageAction(

@@ -27,6 +27,7 @@ from org_backup.config.naming import (
     DEPLOY_BATCH_ROLE,
     PIPELINE_ROLE,
     PIPELINE_TOPIC,
+    PLAN_BATCH_ROLE,
     PR_PIPELINE_ROLE,
     PROJECT_PREFIX,
     PULL_REQUEST_PROJECT,
@@ -158,8 +159,10 @@ def add_builders(stack: PipelineBase) -> tuple[dict[str, IamRole], dict[str, Cod
         export_config=CodebuildReportGroupExportConfig(type="NO_EXPORT"),
     )
     projects: dict[str, CodebuildProject] = {}
-    shards = stack.config.pipeline.deploy_shards
-    batch = deploy_batch_config(stack, shards) if shards > 1 else None
+    shards = {"plan": stack.config.pipeline.plan_shards, "deploy": stack.config.pipeline.deploy_shards}
+    batches = {
+        name: batch_config(stack, name, count) for name, count in shards.items() if count > 1
+    }  # plan: its shards' files combined into one artifact for the merge build
     for name, (buildspec, kind) in PROJECTS.items():
         log_group = CloudwatchLogGroup(
             stack,
@@ -175,8 +178,10 @@ def add_builders(stack: PipelineBase) -> tuple[dict[str, IamRole], dict[str, Cod
         # Inline buildspecs (the shard list depends on the config; a pull request must not choose its own), so
         # Terraform would read the shell's ${VAR} as its own interpolation: escaped as $${VAR}, which Terraform
         # writes back as ${VAR}.
-        if name == "deploy" and batch:
-            buildspec = _terraform_literal(fanout.batch_buildspec(shards))
+        if name == "deploy" and name in batches:
+            buildspec = _terraform_literal(fanout.batch_buildspec(shards[name]))
+        if name == "plan" and name in batches:
+            buildspec = _terraform_literal(fanout.plan_batch_buildspec(shards[name]))
         if name == "pull-request":
             buildspec = _terraform_literal(fanout.pull_request_buildspec())
         source = (
@@ -190,13 +195,13 @@ def add_builders(stack: PipelineBase) -> tuple[dict[str, IamRole], dict[str, Cod
             provider=stack.provider,
             name=f"org-backup-{name}",
             description=f"org-backup {name} ({PROJECTS[name][0]}"
-            f"{', batch build' if name == 'deploy' and batch else ', inline' if name == 'pull-request' else ''})",
+            f"{', batch build' if name in batches else ', inline' if name == 'pull-request' else ''})",
             service_role=builder_roles[kind].arn,
             encryption_key=stack.key.arn,
             build_timeout=BUILD_TIMEOUT_MINUTES,
             # One deploy at a time; a batch's shards count as builds, and a build over the limit fails, not waits.
-            concurrent_build_limit=shards if name == "deploy" else None,
-            build_batch_config=batch if name == "deploy" else None,
+            concurrent_build_limit=shards["deploy"] if name == "deploy" else None,
+            build_batch_config=batches.get(name),
             artifacts=CodebuildProjectArtifacts(type="CODEPIPELINE" if in_pipeline else "NO_ARTIFACTS"),
             source=source,
             environment=CodebuildProjectEnvironment(
@@ -214,6 +219,16 @@ def add_builders(stack: PipelineBase) -> tuple[dict[str, IamRole], dict[str, Cod
                     # Overridden per build by the batch's build-list; a single Deploy build is shard 1 of 1.
                     CodebuildProjectEnvironmentEnvironmentVariable(name="ORG_BACKUP_SHARD", value="1"),
                     CodebuildProjectEnvironmentEnvironmentVariable(name="ORG_BACKUP_SHARDS", value="1"),
+                    # The plan merge build is no batch member: it reads the shard count from here.
+                    *(
+                        [
+                            CodebuildProjectEnvironmentEnvironmentVariable(
+                                name="ORG_BACKUP_PLAN_SHARDS", value=str(shards["plan"])
+                            )
+                        ]
+                        if name == "plan" and name in batches
+                        else []
+                    ),
                 ],
             ),
             logs_config=CodebuildProjectLogsConfig(
@@ -228,25 +243,28 @@ def _terraform_literal(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
-def deploy_batch_config(stack: PipelineBase, shards: int) -> CodebuildProjectBuildBatchConfig:
-    """The Deploy stage as a batch of ``shards`` builds (org_backup/synth/fanout.py). CodeBuild starts them with this
-    role, which may only start, stop and retry builds of the deploy project: the builds themselves cannot."""
-    role = stack.service_role("deploy-batch-role", DEPLOY_BATCH_ROLE, "codebuild.amazonaws.com")
+def batch_config(stack: PipelineBase, project: str, shards: int) -> CodebuildProjectBuildBatchConfig:
+    """The Plan or Deploy stage as a batch of ``shards`` builds (org_backup/synth/fanout.py). CodeBuild starts them
+    with the batch's own role, which may only start, stop and retry builds of that project: the builds themselves
+    cannot ("Batch builds in AWS CodeBuild", Security role). The plan's shards combine their artifacts into one, the
+    merge build's input; the deploy's shards produce none."""
+    role_name, construct = (PLAN_BATCH_ROLE, "plan-batch") if project == "plan" else (DEPLOY_BATCH_ROLE, "deploy-batch")
+    role = stack.service_role(f"{construct}-role", role_name, "codebuild.amazonaws.com")
     stack.policy(
-        "deploy-batch-policy",
+        f"{construct}-policy",
         role,
         [
             {
-                "Sid": "RunDeployShards",
+                "Sid": "RunPlanShards" if project == "plan" else "RunDeployShards",
                 "Effect": "Allow",
                 "Action": ["codebuild:RetryBuild", "codebuild:StartBuild", "codebuild:StopBuild"],
-                "Resource": stack.arn("codebuild", "project/org-backup-deploy"),
+                "Resource": stack.arn("codebuild", f"project/{PROJECT_PREFIX}{project}"),
             }
         ],
     )
     return CodebuildProjectBuildBatchConfig(
         service_role=role.arn,
-        combine_artifacts=False,
+        combine_artifacts=project == "plan",
         restrictions=CodebuildProjectBuildBatchConfigRestrictions(
             maximum_builds_allowed=shards, compute_types_allowed=[DEPLOY_COMPUTE_TYPE]
         ),
@@ -272,16 +290,17 @@ def add_pipeline_role(stack: PipelineBase) -> IamRole:
                 ],
             },
             *(
-                [
-                    {
-                        "Sid": "DeployBatch",
-                        "Effect": "Allow",
-                        "Action": ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"],
-                        "Resource": stack.arn("codebuild", f"project/{PROJECT_PREFIX}deploy"),
-                    }
-                ]
-                if stack.config.pipeline.deploy_shards > 1
-                else []
+                {
+                    "Sid": f"{project.capitalize()}Batch",
+                    "Effect": "Allow",
+                    "Action": ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"],
+                    "Resource": stack.arn("codebuild", f"project/{PROJECT_PREFIX}{project}"),
+                }
+                for project, shards in (
+                    ("plan", stack.config.pipeline.plan_shards),
+                    ("deploy", stack.config.pipeline.deploy_shards),
+                )
+                if shards > 1
             ),
             {
                 "Sid": "ApprovalNotice",

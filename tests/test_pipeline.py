@@ -352,6 +352,88 @@ def test_deploy_fans_out_as_a_batch_build_of_deploy_shards(connection: Synthesiz
     assert batch_grant["Action"] == ["codebuild:BatchGetBuildBatches", "codebuild:StartBuildBatch"]
 
 
+def test_plan_fans_out_as_a_batch_of_plan_shards_then_one_merge_build(connection: Synthesized) -> None:
+    """plan_shards: 3 (the fixture). The Plan stage: the plan project as a batch whose shards' artifacts CodePipeline
+    combines (BatchEnabled and CombineArtifacts, CodeBuild User Guide "Batch build with combined artifacts"), then a
+    merge build of the same project, run order 2, reading that combined artifact and writing "plans", which the
+    Deploy stage reads as with one Plan build."""
+    from org_backup.synth import fanout
+
+    pipeline = _one(connection, "pipeline", "aws_codepipeline", name="org-backup")
+    (plan_stage,) = [s for s in pipeline["stage"] if s["name"] == "Plan"]
+    shards, merge = plan_stage["action"]
+    project = "${aws_codebuild_project.project-plan.name}"
+    assert (shards["name"], shards["run_order"], shards["input_artifacts"], shards["output_artifacts"]) == (
+        "Plan",
+        1,
+        ["source"],
+        ["plan_shards"],
+    )
+    assert shards["configuration"] == {"ProjectName": project, "BatchEnabled": "true", "CombineArtifacts": "true"}
+    assert (merge["name"], merge["run_order"], merge["input_artifacts"], merge["output_artifacts"]) == (
+        "MergePlans",
+        2,
+        ["source", "plan_shards"],
+        ["plans"],
+    )
+    assert merge["configuration"] == {
+        "ProjectName": project,
+        "PrimarySource": "source",
+        "EnvironmentVariables": json.dumps([{"name": "ORG_BACKUP_PLAN_MERGE", "value": "1"}]),
+    }
+    assert all(a["input_artifacts"] == ["source", "plans"] for a in _deploy_actions(connection))
+
+    plan = _one(connection, "pipeline", "aws_codebuild_project", name="org-backup-plan")
+    assert plan["source"]["buildspec"].replace("$${", "${") == fanout.plan_batch_buildspec(3)
+    batch = plan["build_batch_config"]
+    assert batch["combine_artifacts"] is True
+    assert batch["restrictions"]["maximum_builds_allowed"] == 3
+    assert "plan-batch-role" in batch["service_role"]
+    variables = {v["name"]: v["value"] for v in plan["environment"]["environment_variable"]}
+    assert variables["ORG_BACKUP_PLAN_SHARDS"] == "3"  # the merge build is no batch member
+    policy = _one(connection, "pipeline", "aws_iam_role_policy", name="plan-batch-policy")
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Action"] == ["codebuild:RetryBuild", "codebuild:StartBuild", "codebuild:StopBuild"]
+    assert statement["Resource"] == "arn:aws:codebuild:us-west-2:300000000003:project/org-backup-plan"
+    pipeline_policy = json.loads(_one(connection, "pipeline", "aws_iam_role_policy", name="pipeline-policy")["policy"])
+    grants = {s["Sid"]: s["Resource"] for s in pipeline_policy["Statement"] if s.get("Sid", "").endswith("Batch")}
+    assert grants == {
+        "PlanBatch": "arn:aws:codebuild:us-west-2:300000000003:project/org-backup-plan",
+        "DeployBatch": "arn:aws:codebuild:us-west-2:300000000003:project/org-backup-deploy",
+    }
+
+
+def test_plan_batch_buildspec_shards_plan_every_changed_stack_once_and_merge_reads_their_artifact() -> None:
+    from org_backup.synth import fanout, incremental
+
+    spec = yaml.safe_load(fanout.plan_batch_buildspec(4))
+    plain = yaml.safe_load((ROOT / "buildspecs" / "plan-shards.yml").read_text())
+    assert {k: v for k, v in spec.items() if k != "batch"} == plain
+    (command,) = plain["phases"]["build"]["commands"]
+    # The merge reads the combined artifact by its input name (CodeBuild: CODEBUILD_SRC_DIR_<input artifact name>).
+    assert 'make plan-merge SHARDS_DIR="${CODEBUILD_SRC_DIR_plan_shards}"' in command
+    assert plain["artifacts"]["base-directory"] == "build/plan-artifact"
+    variables = [b["env"]["variables"] for b in spec["batch"]["build-list"]]
+    changed = ["management", "backup-policies", "central-backup", *(f"member-{i:012d}" for i in range(23))]
+    planned = [
+        s for v in variables
+        for s in incremental.shard(changed, int(v["ORG_BACKUP_PLAN_SHARD"]), int(v["ORG_BACKUP_PLAN_SHARDS"]))
+    ]  # fmt: skip
+    assert sorted(planned) == sorted(changed)
+    with pytest.raises(ValueError, match="at least 2 shards"):
+        fanout.plan_batch_buildspec(1)
+
+
+def test_one_plan_build_by_default(example: Synthesized) -> None:
+    pipeline = _one(example, "pipeline", "aws_codepipeline", name="org-backup")
+    (plan_stage,) = [s for s in pipeline["stage"] if s["name"] == "Plan"]
+    (action,) = plan_stage["action"]
+    assert action["configuration"] == {"ProjectName": "${aws_codebuild_project.project-plan.name}"}
+    project = _one(example, "pipeline", "aws_codebuild_project", name="org-backup-plan")
+    assert project["source"]["buildspec"] == "buildspecs/plan.yml" and "build_batch_config" not in project
+    assert "plan-batch-policy" not in {p["name"] for p in example.resources("pipeline", "aws_iam_role_policy").values()}
+
+
 @pytest.mark.parametrize("shards", [2, 5, 16])
 def test_batch_buildspec_shards_cover_every_planned_stack_once(shards: int) -> None:
     from org_backup.synth import fanout, incremental

@@ -38,10 +38,11 @@ PR_APPROVAL_RULE = "org-backup-pr-build-finished"
 PR_APPROVAL_DLQ = "org-backup-pr-approval-dlq"
 PR_APPROVAL_KEY_ALIAS = "alias/org-backup/pr-approval"
 # The pipeline's own service roles (CodePipeline, the EventBridge rules that start it or the pull-request build,
-# the Deploy stage's batch): with the builders, the only principals the pipeline-account guardrail lets start builds.
+# the Plan and Deploy stages' batches): with the builders, the only principals the pipeline-account guardrail lets start builds.
 PIPELINE_ROLE = "org-backup-pipeline"
 PR_PIPELINE_ROLE = "org-backup-pr-pipeline"
 DEPLOY_BATCH_ROLE = "org-backup-deploy-batch"
+PLAN_BATCH_ROLE = "org-backup-plan-batch"
 EVENTS_START_PIPELINE_ROLE = "org-backup-events-start-pipeline"
 EVENTS_START_PR_BUILD_ROLE = "org-backup-events-start-pr-build"
 EVENTS_ENROLMENT_ROLE = "org-backup-events-enrolment"

@@ -78,7 +78,7 @@ class Rollout(Model):
     )
 
 
-# org-backup's own cap on Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
+# org-backup's own cap on Plan and Deploy fan-out (not an AWS quota): beyond it, API rate limits (STS, IAM, Organizations)
 # rather than build count bound the wall time. docs/scale.md, "Scale" explains the model.
 MAX_DEPLOY_SHARDS = 100
 # A role trust policy holds 2,048 characters by default (IAM User Guide, "IAM and AWS STS quotas": role trust policy
@@ -174,6 +174,14 @@ class Pipeline(Model):
         le=MAX_DEPLOY_SHARDS,
         description="Parallel CodeBuild builds the Deploy stage fans out to (a batch build when above 1); each "
         "deploys 1/N of the changed stacks. Keep it within the account's CodeBuild concurrent-build quota.",
+    )
+    plan_shards: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_DEPLOY_SHARDS,
+        description="Parallel CodeBuild builds the Plan stage fans out to (a batch build and a merge build when "
+        "above 1); each plans 1/N of the changed stacks, and the merge checks and joins them into the one artifact "
+        "that is approved and deployed. Keep it within the account's CodeBuild concurrent-build quota.",
     )
     artifact_retention_days: int = Field(default=90, ge=1, le=3650, description="Pipeline artifacts kept this long.")
     log_retention_days: int = Field(default=365, description="CodeBuild log retention (a CloudWatch Logs value).")

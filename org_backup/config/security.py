@@ -15,6 +15,7 @@ from org_backup.config.naming import (
     EVENTS_START_PIPELINE_ROLE,
     EVENTS_START_PR_BUILD_ROLE,
     PIPELINE_ROLE,
+    PLAN_BATCH_ROLE,
     PR_APPROVAL_ROLE,
     PR_PIPELINE_ROLE,
 )
@@ -29,6 +30,7 @@ PIPELINE_ONLY_FIELDS = (
     "notification_emails",
     "deploy_parallelism",
     "deploy_shards",
+    "plan_shards",
     "artifact_retention_days",
     "log_retention_days",
 )
@@ -40,6 +42,7 @@ PIPELINE_ROLES = (
     PIPELINE_ROLE,
     PR_PIPELINE_ROLE,
     DEPLOY_BATCH_ROLE,
+    PLAN_BATCH_ROLE,
     EVENTS_START_PIPELINE_ROLE,
     EVENTS_START_PR_BUILD_ROLE,
     EVENTS_ENROLMENT_ROLE,

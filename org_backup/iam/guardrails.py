@@ -23,6 +23,7 @@ from org_backup.config.naming import (
     FRAMEWORK_NAME,
     PIPELINE,
     PIPELINE_ROLE,
+    PLAN_BATCH_ROLE,
     POLICY_PATH,
     PR_APPROVAL_FUNCTION,
     PR_PIPELINE,
@@ -216,7 +217,7 @@ def _pipeline_account_scps(config: BackupConfig, naming: Naming) -> list[Rendere
         # Guide: service roles; EventBridge User Guide: targets that need a role).
         pipeline_principals=[
             naming.role_arn(home, name)
-            for name in (PIPELINE_ROLE, PR_PIPELINE_ROLE, DEPLOY_BATCH_ROLE, EVENTS_START_PR_BUILD_ROLE)
+            for name in (PIPELINE_ROLE, PR_PIPELINE_ROLE, PLAN_BATCH_ROLE, DEPLOY_BATCH_ROLE, EVENTS_START_PR_BUILD_ROLE)
         ],
         pipeline_resources=[
             *projects,

@@ -48,6 +48,7 @@ from typing import Any
 from org_backup.config.naming import RETIRED_PLANS_LOCAL
 from org_backup.config.paths import BUILD_DIR
 from org_backup.ops import plan_guard, provider_lock
+from org_backup.ops.plan_shards import PlanResult, render_summary
 from org_backup.ops.provider_lock import LOCK_FILE, LOCK_PLATFORMS, PROVIDER_LOCK, configured_providers, place_lock_file
 
 _MIRROR_PROBE = "registry.terraform.io/hashicorp/aws"
@@ -249,12 +250,20 @@ def _locals(stack_dir: Path) -> dict[str, Any]:
     return found
 
 
-def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv | None = None) -> dict[str, int]:
+def plan_all(
+    outdir: Path,
+    out: Path,
+    patterns: list[str],
+    *,
+    env: TerraformEnv | None = None,
+    shard: tuple[int, int] = (1, 1),
+) -> dict[str, int]:
     """terraform plan (read-only: no state lock) of the selected stacks; each plan and its text go to ``out``.
 
-    Returns {stack: exit code of plan -detailed-exitcode} (0 no changes, 2 changes) and writes summary.md.
+    Returns {stack: exit code of plan -detailed-exitcode} (0 no changes, 2 changes) and writes plan-result.json and
+    summary.md (org_backup/ops/plan_shards.py). ``shard`` (I, N) labels a Plan stage fanned out to N builds: the
+    patterns are then that shard's stacks, and the merge checks the shards together.
     """
-    from org_backup.ops import retire_accounts  # config models: loaded here, not by every terraform command
     from org_backup.plans import diff as policy_diff
 
     env = env or TerraformEnv.prepare()
@@ -263,41 +272,37 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
     for stack_dir in dirs:
         env.init(stack_dir, backend=True)
 
+    result = PlanResult(shard=shard)
     refused: dict[str, list[str]] = {}
-    released: dict[str, list[str]] = {}
-    retired_plans: dict[str, list[str]] = {}
-    policy_changes: dict[str, list[str]] = {}  # target OU -> diff of its effective backup plans
 
     def plan(stack_dir: Path) -> int:
         plan_file = f"{(out / stack_dir.name).resolve()}.tfplan"
-        result = env.run(
+        run = env.run(
             stack_dir, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", f"-out={plan_file}",
             check=False,
         )  # fmt: skip
-        if result.returncode not in (0, 2):
-            output = result.stdout + result.stderr
+        if run.returncode not in (0, 2):
+            output = run.stdout + run.stderr
             stopped = plan_guard.prevented(stack_dir.name, output) + plan_guard.orphaned(stack_dir.name, output)
             if stopped:
                 refused[stack_dir.name] = stopped
                 return 1
-            raise TerraformError(
-                f"terraform plan failed in {stack_dir}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-            )
-        (out / f"{stack_dir.name}.txt").write_text(result.stdout, encoding="utf-8")
-        if (
-            result.returncode == 2
-        ):  # something changes: what exactly, from the saved plan (org_backup/ops/plan_guard.py)
+            raise TerraformError(f"terraform plan failed in {stack_dir}:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
+        (out / f"{stack_dir.name}.txt").write_text(run.stdout, encoding="utf-8")
+        if run.returncode == 2:  # something changes: what exactly, from the saved plan (org_backup/ops/plan_guard.py)
             shown = json.loads(env.run(stack_dir, "show", "-json", "-no-color", plan_file).stdout)
             retired = _locals(stack_dir).get(RETIRED_PLANS_LOCAL, [])
             removals, confirmed = plan_guard.plan_removals(stack_dir.name, shown, retired)
             refused[stack_dir.name] = plan_guard.refusals(stack_dir.name, shown) + removals
-            released[stack_dir.name] = plan_guard.retained(shown)
-            retired_plans[stack_dir.name] = confirmed
-            policy_changes.update(policy_diff.effective_changes(shown))
-        return result.returncode
+            if released := plan_guard.retained(shown):
+                result.released[stack_dir.name] = released
+            if confirmed:
+                result.retired_plans[stack_dir.name] = confirmed
+            result.policy_changes.update(policy_diff.effective_changes(shown))
+        return run.returncode
 
     with ThreadPoolExecutor(max_workers=workers()) as pool:
-        codes = dict(zip((d.name for d in dirs), pool.map(plan, dirs), strict=True))
+        result.codes = dict(zip((d.name for d in dirs), pool.map(plan, dirs), strict=True))
     refusals = [line for name in sorted(refused) for line in refused[name]]
     if refusals:
         lines = ["# org-backup plan: refused", "", "Nothing may be deployed from this plan:", ""]
@@ -305,24 +310,9 @@ def plan_all(outdir: Path, out: Path, patterns: list[str], *, env: TerraformEnv 
         raise TerraformError(
             "the plan is refused; nothing may be deployed from it:\n" + "\n".join(f"  - {r}" for r in refusals)
         )
-    changed = sorted(name for name, code in codes.items() if code == 2)
-    retiring = out / retire_accounts.RETIRING_FILE  # written by `retire-accounts --plan` just before
-    accounts = retire_accounts.summary(json.loads(retiring.read_text("utf-8")) if retiring.is_file() else {})
-    if not codes:
-        lines = ["# org-backup plan: nothing to plan", "", "No stack changed since the last deploy.", *accounts]
-        (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return codes
-    lines = [f"# org-backup plan: {len(changed)} of {len(codes)} stacks change", ""]
-    lines += [f"- `{name}`: changes (see {name}.txt)" for name in changed] or ["No changes."]
-    kept = [f"- `{name}`: {address}" for name in sorted(released) for address in released[name]]
-    if kept:
-        lines += ["", "Released from Terraform and kept in AWS (removed blocks):", "", *kept]
-    gone = [f"- {line}" for name in sorted(retired_plans) for line in retired_plans[name]]
-    if gone:
-        lines += ["", "Backup plans removed, as retired_plans says:", "", *gone]
-    lines += policy_diff.summary(policy_changes) + accounts
-    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return codes
+    result.write(out)
+    (out / "summary.md").write_text(render_summary(result, out), encoding="utf-8")
+    return result.codes
 
 
 _LOCK_HEADER = """\
@@ -397,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("patterns", nargs="*")
     plan.add_argument("--stacks-file", type=Path, help="plan exactly the stacks listed in this file (may be empty)")
     plan.add_argument("--out", type=Path, default=Path("build/plans"))
+    plan.add_argument(
+        "--shard", default="1/1", help="I/N: plan only shard I of N of the listed stacks (a fanned-out Plan stage)"
+    )
     args = parser.parse_args(argv)
     try:
         return _run(parser, args)
@@ -423,13 +416,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "plan":
         if bool(args.patterns) == bool(args.stacks_file):
             parser.error("plan takes stack patterns or --stacks-file, not both and not neither")
-        if args.stacks_file:
-            from org_backup.synth.incremental import read_stack_list
+        from org_backup.config.errors import UsageError
+        from org_backup.synth import incremental
 
-            patterns = read_stack_list(args.stacks_file)
-        else:
-            patterns = args.patterns
-        plan_all(Path(args.outdir), args.out, patterns)  # raises on a failed plan
+        patterns = incremental.read_stack_list(args.stacks_file) if args.stacks_file else args.patterns
+        index, _, count = args.shard.partition("/")
+        if not (index.isdigit() and count.isdigit()) or (args.shard != "1/1" and not args.stacks_file):
+            parser.error(f"--shard {args.shard!r}: give I/N (e.g. 2/8), with --stacks-file")
+        shard = (int(index), int(count))
+        try:  # the same round-robin as the Deploy stage's shards
+            mine = incremental.shard(patterns, *shard) if args.stacks_file else patterns
+        except UsageError as exc:
+            parser.error(str(exc))
+        plan_all(Path(args.outdir), args.out, mine, shard=shard)  # raises on a failed plan
         print((args.out / "summary.md").read_text(encoding="utf-8"))
         return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the commands above

@@ -282,6 +282,7 @@ class MigrationJob(RehearsalJob):
         (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
         builders = self._builder_credentials(endpoint, accounts["home"])
         self._make(result, "plan, waves", ["plan"], {**base, **builders["plan"]})
+        self._plan_in_shards(result, {**base, **builders["plan"]})
         stacks = [f"member-{canary}", f"member-{other}"]
         self._approve(result, planned, stacks)
         deny = {
@@ -314,6 +315,39 @@ class MigrationJob(RehearsalJob):
         self._make(result, "deploy, waves continue", ["deploy", f"PLANNED={planned}"], deploy_env)
         result.verified["waves: planned"] = json.loads(planned.read_text())
         result.verified["waves: continued"] = {s: self._deploy_record(result, s) for s in stacks}
+
+    def _plan_in_shards(self, result: Rehearsal, plan_env: dict[str, str]) -> None:
+        """Issue 31: the same plan as the Plan stage fanned out to two shards, as CodeBuild runs it
+        (buildspecs/plan-shards.yml): `make plan-shard` per shard, each build's artifact in its own folder of the
+        combined artifact, then `make plan-merge`. Kept: what one build wrote and what the merge wrote."""
+        plans, artifact = result.repo / "build" / "plans", result.repo / "build" / "plan-artifact"
+        single, combined = self.workdir / "plan-single", self.workdir / "plan-combined"
+        for folder in (single, combined):
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(plans, single)
+        for index in (1, 2):
+            args = ["plan-shard", f"PLAN_SHARD={index}", "PLAN_SHARDS=2"]
+            self._make(result, f"plan shard {index} of 2", args, plan_env)
+            shutil.copytree(artifact, combined / f"shard_{index}")
+        self._make(result, "plan merge", ["plan-merge", f"SHARDS_DIR={combined}", "PLAN_SHARDS=2"], plan_env)
+
+        def texts(folder: Path) -> dict[str, list[str]]:
+            # Terraform refreshes in parallel: its "Refreshing state" lines come in any order.
+            return {p.name: sorted(p.read_text().splitlines()) for p in folder.iterdir() if p.suffix != ".tfplan"}
+
+        result.verified["plan shards"] = {
+            "single": texts(single),
+            "merged": texts(artifact),
+            "tfplans": (
+                sorted(p.name for p in single.glob("*.tfplan")),
+                sorted(p.name for p in artifact.glob("*.tfplan")),
+            ),
+            "changed": sorted(json.loads((single / "changed-stacks.json").read_text())),
+            "per shard": [
+                sorted(json.loads((combined / f"shard_{i}" / f"shard-{i}" / "plan-result.json").read_text())["codes"])
+                for i in (1, 2)
+            ],
+        }
 
     def _deploy_record(self, result: Rehearsal, stack: str) -> str | None:
         """The hash ``make deploy`` recorded for ``stack``, read where ``record`` writes it (org_backup/ops/records.py)."""
@@ -731,6 +765,20 @@ def test_a_canary_that_fails_stops_the_rollout_before_the_next_wave_touches_anyt
     assert "Stopped in wave canary" in output and "lambda:UpdateFunctionConfiguration" in output
     assert stopped["other stack's state"] == []
     assert all(stopped["records"][stack] != planned[stack] for stack in planned)
+
+
+def test_the_plan_stage_in_two_shards_merges_into_the_plans_of_one_build(migration: Rehearsal) -> None:
+    """Issue 31: every file one `make plan` writes (changed-stacks.json, summary.md, each stack's plan text, ...) is
+    in the merge of two `make plan-shard` builds, with the same content; each shard planned its half, none both."""
+    shards = migration.verified["plan shards"]
+    single, merged = shards["single"], shards["merged"]
+    assert sorted(merged) == sorted(single)
+    assert {name: merged[name] == single[name] for name in single} == {name: True for name in single}
+    one, two = shards["per shard"]
+    assert one and two and not set(one) & set(two)
+    planned = shards["changed"]
+    assert sorted(one + two) == planned
+    assert shards["tfplans"][0] == shards["tfplans"][1] == sorted(f"{s}.tfplan" for s in planned)
 
 
 def test_the_next_deploy_of_the_same_plan_continues_and_converges(migration: Rehearsal) -> None:
