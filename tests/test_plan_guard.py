@@ -18,6 +18,7 @@ import pytest
 
 from org_backup.ops import plan_guard
 from org_backup.ops.terraform import TerraformEnv, TerraformError, plan_all
+from tests.stand_in_stacks import terraform_env, write_stack
 
 
 def _change(address: str, actions: list[str], reason: str | None = None, **before: Any) -> dict[str, Any]:
@@ -60,22 +61,9 @@ def test_destroying_or_replacing_a_vault_or_its_key_is_refused_and_forgetting_is
 STACK = "member-100000000004"
 
 
-def _write(stack: Path, resources: dict[str, Any], removed: list[dict[str, Any]] | None = None) -> None:
-    document: dict[str, Any] = {
-        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
-        "resource": {"terraform_data": resources},
-    }
-    if removed:
-        document["removed"] = removed
-    (stack / "cdk.tf.json").write_text(json.dumps(document))
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> TerraformEnv:
-    """Terraform as make plan runs it, with a lock file for no provider: terraform_data is built in."""
-    lock = tmp_path / "no-providers.lock.hcl"
-    lock.write_text("# no providers: the stand-in stack uses Terraform's built-in terraform_data only\n")
-    return TerraformEnv.prepare(tmp_path / "build", provider_lock=lock)
+    return terraform_env(tmp_path)
 
 
 @pytest.fixture
@@ -84,7 +72,7 @@ def deployed(tmp_path: Path, env: TerraformEnv, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(plan_guard.PROTECTED, "terraform_data", "stand-in vault")
     stack = tmp_path / "cdktf.out" / "stacks" / STACK
     stack.mkdir(parents=True)
-    _write(stack, {"vault": {"input": "a", "lifecycle": {"prevent_destroy": True}}, "other": {"input": "b"}})
+    write_stack(stack, {"vault": {"input": "a", "lifecycle": {"prevent_destroy": True}}, "other": {"input": "b"}})
     env.init(stack, backend=True)
     env.run(stack, "apply", "-input=false", "-no-color", "-auto-approve")
     return tmp_path / "cdktf.out"
@@ -96,7 +84,7 @@ def test_a_vault_that_left_the_configuration_is_refused_although_it_had_prevent_
 ) -> None:
     """prevent_destroy lives in the resource block: remove the block and Terraform plans the destroy (checked here
     with Terraform itself), so make plan refuses it, names it, writes the refusal into summary.md, deploys nothing."""
-    _write(deployed / "stacks" / STACK, {"other": {"input": "b"}})
+    write_stack(deployed / "stacks" / STACK, {"other": {"input": "b"}})
     out = deployed.parent / "plans"
     with pytest.raises(TerraformError) as raised:
         plan_all(deployed, out, [STACK], env=env)
@@ -115,7 +103,7 @@ def test_a_vault_that_left_the_configuration_is_refused_although_it_had_prevent_
 @pytest.mark.terraform
 def test_a_replacement_stopped_by_prevent_destroy_is_named_with_its_fix(deployed: Path, env: TerraformEnv) -> None:
     vault = {"input": "a", "triggers_replace": "x", "lifecycle": {"prevent_destroy": True}}
-    _write(deployed / "stacks" / STACK, {"vault": vault, "other": {"input": "b"}})
+    write_stack(deployed / "stacks" / STACK, {"vault": vault, "other": {"input": "b"}})
     with pytest.raises(TerraformError) as raised:
         plan_all(deployed, deployed.parent / "plans", [STACK], env=env)
     assert str(raised.value).splitlines()[1] == (
@@ -127,7 +115,7 @@ def test_a_replacement_stopped_by_prevent_destroy_is_named_with_its_fix(deployed
 
 @pytest.mark.terraform
 def test_a_removed_block_releases_the_vault_and_the_summary_says_it_is_kept(deployed: Path, env: TerraformEnv) -> None:
-    _write(
+    write_stack(
         deployed / "stacks" / STACK,
         {"other": {"input": "b"}},
         removed=[{"from": "terraform_data.vault", "lifecycle": {"destroy": False}}],

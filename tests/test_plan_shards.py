@@ -21,26 +21,14 @@ from org_backup.ops.plan_shards import MergeError, PlanResult, merge
 from org_backup.ops.terraform import TerraformEnv, plan_all
 from org_backup.synth import incremental
 from tests.conftest import ROOT
+from tests.stand_in_stacks import terraform_env, write_stack
 
 STACKS = ["backup-policies", "central-backup", "management", "member-100000000001", "member-100000000002"]
 
 
-def _write(stack: Path, resources: dict[str, Any], removed: list[dict[str, Any]] | None = None) -> None:
-    document: dict[str, Any] = {
-        "terraform": {"backend": {"local": {"path": "terraform.tfstate"}}},
-        "resource": {"terraform_data": resources},
-    }
-    if removed:
-        document["removed"] = removed
-    stack.mkdir(parents=True, exist_ok=True)
-    (stack / "cdk.tf.json").write_text(json.dumps(document))
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> TerraformEnv:
-    lock = tmp_path / "no-providers.lock.hcl"
-    lock.write_text("# no providers: the stand-in stacks use Terraform's built-in terraform_data only\n")
-    return TerraformEnv.prepare(tmp_path / "build", provider_lock=lock)
+    return terraform_env(tmp_path)
 
 
 @pytest.fixture
@@ -49,18 +37,18 @@ def outdir(tmp_path: Path, env: TerraformEnv) -> Path:
     out = tmp_path / "cdktf.out"
     stacks = out / "stacks"
     for name in STACKS[:4]:
-        _write(stacks / name, {"a": {"input": "1"}, "b": {"input": "2"}})
+        write_stack(stacks / name, {"a": {"input": "1"}, "b": {"input": "2"}})
         env.init(stacks / name, backend=True)
         env.run(stacks / name, "apply", "-input=false", "-no-color", "-auto-approve")
-    _write(stacks / "backup-policies", {"a": {"input": "1"}, "b": {"input": "changed"}})
-    _write(
+    write_stack(stacks / "backup-policies", {"a": {"input": "1"}, "b": {"input": "changed"}})
+    write_stack(
         stacks / "central-backup",
         {"a": {"input": "1"}},
         removed=[{"from": "terraform_data.b", "lifecycle": {"destroy": False}}],
     )
     # management: unchanged; member-...01: one resource added; member-...02: new
-    _write(stacks / "member-100000000001", {"a": {"input": "1"}, "b": {"input": "2"}, "c": {"input": "3"}})
-    _write(stacks / "member-100000000002", {"a": {"input": "new"}})
+    write_stack(stacks / "member-100000000001", {"a": {"input": "1"}, "b": {"input": "2"}, "c": {"input": "3"}})
+    write_stack(stacks / "member-100000000002", {"a": {"input": "new"}})
     return out
 
 
