@@ -217,7 +217,13 @@ def _pipeline_account_scps(config: BackupConfig, naming: Naming) -> list[Rendere
         # Guide: service roles; EventBridge User Guide: targets that need a role).
         pipeline_principals=[
             naming.role_arn(home, name)
-            for name in (PIPELINE_ROLE, PR_PIPELINE_ROLE, PLAN_BATCH_ROLE, DEPLOY_BATCH_ROLE, EVENTS_START_PR_BUILD_ROLE)
+            for name in (
+                PIPELINE_ROLE,
+                PR_PIPELINE_ROLE,
+                PLAN_BATCH_ROLE,
+                DEPLOY_BATCH_ROLE,
+                EVENTS_START_PR_BUILD_ROLE,
+            )
         ],
         pipeline_resources=[
             *projects,
