@@ -85,6 +85,9 @@ def benchmarks_page(results: Path) -> str:
         "",
     ]
     for path in sorted(results.glob("*.json"), reverse=True):
+        if path.name.startswith("fleet-"):
+            lines += [f"## {path.stem}", "", fleet_table(path), ""]
+            continue
         loaded = json.loads(path.read_text(encoding="utf-8"))
         runs = [_flat(run) for run in (loaded if isinstance(loaded, list) else [loaded])]
         keys = list(dict.fromkeys(k for run in runs for k in run))
@@ -136,9 +139,63 @@ def tiers_table(results: Path) -> str:
     return "\n".join(lines)
 
 
+FLEET_MARKER = "<!-- fleet: benchmarks/results -->"
+
+
+def fleet_table(path: Path) -> str:
+    """A fleet benchmark (benchmarks/fleet.py): each fleet's steps, the fitted model and its check, the projections."""
+    run = json.loads(path.read_text(encoding="utf-8"))
+    steps = list(run["fleets"][0]["steps"])
+    lines = [
+        f"`benchmarks/results/{path.name}` ({run['machine']}, commit {run['commit']}, {run['regions']} Regions, "
+        f"{run['parallelism_p_measured']} stacks deployed at once; CPU steal at start {run['cpu_steal_percent_at_start']} %):",
+        "",
+        "| member accounts | " + " | ".join(f"{s} wall / CPU" for s in steps) + " |",
+        "| ---: |" + " ---: |" * len(steps),
+    ]
+    for fleet in run["fleets"]:
+        cells = [f"{fleet['steps'][s]['wall_s']:.0f} s / {fleet['steps'][s]['cpu_s']:.0f} s" for s in steps]
+        lines.append(f"| {fleet['members']} | " + " | ".join(cells) + " |")
+    model = run["model"]
+    lines += [
+        "",
+        f"Model fitted on {model['fitted_on_members']} member accounts: plan {model['plan_a_s']} s + "
+        f"{model['plan_b_s_per_stack']} s per stack; phase 2 {model['deploy_a_s']} s + {model['deploy_b_s_per_round']} s "
+        f"per round. For {model['checked_on_members']}: predicted {run['predicted_largest_s']} s, measured "
+        f"{run['measured_largest_s']} s: **{run['model_error_percent']} % off**.",
+        "",
+        "| accounts | shards N | plan | deploy | CodeBuild's own cost (assumed) | total |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for accounts, rows in run["projections"].items():
+        for row in rows:
+            lines.append(
+                f"| {accounts} | {row['shards']} | {row['plan_min']} min | {row['deploy_min']} min | "
+                f"{row['codebuild_overhead_min']} min | {row['total_min']} min |"
+            )
+    check = run["api_rate_check"]
+    lines += [
+        "",
+        f"Chosen N = {run['chosen_shards']}: 1,000 accounts in **{run['projected_1000_accounts_minutes']} min**, "
+        f"5,000 in {run['projected_5000_accounts_minutes']} min. API rates at N = {check['shards']} "
+        f"({check['in_flight_stacks']} stacks at once) against the published quotas: highest use "
+        f"{100 * check['max_utilization']:.1f} % ({'passed' if check['passed'] else 'FAILED'}); {check['not_checked']}.",
+    ]
+    return "\n".join(lines)
+
+
+def newest_fleet(results: Path) -> Path | None:
+    found = sorted(results.glob("fleet-*.json"))
+    return found[-1] if found else None
+
+
 def on_page_markdown(markdown: str, page: Any, config: MkDocsConfig, files: Files) -> str:
+    results = ROOT / "benchmarks" / "results"
     if TIERS_MARKER in markdown:
-        return markdown.replace(TIERS_MARKER, tiers_table(ROOT / "benchmarks" / "results"))
+        markdown = markdown.replace(TIERS_MARKER, tiers_table(results))
+    if FLEET_MARKER in markdown:
+        fleet = newest_fleet(results)
+        markdown = markdown.replace(FLEET_MARKER, fleet_table(fleet) if fleet else "No fleet benchmark recorded yet.")
     return markdown
 
 

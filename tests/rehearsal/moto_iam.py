@@ -25,13 +25,18 @@ caller's identity policies. Where that is wrong or missing for org-backup, this 
    reference), and read or wrote a bucket's encryption, public access block, ownership controls, replication,
    Object Lock and request payment settings as ``s3:ListBucket`` / ``s3:CreateBucket`` / ``s3:DeleteBucket``,
    so a role lacking those permissions passed. Each is checked as the S3 action AWS names for it.
+7. With ``ORG_BACKUP_TEST_CALL_LOG`` naming a file (benchmarks/fleet.py), every call checked is appended to it as
+   ``<caller account> <action> <Region> <role ARN, for sts:AssumeRole>``: the API calls a deployment makes, by the account
+   that makes them (AWS counts request quotas against the calling account).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import sys
+import threading
 from typing import Any, NoReturn
 
 from botocore.awsrequest import AWSRequest
@@ -98,7 +103,22 @@ def _check_signature(self: access_control.IAMRequestBase) -> None:
         self._raise_signature_does_not_match()
 
 
+_CALL_LOG = os.environ.get("ORG_BACKUP_TEST_CALL_LOG")
+_CALL_LOG_LOCK = threading.Lock()
+
+
+def _log_call(self: access_control.IAMRequestBase) -> None:  # 7
+    call = moto_authz.Call.of(self)
+    role = call.param("RoleArn") if call.action == "sts:AssumeRole" else None
+    line = f"{call.account} {call.action} {call.region} {role or '-'}\n"
+    assert _CALL_LOG is not None
+    with _CALL_LOG_LOCK, open(_CALL_LOG, "a", encoding="utf-8") as out:
+        out.write(line)
+
+
 def _check_action_permitted(self: access_control.IAMRequestBase, resource: str) -> None:  # 2, 5
+    if _CALL_LOG:
+        _log_call(self)
     try:
         decision = moto_authz.decide(self)
     except (moto_authz.Unmodelled, ValueError) as error:  # ValueError: a policy AWS would refuse or cannot decide
