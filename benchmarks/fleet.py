@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     steal_before = _steal_percent()
     fleets = []
+    (ROOT / "build").mkdir(exist_ok=True)  # absent on a fresh clone
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix=f"fleet-{size}-", dir=ROOT / "build") as tmp:
             fleets.append(measure(size, Path(tmp)))

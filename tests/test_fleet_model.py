@@ -4,7 +4,9 @@ hand and its results are in benchmarks/results/fleet-*.json.)"""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,48 @@ def test_rate_check_compares_published_quotas_only() -> None:
     assert rows["kms crypto for SSE-KMS state"]["per_second"] == 60.0
     # the highest use: reads 40 x 10 / 10 = 40/s of 5,500 (0.73 %) < crypto 60/5,500 (1.09 %) > CreateKey 0.2/5
     assert check["max_utilization"] == round(0.2 / 5, 4) and check["passed"]
+
+
+def _fleet(members: int, planned: int, rounds: int, plan_s: float, phase2_s: float) -> dict[str, object]:
+    steps = {"bootstrap": 90.0, "discover": 1.0, "plan": plan_s, "deploy phase 1": 15.0, "deploy phase 2": phase2_s,
+             "deploy phase 3": 16.0}  # fmt: skip
+    return {
+        "members": members,
+        "stacks_planned": planned,
+        "phase2_rounds": rounds,
+        "steps": {name: {"wall_s": wall, "cpu_s": wall} for name, wall in steps.items()},
+        "calls": {"member_account_per_stack_busiest_region": {"kms:CreateKey": 2.0},
+                  "home_account_per_stack": {"s3:PutObject": 3.0}},
+    }  # fmt: skip
+
+
+def test_main_fits_on_the_smaller_fleets_and_checks_the_largest(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command as run by hand (``python benchmarks/fleet.py --sizes ... --json ...``), with each fleet's
+    deployment replaced by hand-made measurements: plan 20 s at 7 stacks and 28 s at 11 -> A_p = 6, B_p = 2;
+    phase 2 100 s at 3 rounds and 160 s at 5 -> A_d = 10, B_d = 30. For 16 members (19 stacks, 9 rounds) that
+    predicts 6 + 38 + 10 + 270 = 324 s; measured 44 + 316 = 360 s -> 36 / 360 = 10.0 % off."""
+    made = {4: _fleet(4, 7, 3, 20.0, 100.0), 8: _fleet(8, 11, 5, 28.0, 160.0), 16: _fleet(16, 19, 9, 44.0, 316.0)}
+    monkeypatch.setattr(fleet, "measure", lambda size, workdir: made[size])
+    monkeypatch.setattr(fleet, "_steal_percent", lambda: 0.0)
+    out = tmp_path / "fleet.json"
+    assert fleet.main(["--sizes", "16", "4", "8", "--json", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["model"]["plan_a_s"] == 6.0 and results["model"]["plan_b_s_per_stack"] == 2.0
+    assert results["model"]["deploy_a_s"] == 10.0 and results["model"]["deploy_b_s_per_round"] == 30.0
+    assert (results["predicted_largest_s"], results["measured_largest_s"]) == (324.0, 360.0)
+    assert results["model_error_percent"] == 10.0
+    # the smallest N within 60 min and within CodeBuild's 20 concurrent builds; its 1,000-account total is reported
+    chosen = next(p for p in results["projections"]["1000"] if p["shards"] == results["chosen_shards"])
+    assert results["projected_1000_accounts_minutes"] == chosen["total_min"] <= 60
+    assert all(p["total_min"] > 60 for p in results["projections"]["1000"] if p["shards"] < chosen["shards"])
+    assert results["api_rate_check"]["shards"] == chosen["shards"] and results["api_rate_check"]["passed"]
+    assert json.loads(capsys.readouterr().out) == results
+
+
+def test_main_refuses_fewer_than_three_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        fleet.main(["--sizes", "4", "8"])
+    assert exit_.value.code == 2
+    assert "give at least three sizes of 2 or more" in capsys.readouterr().err
