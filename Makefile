@@ -99,8 +99,11 @@ test: install cli ## Run every test: config, synth, terraform validate, checkov,
 test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region and an account, then deploy under injected faults (~8 min)
 	$(PYTHON) -m pytest -m migration tests/rehearsal/test_migration.py
 
-test-fast: install ## The inner loop: every test that needs no terraform, checkov, moto server, and is not marked slow (~1 min)
-	$(PYTHON) -m pytest -m "not terraform and not checkov and not rehearsal and not server and not migration and not slow"
+# In worker processes (pytest-xdist: one per core, at most 4), each taking whole test files (--dist loadfile), so a
+# file's module fixtures are built once; every worker synthesizes the session fixtures' configs for itself.
+test-fast: install ## The inner loop: every test that needs no terraform, checkov, moto server, and is not marked slow (~45 s)
+	$(PYTHON) -m pytest -n auto --maxprocesses 4 --dist loadfile \
+	  -m "not terraform and not checkov and not rehearsal and not server and not migration and not slow"
 
 cli: node_modules/.package-lock.json ## Install the pinned cdktf CLI (for cdktf diff / deploy), again only when package-lock.json changes
 

@@ -133,7 +133,7 @@ def policies_in_management(synth: Callable[..., Synthesized], tmp_path_factory: 
 # --- Early starts. Some fixtures wait on minutes of work in subprocesses (Terraform against moto, fresh Python
 # interpreters). When collection has selected a test that uses one, its work starts right away, before the first
 # test, so the rest of the suite runs meanwhile on the same cores; those tests run last, when it is nearly done.
-# The fixture takes its handle from ``request.config.stash[STARTED][<fixture name>]``.
+# The fixture takes its handle from ``early_work(request, <fixture name>)``.
 EARLY_STARTS = {  # fixture name -> "module:function" taking the pytest session, returning the handle
     "rehearsal": "tests.rehearsal.harness:start",
     "fresh_interpreter_synths": "tests.test_fast_import:start",
@@ -150,17 +150,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    import importlib
-
     needed = {name for item in session.items for name in EARLY_STARTS if name in getattr(item, "fixturenames", ())}
     started: dict[str, Any] = {}
     session.config.stash[STARTED] = started
     if session.config.option.collectonly:
         return
+    if hasattr(session.config, "workerinput"):
+        # A pytest-xdist worker: each worker collects every test and would start its own copy of this work, whatever
+        # tests it is then given. There the work starts when a test first asks for it (early_work).
+        return
     for name in EARLY_STARTS:  # in this order: the longest first
         if name in needed:
-            module, function = EARLY_STARTS[name].split(":")
-            started[name] = getattr(importlib.import_module(module), function)(session)
+            started[name] = _start(name, session)
     if "rehearsal" in started and sys.platform == "linux":  # elsewhere the nice value is per process: left alone
         # The rehearsal is the suite's critical path (make test ends when it does); the other tests finish minutes
         # earlier. On Linux the nice value is per thread (sched(7)) and inherited by what a thread starts: this
@@ -168,10 +169,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # server and Terraform processes, started above at the default priority. Measured: benchmarks/results.
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     elif "fresh_interpreter_synths" in started and sys.platform == "linux":
-        # Without the rehearsal (make test-fast) the critical path is this thread: the two fresh interpreters, done
+        # Without the rehearsal (e.g. pytest -m slow) the critical path is this thread: the two fresh interpreters, done
         # long before it, yield the CPU to it instead (three runnable processes on a 2-core runner otherwise).
         for process in started["fresh_interpreter_synths"].processes.values():
             os.setpriority(os.PRIO_PROCESS, process.pid, 10)
+
+
+def _start(name: str, session: pytest.Session) -> Any:
+    module, function = EARLY_STARTS[name].split(":")
+    return getattr(importlib.import_module(module), function)(session)
+
+
+def early_work(request: pytest.FixtureRequest, name: str) -> Any:
+    """The handle of the early start ``name``; started now if collection did not start it (a pytest-xdist worker)."""
+    started = request.config.stash[STARTED]
+    if name not in started:
+        started[name] = _start(name, request.session)
+    return started[name]
 
 
 def terminal_fd(session: pytest.Session) -> int:

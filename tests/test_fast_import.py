@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CONFIG, ROOT, STARTED
+from tests.conftest import EXAMPLE_CONFIG, ROOT, early_work
+
+# Two fresh interpreters, each a whole synth (~20 s of CPU together): in make test, not in make test-fast.
+pytestmark = pytest.mark.slow
 
 MAIN = "import runpy; runpy.run_path('main.py', run_name='__main__')"
 # main.main(), then the provider submodules that synth imported, written to PROBE_OUT.
@@ -82,7 +85,7 @@ def _outputs(outdir: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def fresh_interpreter_synths(request: pytest.FixtureRequest) -> Path:
-    return request.config.stash[STARTED]["fresh_interpreter_synths"].wait()
+    return early_work(request, "fresh_interpreter_synths").wait()
 
 
 def test_only_the_used_provider_submodules_are_imported(fresh_interpreter_synths: Path) -> None:

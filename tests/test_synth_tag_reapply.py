@@ -212,3 +212,21 @@ def test_each_shipped_zip_imports_its_handler_on_its_own(function: str, tmp_path
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert (run.returncode, run.stdout.strip()) == (0, "True"), run.stderr
+
+
+def test_a_zip_appears_under_its_name_only_once_written_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A synth stopped between writing and naming the zip (here: the rename fails) leaves no file under the name a
+    concurrent synth would trust; a whole build leaves only the zip."""
+    out = tmp_path / "zips"
+
+    def stopped(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lambda_package.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        lambda_package.build("tag_reapply", out)
+    assert not list(out.iterdir())
+    monkeypatch.undo()
+    package = lambda_package.build("tag_reapply", out)
+    assert sorted(p.name for p in out.iterdir()) == [package.path.name]
+    assert zipfile.ZipFile(package.path).testzip() is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,5 +60,12 @@ def build(function: str, out_dir: Path = BUILD_DIR) -> LambdaPackage:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{function}-{digest.hexdigest()[:16]}.zip"
     if not path.exists():
-        path.write_bytes(data)
+        # Written beside it, then renamed (atomic on POSIX): a synth killed mid-write, or a second synth running at
+        # the same time (two terminals, two test workers), never finds a half-written zip under the final name.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     return LambdaPackage(path, base64.b64encode(digest.digest()).decode())

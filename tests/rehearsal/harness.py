@@ -75,6 +75,7 @@ class Rehearsal:
     seeded: dict[str, str] = field(default_factory=dict)  # what _seed_workloads made, for the readiness step
     failure: str | None = None
     seconds: float = 0.0
+    server_cpu_seconds: float | None = None  # the moto server's CPU over the whole run: its share of the critical path
     log: list[str] = field(default_factory=list)
 
     @property
@@ -220,6 +221,7 @@ class RehearsalJob:
         finally:
             assert self._server is not None
             self._server.stop()
+            result.server_cpu_seconds = self._server.cpu_seconds
             result.seconds = time.monotonic() - started
             result.log = self.progress.lines
             self.progress(f"done in {result.seconds:.0f} s")
@@ -770,6 +772,7 @@ def _write_report(result: Rehearsal) -> None:
     BUILD_DIR.mkdir(exist_ok=True)
     report = {
         "seconds": round(result.seconds, 1),
+        "server_cpu_seconds": None if result.server_cpu_seconds is None else round(result.server_cpu_seconds, 1),
         "failure": result.failure,
         "steps": {name: {"seconds": round(s.seconds, 1), "exit": s.returncode} for name, s in result.steps.items()},
         "drift": result.drift,

@@ -56,6 +56,7 @@ class MotoServer:
             )
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         self.ssl_context = context
+        self.cpu_seconds: float | None = None  # the server's user + system CPU, read when it stops (Linux)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -71,12 +72,23 @@ class MotoServer:
         """Idempotent: safe from a test's finally and again from pytest's clean-up after an interrupt."""
         if self.process.poll() is not None:
             return
+        self.cpu_seconds = _cpu_seconds(self.process.pid)
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process (proc(5): fields 14 and 15 of /proc/<pid>/stat, in clock
+    ticks), or None where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:

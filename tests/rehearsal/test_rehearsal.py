@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import STARTED
+from tests.conftest import early_work
 from tests.rehearsal.harness import Rehearsal, _set_auth
 from tests.rehearsal.moto import CA_BUNDLES, MotoServer, session, session_in, warm_iam
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.rehearsal
 
 @pytest.fixture(scope="session")
 def rehearsal(request: pytest.FixtureRequest) -> Rehearsal:
-    result = request.config.stash[STARTED]["rehearsal"].result()
+    result = early_work(request, "rehearsal").result()
     if result.failure:
         pytest.fail(f"the rehearsal stopped: {result.failure}")
     return result
