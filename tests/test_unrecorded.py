@@ -4,8 +4,8 @@ The synthesized member stack of the example is the configuration; the objects "l
 here, in moto (in process), through the deploy role each provider assumes, with the names and tags the configuration
 gives them. Every expected import id is the AWS provider's documented import format for that resource
 (terraform-provider-aws 5.100, "Import": a vault and a role by name, an alias by its name, a key by its key id),
-applied to the objects this test created. Not unit-tested here: the lookups of a Lambda function and permission, an
-event bus and a report plan (the rehearsal adopts a function's log group and roles, not these).
+applied to the objects this test created. The lookups of a framework, a Lambda function and permission, an event bus
+and a report plan are tested against botocore's models of those APIs (Stubber), each with the provider's import id.
 """
 
 from __future__ import annotations
@@ -188,6 +188,77 @@ def test_a_framework_is_found_by_name_with_its_tags_and_an_absent_one_is_none() 
         found = unrecorded.FINDERS["aws_backup_framework"](lambda service: client, {"name": "org_backup"})
         assert found == unrecorded.Remote("org_backup", {"managed-by": "org-backup"})
         assert unrecorded.FINDERS["aws_backup_framework"](lambda service: client, {"name": "other"}) is None
+
+
+def _stubbed(service: str) -> Any:
+    return boto3.client(service, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_a_function_and_its_permission_are_found_by_name_and_statement_id() -> None:
+    """GetFunction answers the function's tags; GetPolicy its resource policy, searched for the statement id. Import ids
+    as terraform-provider-aws 5.100 documents them: a function by its name, a permission as
+    ``function_name/statement_id`` (aws_lambda_permission, "Import"). A function without a policy has no permission."""
+    from botocore.stub import Stubber
+
+    client = _stubbed("lambda")
+    name, sid = "org-backup-tag-reapply", "AllowEventBridge"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": sid, "Effect": "Allow", "Action": "lambda:InvokeFunction"}],
+    }
+    with Stubber(client) as stub:
+        stub.add_response("get_function", {"Configuration": {"FunctionName": name}, "Tags": {"managed-by": "org-backup"}},
+                          {"FunctionName": name})  # fmt: skip
+        stub.add_client_error("get_function", "ResourceNotFoundException", http_status_code=404)
+        stub.add_response("get_policy", {"Policy": json.dumps(policy)}, {"FunctionName": name})
+        stub.add_response("get_policy", {"Policy": json.dumps(policy)}, {"FunctionName": name})
+        stub.add_client_error("get_policy", "ResourceNotFoundException", http_status_code=404)
+        find_function, find_permission = (
+            unrecorded.FINDERS["aws_lambda_function"],
+            unrecorded.FINDERS["aws_lambda_permission"],
+        )
+        assert find_function(lambda service: client, {"function_name": name}) == unrecorded.Remote(
+            name, {"managed-by": "org-backup"}
+        )
+        assert find_function(lambda service: client, {"function_name": "other"}) is None
+        permission = {"function_name": name, "statement_id": sid}
+        assert find_permission(lambda service: client, permission) == unrecorded.Remote(f"{name}/{sid}", None)
+        assert find_permission(lambda service: client, {**permission, "statement_id": "Other"}) is None
+        assert find_permission(lambda service: client, permission) is None  # no policy: ResourceNotFoundException
+
+
+def test_an_event_bus_and_a_report_plan_are_found_by_name_with_their_tags() -> None:
+    """DescribeEventBus then ListTagsForResource (a Key/Value list); DescribeReportPlan then ListTags (a map). Both
+    are imported by name (aws_cloudwatch_event_bus and aws_backup_report_plan, "Import")."""
+    from botocore.stub import Stubber
+
+    events, backup = _stubbed("events"), _stubbed("backup")
+    bus_arn = "arn:aws:events:eu-west-1:222222222222:event-bus/org-backup-alerts"
+    plan_arn = "arn:aws:backup:eu-west-1:222222222222:report-plan:org_backup_jobs-0a1b"
+    with Stubber(events) as bus_stub, Stubber(backup) as plan_stub:
+        bus_stub.add_response(
+            "describe_event_bus", {"Name": "org-backup-alerts", "Arn": bus_arn}, {"Name": "org-backup-alerts"}
+        )
+        bus_stub.add_response("list_tags_for_resource", {"Tags": [{"Key": "managed-by", "Value": "org-backup"}]},
+                              {"ResourceARN": bus_arn})  # fmt: skip
+        bus_stub.add_client_error("describe_event_bus", "ResourceNotFoundException", http_status_code=400)
+        plan_stub.add_response("describe_report_plan", {"ReportPlan": {"ReportPlanArn": plan_arn}},
+                               {"ReportPlanName": "org_backup_jobs"})  # fmt: skip
+        plan_stub.add_response("list_tags", {"Tags": {"managed-by": "org-backup"}}, {"ResourceArn": plan_arn})
+        plan_stub.add_client_error("describe_report_plan", "ResourceNotFoundException", http_status_code=400)
+        find_bus, find_plan = (
+            unrecorded.FINDERS["aws_cloudwatch_event_bus"],
+            unrecorded.FINDERS["aws_backup_report_plan"],
+        )
+        tags = {"managed-by": "org-backup"}
+        assert find_bus(lambda service: events, {"name": "org-backup-alerts"}) == unrecorded.Remote(
+            "org-backup-alerts", tags
+        )
+        assert find_bus(lambda service: events, {"name": "other"}) is None
+        assert find_plan(lambda service: backup, {"name": "org_backup_jobs"}) == unrecorded.Remote(
+            "org_backup_jobs", tags
+        )
+        assert find_plan(lambda service: backup, {"name": "other"}) is None
 
 
 def test_a_vault_aws_answers_access_denied_for_is_absent() -> None:
