@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cdktf
 import pytest
 import yaml
 from moto import mock_aws
@@ -17,11 +16,12 @@ from moto.events.models import EventPattern
 from org_backup.config.yaml_io import dump_yaml
 from org_backup.iam.evaluator import Policy, Principal, Request, evaluate
 from org_backup.synth.inputs import Inputs
-from stacks.app import synthesize
-from stacks.common import SynthOptions
 from tests.conftest import EXAMPLE_CONFIG, ROOT, Synthesized
 from tests.rehearsal import moto_fixes
 from tests.rehearsal.moto import seed_organization, session_in
+
+# cdktf and stacks are imported where used: importing them starts jsii (~3 s), and make test's rehearsal starts only
+# once pytest has collected every test file (tests/conftest.py, EARLY_STARTS).
 
 MEMBERS = ("member-444444444444", "member-555555555555", "member-666666666666")
 REGIONS = ("eu-west-1", "eu-central-1", "us-east-1")
@@ -118,6 +118,8 @@ def test_the_topic_is_encrypted_and_only_the_alert_rules_may_publish(example: Sy
     assert publish["Principal"] == {"Service": "events.amazonaws.com"} and publish["Action"] == "sns:Publish"
     assert publish["Condition"] == {"ArnLike": {"aws:SourceArn": rule_pattern}}
     assert tls["Effect"] == "Deny"
+    import cdktf
+
     assert cdktf.Testing.to_have_resource_with_properties(
         example.text("central-backup"),
         "aws_sns_topic_subscription",
@@ -411,6 +413,9 @@ def _delivered(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[str, list[
     with mock_aws():
         config = seed_organization(None, yaml.safe_load(EXAMPLE_CONFIG.read_text()), EXAMPLE_CONFIG.parent)
         (tmp_path / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        from stacks.app import synthesize
+        from stacks.common import SynthOptions
+
         outdir = tmp_path / "cdktf.out"
         synthesize(inputs=Inputs.load(tmp_path / "backup.yaml"), outdir=outdir, options=SynthOptions())
         member = config["target_ous"][0]["accounts"][0]

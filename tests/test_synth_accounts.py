@@ -6,13 +6,16 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cdktf
 import pytest
-from cdktf import App
 
 from tests.conftest import Synthesized
+
+# cdktf and stacks are imported where used: importing them starts jsii (~3 s), and make test's rehearsal starts only
+# once pytest has collected every test file (tests/conftest.py, EARLY_STARTS).
+if TYPE_CHECKING:
+    from cdktf import App
 
 DEPLOY = "arn:aws:iam::{}:role/OrgBackupDeployRole"
 DESTRUCTIVE = [
@@ -128,6 +131,8 @@ def test_member_vaults_use_their_own_regions_key_and_refuse_destroy(example: Syn
         assert key["enable_key_rotation"] is True
         assert key["deletion_window_in_days"] == 30
         assert key["lifecycle"] == {"prevent_destroy": True}
+    import cdktf
+
     assert cdktf.Testing.to_have_resource_with_properties(
         example.text(stack), "aws_kms_alias", {"name": "alias/AWSBackupSolutionKey", "provider": "aws.us-east-1"}
     )
@@ -305,6 +310,8 @@ def test_central_stack(example: Synthesized) -> None:
     vaults = _by_provider(example.resources("central-backup", "aws_backup_vault"))
     assert sorted(vaults) == ["eu-central-1", "eu-west-1", "us-east-1"]
     text = example.text("central-backup")
+    import cdktf
+
     assert cdktf.Testing.to_have_resource_with_properties(
         text, "aws_backup_vault", {"name": "AWSBackupSolutionCentralVault", "force_destroy": False}
     )
@@ -457,7 +464,7 @@ def test_test_mode_differs_from_real_output_only_in_provider_test_settings_and_p
 
 
 def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
-    from cdktf import TerraformStack
+    from cdktf import App, TerraformStack
     from cdktf_cdktf_provider_aws.backup_vault import BackupVault
     from cdktf_cdktf_provider_aws.kms_key import KmsKey
     from cdktf_cdktf_provider_aws.provider import AwsProvider
@@ -489,7 +496,7 @@ def test_a_vault_without_customer_managed_key_fails_synth_and_writes_nothing(tmp
 
 
 def test_an_error_annotation_fails_synth_and_writes_nothing(tmp_path: Path) -> None:
-    from cdktf import Annotations, TerraformStack
+    from cdktf import Annotations, App, TerraformStack
 
     from stacks.app import SynthError, synth_atomically
 
@@ -545,7 +552,7 @@ def test_synth_keeps_terraform_state_and_retires_stacks_that_disappear(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Local state lives in the stack folders (bootstrap stacks always); a second synth must not delete it."""
-    from cdktf import TerraformStack
+    from cdktf import App, TerraformStack
 
     from stacks.app import synth_atomically
 

@@ -13,12 +13,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import cdktf
 import pytest
 
 from org_backup.config.yaml_io import dump_yaml
 from org_backup.synth import lambda_package
 from tests.conftest import MINIMAL_CONFIG, SHARED_FILES, Synthesized, load_lambda
+
+# cdktf and stacks are imported where used: importing them starts jsii (~3 s), and make test's rehearsal starts only
+# once pytest has collected every test file (tests/conftest.py, EARLY_STARTS).
 
 (resources,) = load_lambda("tag_reapply", "resources")
 
@@ -101,6 +103,8 @@ def test_rule_matches_completed_restores_and_target_retries_into_the_dlq(example
         assert permission["source_arn"].startswith("${aws_cloudwatch_event_rule.") and permission[
             "source_arn"
         ].endswith(".arn}")
+    import cdktf
+
     assert cdktf.Testing.to_have_resource_with_properties(
         example.text(STACK),
         "aws_lambda_function_event_invoke_config",

@@ -383,9 +383,12 @@ class RehearsalJob:
         )
         cli = "export TF_CLI_CONFIG_FILE=$(.venv/bin/python -m org_backup.ops.terraform cli-config) && npx cdktf"
         repo = scratch_repository(self.workdir / "cli-repo")
-        self._step(result, "cli: make cli", ["make", "--no-print-directory", "cli"], env, cwd=repo)
-        self._step(result, "cli: cdktf list", ["bash", "-c", f"{cli} list"], env, cwd=repo)
-        diff = ["bash", "-c", f"{cli} diff central-backup"]
+        # At a lower priority (nice(1)): these run beside bootstrap, the rehearsal's critical path, and are done long
+        # before it is (its time is mostly the provider's waits, the cores idle).
+        niced = ["nice", "-n", "10"]
+        self._step(result, "cli: make cli", [*niced, "make", "--no-print-directory", "cli"], env, cwd=repo)
+        self._step(result, "cli: cdktf list", [*niced, "bash", "-c", f"{cli} list"], env, cwd=repo)
+        diff = [*niced, "bash", "-c", f"{cli} diff central-backup"]
         self._step(result, "cli: cdktf diff", diff, env, expect_ok=False, cwd=repo)
 
     def _terraform(
@@ -655,11 +658,15 @@ class RehearsalJob:
         endpoint, role = result.endpoint, result.config.get("names", {}).get("deploy_role", "OrgBackupDeployRole")
         first, second = result.members[0], result.members[-1]
         # One round, in parallel: each control is alone in its account, except the SCP, which denies a vault where
-        # the other control (a function) needs none, and the central account's two, which edit different statements
+        # the other control (an event target) needs none, and the central account's two, which edit different statements
         # of its deploy role and apply different stacks.
         plan = {
             "without kms:CreateKey": (accounts["central"], "central-backup", "aws_kms_key", controls.without_create_key),
-            "without iam:PassRole": (first, f"member-{first}", "aws_lambda_function", controls.without_pass_role),
+            # An alert rule's target hands its role to EventBridge: of the member stack's resources that pass a
+            # role, the one with the shortest chain before the refused call (a function waits for its key and DLQ).
+            "without iam:PassRole": (
+                first, f"member-{first}", "aws_cloudwatch_event_target", controls.without_pass_role
+            ),
             "vault ARN narrowed to another name": (
                 second, f"member-{second}", "aws_backup_vault", controls.vaults_named_wrong
             ),

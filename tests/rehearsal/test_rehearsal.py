@@ -215,7 +215,8 @@ def test_negative_control_a_missing_deploy_role_action_fails_naming_it(rehearsal
 
 
 def test_negative_control_a_removed_pass_role_fails_naming_the_role(rehearsal: Rehearsal) -> None:
-    """Lambda's CreateFunction hands the execution role to Lambda: IAM/id_roles_use_passrole.html."""
+    """An alert rule's PutTargets hands the target's role to EventBridge (EventBridge user guide, eb-use-identity-based.html:
+    "EventBridge requires this permission to pass an invocation role"; IAM/id_roles_use_passrole.html)."""
     member = rehearsal.members[0]
     _refused(
         rehearsal,
