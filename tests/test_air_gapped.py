@@ -93,7 +93,7 @@ def test_plans_copy_to_the_air_gapped_vault_of_each_region_and_the_scp_allows_it
         assert copies[lag_arn(region)]["lifecycle"] == {"delete_after_days": {"@@assign": "90"}}
         assert rule["index_actions"] == {"resource_types": {"@@assign": ["EBS", "S3"]}}
     scp = next(p for n, p in out.resources("management", "aws_organizations_policy").items() if "central-vault" in n)
-    targets = json.loads(scp["content"])["Statement"][0]["Condition"]["ForAllValues:ArnNotLike"]["backup:CopyTargets"]
+    targets = json.loads(scp["content"])["Statement"][0]["Condition"]["ForAnyValue:ArnNotLike"]["backup:CopyTargets"]
     assert sorted(targets) == sorted([*map(central_arn, REGIONS), *map(lag_arn, REGIONS)])
 
 

@@ -111,3 +111,76 @@ def test_region_settings_the_scp_reserves_to_the_deploy_role_are_what_the_deploy
         "DeployRole:backup:UpdateRegionSettings",
         "PlanRole:backup:DescribeRegionSettings",
     }
+
+
+# The copy restriction SCPs, decided as AWS decides multivalued keys (backup:CopyTargets and
+# backup:CopyTargetOrgPaths are ArrayOfARN / ArrayOfString in the Service Authorization Reference, AWS Backup):
+# IAM/reference_policies_condition-logic-multiple-context-keys-or-values.html, a negated operator's values are "NOR";
+# IAM/reference_policies_condition-single-vs-multi-valued-context-keys.html, ForAnyValue is true when at least one
+# request value satisfies the operator and false when the key is missing; ..._elements_condition_operators.html, Null
+# "true" holds when the key is absent. A Deny with ForAllValues:...NotLike would not deny a request whose values mix
+# an allowed and a forbidden target (IAM/reference_policies_condition_examples-multi-valued-context-keys.html: for
+# ForAllValues:StringNotLike "key1*", aws:TagKeys key1:hr and key1:personnel is "no match"; every value must fail to
+# match): a plan copying to the central vault and to a vault of one's own would pass. Hence ForAnyValue, and a Null
+# statement for a request without the key (which ForAllValues used to deny, and ForAnyValue alone would not).
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+RECOVERY_POINT = f"arn:aws:backup:eu-west-1:{MEMBER}:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45"
+
+
+def _copy_scp(mode: str) -> Policy:
+    config = load_config(EXAMPLE_CONFIG)
+    guardrails = config.guardrails.model_copy(
+        update={"copy_restriction": config.guardrails.copy_restriction.model_copy(update={"mode": mode})}
+    )
+    config = config.model_copy(
+        update={
+            "guardrails": guardrails,
+            "organization": config.organization.model_copy(update={"id": ORGANIZATION_ID}),
+        }
+    )
+    (scp,) = (s for s in render_scps(config) if "deny-copy" in s.name)
+    return Policy(f"SCP {scp.name}", json.loads(scp.content))
+
+
+def _copy(scp: Policy, **context: Any) -> Decision:
+    levels = [[FULL_AWS_ACCESS], [FULL_AWS_ACCESS, scp], [FULL_AWS_ACCESS]]
+    request = Request(_principal("AWSBackupSolutionRole"), "backup:CopyFromBackupVault", RECOVERY_POINT, context)
+    return evaluate(request, identity_policies=ANYTHING, scps=levels)
+
+
+CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionCentralVault"
+OWN = f"arn:aws:backup:eu-west-1:{MEMBER}:backup-vault:Elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("targets", "allowed"),
+    [
+        ([CENTRAL], True),
+        ([OWN], False),
+        ([CENTRAL, OWN], False),  # the mixed request ForAllValues let through
+        (None, False),  # no backup:CopyTargets in the request
+    ],
+)
+def test_central_vault_mode_denies_any_copy_whose_targets_are_not_all_central_vaults(
+    targets: list[str] | None, allowed: bool
+) -> None:
+    scp = _copy_scp("central_vault")
+    context = {} if targets is None else {"backup:CopyTargets": targets}
+    assert _copy(scp, **context).allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("paths", "allowed"),
+    [
+        ([f"{ORGANIZATION_ID}/r-ab12/ou-ab12-11111111/"], True),
+        (["o-zzzzzzzzzz/r-zz99/"], False),
+        ([f"{ORGANIZATION_ID}/r-ab12/ou-ab12-11111111/", "o-zzzzzzzzzz/r-zz99/"], False),
+        (None, False),
+    ],
+)
+def test_organization_mode_denies_any_copy_with_a_target_outside_the_organization(
+    paths: list[str] | None, allowed: bool
+) -> None:
+    scp = _copy_scp("organization")
+    context = {} if paths is None else {"backup:CopyTargetOrgPaths": paths}
+    assert _copy(scp, **context).allowed is allowed
