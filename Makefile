@@ -96,7 +96,7 @@ fmt: install ## Fix what ruff can fix, then format every file
 test: install cli ## Run every test: config, synth, terraform validate, checkov, the deployment rehearsal against moto (~7 min)
 	$(PYTHON) -m pytest
 
-test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region and an account, then deploy under injected faults (~8 min)
+test-migration: install cli ## Against moto: move a deployed example to delegated policy management (ids and attachments kept), then retire a Region and an account, then deploy under injected faults, then two deploys of one stack at once (~13 min)
 	$(PYTHON) -m pytest -m migration tests/rehearsal/test_migration.py
 
 # In worker processes (pytest-xdist: one per core, at most 4), each taking whole test files (--dist loadfile), so a

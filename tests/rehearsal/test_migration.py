@@ -27,11 +27,13 @@ stack deployed while the test server throttles or answers 503 to every fourth ca
 (tests/rehearsal/moto_faults.py), then deployed again without faults: nothing to change. Before that, the same
 stack's first deploy is killed with SIGKILL the moment its vault exists, before Terraform recorded the vault, so the
 deploy under faults is the pipeline's next run: once the lock counts as stale, it adopts what the killed apply
-created (org_backup/ops/unrecorded.py) and imports it; no key is left twice. Recovery points (the test server's, fix 19
+created (org_backup/ops/unrecorded.py) and imports it; no key is left twice. Then two deploys of that stack at once,
+each in its own checkout: the second, started while the first holds the state lock, stops at its lock check; the
+first completes, and a plan shows nothing left to change. Recovery points (the test server's, fix 19
 of tests/rehearsal/moto_fixes.py) seeded in the vaults the retirements release and in the vault the kill left
 unrecorded are all still there at the end.
 
-Its own make target, ``make test-migration`` (run by ``.ci/run``): about eight minutes of Terraform against moto,
+Its own make target, ``make test-migration`` (run by ``.ci/run``): about thirteen minutes of Terraform against moto,
 which ``make test``'s budget, with the rehearsal in it, cannot take.
 """
 
@@ -65,6 +67,7 @@ from tests.rehearsal.harness import (
     RehearsalJob,
     _admin,
     _set_auth,
+    scratch_repository,
 )
 from tests.rehearsal.moto import CA_BUNDLES, session_in
 from tests.rehearsal.moto_faults import CONTROL_PATH
@@ -264,6 +267,7 @@ class MigrationJob(RehearsalJob):
             f"{k}.{n}" for k, by_name in document["resource"].items() for n in by_name
         )
         self._waves(result, accounts, base, planned)
+        self._two_deploys_at_once(result, accounts, base, planned)
         result.verified["recovery points at the end"] = {
             where: self._recovery_points(result, *where.split(" "))
             for where in result.verified["recovery points seeded"]
@@ -315,6 +319,66 @@ class MigrationJob(RehearsalJob):
         self._make(result, "deploy, waves continue", ["deploy", f"PLANNED={planned}"], deploy_env)
         result.verified["waves: planned"] = json.loads(planned.read_text())
         result.verified["waves: continued"] = {s: self._deploy_record(result, s) for s in stacks}
+
+    def _two_deploys_at_once(
+        self, result: Rehearsal, accounts: dict[str, str], base: dict[str, str], planned: Path
+    ) -> None:
+        """Issue 29 (c) on a real member stack: two Deploy builds of the same plan at once, each in its own checkout
+        (two CodeBuild builds). The second starts once the first holds the stack's state lock (Terraform, "Backend
+        Type: s3": the ``.tflock`` object beside the state): its lock check must stop it, naming the live lock, and
+        the first must complete. Then nothing is lost and a plan of the stack shows no changes."""
+        endpoint, member = result.endpoint, result.members[-1]
+        stack, region = f"member-{member}", result.config["target_regions"][0]
+        config = yaml.safe_load((self.workdir / "backup.yaml").read_text())
+        config["tag_reapply"]["excluded_tag_keys"] = [*config["tag_reapply"]["excluded_tag_keys"], "two-deploys"]
+        (self.workdir / "backup.yaml").write_text(dump_yaml(config, sort_keys=False))
+        builders = self._builder_credentials(endpoint, accounts["home"])
+        self._make(result, "plan, two deploys", ["plan"], {**base, **builders["plan"]})
+        self._approve(result, planned, [stack])
+        keys_before = self._customer_keys(result, region, member)
+        second = scratch_repository(self.workdir / "second-checkout")
+        deploy_env = {**base, **self._builder_credentials(endpoint, accounts["home"])["deploy"]}
+        # The second build's synth is then a copy from its synth cache (org_backup/synth/cache.py): it reaches its
+        # lock check seconds after it starts, while the first build's apply still holds the lock.
+        self._step(result, "synth, second checkout", ["make", "--no-print-directory", "synth"], deploy_env, cwd=second)
+        backend = result.config["state_backend"]
+        s3, lock = _admin(self, "home", "s3", endpoint), f"{backend['key_prefix']}/{stack}.tfstate.tflock"
+        self.progress("two deploys at once ...")
+        log = self.workdir / "deploy,-first-at-once.log"
+        with log.open("w") as out:  # a file, not a pipe: nobody reads the first build's output while it runs
+            first = subprocess.Popen(
+                ["make", "--no-print-directory", "deploy", f"PLANNED={planned}"], cwd=result.repo, env=deploy_env,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 600
+        while "Contents" not in s3.list_objects_v2(Bucket=backend["bucket"], Prefix=lock):
+            if first.poll() is not None or time.monotonic() > deadline:
+                os.killpg(first.pid, signal.SIGKILL)
+                first.wait()
+                raise RuntimeError(f"the first deploy never took the lock:\n{log.read_text()[-6000:]}")
+            time.sleep(0.2)
+        refused = self._step(
+            result, "deploy, second at once", ["make", "--no-print-directory", "deploy", f"PLANNED={planned}"],
+            deploy_env, expect_ok=False, cwd=second,
+        )  # fmt: skip
+        first.wait(timeout=900)
+        output = log.read_text()
+        self.progress(f"two deploys at once: first exit {first.returncode}, second exit {refused.returncode}")
+        drift = self._terraform(
+            result, stack, deploy_env, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode"
+        )
+        result.verified["two deploys"] = {
+            "first exit": first.returncode,
+            "first output": output[-6000:],
+            "second exit": refused.returncode,
+            "lock left": "Contents" in s3.list_objects_v2(Bucket=backend["bucket"], Prefix=lock),
+            "record": self._deploy_record(result, stack),
+            "planned": json.loads(planned.read_text())[stack],
+            "plan after": drift.returncode,
+            "in AWS": self._vaults(result, region, {"member": member}),
+            "keys before": keys_before,
+            "keys after": self._customer_keys(result, region, member),
+        }
 
     def _plan_in_shards(self, result: Rehearsal, plan_env: dict[str, str]) -> None:
         """Issue 31: the same plan as the Plan stage fanned out to two shards, as CodeBuild runs it
@@ -784,3 +848,25 @@ def test_the_plan_stage_in_two_shards_merges_into_the_plans_of_one_build(migrati
 def test_the_next_deploy_of_the_same_plan_continues_and_converges(migration: Rehearsal) -> None:
     assert migration.steps["deploy, waves continue"].returncode == 0
     assert migration.verified["waves: continued"] == migration.verified["waves: planned"]
+
+
+def test_two_deploys_of_one_stack_at_once_the_second_stops_at_the_live_lock_and_the_first_completes(
+    migration: Rehearsal,
+) -> None:
+    """Issue 29 (c): the second Deploy build, started while the first held the stack's state lock, stops before it
+    touches the state, naming the live lock (org_backup/ops/state_locks.py); the first deploys and records the plan."""
+    outcome = migration.verified["two deploys"]
+    assert outcome["first exit"] == 0, outcome["first output"]
+    second = migration.steps["deploy, second at once"]
+    assert second.returncode != 0
+    assert "another deploy may still be running" in second.output, second.output[-4000:]
+    assert outcome["lock left"] is False
+    assert outcome["record"] == outcome["planned"]
+
+
+def test_after_two_deploys_at_once_nothing_is_lost_and_a_plan_shows_no_changes(migration: Rehearsal) -> None:
+    """terraform plan -detailed-exitcode: 0 is no changes (Terraform CLI, "plan": "-detailed-exitcode")."""
+    outcome = migration.verified["two deploys"]
+    assert outcome["plan after"] == 0
+    assert outcome["in AWS"] == {"member": {"vault": Names().member_vault, "key state": "Enabled"}}
+    assert outcome["keys after"] == outcome["keys before"] and outcome["keys before"]
