@@ -16,8 +16,10 @@ machine. The machines are noisy: report the median and compare runs of one invoc
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -38,7 +40,13 @@ SUMMARY = re.compile(r"^=+ (.*(passed|failed).*) in [0-9.]+s")
 
 @dataclass
 class Run:
+    """One run of one target; ``commit``, ``machine`` and ``date`` key it among the results of other days and
+    machines (benchmarks/results/, rendered in docs/benchmarks.md)."""
+
     target: str
+    commit: str
+    machine: str
+    date: str
     wall_s: float
     cpu_s_rusage: float
     cpu_s_sampled: float
@@ -136,8 +144,12 @@ def run_once(target: str) -> Run:
     sampler.done.set()
     sampler.join()
     summary = next((m.group(1) for line in reversed(lines) if (m := SUMMARY.match(line))), "no pytest summary")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     return Run(
         target=target,
+        commit=commit.strip(),
+        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        date=datetime.datetime.now(datetime.UTC).date().isoformat(),
         wall_s=round(wall, 1),
         cpu_s_rusage=round(usage.ru_utime + usage.ru_stime, 1),
         cpu_s_sampled=round(sum(sampler.cpu.values()), 1),

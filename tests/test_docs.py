@@ -164,3 +164,37 @@ def test_the_counts_the_pages_state_are_what_the_code_holds() -> None:
     assert {what: [int(n) for n in found] for what, found in stated.items()} == {
         what: [n] for what, n in counted.items()
     }
+
+
+QUANTITY = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?) ?(s|ms|MB|GB|GiB|MiB|KB|min|minutes|seconds)\b")
+
+
+def test_every_quantity_the_pages_state_is_in_a_file_or_the_code() -> None:
+    """Issue 30: a time or size typed into a page (``12 s``, ``1224 MiB``) appears as that number in the code, the
+    config, the policies, the buildspecs, the Makefile or a file of benchmarks/results/ (where measurements are
+    recorded), so a measurement nobody recorded cannot be quoted. It checks the number, not its meaning: a page
+    quoting a number that happens to appear elsewhere passes."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    sources = ("org_backup/", "stacks/", "lambda_src/", "policies/", "buildspecs/", "benchmarks/", ".ci/")
+    top = ("Makefile", "main.py", "backup.yaml", "backup.minimal.yaml", "pyproject.toml", "cdktf.json", "Pipfile")
+    text = "\n".join(
+        (ROOT / f).read_text(encoding="utf-8", errors="replace")
+        for f in listed
+        if (f.startswith(sources) or f in top) and (ROOT / f).is_file()
+    )
+    unsourced = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for number, line in _quantities(page):
+            if not any(re.search(rf"(?<![\d.]){re.escape(v)}(?!\d)", text) for v in {number, number.replace(",", "")}):
+                unsourced.append(f"{page.relative_to(ROOT)}:{line}: {number}")
+    assert unsourced == []
+
+
+def _quantities(page: Path) -> list[tuple[str, int]]:
+    found = []
+    for index, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        found += [(m.group(1).rstrip("."), index) for m in QUANTITY.finditer(line)]
+    return found
