@@ -315,8 +315,8 @@ def _replaced(policy: dict[str, Any], statement: dict[str, Any]) -> dict[str, An
 def test_audit_manager_s_role_may_deliver_reports_and_the_account_principal_shape_could_not(
     example: Synthesized,
 ) -> None:
-    """iam_eval decides the role's delivery as AWS does. Its identity side is only AWSServiceRolePolicyForBackupReports,
-    so a grant to the account, which "doesn't give permission to any IAM principal. Instead, it gives the AWS account
+    """The evaluator (org_backup/iam) decides the role's delivery as AWS does. Its identity side is only
+    AWSServiceRolePolicyForBackupReports, so a grant to the account, which "doesn't give permission to any IAM principal. Instead, it gives the AWS account
     permission to use IAM policies to delegate" (KMS developer guide, key-policy-overview.html; for S3 the same: IAM
     reference_policies_evaluation-logic_policy-eval-denyallow.html, a resource policy naming the account delegates to
     identity policies), leaves it denied; a grant to the role ARN allows it alone."""

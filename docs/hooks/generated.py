@@ -212,7 +212,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
     pages = {
         "reference/configuration.md": schema_page(
-            BackupConfig.model_json_schema(), "Configuration reference (backup.yaml)", "`org_backup/config*.py`"
+            BackupConfig.model_json_schema(), "Configuration reference (backup.yaml)", "`org_backup/config/`"
         ),
         "reference/backup-plans.md": schema_page(
             BackupPlans.model_json_schema(),

@@ -21,7 +21,7 @@ https://docs.aws.amazon.com/kms/latest/developerguide/. One request per action o
   read: they are taken to allow the action on the key, so only the key policy decides.
 - resource: the key's ARN, in the source account: a cross-account request, which needs the key policy to allow it
   (KMS/key-policy-modifying-external-accounts.html: "Neither the key policy nor the IAM policy alone is sufficient").
-- context (iam_eval.request_context adds aws:PrincipalArn, aws:PrincipalAccount, aws:ResourceAccount and the like):
+- context (evaluator.request_context adds aws:PrincipalArn, aws:PrincipalAccount, aws:ResourceAccount and the like):
   - kms:GrantIsForAWSResource true on kms:CreateGrant (KMS/conditions-kms.html: it allows the grant operations "only when
     an AWS services integrated with AWS KMS calls the operation on the user's behalf", as the copy is made); absent on
     the other actions (its "API operations" are CreateGrant, ListGrants and RevokeGrant only).
