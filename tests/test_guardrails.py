@@ -152,35 +152,24 @@ CENTRAL = "arn:aws:backup:eu-west-1:222222222222:backup-vault:AWSBackupSolutionC
 OWN = f"arn:aws:backup:eu-west-1:{MEMBER}:backup-vault:Elsewhere"
 
 
-@pytest.mark.parametrize(
-    ("targets", "allowed"),
-    [
-        ([CENTRAL], True),
-        ([OWN], False),
-        ([CENTRAL, OWN], False),  # the mixed request ForAllValues let through
-        (None, False),  # no backup:CopyTargets in the request
-    ],
-)
-def test_central_vault_mode_denies_any_copy_whose_targets_are_not_all_central_vaults(
-    targets: list[str] | None, allowed: bool
-) -> None:
-    scp = _copy_scp("central_vault")
-    context = {} if targets is None else {"backup:CopyTargets": targets}
-    assert _copy(scp, **context).allowed is allowed
+INSIDE, OUTSIDE = f"{ORGANIZATION_ID}/r-ab12/ou-ab12-11111111/", "o-zzzzzzzzzz/r-zz99/"
 
 
 @pytest.mark.parametrize(
-    ("paths", "allowed"),
+    ("mode", "key", "values", "allowed"),
     [
-        ([f"{ORGANIZATION_ID}/r-ab12/ou-ab12-11111111/"], True),
-        (["o-zzzzzzzzzz/r-zz99/"], False),
-        ([f"{ORGANIZATION_ID}/r-ab12/ou-ab12-11111111/", "o-zzzzzzzzzz/r-zz99/"], False),
-        (None, False),
+        ("central_vault", "backup:CopyTargets", [CENTRAL], True),
+        ("central_vault", "backup:CopyTargets", [OWN], False),
+        ("central_vault", "backup:CopyTargets", [CENTRAL, OWN], False),  # the mixed request ForAllValues let through
+        ("central_vault", "backup:CopyTargets", None, False),  # no key in the request
+        ("organization", "backup:CopyTargetOrgPaths", [INSIDE], True),
+        ("organization", "backup:CopyTargetOrgPaths", [OUTSIDE], False),
+        ("organization", "backup:CopyTargetOrgPaths", [INSIDE, OUTSIDE], False),
+        ("organization", "backup:CopyTargetOrgPaths", None, False),
     ],
 )
-def test_organization_mode_denies_any_copy_with_a_target_outside_the_organization(
-    paths: list[str] | None, allowed: bool
+def test_a_copy_restriction_denies_a_copy_with_any_target_outside_and_one_naming_none(
+    mode: str, key: str, values: list[str] | None, allowed: bool
 ) -> None:
-    scp = _copy_scp("organization")
-    context = {} if paths is None else {"backup:CopyTargetOrgPaths": paths}
-    assert _copy(scp, **context).allowed is allowed
+    context = {} if values is None else {key: values}
+    assert _copy(_copy_scp(mode), **context).allowed is allowed
